@@ -1,0 +1,72 @@
+"""Ratschlag: a deliberation and recommendation workflow engine."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from . import config
+from .extensions import babel, csrf, db, login_manager, migrate
+from .workflow.definition import InvalidWorkflows, load_directory
+from .workflow.machines import Engine
+
+__all__ = ["create_app", "InvalidWorkflows"]
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory. ``test_config`` overrides every other source of configuration."""
+    instance = Path((test_config or {}).get("INSTANCE_PATH") or config.instance_path())
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(config.REPO_ROOT / "templates"),
+    )
+    app.config.update(config.load(instance, test_config))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config.secret_key(instance)
+
+    workflows, problems = load_directory(Path(app.config["WORKFLOWS_DIR"]))
+    if problems:
+        raise InvalidWorkflows(problems)
+    app.extensions["ratschlag.engine"] = Engine(workflows)
+
+    from . import db as _db_events  # noqa: F401  (SQLite pragmas and BEGIN IMMEDIATE)
+    from . import models  # noqa: F401  (tables for Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.REPO_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    babel.init_app(app, locale_selector=select_locale)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    from .api import bp as api_bp
+    from .web import bp as web_bp
+    from .cli import register
+
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never with cookies
+    app.register_blueprint(web_bp)
+    register(app.cli)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if request.path.startswith("/api/"):
+            from .api import error_response
+            return error_response(error.code, error.description)
+        from .web import error_page
+        return error_page(error)
+
+    return app
+
+
+def select_locale() -> str:
+    from flask import current_app
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or current_app.config["BABEL_DEFAULT_LOCALE"]

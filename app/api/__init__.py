@@ -1,0 +1,30 @@
+"""The JSON API, ``/api/v1`` (CONTRACT.md section 4)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..errors import ServiceError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: Error codes for HTTP errors raised outside our services (routing, body size, ...).
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "validation", 429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def error_response(status: int, message: str, code: str | None = None):
+    response = jsonify({"error": {"code": code or HTTP_CODES.get(status, "error"), "message": message}})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(ServiceError)
+def service_error(error: ServiceError):
+    return error_response(error.status, error.message, error.code)
+
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,275 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, served at ``/api/v1/openapi.json``.
+
+Schemas are plain JSON Schema (OpenAPI 3.1), so the test suite validates every
+answer it receives against them: the document cannot drift from the code.
+"""
+from __future__ import annotations
+
+from functools import cache
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_STRING = {"type": "string"}
+_INT = {"type": "integer"}
+_TIME = {"type": "string", "format": "date-time"}
+_PERSON = {
+    "type": "object", "required": ["id", "name"], "additionalProperties": False,
+    "properties": {"id": _INT, "name": _STRING},
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"], "additionalProperties": False,
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"], "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "examples": [
+                    "bad_request", "unauthorized", "forbidden", "not_found", "conflict", "payload_too_large",
+                    "invalid_transition", "note_required", "validation"]},
+                "message": _STRING,
+            },
+        }},
+    },
+    "Person": _PERSON,
+    "Decision": {
+        "type": "object", "additionalProperties": False,
+        "required": ["outcome", "state", "note", "decided_by", "decided_at"],
+        "properties": {
+            "outcome": _STRING, "state": _STRING, "note": _nullable(_STRING),
+            "decided_by": _ref("Person"), "decided_at": _TIME,
+        },
+    },
+    "Recommendation": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "process", "number", "title", "body", "body_html", "state", "state_label", "version",
+                     "authors", "created_at", "updated_at", "due_at", "transitions", "decision", "html_url"],
+        "properties": {
+            "id": _INT,
+            "process": {"type": "string", "description": "the process's slug"},
+            "number": {"type": "integer", "description": "counts up per process"},
+            "title": _STRING,
+            "body": {"type": "string", "description": "Markdown, as written"},
+            "body_html": {"type": "string", "description": "the body rendered and sanitized"},
+            "state": _STRING,
+            "state_label": {"type": "string", "description": "in the request's language (Accept-Language)"},
+            "version": {"type": "integer", "description": "send it back with every change"},
+            "authors": {"type": "array", "items": _ref("Person"), "description": "the creator first"},
+            "created_at": _TIME,
+            "updated_at": _TIME,
+            "due_at": _nullable(_TIME),
+            "transitions": {"type": "array", "items": _STRING,
+                            "description": "the triggers the caller may fire now"},
+            "decision": _nullable(_ref("Decision")),
+            "html_url": {"type": "string", "format": "uri"},
+        },
+    },
+    "RecommendationPage": {
+        "type": "object", "additionalProperties": False, "required": ["items", "total", "page", "per_page"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Recommendation")},
+            "total": _INT, "page": _INT, "per_page": _INT,
+        },
+    },
+    "Comment": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "recommendation_id", "parent_id", "author", "body", "body_html", "visibility",
+                     "created_at", "hidden", "hidden_reason"],
+        "properties": {
+            "id": _INT, "recommendation_id": _INT, "parent_id": _nullable(_INT), "author": _ref("Person"),
+            "body": {**_nullable(_STRING), "description": "null when hidden, except for moderators"},
+            "body_html": _nullable(_STRING),
+            "visibility": {"enum": ["public", "internal"]},
+            "created_at": _TIME, "hidden": {"type": "boolean"}, "hidden_reason": _nullable(_STRING),
+        },
+    },
+    "Event": {
+        "type": "object", "additionalProperties": False,
+        "required": ["seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash",
+                     "hash", "actor"],
+        "properties": {
+            "seq": _INT,
+            "at": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"},
+            "actor_id": _nullable(_INT), "action": _STRING, "subject_type": _STRING,
+            "subject_id": _nullable(_INT),
+            "data": {**_nullable({"type": "object"}),
+                     "description": "null where the caller may not read what it describes"},
+            "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "actor": _nullable(_ref("Person")),
+        },
+    },
+    "Workflow": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "title", "initial", "states", "transitions"],
+        "properties": {
+            "id": _STRING, "title": _STRING, "initial": _STRING,
+            "states": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["name", "label", "final", "outcome"],
+                "properties": {"name": _STRING, "label": _STRING, "final": {"type": "boolean"},
+                               "outcome": _nullable(_STRING)},
+            }},
+            "transitions": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["trigger", "source", "dest", "roles", "requires"],
+                "properties": {"trigger": _STRING, "source": {"type": "array", "items": _STRING},
+                               "dest": _STRING, "roles": {"type": "array", "items": _STRING},
+                               "requires": {"type": "array", "items": _STRING}},
+            }},
+        },
+    },
+    "ProcessList": {
+        "type": "object", "additionalProperties": False, "required": ["items"],
+        "properties": {"items": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["slug", "title", "workflow"],
+            "properties": {"slug": _STRING, "title": _STRING, "workflow": _STRING},
+        }}},
+    },
+}
+
+
+def _items(name: str) -> dict:
+    return {"type": "object", "additionalProperties": False, "required": ["items"],
+            "properties": {"items": {"type": "array", "items": _ref(name)}}}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict:
+    reasons = {
+        400: "malformed JSON (bad_request)", 401: "missing or invalid token (unauthorized)",
+        403: "the caller's roles do not allow it (forbidden)",
+        404: "unknown, or not visible to the caller (not_found)",
+        409: "stale version (conflict)", 413: "body larger than 1 MiB (payload_too_large)",
+        422: "invalid_transition, note_required or validation",
+    }
+    return {str(s): _json(_ref("Error"), reasons[s]) for s in statuses}
+
+
+def _body(properties: dict, required: list[str]) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False, "required": required, "properties": properties}}}}
+
+
+def _path_id(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": _INT, "description": description}
+
+
+_SECURED = [{"bearer": []}]
+_OPTIONAL = [{}, {"bearer": []}]
+_WRITE_ERRORS = (400, 401, 403, 404, 413, 422)
+
+
+@cache
+def document() -> dict:
+    rec_id = _path_id("id", "the recommendation's id")
+    slug = {"name": "slug", "in": "path", "required": True, "schema": _STRING}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Ratschlag API",
+            "version": "1",
+            "description": (
+                "Recommendations moving through declared workflows, their comments and their audit trail. "
+                "Writes need `Authorization: Bearer TOKEN` (`ratschlag users token EMAIL`); reads without a "
+                "token act as an anonymous visitor. Errors are `{\"error\": {\"code\", \"message\"}}`."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/workflows/{id}": {"get": {
+                "summary": "A workflow's states and transitions", "security": _OPTIONAL,
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": _STRING}],
+                "responses": {"200": _json(_ref("Workflow"), "the workflow"), **_errors(404)},
+            }},
+            "/processes": {"get": {
+                "summary": "Every process (listed to everyone)", "security": _OPTIONAL,
+                "responses": {"200": _json(_ref("ProcessList"), "the processes"), **_errors(401)},
+            }},
+            "/processes/{slug}/recommendations": {
+                "get": {
+                    "summary": "The recommendations of a process the caller may see, by number",
+                    "security": _OPTIONAL,
+                    "parameters": [
+                        slug,
+                        {"name": "state", "in": "query", "schema": _STRING},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                        {"name": "per_page", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    ],
+                    "responses": {"200": _json(_ref("RecommendationPage"), "one page"), **_errors(401, 404, 422)},
+                },
+                "post": {
+                    "summary": "Write a new recommendation (members, moderators, administrators)",
+                    "security": _SECURED, "parameters": [slug],
+                    "requestBody": _body({"title": _STRING, "body": _STRING}, ["title", "body"]),
+                    "responses": {"201": _json(_ref("Recommendation"), "created in the workflow's initial state"),
+                                  **_errors(*_WRITE_ERRORS)},
+                },
+            },
+            "/recommendations/{id}": {
+                "get": {
+                    "summary": "One recommendation", "security": _OPTIONAL, "parameters": [rec_id],
+                    "responses": {"200": _json(_ref("Recommendation"), "the recommendation"), **_errors(401, 404)},
+                },
+                "patch": {
+                    "summary": "Edit title and/or body where the state's editable_by allows the caller",
+                    "security": _SECURED, "parameters": [rec_id],
+                    "requestBody": _body({"title": _STRING, "body": _STRING, "version": _INT}, ["version"]),
+                    "responses": {"200": _json(_ref("Recommendation"), "the edited recommendation"),
+                                  **_errors(*_WRITE_ERRORS, 409)},
+                },
+            },
+            "/recommendations/{id}/transitions": {"post": {
+                "summary": "Fire a transition. Checks in order: 409 stale version, 422 invalid_transition, "
+                           "403 role, 422 note_required",
+                "security": _SECURED, "parameters": [rec_id],
+                "requestBody": _body({"trigger": _STRING, "note": _nullable(_STRING), "version": _INT},
+                                     ["trigger", "version"]),
+                "responses": {"200": _json(_ref("Recommendation"), "the recommendation in its new state"),
+                              **_errors(*_WRITE_ERRORS, 409)},
+            }},
+            "/recommendations/{id}/events": {"get": {
+                "summary": "The audit events about this recommendation and its comments, oldest first",
+                "security": _OPTIONAL, "parameters": [rec_id],
+                "responses": {"200": _json(_items("Event"), "the events"), **_errors(401, 404)},
+            }},
+            "/recommendations/{id}/comments": {
+                "get": {
+                    "summary": "The comments the caller may see, oldest first",
+                    "security": _OPTIONAL, "parameters": [rec_id],
+                    "responses": {"200": _json(_items("Comment"), "the comments"), **_errors(401, 404)},
+                },
+                "post": {
+                    "summary": "Write a comment; internal ones by moderators and administrators only",
+                    "security": _SECURED, "parameters": [rec_id],
+                    "requestBody": _body({"body": _STRING, "parent_id": _nullable(_INT),
+                                          "visibility": {"enum": ["public", "internal"]}}, ["body"]),
+                    "responses": {"201": _json(_ref("Comment"), "the comment"), **_errors(*_WRITE_ERRORS)},
+                },
+            },
+            "/comments/{id}/hide": {"post": {
+                "summary": "Hide a comment with a reason (the process's moderators only)",
+                "security": _SECURED, "parameters": [_path_id("id", "the comment's id")],
+                "requestBody": _body({"reason": _STRING}, ["reason"]),
+                "responses": {"200": _json(_ref("Comment"), "the hidden comment"), **_errors(*_WRITE_ERRORS)},
+            }},
+            "/openapi.json": {"get": {
+                "summary": "This document", "security": _OPTIONAL,
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }},
+        },
+    }

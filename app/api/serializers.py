@@ -1,0 +1,96 @@
+"""JSON shapes of CONTRACT.md section 4."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask import current_app, url_for
+from flask_babel import get_locale
+
+from .. import permissions
+from ..models import AuditEvent, Comment, Recommendation, User
+from ..workflow.definition import Label, Workflow
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+
+def text(label: Label) -> str:
+    return label.text(str(get_locale()), current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def person(user: User | None) -> dict | None:
+    return {"id": user.id, "name": user.name} if user is not None else None
+
+
+def recommendation(rec: Recommendation, workflow: Workflow, roles: frozenset[str]) -> dict:
+    state = workflow.states.get(rec.state)
+    decision = rec.decision
+    return {
+        "id": rec.id,
+        "process": rec.process.slug,
+        "number": rec.number,
+        "title": rec.title,
+        "body": rec.body,
+        "body_html": rec.body_html,
+        "state": rec.state,
+        "state_label": text(state.label) if state else rec.state,
+        "version": rec.version,
+        "authors": [person(user) for user in rec.authors],
+        "created_at": iso(rec.created_at),
+        "updated_at": iso(rec.updated_at),
+        "due_at": iso(rec.due_at),
+        "transitions": [t.trigger for t in permissions.allowed_transitions(roles, workflow, rec.state)],
+        "decision": None if decision is None else {
+            "outcome": decision.outcome,
+            "state": decision.state,
+            "note": decision.note,
+            "decided_by": person(decision.decided_by),
+            "decided_at": iso(decision.decided_at),
+        },
+        "html_url": url_for("web.recommendation", slug=rec.process.slug, number=rec.number, _external=True),
+    }
+
+
+def comment(item: Comment, roles: frozenset[str]) -> dict:
+    readable = permissions.can_read_comment_text(roles, item)
+    return {
+        "id": item.id,
+        "recommendation_id": item.recommendation_id,
+        "parent_id": item.parent_id,
+        "author": person(item.author),
+        "body": item.body if readable else None,
+        "body_html": item.body_html if readable else None,
+        "visibility": item.visibility,
+        "created_at": iso(item.created_at),
+        "hidden": item.hidden,
+        "hidden_reason": item.hidden_reason,
+    }
+
+
+def event(item: AuditEvent, show_data: bool) -> dict:
+    return {
+        "seq": item.seq, "at": item.at, "actor_id": item.actor_id, "action": item.action,
+        "subject_type": item.subject_type, "subject_id": item.subject_id,
+        "data": json.loads(item.data) if show_data else None,
+        "prev_hash": item.prev_hash, "hash": item.hash,
+        "actor": person(item.actor),
+    }
+
+
+def workflow(item: Workflow) -> dict:
+    return {
+        "id": item.id,
+        "title": text(item.title),
+        "initial": item.initial,
+        "states": [
+            {"name": s.name, "label": text(s.label), "final": s.final, "outcome": s.outcome}
+            for s in item.states.values()
+        ],
+        "transitions": [
+            {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest,
+             "roles": list(t.roles), "requires": list(t.requires)}
+            for t in item.transitions
+        ],
+    }

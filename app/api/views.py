@@ -1,0 +1,243 @@
+"""API endpoints: parse the request, call a service or a permission, serialize the answer."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from .. import permissions, services
+from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
+from ..extensions import db
+from ..models import AuditEvent, Comment, Process, Recommendation, RecommendationAuthor
+from ..workflow import engine, service as workflow_service
+from ..workflow.machines import UnknownWorkflow
+from . import bp, serializers
+from .openapi import document
+
+PER_PAGE_DEFAULT = 20
+PER_PAGE_MAX = 100
+
+
+# -- request helpers -------------------------------------------------------------
+
+
+class BadRequest(ServiceError):
+    status, code = 400, "bad_request"
+
+
+def caller(required: bool = False):
+    """The user behind ``Authorization: Bearer TOKEN``; None for anonymous reads.
+
+    A session cookie never counts: the API knows bearer tokens only.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
+        if required:
+            raise Unauthorized("this request needs an API token: send 'Authorization: Bearer TOKEN'")
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
+    user = services.user_for_token(token.strip())
+    if user is None:
+        raise Unauthorized("the API token is unknown, revoked, or its user is deactivated")
+    return user
+
+
+def body(allowed: dict[str, tuple[type, ...]], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object in the request body, with each field's type checked."""
+    raw = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("the request body is not valid UTF-8 JSON") from None
+    if not isinstance(payload, dict):
+        raise ValidationError("the request body must be a JSON object")
+    for name in payload:
+        if name not in allowed:
+            raise ValidationError(f"unknown field '{name}' (allowed: {', '.join(allowed)})")
+    for name in required:
+        if payload.get(name) is None:
+            raise ValidationError(f"'{name}' is required")
+    for name, value in payload.items():
+        kinds = allowed[name]
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
+            kind = " or ".join("integer" if k is int else "string" for k in kinds)
+            raise ValidationError(f"'{name}' must be a {kind}")
+    return payload
+
+
+def query_int(name: str, default: int, low: int, high: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"'{name}' must be a whole number") from None
+    if value < low or (high is not None and value > high):
+        raise ValidationError(f"'{name}' must be between {low} and {high}" if high else f"'{name}' must be at least {low}")
+    return value
+
+
+def visible_recommendation(recommendation_id: int, user) -> tuple[Recommendation, Any, frozenset[str]]:
+    rec = db.session.get(Recommendation, recommendation_id)
+    if rec is None:
+        raise NotFound(f"there is no recommendation {recommendation_id}")
+    workflow = services.workflow_of(rec.process)
+    roles = permissions.roles_for(user, rec)
+    if not permissions.can_view(roles, workflow, rec.state):
+        raise NotFound(f"there is no recommendation {recommendation_id}")
+    return rec, workflow, roles
+
+
+def recommendation_response(rec_id: int, user, status: int = 200):
+    rec, workflow, roles = visible_recommendation(rec_id, user)
+    return jsonify(serializers.recommendation(rec, workflow, roles)), status
+
+
+# -- endpoints -------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/workflows/<workflow_id>")
+def get_workflow(workflow_id: str):
+    try:
+        workflow = engine().get(workflow_id)
+    except UnknownWorkflow:
+        raise NotFound(f"there is no workflow '{workflow_id}'") from None
+    return jsonify(serializers.workflow(workflow))
+
+
+@bp.get("/processes")
+def list_processes():
+    caller()
+    processes = db.session.scalars(select(Process).order_by(Process.slug)).all()
+    return jsonify({"items": [{"slug": p.slug, "title": p.title, "workflow": p.workflow_id} for p in processes]})
+
+
+@bp.post("/processes/<slug>/recommendations")
+def create_recommendation(slug: str):
+    user = caller(required=True)
+    process = services.find_process(slug)
+    payload = body({"title": (str,), "body": (str,)}, required=("title", "body"))
+    rec = services.create_recommendation(process.id, user, payload["title"], payload["body"])
+    return recommendation_response(rec.id, user, 201)
+
+
+@bp.get("/processes/<slug>/recommendations")
+def list_recommendations(slug: str):
+    user = caller()
+    process = services.find_process(slug)
+    workflow = services.workflow_of(process)
+    page = query_int("page", 1, 1, 10**9)
+    per_page = query_int("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
+    state = request.args.get("state") or None
+    if state is not None and state not in workflow.states:
+        raise ValidationError(f"unknown state '{state}' (known: {', '.join(workflow.states)})")
+
+    roles = permissions.process_roles(user, process.id)
+    by_role, by_authorship = permissions.visible_states(roles, workflow)
+    visible = Recommendation.state.in_(by_role)
+    uid = permissions.user_id(user)
+    if uid is not None and by_authorship:
+        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == uid)
+        visible = or_(visible, and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
+    condition = and_(Recommendation.process_id == process.id, visible)
+    if state is not None:
+        condition = and_(condition, Recommendation.state == state)
+
+    total = db.session.scalar(select(func.count()).select_from(Recommendation).where(condition))
+    items = db.session.scalars(
+        select(Recommendation).where(condition).order_by(Recommendation.number)
+        .offset((page - 1) * per_page).limit(per_page)
+        .options(selectinload(Recommendation.author_links), selectinload(Recommendation.decision))
+    ).all()
+    return jsonify({
+        "items": [serializers.recommendation(r, workflow, permissions.roles_for(user, r, roles)) for r in items],
+        "total": total, "page": page, "per_page": per_page,
+    })
+
+
+@bp.get("/recommendations/<int:rec_id>")
+def get_recommendation(rec_id: int):
+    return recommendation_response(rec_id, caller())
+
+
+@bp.patch("/recommendations/<int:rec_id>")
+def update_recommendation(rec_id: int):
+    user = caller(required=True)
+    payload = body({"title": (str,), "body": (str,), "version": (int,)}, required=("version",))
+    services.update_recommendation(rec_id, user, payload["version"], payload.get("title"), payload.get("body"))
+    return recommendation_response(rec_id, user)
+
+
+@bp.post("/recommendations/<int:rec_id>/transitions")
+def fire_transition(rec_id: int):
+    user = caller(required=True)
+    payload = body({"trigger": (str,), "note": (str,), "version": (int,)}, required=("trigger", "version"))
+    workflow_service.fire(rec_id, payload["trigger"], user, payload.get("note"), payload["version"])
+    return recommendation_response(rec_id, user)
+
+
+def _comments_of(rec_id: int) -> list[Comment]:
+    return db.session.scalars(
+        select(Comment).where(Comment.recommendation_id == rec_id).order_by(Comment.id)
+    ).all()
+
+
+@bp.get("/recommendations/<int:rec_id>/comments")
+def list_comments(rec_id: int):
+    user = caller()
+    _rec, _workflow, roles = visible_recommendation(rec_id, user)
+    items = [c for c in _comments_of(rec_id) if permissions.can_read_comment(roles, c)]
+    return jsonify({"items": [serializers.comment(c, roles) for c in items]})
+
+
+@bp.post("/recommendations/<int:rec_id>/comments")
+def create_comment(rec_id: int):
+    user = caller(required=True)
+    payload = body({"body": (str,), "parent_id": (int,), "visibility": (str,)}, required=("body",))
+    comment = services.create_comment(rec_id, user, payload["body"], payload.get("parent_id"),
+                                      payload.get("visibility") or "public")
+    _rec, _workflow, roles = visible_recommendation(rec_id, user)
+    return jsonify(serializers.comment(db.session.get(Comment, comment.id), roles)), 201
+
+
+@bp.post("/comments/<int:comment_id>/hide")
+def hide_comment(comment_id: int):
+    user = caller(required=True)
+    payload = body({"reason": (str,)})
+    comment = services.hide_comment(comment_id, user, payload.get("reason"))
+    _rec, _workflow, roles = visible_recommendation(comment.recommendation_id, user)
+    return jsonify(serializers.comment(db.session.get(Comment, comment_id), roles))
+
+
+@bp.get("/recommendations/<int:rec_id>/events")
+def list_events(rec_id: int):
+    user = caller()
+    _rec, _workflow, roles = visible_recommendation(rec_id, user)
+    comments = {c.id: c for c in _comments_of(rec_id)}
+    events = db.session.scalars(
+        select(AuditEvent).where(or_(
+            and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id == rec_id),
+            and_(AuditEvent.subject_type == "comment",
+                 AuditEvent.subject_id.in_(select(Comment.id).where(Comment.recommendation_id == rec_id))),
+        )).order_by(AuditEvent.seq)
+    ).all()
+    items = []
+    for item in events:
+        comment = comments.get(item.subject_id) if item.subject_type == "comment" else None
+        # Every event is listed (the chain stays checkable); what a comment said stays with those
+        # who may read it. A hiding reason is public wherever the comment itself is readable.
+        show = comment is None or permissions.can_read_comment_text(roles, comment) or (
+            item.action == "comment.hidden" and permissions.can_read_comment(roles, comment))
+        items.append(serializers.event(item, show))
+    return jsonify({"items": items})

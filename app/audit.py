@@ -1,0 +1,146 @@
+"""What did happen: the append-only, hash-chained audit trail (CONTRACT.md section 5).
+
+One chain for the whole installation. ``record`` appends an event inside the
+caller's write transaction; appends are serialized (PostgreSQL: a transaction
+advisory lock; SQLite: the write transaction began IMMEDIATE). The timestamp and
+the data are stored as the exact strings that were hashed.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Iterator, TextIO
+
+from sqlalchemy import select, text
+
+from .extensions import db
+from .models import AuditEvent
+
+GENESIS = "0" * 64
+#: PostgreSQL advisory lock key that serializes appends to the chain.
+CHAIN_LOCK_KEY = 0x5261747363686C  # "Ratschl"
+FIELDS = ("seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash", "hash")
+_STREAM_BATCH = 2000
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_data(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def compute_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
+                 subject_type: str, subject_id: int | None, data: Any) -> str:
+    canonical = canonical_data({
+        "seq": seq, "at": at, "actor_id": actor_id, "action": action,
+        "subject_type": subject_type, "subject_id": subject_id, "data": data,
+    })
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
+    """Append one event about ``subject`` done by ``actor`` (a user, or None for the system).
+
+    Must run inside ``app.db.write_transaction`` so the event commits with the change.
+    """
+    session = db.session
+    session.flush()  # the subject needs its id
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    at = timestamp()
+    actor_id = actor.id if actor is not None else None
+    subject_type = subject.audit_subject_type
+    # Round-trip through JSON so what is hashed is exactly what an export shows.
+    data = json.loads(canonical_data(data))
+    event = AuditEvent(
+        seq=seq, at=at, actor_id=actor_id, action=action, subject_type=subject_type,
+        subject_id=subject.id, data=canonical_data(data), prev_hash=prev_hash,
+        hash=compute_hash(prev_hash, seq, at, actor_id, action, subject_type, subject.id, data),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def event_dict(row: Any) -> dict:
+    """The contract's event fields, ``data`` parsed; ``row`` is a model or a result row."""
+    return {
+        "seq": row.seq, "at": row.at, "actor_id": row.actor_id, "action": row.action,
+        "subject_type": row.subject_type, "subject_id": row.subject_id,
+        "data": json.loads(row.data), "prev_hash": row.prev_hash, "hash": row.hash,
+    }
+
+
+def stream() -> Iterator[Any]:
+    """Every event, oldest first, streamed in batches (memory stays flat)."""
+    table = AuditEvent.__table__
+    statement = select(*(table.c[name] for name in FIELDS)).order_by(table.c.seq)
+    result = db.session.execute(statement.execution_options(yield_per=_STREAM_BATCH))
+    yield from result
+
+
+@dataclass
+class Verification:
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    bad_seq: int | None = None
+    reason: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok: {self.count} events, head {self.head_hash}"
+        return f"bad: event {self.bad_seq}: {self.reason}"
+
+
+def verify() -> Verification:
+    """Recompute the whole chain; stop at the first bad event."""
+    expected_seq, prev_hash, count = 1, GENESIS, 0
+    for row in stream():
+        problem = None
+        if row.seq != expected_seq:
+            problem = (f"expected sequence number {expected_seq} here: an event was deleted"
+                       if row.seq > expected_seq else "sequence number out of order: an event was inserted")
+        elif row.prev_hash != prev_hash:
+            problem = "prev_hash is not the previous event's hash"
+        else:
+            try:
+                data = json.loads(row.data)
+            except ValueError:
+                problem = "data is not valid JSON"
+            else:
+                recomputed = compute_hash(prev_hash, row.seq, row.at, row.actor_id, row.action,
+                                          row.subject_type, row.subject_id, data)
+                if recomputed != row.hash:
+                    problem = "hash does not match the event's content"
+        if problem:
+            return Verification(False, count, expected_seq - 1, prev_hash, row.seq, problem)
+        expected_seq, prev_hash, count = expected_seq + 1, row.hash, count + 1
+    return Verification(True, count, expected_seq - 1, prev_hash)
+
+
+def export(out: TextIO, fmt: str = "jsonl") -> int:
+    """Write every event, oldest first, as JSON lines or CSV; return the count."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(FIELDS)
+        for row in stream():
+            writer.writerow(["" if getattr(row, f) is None else getattr(row, f) for f in FIELDS])
+            count += 1
+    else:
+        for row in stream():
+            out.write(json.dumps(event_dict(row), ensure_ascii=False) + "\n")
+            count += 1
+    return count

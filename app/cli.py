@@ -1,0 +1,234 @@
+"""The ``ratschlag`` command line (CONTRACT.md section 2).
+
+Commands are thin: parse, call a service, print. A user's mistake (an unknown
+e-mail, a duplicate user, an invalid workflow file) ends with a one-line error
+on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import config, create_app
+from .errors import ServiceError
+from .workflow.definition import InvalidWorkflows, load_directory, load_file
+
+
+def user_errors(command):
+    """Turn a refused action into a one-line error and exit status 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ServiceError as error:
+            raise click.ClickException(error.message) from None
+    return wrapper
+
+
+def _user(email: str):
+    from .services import find_user
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"there is no user with the e-mail {email}")
+    return user
+
+
+# -- users ---------------------------------------------------------------------
+
+
+@click.group(help="Create users and their API tokens.")
+def users():
+    pass
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="The name others see.")
+@click.option("--superuser", is_flag=True, help="May administer the installation (grants no process role).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+@user_errors
+def users_create(email, name, superuser, password_stdin):
+    """Create a user; without --password-stdin a strong password is generated and printed."""
+    from .services import create_user
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    user, password_used = create_user(email, name, password, superuser)
+    click.echo(f"created user {user.email} (id {user.id}){' as superuser' if superuser else ''}")
+    if not password_stdin:
+        click.echo(f"password: {password_used}")
+
+
+@users.command("token")
+@click.argument("email")
+@click.option("--label", default="", help="What the token is for.")
+@with_appcontext
+@user_errors
+def users_token(email, label):
+    """Create an API token; it is printed alone on the last line and only its hash is kept."""
+    from .services import create_token
+    user = _user(email)
+    token = create_token(user, label)
+    click.echo(f"API token for {user.email}{f' ({label})' if label else ''}; it is shown only now:")
+    click.echo(token)
+
+
+# -- processes -----------------------------------------------------------------
+
+
+@click.group(help="Create participation processes and grant roles in them.")
+def processes():
+    pass
+
+
+@processes.command("create")
+@click.argument("slug")
+@click.option("--title", required=True)
+@click.option("--workflow", "workflow_id", required=True, help="A workflow id (a file name in the workflows folder).")
+@with_appcontext
+@user_errors
+def processes_create(slug, title, workflow_id):
+    """Create a participation process that uses a workflow."""
+    from .services import create_process
+    process = create_process(slug, title, workflow_id)
+    click.echo(f"created process {process.slug} on workflow {process.workflow_id}")
+
+
+@processes.command("grant")
+@click.argument("slug")
+@click.argument("email")
+@click.argument("role")
+@with_appcontext
+@user_errors
+def processes_grant(slug, email, role):
+    """Give a user a ROLE (member, moderator or administrator) in a process."""
+    from .services import find_process, grant_role
+    process = find_process(slug)
+    user = _user(email)
+    if grant_role(process, user, role):
+        click.echo(f"{user.email} is now {role} in {process.slug}")
+    else:
+        click.echo(f"{user.email} was already {role} in {process.slug}")
+
+
+# -- workflows -----------------------------------------------------------------
+
+
+def _workflows_dir() -> Path:
+    return Path(config.load(config.instance_path())["WORKFLOWS_DIR"])
+
+
+@click.group(help="Check workflow files and draw their diagrams.")
+def workflows():
+    pass
+
+
+@workflows.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def workflows_check(paths):
+    """Validate workflow files (default: every file in the workflows folder)."""
+    problems, checked = [], []
+    for path in paths or [_workflows_dir()]:
+        if path.is_dir():
+            found, folder_problems = load_directory(path)
+            checked += list(found)
+            problems += folder_problems
+        else:
+            workflow, file_problems = load_file(path)
+            checked += [workflow.id] if workflow else []
+            problems += file_problems
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok: {len(checked)} valid workflow file{'s' if len(checked) != 1 else ''} ({', '.join(checked)})")
+
+
+@workflows.command("graph")
+@click.argument("workflow_id")
+@click.option("--format", "fmt", type=click.Choice(["svg", "dot", "mermaid"]), default="svg", show_default=True)
+def workflows_graph(workflow_id, fmt):
+    """Print a workflow's diagram."""
+    from .workflow import graph
+    path = _workflows_dir() / f"{workflow_id}.yaml"
+    if not path.is_file():
+        raise click.ClickException(f"there is no workflow '{workflow_id}' ({path} does not exist)")
+    workflow, problems = load_file(path)
+    if workflow is None:
+        raise click.ClickException(f"{path} is invalid; run 'ratschlag workflows check' to see why")
+    click.echo(graph.render(workflow, fmt))
+
+
+# -- audit ---------------------------------------------------------------------
+
+
+@click.group(help="Verify and export the audit trail.")
+def audit():
+    pass
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify():
+    """Recompute the whole hash chain; names the first bad event."""
+    from . import audit as trail
+    result = trail.verify()
+    if not result.ok:
+        click.echo(str(result), err=True)
+        sys.exit(1)
+    click.echo(str(result))
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@with_appcontext
+def audit_export(fmt):
+    """Write every audit event, oldest first, to standard output."""
+    from . import audit as trail
+    trail.export(click.get_text_stream("stdout"), fmt)
+
+
+# -- demo ----------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database holds users already.")
+@with_appcontext
+@user_errors
+def demo(if_empty):
+    """Load a demonstration process with users of every role; print their logins."""
+    from .demo import load
+    load(if_empty=if_empty)
+
+
+COMMANDS = (users, processes, workflows, audit, demo)
+
+
+def register(group: click.Group) -> None:
+    for command in COMMANDS:
+        group.add_command(command)
+
+
+class RatschlagGroup(FlaskGroup):
+    """``flask`` bound to ``app.create_app``; an invalid workflow file is a one-line error."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InvalidWorkflows as error:
+            raise click.ClickException(str(error)) from None
+
+
+cli = RatschlagGroup(create_app=create_app, help="Ratschlag: recommendations from draft to decision.")
+register(cli)
+
+
+def main() -> None:
+    cli.main(prog_name="ratschlag")

@@ -1,0 +1,73 @@
+"""Configuration: environment variables, then ``instance/config.py``, then defaults.
+
+Kept free of Flask application objects so the CLI can find the workflows folder
+even when the application refuses to start.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import types
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Environment variable -> configuration key. Environment wins over everything else.
+ENVIRONMENT = {
+    "RATSCHLAG_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "RATSCHLAG_SECRET_KEY": "SECRET_KEY",
+    "RATSCHLAG_WORKFLOWS_DIR": "WORKFLOWS_DIR",
+    "RATSCHLAG_DEFAULT_LOCALE": "BABEL_DEFAULT_LOCALE",
+}
+
+
+def instance_path() -> Path:
+    """The instance folder: ``RATSCHLAG_INSTANCE_PATH`` or the repository's ``instance/``."""
+    return Path(os.environ.get("RATSCHLAG_INSTANCE_PATH") or REPO_ROOT / "instance").resolve()
+
+
+def defaults(instance: Path) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'ratschlag.sqlite3'}",
+        "WORKFLOWS_DIR": str(REPO_ROOT / "workflows"),
+        # Request bodies above 1 MiB are refused with 413.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "LANGUAGES": ["de", "en"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def load(instance: Path, overrides: dict | None = None) -> dict:
+    """Return the effective configuration as a plain dict (without the secret key fallback)."""
+    config = defaults(instance)
+    site_file = instance / "config.py"
+    if site_file.is_file():
+        module = types.ModuleType("ratschlag_instance_config")
+        module.__file__ = str(site_file)
+        exec(compile(site_file.read_text(encoding="utf-8"), str(site_file), "exec"), module.__dict__)
+        config.update({k: v for k, v in vars(module).items() if k.isupper()})
+    for variable, key in ENVIRONMENT.items():
+        if os.environ.get(variable):
+            config[key] = os.environ[variable]
+    config.update(overrides or {})
+    return config
+
+
+def secret_key(instance: Path) -> str:
+    """Read the installation's secret key, generating it once (mode 0600) when missing."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: if another worker created it a moment ago, use theirs.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,66 @@
+"""Database transaction discipline shared by every service.
+
+Every write goes through :func:`write_transaction`. On SQLite it begins with
+``BEGIN IMMEDIATE``, so concurrent writers queue on the busy timeout instead of
+failing when a read transaction tries to upgrade; on PostgreSQL callers lock the
+rows they change (``SELECT ... FOR UPDATE``) and the audit append takes an
+advisory lock. Either way one write transaction holds one audit append.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from .extensions import db
+
+WRITE_OPTION = "ratschlag_write"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, _record):
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite's own
+    # transaction handling would defer it and break BEGIN IMMEDIATE).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    if connection.dialect.name == "sqlite":
+        immediate = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """One database transaction for one audited change; commits or rolls back everything.
+
+    Whatever the session read before is discarded first: a service re-reads and
+    locks what it changes, so nothing decided on stale data can commit.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={WRITE_OPTION: True})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"

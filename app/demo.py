@@ -1,0 +1,146 @@
+"""Demonstration data: a district's participation-guideline working group.
+
+Everything is created through the services, so the demo's audit trail is real
+and verifies like any other.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from . import services
+from .errors import ValidationError
+from .extensions import db
+from .models import Process, User
+from .workflow.service import fire
+
+PROCESS = "leitlinien-mitte"
+CONCERNS = "anliegen-mitte"
+
+PEOPLE = [
+    # e-mail, name, roles in the guideline process, roles in the concerns process, superuser
+    ("betrieb@example.org", "Olga Betrieb", [], [], True),
+    ("amira@example.org", "Amira Yilmaz", ["member"], [], False),
+    ("jonas@example.org", "Jonas Becker", ["member"], [], False),
+    ("helga@example.org", "Helga Schulz", ["member"], ["member"], False),
+    ("mara@example.org", "Mara Lindqvist", ["moderator"], ["moderator"], False),
+    ("stefan@example.org", "Stefan Kraus", ["administrator"], ["administrator"], False),
+]
+
+RECOMMENDATIONS = [
+    # title, body, author, path of (trigger, actor, note)
+    ("Beteiligung früh ankündigen",
+     "Vorhaben des Bezirks werden **spätestens sechs Wochen** vor Beginn der Beteiligung "
+     "in der Vorhabenliste angekündigt.", "amira", []),
+    ("Leichte Sprache in allen Einladungen",
+     "Einladungen zu Beteiligungsverfahren erscheinen zusätzlich in *Leichter Sprache*.", "jonas", []),
+    ("Kinder und Jugendliche eigens beteiligen",
+     "Für Vorhaben, die junge Menschen betreffen, gibt es ein eigenes Format, z. B. in Schulen.",
+     "helga", [("submit", "helga", None)]),
+    ("Rückmeldung zu jedem Beitrag",
+     "Jeder Beitrag aus einer Beteiligung erhält eine begründete Rückmeldung.", "amira",
+     [("submit", "amira", None), ("start_moderation", "mara", None)]),
+    ("Barrierefreie Veranstaltungsorte",
+     "Veranstaltungen finden nur an Orten statt, die ohne Stufen erreichbar sind.", "jonas",
+     [("submit", "jonas", None), ("start_moderation", "mara", None),
+      ("return_to_authors", "mara", "Bitte konkretisieren: Welche Kriterien gelten als barrierefrei?"),
+      ("submit", "jonas", None), ("start_moderation", "mara", None)]),
+    ("Anlaufstelle für Beteiligung",
+     "Der Bezirk richtet eine Anlaufstelle ein, die Bürgerinnen und Bürger zu Beteiligung berät.", "helga",
+     [("submit", "helga", None), ("start_moderation", "mara", None), ("forward", "mara", None)]),
+    ("Beteiligungsbudget je Vorhaben",
+     "Für jedes Vorhaben mit Beteiligung wird ein eigenes Budget ausgewiesen.", "amira",
+     [("submit", "amira", None), ("start_moderation", "mara", None), ("forward", "mara", None)]),
+    ("Digitale und analoge Wege",
+     "Jede Beteiligung bietet mindestens einen analogen und einen digitalen Zugang.", "jonas",
+     [("submit", "jonas", None), ("start_moderation", "mara", None), ("forward", "mara", None)]),
+    ("Vorhabenliste online veröffentlichen",
+     "Die Vorhabenliste erscheint vierteljährlich online und im Rathaus.", "helga",
+     [("submit", "helga", None), ("start_moderation", "mara", None), ("forward", "mara", None),
+      ("adopt", "stefan", "Angenommen. Die Vorhabenliste wird ab dem nächsten Quartal veröffentlicht.")]),
+    ("Feste Sprechzeiten der Fachämter",
+     "Jedes Fachamt bietet monatliche Sprechzeiten zu laufenden Beteiligungen an.", "amira",
+     [("submit", "amira", None), ("start_moderation", "mara", None), ("forward", "mara", None),
+      ("adopt_in_part", "stefan",
+       "Teilweise angenommen: Sprechzeiten quartalsweise statt monatlich, wegen der Personallage.")]),
+    ("Aufwandsentschädigung für alle Teilnehmenden",
+     "Alle Teilnehmenden an Beteiligungsformaten erhalten eine Aufwandsentschädigung.", "jonas",
+     [("submit", "jonas", None), ("start_moderation", "mara", None), ("forward", "mara", None),
+      ("reject", "stefan",
+       "Abgelehnt: Der Haushalt lässt das nicht zu. Für die Bürgerschaftliche AG bleibt die Entschädigung.")]),
+    ("Beteiligung per Losverfahren",
+     "Die Teilnehmenden werden ausgelost.", "helga",
+     [("submit", "helga", None), ("withdraw", "helga", "Wir bringen das in einer überarbeiteten Fassung ein.")]),
+]
+
+
+def _write_logins(lines: list[str]) -> Path:
+    path = Path(current_app.instance_path) / "demo-logins.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def load(if_empty: bool = False) -> None:
+    if db.session.scalars(select(User).limit(1)).first() is not None:
+        if if_empty:
+            click.echo("demo: the database holds data already; nothing loaded "
+                       f"(demo logins, if any: {Path(current_app.instance_path) / 'demo-logins.txt'})")
+            return
+        if db.session.scalars(select(Process).where(Process.slug == PROCESS)).first():
+            raise ValidationError(f"the demo is loaded already (process '{PROCESS}' exists)")
+
+    people: dict[str, User] = {}
+    logins = ["Ratschlag demo logins (sign in at /login)", ""]
+    for email, name, _roles, _concern_roles, superuser in PEOPLE:
+        user, password = services.create_user(email, name, superuser=superuser)
+        people[email.split("@")[0]] = user
+        logins.append(f"{email:24} {password}  {name}")
+
+    guidelines = services.create_process(
+        PROCESS, "Leitlinien für Bürgerbeteiligung im Bezirk Mitte", "citizen-recommendation")
+    concerns = services.create_process(CONCERNS, "Anliegen an das Stadtteilbüro Mitte", "citizen-concern")
+    for email, _name, roles, concern_roles, _superuser in PEOPLE:
+        user = people[email.split("@")[0]]
+        for role in roles:
+            services.grant_role(guidelines, user, role)
+        for role in concern_roles:
+            services.grant_role(concerns, user, role)
+
+    recs = []
+    for title, body, author, path in RECOMMENDATIONS:
+        rec = services.create_recommendation(guidelines.id, people[author], title, body)
+        for trigger, actor, note in path:
+            rec = fire(rec.id, trigger, people[actor], note, rec.version)
+        recs.append(rec)
+
+    # A revised draft keeps its earlier version.
+    services.update_recommendation(recs[0].id, people["amira"], recs[0].version,
+                                   body=RECOMMENDATIONS[0][1] + "\n\nDie Ankündigung nennt auch den Ansprechpartner.")
+    # Discussion on a recommendation in the steering round.
+    discussed = recs[5].id
+    first = services.create_comment(discussed, people["amira"],
+                                    "Gute Idee. Wo soll die Anlaufstelle sitzen? Im Rathaus oder im Stadtteil?")
+    services.create_comment(discussed, people["helga"], "Im Stadtteilzentrum, da sind die Wege kurz.",
+                            parent_id=first.id)
+    services.create_comment(discussed, people["mara"],
+                            "Hinweis für die Steuerungsrunde: Das Fachamt hat Personalbedarf angemeldet.",
+                            visibility="internal")
+    rude = services.create_comment(discussed, people["jonas"], "Das bringt doch eh nichts, typisch Verwaltung!!!")
+    services.hide_comment(rude.id, people["mara"], "Bitte sachlich bleiben (Diskussionsregel 2).")
+    services.create_comment(recs[8].id, people["jonas"], "Danke für die klare Begründung!")
+
+    concern = services.create_recommendation(concerns.id, people["helga"], "Bank am Spielplatz Lindenstraße",
+                                             "Am Spielplatz fehlt eine Bank für Eltern und Großeltern.")
+    concern = fire(concern.id, "triage", people["mara"], None, concern.version)
+    concern = fire(concern.id, "forward", people["mara"], "Zuständig: Straßen- und Grünflächenamt", concern.version)
+
+    path = _write_logins(logins)
+    click.echo("\n".join(logins))
+    click.echo(f"\n(also written to {path})")

@@ -1,0 +1,40 @@
+"""Errors a service raises for a refused action. Blueprints map them to their medium
+(JSON error, flash message, one-line CLI error); the codes are CONTRACT.md section 4's."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class InvalidTransition(ServiceError):
+    status, code = 422, "invalid_transition"
+
+
+class NoteRequired(ServiceError):
+    status, code = 422, "note_required"
+
+
+class ValidationError(ServiceError):
+    status, code = 422, "validation"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"

@@ -1,0 +1,224 @@
+"""What is: SQLAlchemy 2.0 typed models.
+
+Timestamps are naive UTC datetimes; the API writes them with a trailing ``Z``.
+The audit table keeps its timestamp and data as the exact strings that were
+hashed (see app/audit.py).
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+ROLES = ("member", "moderator", "administrator")
+VISIBILITIES = ("public", "internal")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    audit_subject_type = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="user")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+# E-mail addresses are unique regardless of case.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+    audit_subject_type = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Process(db.Model):
+    __tablename__ = "processes"
+    audit_subject_type = "process"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    workflow_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    audit_subject_type = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "process_id", "role", name="uq_memberships_user_process_role"),
+        CheckConstraint("role IN ('member', 'moderator', 'administrator')", name="role"),
+        Index("ix_memberships_process_user", "process_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    process: Mapped[Process] = relationship()
+
+
+class RecommendationAuthor(db.Model):
+    __tablename__ = "recommendation_authors"
+
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Recommendation(db.Model):
+    __tablename__ = "recommendations"
+    audit_subject_type = "recommendation"
+    __table_args__ = (
+        UniqueConstraint("process_id", "number", name="uq_recommendations_process_number"),
+        Index("ix_recommendations_process_state", "process_id", "state"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    state_entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    process: Mapped[Process] = relationship()
+    author_links: Mapped[list[RecommendationAuthor]] = relationship(
+        order_by=RecommendationAuthor.position, cascade="all, delete-orphan"
+    )
+    decision: Mapped["Decision | None"] = relationship(back_populates="recommendation", uselist=False)
+
+    # Two clients that saw the same version cannot both write: the UPDATE names the version.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def authors(self) -> list[User]:
+        return [link.user for link in self.author_links]
+
+
+class RecommendationRevision(db.Model):
+    """Every text version of a recommendation: revision 1 at creation, one more per edit."""
+
+    __tablename__ = "recommendation_revisions"
+    __table_args__ = (UniqueConstraint("recommendation_id", "revision", name="uq_revisions_recommendation_revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Decision(db.Model):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), unique=True)
+    outcome: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    recommendation: Mapped[Recommendation] = relationship(back_populates="decision")
+    decided_by: Mapped[User] = relationship(lazy="joined")
+
+
+class Comment(db.Model):
+    __tablename__ = "comments"
+    audit_subject_type = "comment"
+    __table_args__ = (
+        CheckConstraint("visibility IN ('public', 'internal')", name="visibility"),
+        Index("ix_comments_recommendation_id", "recommendation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    recommendation: Mapped[Recommendation] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+
+
+class AuditEvent(db.Model):
+    """One link of the installation's hash chain (CONTRACT.md section 5). Never updated or deleted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32))  # the exact string that was hashed
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")

@@ -1,0 +1,312 @@
+"""Services: every change to the data goes through one of these functions.
+
+Each runs in one write transaction (``app.db.write_transaction``), checks the
+actor's permissions, changes the models and appends exactly one audit event;
+anything that fails rolls all of it back. State changes live in
+``app.workflow.service.fire``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from . import audit, permissions, text
+from .db import write_transaction
+from .errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
+from .extensions import db
+from .models import (
+    ApiToken,
+    Comment,
+    Membership,
+    Process,
+    Recommendation,
+    RecommendationAuthor,
+    RecommendationRevision,
+    User,
+    utcnow,
+)
+from .workflow import engine
+from .workflow.definition import Workflow
+
+TITLE_MAX = 200
+BODY_MAX = 100_000
+COMMENT_MAX = 20_000
+NOTE_MAX = 10_000
+NAME_MAX = 200
+PASSWORD_MIN = 10
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+def clean_text(value: Any, field: str, max_length: int, required: bool = True,
+               error: type[ServiceError] = ValidationError) -> str | None:
+    """A submitted text, stripped; blank counts as missing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise error(f"{field} must not be blank")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string")
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValidationError(f"{field} is longer than {max_length} characters")
+    return value
+
+
+# -- accounts -------------------------------------------------------------------
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+
+
+def create_user(email: str, name: str, password: str | None = None, superuser: bool = False,
+                actor: User | None = None) -> tuple[User, str]:
+    """Create a user; returns it and its password (generated when none is given)."""
+    email = clean_text(email, "e-mail", 254)
+    if not _EMAIL.match(email):
+        raise ValidationError(f"'{email}' is not an e-mail address")
+    name = clean_text(name, "name", NAME_MAX)
+    if password is None:
+        password = secrets.token_urlsafe(15)
+    elif len(password) < PASSWORD_MIN:
+        raise ValidationError(f"the password needs at least {PASSWORD_MIN} characters")
+    with write_transaction() as session:
+        if find_user(email):
+            raise ValidationError(f"a user with the e-mail {email} exists already")
+        user = User(email=email, name=name, password_hash=generate_password_hash(password),
+                    is_superuser=superuser, active=True)
+        session.add(user)
+        audit.record("user.created", user, actor, {"email": email, "name": name, "superuser": superuser})
+    return user, password
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def create_token(user: User, label: str = "") -> str:
+    """Create an API token for ``user``; returns the token, of which only the hash is kept."""
+    label = clean_text(label, "label", 200, required=False) or ""
+    raw = "rsl_" + secrets.token_urlsafe(32)
+    with write_transaction() as session:
+        token = ApiToken(user_id=user.id, token_hash=hash_token(raw), label=label)
+        session.add(token)
+        audit.record("token.created", token, user, {"user_id": user.id, "label": label})
+    return raw
+
+
+def user_for_token(raw: str) -> User | None:
+    """The active user a token belongs to, or None. Notes the token's last use (once a minute)."""
+    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(raw))).first()
+    if token is None or not token.user.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        token_id, user_id = token.id, token.user_id
+        with write_transaction() as session:
+            session.get(ApiToken, token_id).last_used_at = now
+        return db.session.get(User, user_id)
+    return token.user
+
+
+# -- processes ------------------------------------------------------------------
+
+
+def create_process(slug: str, title: str, workflow_id: str, actor: User | None = None) -> Process:
+    slug = clean_text(slug, "slug", 100)
+    if not _SLUG.match(slug):
+        raise ValidationError(f"'{slug}' is not a usable slug (lower-case letters, digits and '-')")
+    title = clean_text(title, "title", TITLE_MAX)
+    if workflow_id not in engine().workflows:
+        raise ValidationError(
+            f"there is no workflow '{workflow_id}' (known: {', '.join(sorted(engine().workflows))})"
+        )
+    with write_transaction() as session:
+        if session.scalars(select(Process).where(Process.slug == slug)).first():
+            raise ValidationError(f"a process with the slug '{slug}' exists already")
+        process = Process(slug=slug, title=title, workflow_id=workflow_id)
+        session.add(process)
+        audit.record("process.created", process, actor, {"slug": slug, "title": title, "workflow": workflow_id})
+    return process
+
+
+def find_process(slug: str) -> Process:
+    process = db.session.scalars(select(Process).where(Process.slug == slug)).first()
+    if process is None:
+        raise NotFound(f"there is no process '{slug}'")
+    return process
+
+
+def grant_role(process: Process, user: User, role: str, actor: User | None = None) -> bool:
+    """Give ``user`` a role in ``process``; False when they hold it already (nothing changes)."""
+    if role not in permissions.PROCESS_ROLES:
+        raise ValidationError(f"unknown role '{role}' (known: {', '.join(permissions.PROCESS_ROLES)})")
+    with write_transaction() as session:
+        exists = session.scalars(select(Membership).where(
+            Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)).first()
+        if exists:
+            return False
+        membership = Membership(user_id=user.id, process_id=process.id, role=role)
+        session.add(membership)
+        audit.record("membership.granted", membership, actor,
+                     {"user_id": user.id, "process": process.slug, "role": role})
+    return True
+
+
+# -- recommendations -------------------------------------------------------------
+
+
+def workflow_of(process: Process) -> Workflow:
+    return engine().get(process.workflow_id)
+
+
+def lock_recommendation(recommendation_id: int, actor: Any) -> tuple[Recommendation, Workflow, frozenset[str]]:
+    """Load and lock a recommendation for a change; 404 unless ``actor`` may see it."""
+    rec = db.session.scalars(
+        select(Recommendation).where(Recommendation.id == recommendation_id)
+        .with_for_update(of=Recommendation).execution_options(populate_existing=True)
+    ).first()
+    if rec is None:
+        raise NotFound(f"there is no recommendation {recommendation_id}")
+    workflow = workflow_of(rec.process)
+    roles = permissions.roles_for(actor, rec)
+    if not permissions.can_view(roles, workflow, rec.state):
+        raise NotFound(f"there is no recommendation {recommendation_id}")
+    return rec, workflow, roles
+
+
+def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -> Recommendation:
+    with write_transaction() as session:
+        # Locking the process row numbers concurrent recommendations one after another.
+        process = session.scalars(
+            select(Process).where(Process.id == process_id).with_for_update()
+        ).first()
+        if process is None:
+            raise NotFound(f"there is no process {process_id}")
+        if not permissions.can_create(permissions.process_roles(actor, process.id)):
+            raise Forbidden("only members, moderators and administrators of the process may write recommendations")
+        title = clean_text(title, "title", TITLE_MAX)
+        body = clean_text(body, "body", BODY_MAX)
+        workflow = workflow_of(process)
+        initial = workflow.states[workflow.initial]
+        number = (session.scalar(select(func.max(Recommendation.number))
+                                 .where(Recommendation.process_id == process.id)) or 0) + 1
+        now = utcnow()
+        body_html = text.render(body)
+        rec = Recommendation(
+            process_id=process.id, number=number, title=title, body=body, body_html=body_html,
+            state=initial.name, state_entered_at=now, created_at=now, updated_at=now,
+            due_at=now + timedelta(days=initial.deadline_days) if initial.deadline_days else None,
+        )
+        rec.author_links.append(RecommendationAuthor(user_id=actor.id, position=0))
+        session.add(rec)
+        session.flush()
+        session.add(RecommendationRevision(recommendation_id=rec.id, revision=1, title=title, body=body,
+                                           body_html=body_html, author_id=actor.id, created_at=now))
+        audit.record("recommendation.created", rec, actor, {"title": title, "body": body, "state": rec.state})
+    return rec
+
+
+def update_recommendation(recommendation_id: int, actor: User, expected_version: int,
+                          title: Any = None, body: Any = None) -> Recommendation:
+    """Edit title and/or body. Checks: visible (404), version (409), ``editable_by`` (403), values (422).
+
+    Submitting the current text again changes nothing and records nothing.
+    """
+    with write_transaction() as session:
+        rec, workflow, roles = lock_recommendation(recommendation_id, actor)
+        check_version(rec, expected_version)
+        if not permissions.can_edit(roles, workflow, rec.state):
+            raise Forbidden(f"nobody in your role may edit a recommendation in state '{rec.state}'")
+        new = {}
+        if title is not None:
+            new["title"] = clean_text(title, "title", TITLE_MAX)
+        if body is not None:
+            new["body"] = clean_text(body, "body", BODY_MAX)
+        if not new:
+            raise ValidationError("give a title or a body to change")
+        changes = {field: [getattr(rec, field), value] for field, value in new.items() if getattr(rec, field) != value}
+        if not changes:
+            return rec
+        now = utcnow()
+        for field, (_old, value) in changes.items():
+            setattr(rec, field, value)
+        if "body" in changes:
+            rec.body_html = text.render(rec.body)
+        rec.updated_at = now
+        revision = session.scalar(select(func.max(RecommendationRevision.revision))
+                                  .where(RecommendationRevision.recommendation_id == rec.id)) or 0
+        session.add(RecommendationRevision(recommendation_id=rec.id, revision=revision + 1, title=rec.title,
+                                           body=rec.body, body_html=rec.body_html, author_id=actor.id,
+                                           created_at=now))
+        audit.record("recommendation.updated", rec, actor, {"changes": changes})
+    return rec
+
+
+def check_version(rec: Recommendation, expected_version: Any) -> None:
+    """409 unless the client saw the version the recommendation has now."""
+    if expected_version != rec.version:
+        raise Conflict(f"recommendation {rec.id} is at version {rec.version}, not {expected_version}: "
+                       "someone else changed it; reload and try again")
+
+
+# -- comments -------------------------------------------------------------------
+
+
+def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: Any = None,
+                   visibility: Any = "public") -> Comment:
+    with write_transaction() as session:
+        rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
+        if visibility not in ("public", "internal"):
+            raise ValidationError("visibility must be 'public' or 'internal'")
+        if not permissions.can_comment(roles, visibility):
+            raise Forbidden("only the process's moderators and administrators write internal notes"
+                            if visibility == "internal" else
+                            "only the process's members, moderators, administrators and the authors may comment")
+        body = clean_text(body, "body", COMMENT_MAX)
+        if parent_id is not None:
+            parent = session.get(Comment, parent_id) if type(parent_id) is int else None
+            if parent is None or parent.recommendation_id != rec.id or not permissions.can_read_comment(roles, parent):
+                raise ValidationError(f"parent_id: there is no comment {parent_id} on this recommendation")
+            if parent.visibility == "internal" and visibility != "internal":
+                raise ValidationError("a reply to an internal note must be internal too")
+        comment = Comment(recommendation_id=rec.id, parent_id=parent_id, author_id=actor.id, body=body,
+                          body_html=text.render(body), visibility=visibility, created_at=utcnow())
+        session.add(comment)
+        audit.record("comment.created", comment, actor,
+                     {"body": body, "visibility": visibility, "parent_id": parent_id})
+    return comment
+
+
+def hide_comment(comment_id: int, actor: User, reason: Any) -> Comment:
+    """Hide a comment with a reason. Checks: visible (404), moderator (403), reason (422)."""
+    with write_transaction() as session:
+        comment = session.scalars(
+            select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment)
+            .execution_options(populate_existing=True)
+        ).first()
+        if comment is None:
+            raise NotFound(f"there is no comment {comment_id}")
+        rec = comment.recommendation
+        workflow = workflow_of(rec.process)
+        roles = permissions.roles_for(actor, rec)
+        if not (permissions.can_view(roles, workflow, rec.state) and permissions.can_read_comment(roles, comment)):
+            raise NotFound(f"there is no comment {comment_id}")
+        if not permissions.can_hide_comment(roles):
+            raise Forbidden("only the process's moderators may hide comments")
+        reason = clean_text(reason, "reason", NOTE_MAX)
+        if comment.hidden:
+            raise ValidationError(f"comment {comment_id} is hidden already")
+        comment.hidden, comment.hidden_reason = True, reason
+        comment.hidden_by_id, comment.hidden_at = actor.id, utcnow()
+        audit.record("comment.hidden", comment, actor, {"reason": reason})
+    return comment

@@ -1,0 +1,48 @@
+"""The transition service: ``fire`` is the only way a recommendation's state changes."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .. import audit, permissions
+from ..db import write_transaction
+from ..errors import Forbidden, InvalidTransition, NoteRequired
+from ..models import Decision, Recommendation, utcnow
+from ..services import NOTE_MAX, check_version, clean_text, lock_recommendation
+from . import engine
+
+
+def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, expected_version: int) -> Recommendation:
+    """Fire ``trigger`` on a recommendation, in one transaction, checking in this order:
+
+    visible to the actor (404), ``expected_version`` current (409), trigger possible
+    from the current state (422 invalid_transition), the actor's roles (403), a
+    required note (422 note_required). Then the state moves, ``due_at`` follows the
+    new state's deadline, a final state records the decision, and one audit event
+    is appended. Any failure leaves no trace.
+    """
+    with write_transaction():
+        rec, workflow, roles = lock_recommendation(recommendation_id, actor)
+        check_version(rec, expected_version)
+        transition = workflow.transition(rec.state, trigger) if isinstance(trigger, str) else None
+        if transition is None:
+            raise InvalidTransition(f"'{trigger}' is not possible from state '{rec.state}'")
+        if not permissions.can_fire(roles, transition):
+            raise Forbidden(f"'{trigger}' needs one of the roles: {', '.join(transition.roles)}")
+        note = clean_text(note, "note", NOTE_MAX, required=transition.requires_note, error=NoteRequired)
+
+        source = rec.state
+        rec.state = engine().move(workflow.id, source, trigger)
+        now = utcnow()
+        dest = workflow.states[rec.state]
+        rec.state_entered_at = now
+        rec.updated_at = now
+        rec.due_at = now + timedelta(days=dest.deadline_days) if dest.deadline_days else None
+        if dest.final:
+            rec.decision = Decision(outcome=dest.outcome, state=dest.name, note=note,
+                                    decided_by_id=actor.id, decided_at=now)
+        data = {"trigger": trigger, "from": source, "to": rec.state}
+        if note:
+            data["note"] = note
+        audit.record("recommendation.transitioned", rec, actor, data)
+    return rec
