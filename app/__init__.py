@@ -32,7 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise InvalidWorkflows(problems)
     app.extensions["ratschlag.engine"] = Engine(workflows)
 
-    from . import db as _db_events  # noqa: F401  (SQLite pragmas and BEGIN IMMEDIATE)
+    from . import transactions  # noqa: F401  (SQLite pragmas and BEGIN IMMEDIATE)
     from . import models  # noqa: F401  (tables for Alembic)
 
     db.init_app(app)

@@ -36,7 +36,8 @@ def defaults(instance: Path) -> dict:
         "LANGUAGES": ["de", "en"],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "JSON_SORT_KEYS": False,
+        # werkzeug's scrypt; the test suite uses a cheap method to stay fast.
+        "PASSWORD_HASH_METHOD": "scrypt",
     }
 
 

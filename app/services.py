@@ -13,11 +13,12 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from . import audit, permissions, text
-from .db import write_transaction
+from .transactions import write_transaction
 from .errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .extensions import db
 from .models import (
@@ -82,11 +83,15 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
     with write_transaction() as session:
         if find_user(email):
             raise ValidationError(f"a user with the e-mail {email} exists already")
-        user = User(email=email, name=name, password_hash=generate_password_hash(password),
+        user = User(email=email, name=name, password_hash=hash_password(password),
                     is_superuser=superuser, active=True)
         session.add(user)
         audit.record("user.created", user, actor, {"email": email, "name": name, "superuser": superuser})
     return user, password
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def hash_token(raw: str) -> str:
@@ -249,6 +254,22 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
                                            body=rec.body, body_html=rec.body_html, author_id=actor.id,
                                            created_at=now))
         audit.record("recommendation.updated", rec, actor, {"changes": changes})
+    return rec
+
+
+def add_author(recommendation_id: int, actor: User, user: User) -> Recommendation:
+    """Make a member of the process a co-author; only an author may invite one."""
+    with write_transaction() as session:
+        rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
+        if "author" not in roles:
+            raise Forbidden("only the recommendation's authors may add co-authors")
+        if not permissions.can_create(permissions.process_roles(user, rec.process_id)):
+            raise ValidationError(f"{user.name} is not a member of this process")
+        if any(link.user_id == user.id for link in rec.author_links):
+            raise ValidationError(f"{user.name} is an author already")
+        rec.author_links.append(RecommendationAuthor(user_id=user.id, position=len(rec.author_links)))
+        rec.updated_at = utcnow()
+        audit.record("recommendation.author_added", rec, actor, {"user_id": user.id, "name": user.name})
     return rec
 
 

@@ -94,9 +94,16 @@ def visible_recommendation(recommendation_id: int, user) -> tuple[Recommendation
     return rec, workflow, roles
 
 
-def recommendation_response(rec_id: int, user, status: int = 200):
-    rec, workflow, roles = visible_recommendation(rec_id, user)
-    return jsonify(serializers.recommendation(rec, workflow, roles)), status
+def written_recommendation(rec_id: int, user, status: int = 200):
+    """The answer to a successful write: the recommendation as it is now.
+
+    No visibility check here: the service checked it before the change, and a
+    transition may move a recommendation into a state its actor cannot see
+    (the steering round sending it back to moderation).
+    """
+    rec = db.session.get(Recommendation, rec_id)
+    roles = permissions.roles_for(user, rec)
+    return jsonify(serializers.recommendation(rec, services.workflow_of(rec.process), roles)), status
 
 
 # -- endpoints -------------------------------------------------------------------
@@ -129,7 +136,7 @@ def create_recommendation(slug: str):
     process = services.find_process(slug)
     payload = body({"title": (str,), "body": (str,)}, required=("title", "body"))
     rec = services.create_recommendation(process.id, user, payload["title"], payload["body"])
-    return recommendation_response(rec.id, user, 201)
+    return written_recommendation(rec.id, user, 201)
 
 
 @bp.get("/processes/<slug>/recommendations")
@@ -168,7 +175,9 @@ def list_recommendations(slug: str):
 
 @bp.get("/recommendations/<int:rec_id>")
 def get_recommendation(rec_id: int):
-    return recommendation_response(rec_id, caller())
+    user = caller()
+    rec, workflow, roles = visible_recommendation(rec_id, user)
+    return jsonify(serializers.recommendation(rec, workflow, roles))
 
 
 @bp.patch("/recommendations/<int:rec_id>")
@@ -176,7 +185,7 @@ def update_recommendation(rec_id: int):
     user = caller(required=True)
     payload = body({"title": (str,), "body": (str,), "version": (int,)}, required=("version",))
     services.update_recommendation(rec_id, user, payload["version"], payload.get("title"), payload.get("body"))
-    return recommendation_response(rec_id, user)
+    return written_recommendation(rec_id, user)
 
 
 @bp.post("/recommendations/<int:rec_id>/transitions")
@@ -184,7 +193,7 @@ def fire_transition(rec_id: int):
     user = caller(required=True)
     payload = body({"trigger": (str,), "note": (str,), "version": (int,)}, required=("trigger", "version"))
     workflow_service.fire(rec_id, payload["trigger"], user, payload.get("note"), payload["version"])
-    return recommendation_response(rec_id, user)
+    return written_recommendation(rec_id, user)
 
 
 def _comments_of(rec_id: int) -> list[Comment]:

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from .. import audit, permissions
-from ..db import write_transaction
+from ..transactions import write_transaction
 from ..errors import Forbidden, InvalidTransition, NoteRequired
 from ..models import Decision, Recommendation, utcnow
 from ..services import NOTE_MAX, check_version, clean_text, lock_recommendation

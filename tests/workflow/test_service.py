@@ -1,0 +1,123 @@
+"""The transition service: its checks and their order, and that a refusal leaves no trace."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app import audit
+from app.errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFound
+from app.extensions import db
+from app.models import AuditEvent, Decision, Recommendation, utcnow
+from app.workflow.service import fire
+from tests.conftest import audit_count
+
+
+def snapshot(rec_id: int):
+    db.session.expire_all()
+    rec = db.session.get(Recommendation, rec_id)
+    return rec.state, rec.version, rec.due_at, audit_count(), db.session.scalar(sa.select(sa.func.count()).select_from(Decision))
+
+
+def test_checks_come_in_the_contract_order(world, rec_in):
+    rec = rec_in(world, "steering_review")
+    before = snapshot(rec.id)
+    stale = rec.version - 1
+    # 409 before anything else, even for a trigger that does not exist
+    with pytest.raises(Conflict):
+        fire(rec.id, "no_such_trigger", world.member, None, stale)
+    # then 422 invalid_transition: unknown, or not possible from this state
+    with pytest.raises(InvalidTransition):
+        fire(rec.id, "no_such_trigger", world.member, None, rec.version)
+    with pytest.raises(InvalidTransition):
+        fire(rec.id, "submit", world.author, None, rec.version)
+    # then 403: the moderator may not adopt, with or without a note
+    with pytest.raises(Forbidden):
+        fire(rec.id, "adopt", world.moderator, None, rec.version)
+    # then 422 note_required
+    with pytest.raises(NoteRequired):
+        fire(rec.id, "adopt", world.administrator, None, rec.version)
+    with pytest.raises(NoteRequired):
+        fire(rec.id, "adopt", world.administrator, "  \n ", rec.version)
+    assert snapshot(rec.id) == before
+
+
+def test_a_caller_who_cannot_see_it_gets_not_found(world, rec_in):
+    rec = rec_in(world, "draft")
+    with pytest.raises(NotFound):
+        fire(rec.id, "submit", world.administrator, None, rec.version)
+    with pytest.raises(NotFound):
+        fire(rec.id + 1000, "submit", world.author, None, 1)
+
+
+def test_a_decision_is_recorded_with_its_justification(world, rec_in):
+    rec = rec_in(world, "steering_review")
+    rec = fire(rec.id, "adopt_in_part", world.administrator, "  Adopted, but quarterly.  ", rec.version)
+    assert rec.state == "adopted_in_part"
+    decision = db.session.scalars(sa.select(Decision).where(Decision.recommendation_id == rec.id)).one()
+    assert (decision.outcome, decision.state, decision.note) == ("adopted_in_part", "adopted_in_part", "Adopted, but quarterly.")
+    assert decision.decided_by_id == world.administrator.id
+    assert rec.due_at is None
+    event = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert event.action == "recommendation.transitioned"
+    assert audit.event_dict(event)["data"] == {
+        "trigger": "adopt_in_part", "from": "steering_review", "to": "adopted_in_part", "note": "Adopted, but quarterly."}
+
+
+def test_due_date_follows_the_state_deadline(world, rec_in):
+    rec = rec_in(world, "in_moderation")
+    assert rec.due_at is None
+    rec = fire(rec.id, "forward", world.moderator, None, rec.version)
+    assert abs(rec.due_at - (utcnow() + timedelta(days=42))) < timedelta(minutes=1)
+    rec = fire(rec.id, "send_back", world.administrator, "Ask the department first.", rec.version)
+    assert rec.state == "in_moderation" and rec.due_at is None
+
+
+def test_each_transition_bumps_the_version_and_appends_one_event(world, rec_in):
+    rec = rec_in(world, "draft")
+    version, events = rec.version, audit_count()
+    rec = fire(rec.id, "submit", world.author, None, rec.version)
+    assert rec.version == version + 1
+    assert audit_count() == events + 1
+    # a note given where none is required is kept in the event, not demanded
+    rec = fire(rec.id, "withdraw", world.author, "We will bring a new version.", rec.version)
+    last = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert audit.event_dict(last)["data"]["note"] == "We will bring a new version."
+
+
+@pytest.mark.parametrize("fail_at", ["move", "audit", "commit"])
+def test_a_failure_at_any_step_leaves_no_trace(world, rec_in, monkeypatch, fail_at):
+    rec = rec_in(world, "steering_review")
+    before = snapshot(rec.id)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"injected failure at {fail_at}")
+    if fail_at == "move":
+        from app.workflow.machines import Engine
+        monkeypatch.setattr(Engine, "move", boom)
+    elif fail_at == "audit":
+        monkeypatch.setattr(audit, "record", boom)
+    else:
+        monkeypatch.setattr(db.session(), "commit", boom)
+    with pytest.raises(RuntimeError):
+        fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version)
+    monkeypatch.undo()
+    assert snapshot(rec.id) == before
+    assert audit.verify().ok
+
+
+def test_machines_are_built_once_not_per_call(world, rec_in, monkeypatch):
+    import transitions
+    built = []
+    original = transitions.Machine.__init__
+    monkeypatch.setattr(transitions.Machine, "__init__", lambda self, *a, **k: (built.append(1), original(self, *a, **k)))
+    rec_in(world, "adopted")
+    assert built == []
+
+
+def test_the_concern_workflow_runs_on_the_same_engine(concern_world, rec_in):
+    rec = rec_in(concern_world, "forwarded")
+    assert rec.due_at is not None
+    rec = fire(rec.id, "decline", concern_world.administrator, "Not our district.", rec.version)
+    assert rec.state == "declined" and rec.decision.outcome == "declined"
