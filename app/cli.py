@@ -192,7 +192,7 @@ def audit_verify():
 def audit_export(fmt):
     """Write every audit event, oldest first, to standard output."""
     from . import audit as trail
-    trail.export(click.get_text_stream("stdout"), fmt)
+    trail.export(sys.stdout, fmt)
 
 
 # -- demo ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ copy of the migrated SQLite file; truncated tables on PostgreSQL).
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from flask.testing import FlaskCliRunner, FlaskClient
 
 from app import config, create_app, services
 from app.extensions import db
@@ -112,9 +115,32 @@ def app_config(database, tmp_path) -> dict:
             "INSTANCE_PATH": str(tmp_path / "instance")}
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in a fresh context with its own database session, as a server does.
+
+    Tests hold an application context for their own queries; without this, requests would
+    share its ``g`` (the cached user and locale) and its session. The test's own transaction
+    ends first, so on SQLite the test sees what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.rollback()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+class IsolatedCliRunner(FlaskCliRunner):
+    """Runs each command in a fresh context, as the ``ratschlag`` command does."""
+
+    def invoke(self, *args, **kwargs):
+        db.session.rollback()
+        return contextvars.Context().run(super().invoke, *args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
+    app.test_cli_runner_class = IsolatedCliRunner
     with app.app_context():
         yield app
         db.session.remove()
@@ -186,6 +212,13 @@ def world(make_user) -> World:
 @pytest.fixture
 def concern_world(make_user) -> World:
     return build_world(make_user, "citizen-concern", "concerns")
+
+
+@pytest.fixture
+def api(client, token):
+    """A JSON client for ``/api/v1`` whose every answer is checked against the OpenAPI document."""
+    from tests.openapi_client import Api
+    return Api(client, token)
 
 
 @pytest.fixture

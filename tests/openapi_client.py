@@ -1,10 +1,9 @@
-"""``api``: a JSON client that authenticates as a user and checks every answer
-against the OpenAPI document the application serves."""
+"""A JSON client that authenticates as a user and checks every answer against the
+OpenAPI document the application serves (the ``api`` fixture)."""
 from __future__ import annotations
 
 import re
 
-import pytest
 from jsonschema import Draft202012Validator
 
 from app.api.openapi import document
@@ -59,8 +58,3 @@ class Api:
 
     def patch(self, path, user=None, json=None, **kw):
         return self.request("PATCH", path, user, json=json, **kw)
-
-
-@pytest.fixture
-def api(client, token):
-    return Api(client, token)
