@@ -121,8 +121,13 @@ def processes_grant(slug, email, role):
 # -- workflows -----------------------------------------------------------------
 
 
+def _setting(key: str):
+    """A setting read without starting the application (which refuses to start on invalid workflows)."""
+    return config.load(config.instance_path())[key]
+
+
 def _workflows_dir() -> Path:
-    return Path(config.load(config.instance_path())["WORKFLOWS_DIR"])
+    return Path(_setting("WORKFLOWS_DIR"))
 
 
 @click.group(help="Check workflow files and draw their diagrams.")
@@ -154,7 +159,8 @@ def workflows_check(paths):
 @workflows.command("graph")
 @click.argument("workflow_id")
 @click.option("--format", "fmt", type=click.Choice(["svg", "dot", "mermaid"]), default="svg", show_default=True)
-def workflows_graph(workflow_id, fmt):
+@click.option("--lang", help="Language of the labels (default: the installation's default language).")
+def workflows_graph(workflow_id, fmt, lang):
     """Print a workflow's diagram."""
     from .workflow import graph
     path = _workflows_dir() / f"{workflow_id}.yaml"
@@ -163,7 +169,7 @@ def workflows_graph(workflow_id, fmt):
     workflow, problems = load_file(path)
     if workflow is None:
         raise click.ClickException(f"{path} is invalid; run 'ratschlag workflows check' to see why")
-    click.echo(graph.render(workflow, fmt))
+    click.echo(graph.render(workflow, fmt, lang or _setting("BABEL_DEFAULT_LOCALE")))
 
 
 # -- audit ---------------------------------------------------------------------

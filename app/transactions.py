@@ -15,7 +15,9 @@ from typing import Iterator
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from .errors import Conflict
 from .extensions import db
 
 WRITE_OPTION = "ratschlag_write"
@@ -57,6 +59,10 @@ def write_transaction() -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except StaleDataError:
+        # The row's version moved under us (the version_id_col check): a lost race, not a crash.
+        session.rollback()
+        raise Conflict("someone else changed this at the same moment; reload and try again") from None
     except BaseException:
         session.rollback()
         raise
