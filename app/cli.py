@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import config, create_app
+from . import audit as trail
+from . import config, create_app, demo as demo_data, services
 from .errors import ServiceError
+from .workflow import graph
 from .workflow.definition import InvalidWorkflows, load_directory, load_file
 
 
@@ -30,8 +32,7 @@ def user_errors(command):
 
 
 def _user(email: str):
-    from .services import find_user
-    user = find_user(email)
+    user = services.find_user(email)
     if user is None:
         raise click.ClickException(f"there is no user with the e-mail {email}")
     return user
@@ -54,13 +55,12 @@ def users():
 @user_errors
 def users_create(email, name, superuser, password_stdin):
     """Create a user; without --password-stdin a strong password is generated and printed."""
-    from .services import create_user
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise click.ClickException("no password on standard input")
-    user, password_used = create_user(email, name, password, superuser)
+    user, password_used = services.create_user(email, name, password, superuser)
     click.echo(f"created user {user.email} (id {user.id}){' as superuser' if superuser else ''}")
     if not password_stdin:
         click.echo(f"password: {password_used}")
@@ -73,9 +73,8 @@ def users_create(email, name, superuser, password_stdin):
 @user_errors
 def users_token(email, label):
     """Create an API token; it is printed alone on the last line and only its hash is kept."""
-    from .services import create_token
     user = _user(email)
-    token = create_token(user, label)
+    token = services.create_token(user, label)
     click.echo(f"API token for {user.email}{f' ({label})' if label else ''}; it is shown only now:")
     click.echo(token)
 
@@ -96,8 +95,7 @@ def processes():
 @user_errors
 def processes_create(slug, title, workflow_id):
     """Create a participation process that uses a workflow."""
-    from .services import create_process
-    process = create_process(slug, title, workflow_id)
+    process = services.create_process(slug, title, workflow_id)
     click.echo(f"created process {process.slug} on workflow {process.workflow_id}")
 
 
@@ -109,10 +107,9 @@ def processes_create(slug, title, workflow_id):
 @user_errors
 def processes_grant(slug, email, role):
     """Give a user a ROLE (member, moderator or administrator) in a process."""
-    from .services import find_process, grant_role
-    process = find_process(slug)
+    process = services.find_process(slug)
     user = _user(email)
-    if grant_role(process, user, role):
+    if services.grant_role(process, user, role):
         click.echo(f"{user.email} is now {role} in {process.slug}")
     else:
         click.echo(f"{user.email} was already {role} in {process.slug}")
@@ -162,7 +159,6 @@ def workflows_check(paths):
 @click.option("--lang", help="Language of the labels (default: the installation's default language).")
 def workflows_graph(workflow_id, fmt, lang):
     """Print a workflow's diagram."""
-    from .workflow import graph
     path = _workflows_dir() / f"{workflow_id}.yaml"
     if not path.is_file():
         raise click.ClickException(f"there is no workflow '{workflow_id}' ({path} does not exist)")
@@ -184,7 +180,6 @@ def audit():
 @with_appcontext
 def audit_verify():
     """Recompute the whole hash chain; names the first bad event."""
-    from . import audit as trail
     result = trail.verify()
     if not result.ok:
         click.echo(str(result), err=True)
@@ -197,7 +192,6 @@ def audit_verify():
 @with_appcontext
 def audit_export(fmt):
     """Write every audit event, oldest first, to standard output."""
-    from . import audit as trail
     trail.export(sys.stdout, fmt)
 
 
@@ -210,8 +204,7 @@ def audit_export(fmt):
 @user_errors
 def demo(if_empty):
     """Load a demonstration process with users of every role; print their logins."""
-    from .demo import load
-    load(if_empty=if_empty)
+    demo_data.load(if_empty=if_empty)
 
 
 COMMANDS = (users, processes, workflows, audit, demo)
