@@ -43,9 +43,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
 
     @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_user(session_id: str):
+        # "<id>.<session token>": a password change replaces the token and so ends every session.
+        user_id, _, token = session_id.partition(".")
         user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        if user is None or not user.active or not token or token != user.session_token:
+            return None
+        return user
 
     from .api import bp as api_bp
     from .web import bp as web_bp

@@ -6,6 +6,7 @@ hashed (see app/audit.py).
 """
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -44,12 +45,18 @@ class User(UserMixin, db.Model):
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Part of every session and remember-me cookie; replaced on password change,
+    # which ends every session of the user.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="user")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login
+        return f"{self.id}.{self.session_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
@@ -131,7 +138,7 @@ class Recommendation(db.Model):
     state: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     state_entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -200,9 +207,39 @@ class Comment(db.Model):
     hidden_reason: Mapped[str | None] = mapped_column(Text)
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     recommendation: Mapped[Recommendation] = relationship()
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+
+
+class CommentRevision(db.Model):
+    """The earlier text of an edited comment, one row per edit."""
+
+    __tablename__ = "comment_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    replaced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CommentReport(db.Model):
+    """A comment reported to moderation, open until a moderator hides the comment or dismisses the report."""
+
+    __tablename__ = "comment_reports"
+    audit_subject_type = "comment_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    comment: Mapped[Comment] = relationship(lazy="joined")
+    reporter: Mapped[User] = relationship(lazy="joined")
 
 
 class AuditEvent(db.Model):

@@ -110,6 +110,29 @@ def can_hide_comment(roles: frozenset[str]) -> bool:
     return "moderator" in roles
 
 
+def can_edit_comment(uid: int | None, comment: Comment) -> bool:
+    return uid is not None and comment.author_id == uid and not comment.hidden
+
+
 def can_read_comment_text(roles: frozenset[str], comment: Comment) -> bool:
     """The text of a comment: readable when the comment is, unless hidden (then moderators only)."""
     return can_read_comment(roles, comment) and (not comment.hidden or can_read_hidden_text(roles))
+
+
+MODERATION_ACTIONS = ("comment.reported", "comment.report_dismissed")
+
+
+def can_read_event_data(roles: frozenset[str], action: str, comment: Comment | None) -> bool:
+    """Whether the data of an event about a recommendation (or one of its comments) is for ``roles``.
+
+    Recommendation events are for whoever sees the recommendation; what a comment said
+    for those who may read it; a hiding reason wherever the comment is readable;
+    reports for moderators.
+    """
+    if action in MODERATION_ACTIONS:
+        return can_hide_comment(roles)
+    if comment is None:
+        return True
+    if action == "comment.hidden":
+        return can_read_comment(roles, comment)
+    return can_read_comment_text(roles, comment)

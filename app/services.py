@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, permissions, text
 from .transactions import write_transaction
@@ -24,6 +24,8 @@ from .extensions import db
 from .models import (
     ApiToken,
     Comment,
+    CommentReport,
+    CommentRevision,
     Membership,
     Process,
     Recommendation,
@@ -81,6 +83,7 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
     elif len(password) < PASSWORD_MIN:
         raise ValidationError(f"the password needs at least {PASSWORD_MIN} characters")
     with write_transaction() as session:
+        _require_superuser(actor)
         if find_user(email):
             raise ValidationError(f"a user with the e-mail {email} exists already")
         user = User(email=email, name=name, password_hash=hash_password(password),
@@ -123,6 +126,47 @@ def user_for_token(raw: str) -> User | None:
     return token.user
 
 
+def check_new_password(password: Any) -> str:
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN:
+        raise ValidationError(f"the password needs at least {PASSWORD_MIN} characters")
+    return password
+
+
+def change_password(user_id: int, current: str, new: str) -> User:
+    """Change a user's own password; every other session of theirs ends."""
+    new = check_new_password(new)
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or not check_password_hash(user.password_hash, current or ""):
+            raise ValidationError("the current password is wrong")
+        user.password_hash = hash_password(new)
+        user.session_token = secrets.token_hex(16)
+        audit.record("user.password_changed", user, user, {})
+    return user
+
+
+def set_active(actor: User, user_id: int, active: bool) -> User:
+    """Deactivate (or reactivate) an account: a deactivated user's sessions and tokens stop at once."""
+    with write_transaction() as session:
+        _require_superuser(actor)
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"there is no user {user_id}")
+        if user.id == actor.id and not active:
+            raise ValidationError("you cannot deactivate your own account")
+        if user.active == active:
+            return user
+        user.active = active
+        user.session_token = secrets.token_hex(16)
+        audit.record("user.activated" if active else "user.deactivated", user, actor, {"email": user.email})
+    return user
+
+
+def _require_superuser(actor: Any) -> None:
+    if actor is not None and not actor.is_superuser:
+        raise Forbidden("only superusers administer the installation")
+
+
 # -- processes ------------------------------------------------------------------
 
 
@@ -136,6 +180,7 @@ def create_process(slug: str, title: str, workflow_id: str, actor: User | None =
             f"there is no workflow '{workflow_id}' (known: {', '.join(sorted(engine().workflows))})"
         )
     with write_transaction() as session:
+        _require_superuser(actor)
         if session.scalars(select(Process).where(Process.slug == slug)).first():
             raise ValidationError(f"a process with the slug '{slug}' exists already")
         process = Process(slug=slug, title=title, workflow_id=workflow_id)
@@ -156,6 +201,7 @@ def grant_role(process: Process, user: User, role: str, actor: User | None = Non
     if role not in permissions.PROCESS_ROLES:
         raise ValidationError(f"unknown role '{role}' (known: {', '.join(permissions.PROCESS_ROLES)})")
     with write_transaction() as session:
+        _require_superuser(actor)
         exists = session.scalars(select(Membership).where(
             Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)).first()
         if exists:
@@ -164,6 +210,20 @@ def grant_role(process: Process, user: User, role: str, actor: User | None = Non
         session.add(membership)
         audit.record("membership.granted", membership, actor,
                      {"user_id": user.id, "process": process.slug, "role": role})
+    return True
+
+
+def revoke_role(process: Process, user: User, role: str, actor: User | None = None) -> bool:
+    """Take a role in ``process`` from ``user``; False when they did not hold it."""
+    with write_transaction() as session:
+        _require_superuser(actor)
+        membership = session.scalars(select(Membership).where(
+            Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)).first()
+        if membership is None:
+            return False
+        audit.record("membership.revoked", membership, actor,
+                     {"user_id": user.id, "process": process.slug, "role": role})
+        session.delete(membership)
     return True
 
 
@@ -329,5 +389,71 @@ def hide_comment(comment_id: int, actor: User, reason: Any) -> Comment:
             raise ValidationError(f"comment {comment_id} is hidden already")
         comment.hidden, comment.hidden_reason = True, reason
         comment.hidden_by_id, comment.hidden_at = actor.id, utcnow()
+        for report in session.scalars(select(CommentReport).where(
+                CommentReport.comment_id == comment.id, CommentReport.resolved_at.is_(None))):
+            report.resolved_at = comment.hidden_at
         audit.record("comment.hidden", comment, actor, {"reason": reason})
     return comment
+
+
+def _readable_comment(session, comment_id: int, actor: Any) -> tuple[Comment, frozenset[str]]:
+    """A comment ``actor`` may read, locked for a change; 404 otherwise."""
+    comment = session.scalars(
+        select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment)
+        .execution_options(populate_existing=True)
+    ).first()
+    if comment is None:
+        raise NotFound(f"there is no comment {comment_id}")
+    rec = comment.recommendation
+    roles = permissions.roles_for(actor, rec)
+    if not (permissions.can_view(roles, workflow_of(rec.process), rec.state)
+            and permissions.can_read_comment(roles, comment)):
+        raise NotFound(f"there is no comment {comment_id}")
+    return comment, roles
+
+
+def edit_comment(comment_id: int, actor: User, body: Any) -> Comment:
+    """The author edits their own comment; the earlier text is kept."""
+    with write_transaction() as session:
+        comment, _roles = _readable_comment(session, comment_id, actor)
+        if not permissions.can_edit_comment(permissions.user_id(actor), comment):
+            raise Forbidden("only its author may edit a comment, and not once it is hidden")
+        body = clean_text(body, "body", COMMENT_MAX)
+        if body == comment.body:
+            return comment
+        now = utcnow()
+        session.add(CommentRevision(comment_id=comment.id, body=comment.body, body_html=comment.body_html, replaced_at=now))
+        audit.record("comment.edited", comment, actor, {"changes": {"body": [comment.body, body]}})
+        comment.body, comment.body_html, comment.edited_at = body, text.render(body), now
+    return comment
+
+
+def report_comment(comment_id: int, actor: User, reason: Any) -> CommentReport:
+    """Report a comment to the process's moderators, with a reason."""
+    with write_transaction() as session:
+        comment, roles = _readable_comment(session, comment_id, actor)
+        if not permissions.can_comment(roles, "public"):
+            raise Forbidden("only the process's participants may report comments")
+        reason = clean_text(reason, "reason", NOTE_MAX)
+        if comment.hidden:
+            raise ValidationError("this comment is hidden already")
+        report = CommentReport(comment_id=comment.id, reporter_id=actor.id, reason=reason, created_at=utcnow())
+        session.add(report)
+        audit.record("comment.reported", report, actor, {"comment_id": comment.id, "reason": reason})
+    return report
+
+
+def dismiss_report(report_id: int, actor: User) -> CommentReport:
+    """A moderator closes a report without hiding the comment."""
+    with write_transaction() as session:
+        report = session.get(CommentReport, report_id)
+        if report is None:
+            raise NotFound(f"there is no report {report_id}")
+        _comment, roles = _readable_comment(session, report.comment_id, actor)
+        if not permissions.can_hide_comment(roles):
+            raise Forbidden("only the process's moderators handle reports")
+        if report.resolved_at is not None:
+            raise ValidationError("this report is closed already")
+        report.resolved_at = utcnow()
+        audit.record("comment.report_dismissed", report, actor, {"comment_id": report.comment_id})
+    return report

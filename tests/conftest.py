@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flask import has_app_context
 from flask.testing import FlaskCliRunner, FlaskClient
 
 from app import config, create_app, services
@@ -124,7 +125,8 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        db.session.rollback()
+        if has_app_context():  # not when following a redirect, already inside the fresh context
+            db.session.rollback()
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -270,3 +272,28 @@ def rec_in(app):
 def audit_count() -> int:
     from app.models import AuditEvent
     return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+
+
+@pytest.fixture
+def people(make_user):
+    """``people(world)``: give every user of a world the test password so they can sign in."""
+    from tests.web.browser import PASSWORD
+
+    def with_passwords(world: World) -> World:
+        from app.transactions import write_transaction
+        with write_transaction() as session:
+            for role in ("author", "coauthor", "member", "moderator", "administrator", "outsider", "superuser"):
+                session.get(type(world.author), getattr(world, role).id).password_hash = services.hash_password(PASSWORD)
+        return world
+    return with_passwords
+
+
+@pytest.fixture
+def browser(app):
+    """``browser()``: a new browser; ``browser(user)``: one signed in as ``user``."""
+    from tests.web.browser import Browser
+
+    def open_as(user=None):
+        new = Browser(app)
+        return new.login(user) if user is not None else new
+    return open_as

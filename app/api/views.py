@@ -5,13 +5,13 @@ import json
 from typing import Any
 
 from flask import jsonify, request
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions, services
+from .. import permissions, queries, services
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
-from ..models import AuditEvent, Comment, Process, Recommendation, RecommendationAuthor
+from ..models import Comment, Process, Recommendation
 from ..workflow import engine, service as workflow_service
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
@@ -151,13 +151,7 @@ def list_recommendations(slug: str):
         raise ValidationError(f"unknown state '{state}' (known: {', '.join(workflow.states)})")
 
     roles = permissions.process_roles(user, process.id)
-    by_role, by_authorship = permissions.visible_states(roles, workflow)
-    visible = Recommendation.state.in_(by_role)
-    uid = permissions.user_id(user)
-    if uid is not None and by_authorship:
-        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == uid)
-        visible = or_(visible, and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
-    condition = and_(Recommendation.process_id == process.id, visible)
+    condition = queries.visible(user, process, roles)
     if state is not None:
         condition = and_(condition, Recommendation.state == state)
 
@@ -196,17 +190,11 @@ def fire_transition(rec_id: int):
     return written_recommendation(rec_id, user)
 
 
-def _comments_of(rec_id: int) -> list[Comment]:
-    return db.session.scalars(
-        select(Comment).where(Comment.recommendation_id == rec_id).order_by(Comment.id)
-    ).all()
-
-
 @bp.get("/recommendations/<int:rec_id>/comments")
 def list_comments(rec_id: int):
     user = caller()
     _rec, _workflow, roles = visible_recommendation(rec_id, user)
-    items = [c for c in _comments_of(rec_id) if permissions.can_read_comment(roles, c)]
+    items = [c for c in queries.comments_of(rec_id) if permissions.can_read_comment(roles, c)]
     return jsonify({"items": [serializers.comment(c, roles) for c in items]})
 
 
@@ -233,20 +221,11 @@ def hide_comment(comment_id: int):
 def list_events(rec_id: int):
     user = caller()
     _rec, _workflow, roles = visible_recommendation(rec_id, user)
-    comments = {c.id: c for c in _comments_of(rec_id)}
-    events = db.session.scalars(
-        select(AuditEvent).where(or_(
-            and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id == rec_id),
-            and_(AuditEvent.subject_type == "comment",
-                 AuditEvent.subject_id.in_(select(Comment.id).where(Comment.recommendation_id == rec_id))),
-        )).order_by(AuditEvent.seq)
-    ).all()
+    comments = {c.id: c for c in queries.comments_of(rec_id)}
     items = []
-    for item in events:
-        comment = comments.get(item.subject_id) if item.subject_type == "comment" else None
-        # Every event is listed (the chain stays checkable); what a comment said stays with those
-        # who may read it. A hiding reason is public wherever the comment itself is readable.
-        show = comment is None or permissions.can_read_comment_text(roles, comment) or (
-            item.action == "comment.hidden" and permissions.can_read_comment(roles, comment))
+    for item in queries.events_of(rec_id):
+        # Every event is listed (the chain stays checkable); the data only to those who may read it.
+        comment_id = item.subject_id if item.subject_type == "comment" else json.loads(item.data).get("comment_id")
+        show = permissions.can_read_event_data(roles, item.action, comments.get(comment_id) if comment_id else None)
         items.append(serializers.event(item, show))
     return jsonify({"items": items})

@@ -2,11 +2,15 @@
 from flask import Blueprint, render_template
 from werkzeug.exceptions import HTTPException
 
+from ..extensions import db
+
 bp = Blueprint("web", __name__)
 
 
 def error_page(error: HTTPException):
+    if error.code >= 500:
+        db.session.rollback()  # the page must render even after a failed transaction
     return render_template("error.html", error=error), error.code
 
 
-from . import views  # noqa: E402,F401
+from . import admin, auth, comments, drafting, queues, views  # noqa: E402,F401

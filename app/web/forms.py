@@ -1,10 +1,71 @@
+"""Forms: every POST of the web interface goes through one of these, so every one carries CSRF."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired()])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     remember = BooleanField(_l("Remember me"))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, message=_l("At least 10 characters."))])
+
+
+class ButtonForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class RecommendationForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100_000)])
+    version = HiddenField()
+    preview = SubmitField(_l("Preview"))
+    save = SubmitField(_l("Save"))
+
+
+class TransitionForm(FlaskForm):
+    trigger = HiddenField(validators=[DataRequired()])
+    version = IntegerField(validators=[DataRequired()])
+    seen = IntegerField(validators=[Optional()])  # the newest event the page showed
+    note = TextAreaField(_l("Note"), validators=[Length(max=10_000)])
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=20_000)])
+    parent_id = HiddenField()
+    visibility = HiddenField(default="public")
+
+
+class EditCommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=20_000)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=10_000)])
+
+
+class CoauthorForm(FlaskForm):
+    # The service decides who may be added; the choices only help the person choosing.
+    user_id = SelectField(_l("Co-author"), coerce=int, validate_choice=False)
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    superuser = BooleanField(_l("Superuser (administers this installation)"))
+
+
+class ProcessForm(FlaskForm):
+    slug = StringField(_l("Short name in addresses"), validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    workflow = SelectField(_l("Workflow"))
+
+
+class GrantForm(FlaskForm):
+    user_id = SelectField(_l("Person"), coerce=int, validate_choice=False)
+    role = SelectField(_l("Role"))

@@ -1,86 +1,197 @@
+"""The public pages: the front page, a process, a recommendation and its transitions."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _
-from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
-from werkzeug.security import check_password_hash
 
-from .. import permissions, services
-from ..errors import NotFound
+from .. import permissions, queries, timeline
+from ..errors import ServiceError
 from ..extensions import db
-from ..models import Comment, Process, Recommendation
+from ..models import Comment, CommentReport, Decision, Membership, Process, Recommendation, RecommendationAuthor, User, utcnow
+from ..workflow import engine, graph
+from ..workflow.service import fire
 from . import bp
-from .forms import LoginForm
+from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
+from .forms import ButtonForm, CoauthorForm, CommentForm, TransitionForm
+
+PER_PAGE = 20
+MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers
+SORTS = {
+    "number": Recommendation.number.asc(),
+    "-number": Recommendation.number.desc(),
+    "updated": Recommendation.updated_at.desc(),
+    "due": Recommendation.due_at.asc(),
+    "title": Recommendation.title.asc(),
+}
 
 
 @bp.app_context_processor
-def labels():
-    def label(value) -> str:
-        return value.text(str(get_locale()), current_app.config["BABEL_DEFAULT_LOCALE"])
-    return {"label": label, "get_locale": get_locale}
+def helpers():
+    held = set()
+    if current_user.is_authenticated:
+        held = set(db.session.scalars(select(Membership.role).where(Membership.user_id == current_user.id).distinct()))
+    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES,
+            "button": ButtonForm(formdata=None)}
+
+
+# -- the front page --------------------------------------------------------------
 
 
 @bp.get("/")
 def index():
     processes = db.session.scalars(select(Process).order_by(Process.title)).all()
-    return render_template("index.html", processes=processes)
+    overview = []
+    for process in processes:
+        workflow = engine().get(process.workflow_id)
+        counts = queries.counts_by_state(queries.visible(current_user, process))
+        overview.append((process, workflow, counts))
+    seen = queries.visible_anywhere(current_user, processes)
+    decisions = db.session.scalars(
+        select(Decision).join(Recommendation).where(seen).order_by(Decision.decided_at.desc()).limit(10)
+        .options(selectinload(Decision.recommendation).selectinload(Recommendation.process))
+    ).all()
+    overdue = db.session.scalars(
+        select(Recommendation).where(seen, Recommendation.due_at < utcnow()).order_by(Recommendation.due_at)
+        .limit(50).options(selectinload(Recommendation.process))
+    ).all()
+    workflows = {p.id: engine().get(p.workflow_id) for p in processes}
+    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows)
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    form = LoginForm()
-    if form.validate_on_submit():
-        user = services.find_user(form.email.data)
-        # One message for an unknown e-mail and a wrong password: nothing reveals who has an account.
-        if user is not None and user.active and check_password_hash(user.password_hash, form.password.data):
-            login_user(user, remember=form.remember.data)
-            target = request.args.get("next", "")
-            parts = urlsplit(target)
-            if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
-                target = url_for("web.index")
-            return redirect(target)
-        flash(_("E-mail or password is wrong."), "error")
-    return render_template("login.html", form=form)
+# -- a process -------------------------------------------------------------------
 
 
-@bp.post("/logout")
-def logout():
-    logout_user()
-    flash(_("You are signed out."), "info")
-    return redirect(url_for("web.index"))
+@bp.get("/processes/<slug>")
+def process(slug: str):
+    process = process_or_404(slug)
+    workflow = engine().get(process.workflow_id)
+    roles = permissions.process_roles(current_user, process.id)
+    seen = queries.visible(current_user, process, roles)
+    counts = queries.counts_by_state(seen)
+
+    condition = seen
+    state = request.args.get("state") or None
+    if state is not None and state in workflow.states:
+        condition = and_(condition, Recommendation.state == state)
+    author_id = request.args.get("author", "")
+    if author_id.isdigit():
+        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == int(author_id))
+        condition = and_(condition, Recommendation.id.in_(authored))
+    search = request.args.get("q", "").strip()[:200]
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        condition = and_(condition, Recommendation.title.ilike(pattern, escape="\\"))
+    sort = request.args.get("sort", "number")
+    order = SORTS.get(sort, SORTS["number"])
+    page = page_number()
+
+    total = db.session.scalar(select(func.count()).select_from(Recommendation).where(condition))
+    items = db.session.scalars(
+        select(Recommendation).where(condition).order_by(order, Recommendation.id)
+        .offset((page - 1) * PER_PAGE).limit(PER_PAGE).options(selectinload(Recommendation.author_links))
+    ).all()
+    authors = db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.process_id == process.id).distinct().order_by(User.name)
+    ).all()
+    diagram = graph.svg(workflow, locale(), counts={name: counts.get(name, 0) for name in workflow.states})
+    return render_template(
+        "processes/detail.html", process=process, workflow=workflow, counts=counts, items=items, total=total,
+        page=page, pages=max(1, -(-total // PER_PAGE)), state=state, author_id=author_id, search=search, sort=sort,
+        sorts=SORTS, authors=authors, diagram=diagram, can_create=permissions.can_create(roles),
+    )
+
+
+# -- a recommendation ------------------------------------------------------------
+
+
+def thread_rows(comments: list[Comment]) -> list[tuple[Comment, int, Comment | None]]:
+    """Comments in reading order as (comment, depth, the comment it answers when shown flat)."""
+    children: dict[int | None, list[Comment]] = {}
+    by_id = {c.id: c for c in comments}
+    for comment in comments:
+        parent = comment.parent_id if comment.parent_id in by_id else None
+        children.setdefault(parent, []).append(comment)
+    rows: list[tuple[Comment, int, Comment | None]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for comment in children.get(parent_id, []):
+            flat = depth > MAX_DEPTH
+            rows.append((comment, min(depth, MAX_DEPTH), by_id.get(comment.parent_id) if flat else None))
+            walk(comment.id, depth + 1)
+    walk(None, 0)
+    return rows
+
+
+def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
+                          meanwhile_after: int | None = None):
+    rec, workflow, roles = shown.rec, shown.workflow, shown.roles
+    comments = queries.comments_of(rec.id)
+    readable = [c for c in comments if permissions.can_read_comment(roles, c)]
+    tab = request.args.get("tab")
+    internal_tab = tab == "internal" and permissions.can_comment(roles, "internal")
+    rows = thread_rows([c for c in readable if (c.visibility == "internal") == internal_tab])
+    events = queries.events_of(rec.id)
+    entries = timeline.entries(events, {c.id: c for c in comments}, workflow, roles, locale(), default_locale())
+    meanwhile = [e for e in entries if meanwhile_after is not None and e.seq > meanwhile_after]
+    reports = []
+    if permissions.can_hide_comment(roles):
+        reports = db.session.scalars(select(CommentReport).where(
+            CommentReport.comment_id.in_([c.id for c in comments]), CommentReport.resolved_at.is_(None))).all()
+    uid = permissions.user_id(current_user)
+    coauthor_form = None
+    if "author" in roles and not workflow.states[rec.state].final:
+        author_ids = {link.user_id for link in rec.author_links}
+        candidates = db.session.scalars(
+            select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.process_id == rec.process_id, User.active.is_(True)).distinct().order_by(User.name)
+        ).all()
+        choices = [(u.id, u.name) for u in candidates if u.id not in author_ids]
+        if choices:
+            coauthor_form = CoauthorForm()
+            coauthor_form.user_id.choices = choices
+    transitions = permissions.allowed_transitions(roles, workflow, rec.state)
+    return render_template(
+        "recommendations/detail.html", process=shown.process, rec=rec, workflow=workflow,
+        state=workflow.states.get(rec.state), transitions=transitions, rows=rows, internal_tab=internal_tab,
+        can_internal=permissions.can_comment(roles, "internal"),
+        can_comment=permissions.can_comment(roles, "internal" if internal_tab else "public"),
+        can_moderate=permissions.can_hide_comment(roles), can_edit=permissions.can_edit(roles, workflow, rec.state),
+        can_report=uid is not None and permissions.can_comment(roles, "public"),
+        can_text=lambda c: permissions.can_read_comment_text(roles, c),
+        can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
+        entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
+        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
+        transition_form=TransitionForm(formdata=None), comment_form=CommentForm(formdata=None),
+        overdue=rec.due_at is not None and rec.due_at < utcnow(),
+    ), status
 
 
 @bp.get("/processes/<slug>/recommendations/<int:number>")
 def recommendation(slug: str, number: int):
+    return render_recommendation(recommendation_or_404(slug, number))
+
+
+@bp.post("/processes/<slug>/recommendations/<int:number>/transition")
+def transition(slug: str, number: int):
+    shown = recommendation_or_404(slug, number)
+    form = TransitionForm()
+    if not current_user.is_authenticated:
+        return redirect(url_for("web.login", next=request.path))
+    if not form.validate():
+        abort(400)
     try:
-        process = services.find_process(slug)
-    except NotFound:
-        abort(404)
-    rec = db.session.scalars(
-        select(Recommendation).where(Recommendation.process_id == process.id, Recommendation.number == number)
-        .options(selectinload(Recommendation.author_links), selectinload(Recommendation.decision))
-    ).first()
-    if rec is None:
-        abort(404)
-    workflow = services.workflow_of(process)
-    roles = permissions.roles_for(current_user, rec)
-    if not permissions.can_view(roles, workflow, rec.state):
-        abort(404)
-    comments = [
-        c for c in db.session.scalars(
-            select(Comment).where(Comment.recommendation_id == rec.id).order_by(Comment.id)
-        ).all()
-        if permissions.can_read_comment(roles, c)
-    ]
-    children: dict[int | None, list[Comment]] = {}
-    for comment in comments:
-        children.setdefault(comment.parent_id, []).append(comment)
-    return render_template(
-        "recommendations/detail.html",
-        process=process, rec=rec, workflow=workflow, state=workflow.states.get(rec.state),
-        children=children, can_read_text=lambda c: permissions.can_read_comment_text(roles, c),
-    )
+        rec = fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(explain(error), "error")
+        # Show the recommendation as it is now, what happened meanwhile, and keep the note typed.
+        return render_recommendation(recommendation_or_404(slug, number), error.status,
+                                     kept_note=(form.trigger.data, form.note.data or ""), meanwhile_after=form.seen.data)
+    flash(_("Done: the recommendation is now “%(state)s”.", state=label(shown.workflow.states[rec.state].label)), "success")
+    if not permissions.can_view(permissions.roles_for(current_user, rec), shown.workflow, rec.state):
+        return redirect(url_for("web.process", slug=slug))
+    return redirect(url_for("web.recommendation", slug=slug, number=number))

@@ -74,7 +74,8 @@ def _layers(workflow: Workflow) -> dict[str, int]:
     return depth
 
 
-def svg(workflow: Workflow, locale: str | None = None) -> str:
+def svg(workflow: Workflow, locale: str | None = None, counts: dict[str, int] | None = None) -> str:
+    """The diagram as SVG; with ``counts``, each state's label says how many recommendations are in it."""
     depth = _layers(workflow)
     rows: dict[int, list[str]] = {}
     for name in workflow.states:
@@ -119,8 +120,8 @@ def svg(workflow: Workflow, locale: str | None = None) -> str:
         out.append(f'<g class="state" data-state="{escape(name)}">')
         out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="10" fill="#fff" stroke="#333" '
                    f'stroke-width="{3 if state.final else 1.5}"/>')
-        out.append(f'<text x="{x + _W / 2:.0f}" y="{y + _H / 2 + 5:.0f}" text-anchor="middle">'
-                   f'{escape(state.label.text(locale))}</text>')
+        text = state.label.text(locale) + (f" ({counts.get(name, 0)})" if counts is not None else "")
+        out.append(f'<text x="{x + _W / 2:.0f}" y="{y + _H / 2 + 5:.0f}" text-anchor="middle">{escape(text)}</text>')
         out.append("</g>")
     ix, iy = position[workflow.initial]
     out.append(f'<circle cx="{ix + _W / 2:.0f}" cy="{iy - 14:.0f}" r="5" fill="#333"/>')

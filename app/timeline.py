@@ -1,0 +1,86 @@
+"""What a person reads in a recommendation's timeline: one sentence per audit action.
+
+The registry maps each action name to its sentence, so display text lives in one
+place and old events keep rendering after the code moves on (an unknown action
+still shows, with its name).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable
+
+from flask_babel import gettext as _
+
+from . import permissions
+from .models import AuditEvent, Comment
+from .workflow.definition import Workflow
+
+
+@dataclass
+class Entry:
+    seq: int
+    at: datetime
+    text: str
+    note: str | None = None
+    comment_id: int | None = None
+
+
+def _transitioned(event: AuditEvent, data: dict, workflow: Workflow, locale: str, default: str) -> tuple[str, str | None]:
+    transition = workflow.transition(data.get("from", ""), data.get("trigger", ""))
+    action = transition.display(locale, default) if transition else data.get("trigger", "?")
+    return _("%(actor)s: %(action)s (%(source)s → %(dest)s)", actor=_actor(event), action=action,
+             source=workflow.state_label(data.get("from", "?"), locale, default),
+             dest=workflow.state_label(data.get("to", "?"), locale, default)), data.get("note")
+
+
+def _actor(event: AuditEvent) -> str:
+    return event.actor.name if event.actor is not None else _("The system")
+
+
+Sentence = Callable[[AuditEvent, dict, Workflow, str, str], tuple[str, str | None]]
+
+SENTENCES: dict[str, Sentence] = {
+    "recommendation.created": lambda e, d, w, l, df: (_("%(actor)s wrote this recommendation.", actor=_actor(e)), None),
+    "recommendation.updated": lambda e, d, w, l, df: (
+        _("%(actor)s revised the text.", actor=_actor(e)) if "body" in d.get("changes", {})
+        else _("%(actor)s changed the title.", actor=_actor(e)), None),
+    "recommendation.author_added": lambda e, d, w, l, df: (
+        _("%(actor)s added %(name)s as co-author.", actor=_actor(e), name=d.get("name", "?")), None),
+    "recommendation.transitioned": _transitioned,
+    "comment.created": lambda e, d, w, l, df: (
+        _("%(actor)s wrote an internal note.", actor=_actor(e)) if d.get("visibility") == "internal"
+        else _("%(actor)s replied to a comment.", actor=_actor(e)) if d.get("parent_id")
+        else _("%(actor)s commented.", actor=_actor(e)), None),
+    "comment.edited": lambda e, d, w, l, df: (_("%(actor)s edited a comment.", actor=_actor(e)), None),
+    "comment.hidden": lambda e, d, w, l, df: (_("%(actor)s hid a comment.", actor=_actor(e)), d.get("reason")),
+}
+
+#: Actions only moderators see in a timeline.
+MODERATION_ONLY = {
+    "comment.reported": lambda e, d, w, l, df: (_("%(actor)s reported a comment to moderation.", actor=_actor(e)), d.get("reason")),
+    "comment.report_dismissed": lambda e, d, w, l, df: (_("%(actor)s dismissed a report.", actor=_actor(e)), None),
+}
+
+
+def entries(events: Iterable[AuditEvent], comments: dict[int, Comment], workflow: Workflow,
+            roles: frozenset[str], locale: str, default_locale: str) -> list[Entry]:
+    """The timeline ``roles`` may read; events about comments they cannot read are left out."""
+    result = []
+    for event in events:
+        data = json.loads(event.data)
+        comment_id = event.subject_id if event.subject_type == "comment" else data.get("comment_id")
+        comment = comments.get(comment_id) if comment_id else None
+        if comment is not None and not permissions.can_read_comment(roles, comment):
+            continue
+        if not permissions.can_read_event_data(roles, event.action, comment) and event.action in MODERATION_ONLY:
+            continue
+        sentence = SENTENCES.get(event.action) or MODERATION_ONLY.get(event.action)
+        if sentence is None:
+            text, note = _("%(actor)s: %(action)s", actor=_actor(event), action=event.action), None
+        else:
+            text, note = sentence(event, data, workflow, locale, default_locale)
+        at = datetime.strptime(event.at, "%Y-%m-%dT%H:%M:%S.%fZ")
+        result.append(Entry(event.seq, at, text, note, comment_id))
+    return result

@@ -1,0 +1,155 @@
+"""Administration for superusers: people, processes, roles, and the audit log."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import audit, permissions, services
+from ..errors import ServiceError
+from ..extensions import db
+from ..models import AuditEvent, Membership, Process, User
+from ..workflow import engine
+from . import bp
+from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
+from .forms import ButtonForm, GrantForm, ProcessForm, UserForm
+
+AUDIT_PAGE = 50
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@superuser_only
+def admin_users():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user, password = services.create_user(form.email.data, form.name.data, superuser=form.superuser.data,
+                                                   actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(_("%(email)s can now sign in with the password %(password)s. It is shown only now; "
+                    "pass it on safely.", email=user.email, password=password), "success")
+            return redirect(url_for("web.admin_users"))
+    users = db.session.scalars(select(User).order_by(User.name)).all()
+    return render_template("admin/users.html", form=form, users=users)
+
+
+@bp.post("/admin/users/<int:user_id>/<any(activate, deactivate):change>")
+@superuser_only
+def admin_user_active(user_id: int, change: str):
+    if not ButtonForm().validate():
+        abort(400)
+    try:
+        user = services.set_active(current_user, user_id, change == "activate")
+    except ServiceError as error:
+        db.session.rollback()
+        flash_error(error)
+    else:
+        flash(_("%(name)s can sign in again.", name=user.name) if user.active
+              else _("%(name)s is deactivated: their sessions and API tokens stop working.", name=user.name), "success")
+    return redirect(url_for("web.admin_users"))
+
+
+@bp.route("/admin/processes", methods=["GET", "POST"])
+@superuser_only
+def admin_processes():
+    form = ProcessForm()
+    form.workflow.choices = [(wid, label(wf.title)) for wid, wf in sorted(engine().workflows.items())]
+    if form.validate_on_submit():
+        try:
+            process = services.create_process(form.slug.data, form.title.data, form.workflow.data, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(_("The process “%(title)s” is created. Now give people their roles.", title=process.title), "success")
+            return redirect(url_for("web.admin_process", slug=process.slug))
+    processes = db.session.scalars(select(Process).order_by(Process.title)).all()
+    return render_template("admin/processes.html", form=form, processes=processes)
+
+
+@bp.route("/admin/processes/<slug>", methods=["GET", "POST"])
+@superuser_only
+def admin_process(slug: str):
+    process = process_or_404(slug)
+    form = GrantForm()
+    form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in
+                            db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))]
+    form.role.choices = [(role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES]
+    if form.validate_on_submit():
+        user = db.session.get(User, form.user_id.data)
+        if user is None:
+            abort(400)
+        try:
+            granted = services.grant_role(process, user, form.role.data, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(_("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data]) if granted
+                  else _("%(name)s already had that role.", name=user.name), "success" if granted else "info")
+            return redirect(url_for("web.admin_process", slug=slug))
+    memberships = db.session.scalars(
+        select(Membership).where(Membership.process_id == process.id).order_by(Membership.role, Membership.id)
+    ).all()
+    return render_template("admin/process.html", process=process, form=form, memberships=memberships)
+
+
+
+@bp.post("/admin/processes/<slug>/memberships/<int:membership_id>/revoke")
+@superuser_only
+def admin_revoke(slug: str, membership_id: int):
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.process.slug != slug or not ButtonForm().validate():
+        abort(404 if membership is None else 400)
+    user, role = membership.user, membership.role
+    try:
+        services.revoke_role(membership.process, user, role, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash_error(error)
+    else:
+        flash(_("%(name)s is no longer %(role)s.", name=user.name, role=ROLE_NAMES[role]), "success")
+    return redirect(url_for("web.admin_process", slug=slug))
+
+
+@bp.get("/admin/audit")
+@superuser_only
+def admin_audit():
+    query = select(AuditEvent)
+    action = request.args.get("action") or None
+    actor = request.args.get("actor", "")
+    start, end = request.args.get("from", ""), request.args.get("to", "")
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor.isdigit():
+        query = query.where(AuditEvent.actor_id == int(actor))
+    for value, name in ((start, "from"), (end, "to")):
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                abort(400, description=_("Dates are written as YYYY-MM-DD."))
+    if start:
+        query = query.where(AuditEvent.at >= start)  # the stored strings sort as the times do
+    if end:
+        query = query.where(AuditEvent.at < end + "T99")
+    before = request.args.get("before", "")
+    if before.isdigit():
+        query = query.where(AuditEvent.seq < int(before))
+    events = db.session.scalars(query.order_by(AuditEvent.seq.desc()).limit(AUDIT_PAGE)).all()
+    actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    people = db.session.scalars(select(User).order_by(User.name)).all()
+    return render_template("admin/audit.html", events=events, actions=actions, people=people, action=action,
+                           actor=actor, start=start, end=end, more=len(events) == AUDIT_PAGE)
+
+
+@bp.get("/admin/audit/verify")
+@superuser_only
+def admin_audit_verify():
+    return render_template("admin/verify.html", result=audit.verify())

@@ -1,0 +1,64 @@
+"""Signing in and out, and changing one's password."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from werkzeug.security import check_password_hash
+
+from .. import services
+from ..errors import ServiceError
+from ..extensions import db
+from . import bp
+from .common import signed_in
+from .forms import LoginForm, PasswordForm
+
+
+def local_target(target: str | None) -> str:
+    """``next`` only ever leads to a path of our own."""
+    target = target or ""
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or parts.scheme or parts.netloc:
+        return url_for("web.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.find_user(form.email.data)
+        # One message for an unknown e-mail and a wrong password: nothing reveals who has an account.
+        if user is not None and user.active and check_password_hash(user.password_hash, form.password.data):
+            login_user(user, remember=form.remember.data)
+            flash(_("Welcome, %(name)s.", name=user.name), "success")
+            return redirect(local_target(request.args.get("next")))
+        flash(_("E-mail or password is wrong."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("web.index"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = services.change_password(current_user.id, form.current.data, form.new.data)
+        except ServiceError as error:
+            db.session.rollback()
+            form.current.errors.append(_("The current password is wrong.") if "current" in error.message else error.message)
+        else:
+            # Every other session ends with the old token; this one continues.
+            login_user(db.session.get(type(user), user.id))
+            flash(_("Your password is changed. You were signed out everywhere else."), "success")
+            return redirect(url_for("web.index"))
+    return render_template("auth/password.html", form=form)

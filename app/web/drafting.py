@@ -1,0 +1,131 @@
+"""Writing recommendations: create and edit with a preview, co-authors, earlier versions and diffs."""
+from __future__ import annotations
+
+import difflib
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import permissions, services, text
+from ..errors import Conflict, ServiceError
+from ..extensions import db
+from ..models import Recommendation, RecommendationRevision, User
+from . import bp
+from .common import flash_error, process_or_404, recommendation_or_404, signed_in
+from .forms import CoauthorForm, RecommendationForm
+
+
+@bp.route("/processes/<slug>/new", methods=["GET", "POST"])
+@signed_in
+def new_recommendation(slug: str):
+    process = process_or_404(slug)
+    if not permissions.can_create(permissions.process_roles(current_user, process.id)):
+        abort(403)
+    form = RecommendationForm()
+    preview = None
+    if form.validate_on_submit():
+        if form.preview.data:
+            preview = text.render(form.body.data)
+        else:
+            try:
+                rec = services.create_recommendation(process.id, current_user, form.title.data, form.body.data)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("Your draft is saved. Submit it when it is ready."), "success")
+                return redirect(url_for("web.recommendation", slug=slug, number=rec.number))
+    return render_template("recommendations/edit.html", form=form, process=process, rec=None, preview=preview)
+
+
+@bp.route("/processes/<slug>/recommendations/<int:number>/edit", methods=["GET", "POST"])
+@signed_in
+def edit_recommendation(slug: str, number: int):
+    shown = recommendation_or_404(slug, number)
+    if not permissions.can_edit(shown.roles, shown.workflow, shown.rec.state):
+        abort(403)
+    form = RecommendationForm(obj=shown.rec if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = shown.rec.version
+    preview = theirs = None
+    if form.validate_on_submit():
+        if form.preview.data:
+            preview = text.render(form.body.data)
+        else:
+            try:
+                services.update_recommendation(shown.rec.id, current_user, _int(form.version.data),
+                                               form.title.data, form.body.data)
+            except Conflict:
+                db.session.rollback()
+                # Someone saved first: keep what this person typed, show the saved text beside it.
+                current = db.session.get(Recommendation, shown.rec.id)
+                theirs = diff_lines(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
+                form.version.data = current.version
+                flash(_("Someone else saved a new version while you were writing. Your text is kept below; "
+                        "the differences to the saved version are marked. Save again to replace it."), "error")
+                return render_template("recommendations/edit.html", form=form, process=shown.process,
+                                       rec=current, preview=None, theirs=theirs), 409
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("Your changes are saved; the earlier version is kept."), "success")
+                return redirect(url_for("web.recommendation", slug=slug, number=number))
+    return render_template("recommendations/edit.html", form=form, process=shown.process, rec=shown.rec,
+                           preview=preview, theirs=theirs)
+
+
+def _int(value) -> int | None:
+    return int(value) if str(value).isdigit() else None
+
+
+def diff_lines(old: str, new: str) -> list[tuple[str, str]]:
+    """Line by line: ('same'|'removed'|'added', text)."""
+    kinds = {" ": "same", "-": "removed", "+": "added"}
+    return [(kinds[line[0]], line[2:]) for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[0] in kinds]
+
+
+@bp.get("/processes/<slug>/recommendations/<int:number>/versions")
+def versions(slug: str, number: int):
+    shown = recommendation_or_404(slug, number)
+    revisions = db.session.scalars(
+        select(RecommendationRevision).where(RecommendationRevision.recommendation_id == shown.rec.id)
+        .order_by(RecommendationRevision.revision)
+    ).all()
+    by_number = {r.revision: r for r in revisions}
+    authors = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_({r.author_id for r in revisions if r.author_id}))).all()}
+    newest = revisions[-1].revision if revisions else 1
+    a, b = _int(request.args.get("a", newest - 1)), _int(request.args.get("b", newest))
+    diff = None
+    if a in by_number and b in by_number and a != b:
+        old, new = by_number[a], by_number[b]
+        diff = diff_lines(f"{old.title}\n\n{old.body}", f"{new.title}\n\n{new.body}")
+    elif request.args.get("a") or request.args.get("b"):
+        flash(_("Choose two different versions to compare."), "error")
+    return render_template("recommendations/versions.html", process=shown.process, rec=shown.rec,
+                           revisions=revisions, authors=authors, a=a, b=b, diff=diff)
+
+
+@bp.post("/processes/<slug>/recommendations/<int:number>/authors")
+@signed_in
+def add_coauthor(slug: str, number: int):
+    shown = recommendation_or_404(slug, number)
+    form = CoauthorForm()
+    if not form.validate():
+        abort(400)
+    user = db.session.get(User, form.user_id.data)
+    if user is None:
+        abort(400)
+    try:
+        services.add_author(shown.rec.id, current_user, user)
+    except ServiceError as error:
+        db.session.rollback()
+        if error.status in (403, 404):
+            abort(error.status)
+        flash_error(error)
+    else:
+        flash(_("%(name)s is now a co-author.", name=user.name), "success")
+    return redirect(url_for("web.recommendation", slug=slug, number=number))
