@@ -135,6 +135,9 @@ def load(if_empty: bool = False) -> None:
     rude = services.create_comment(discussed, people["jonas"], "Das bringt doch eh nichts, typisch Verwaltung!!!")
     services.hide_comment(rude.id, people["mara"], "Bitte sachlich bleiben (Diskussionsregel 2).")
     services.create_comment(recs[8].id, people["jonas"], "Danke für die klare Begründung!")
+    # An open report for the moderation queue.
+    doubtful = services.create_comment(recs[6].id, people["jonas"], "Das Geld wird doch sowieso zweckentfremdet.")
+    services.report_comment(doubtful.id, people["amira"], "Eine Unterstellung ohne jeden Beleg.")
 
     concern = services.create_recommendation(concerns.id, people["helga"], "Bank am Spielplatz Lindenstraße",
                                              "Am Spielplatz fehlt eine Bank für Eltern und Großeltern.")

@@ -63,15 +63,17 @@ _W, _H, _GAP_X, _GAP_Y, _PAD = 190, 44, 40, 70, 24
 
 
 def _layers(workflow: Workflow) -> dict[str, int]:
+    """Rows: non-final states by their distance from the initial state, every final state in the last row."""
     depth = {workflow.initial: 0}
     queue = deque([workflow.initial])
     while queue:
         name = queue.popleft()
         for transition in workflow.outgoing(name):
-            if transition.dest not in depth:
+            if transition.dest not in depth and not workflow.states[transition.dest].final:
                 depth[transition.dest] = depth[name] + 1
                 queue.append(transition.dest)
-    return depth
+    last = max(depth.values()) + 1
+    return {**depth, **{name: last for name, state in workflow.states.items() if state.final}}
 
 
 def svg(workflow: Workflow, locale: str | None = None, counts: dict[str, int] | None = None) -> str:
@@ -79,7 +81,7 @@ def svg(workflow: Workflow, locale: str | None = None, counts: dict[str, int] | 
     depth = _layers(workflow)
     rows: dict[int, list[str]] = {}
     for name in workflow.states:
-        rows.setdefault(depth.get(name, max(depth.values()) + 1), []).append(name)
+        rows.setdefault(depth[name], []).append(name)
     widest = max(len(names) for names in rows.values())
     width = _PAD * 2 + widest * _W + (widest - 1) * _GAP_X + 120
     height = _PAD * 2 + len(rows) * _H + (len(rows) - 1) * _GAP_Y + 20

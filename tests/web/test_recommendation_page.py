@@ -8,6 +8,7 @@ import pytest
 from app import services
 from app.workflow.service import fire
 from tests.html_safety import executable_parts
+from tests.web.browser import text_of
 
 PAGE_TAGS = {"link", "meta", "form", "input", "button"}
 PASSWORD = "a-long-test-password"
@@ -39,28 +40,38 @@ def decided(world, rec_in, api):
 def test_the_page_shows_the_recommendation_its_decision_and_threads(client, world, decided):
     response = page_of(client, decided)
     assert response.status_code == 200
-    html = response.text
-    assert "Recommendation 1:</span> Anlaufstelle für Beteiligung" in html
-    assert '<span class="badge state-adopted">Adopted</span>' in html
+    html, text = response.text, text_of(response.text)
+    assert "Recommendation 1: Anlaufstelle für Beteiligung" in text
+    assert "State Adopted" in text  # the state in words, not by colour
     assert "<p>Eine <strong>Anlaufstelle</strong> im Bezirk.</p>" in html
-    assert world.author.name in html
-    assert "Angenommen, ab dem nächsten Quartal." in html
-    assert f"Decided by {world.administrator.name}" in html
-    assert "Wo genau?" in html and "Im Stadtteilzentrum." in html
-    # the reply is nested inside its parent's list item
-    assert re.search(r"Wo genau\?.*?<ol class=\"thread\">.*?Im Stadtteilzentrum", html, re.S)
-    assert "Hidden by moderation: Bitte sachlich bleiben." in html and "Unsinn!!!" not in html
-    assert "Fachamt meldet Personalbedarf." not in html
+    assert f"Authors {world.author.name}" in text
+    assert "Decision Adopted Angenommen, ab dem nächsten Quartal." in text
+    assert f"Decided by {world.administrator.name}" in text
+    assert "Wo genau?" in text and "Im Stadtteilzentrum." in text
+    # the reply is indented one level under its parent
+    assert re.search(r'class="comment depth-0[^"]*">.*?Wo genau\?.*?class="comment depth-1[^"]*">.*?Im Stadtteilzentrum', html, re.S)
+    assert "Hidden by moderation: Bitte sachlich bleiben." in text and "Unsinn!!!" not in text
+    assert "Fachamt meldet Personalbedarf." not in text
 
 
-def test_moderators_see_internal_notes_and_hidden_text(client, world, decided):
-    world.moderator.password_hash = services.hash_password(PASSWORD)
-    from app.extensions import db
-    db.session.commit()
-    assert login(client, world.moderator.email).status_code == 302
-    html = page_of(client, decided).text
-    assert "Fachamt meldet Personalbedarf." in html and "Internal note" in html
-    assert "Unsinn!!!" in html
+def test_internal_notes_have_their_own_tab_for_moderators_and_administrators(world, people, browser, decided):
+    people(world)
+    page = f"/processes/{world.process.slug}/recommendations/{decided.number}"
+    moderator = browser(world.moderator)
+    moderator.get(page)
+    assert "Unsinn!!!" in moderator.text  # moderators read what they hid
+    assert "Fachamt meldet Personalbedarf." not in moderator.text
+    moderator.get(page + "?tab=internal")
+    assert "Internal notes" in moderator.text and "Fachamt meldet Personalbedarf." in moderator.text
+    assert "Wo genau?" not in moderator.text
+    administrator = browser(world.administrator)
+    administrator.get(page + "?tab=internal")
+    assert "Fachamt meldet Personalbedarf." in administrator.text and "Unsinn!!!" not in administrator.text
+    for user in (world.member, world.author, None):
+        reader = browser(user)
+        reader.get(page + "?tab=internal")
+        assert "Fachamt meldet Personalbedarf." not in reader.text and "Internal notes" not in reader.text
+        assert "Wo genau?" in reader.text  # the public discussion instead
 
 
 def test_the_page_follows_the_workflows_visibility(client, make_user, world, rec_in):
@@ -120,6 +131,6 @@ def test_forms_without_a_csrf_token_are_refused(client, make_user):
     login(client, user.email)
     assert client.post("/logout", data={}).status_code == 400
     assert user.name in client.get("/").text  # still signed in
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/").text).group(1)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert "Sign in" in client.get("/").text

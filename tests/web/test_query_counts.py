@@ -1,0 +1,101 @@
+"""Pages cost a bounded number of SQL queries, whatever the number of comments or recommendations."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from app import text
+from app.extensions import db
+from app.models import Comment, Recommendation, RecommendationAuthor, utcnow
+
+
+@contextmanager
+def counted():
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def add_comments(rec, authors, count: int) -> None:
+    """Volume only: rows straight into the table (the services and the audit are tested elsewhere)."""
+    html = text.render("Ein **Beitrag**.")
+    first = Comment(recommendation_id=rec.id, author_id=authors[0].id, body="Ein **Beitrag**.", body_html=html)
+    db.session.add(first)
+    db.session.flush()
+    db.session.add_all(
+        Comment(recommendation_id=rec.id, author_id=authors[i % len(authors)].id, body="Ein **Beitrag**.",
+                body_html=html, parent_id=first.id if i % 3 else None,
+                visibility="internal" if i % 10 == 0 else "public", hidden=i % 17 == 0,
+                hidden_reason="Regel 2" if i % 17 == 0 else None)
+        for i in range(count - 1))
+    db.session.commit()
+
+
+def add_recommendations(world, count: int, start: int) -> None:
+    html, now = text.render("Text"), utcnow()
+    recs = [Recommendation(process_id=world.process.id, number=start + i, title=f"Empfehlung {i}", body="Text",
+                           body_html=html, state="steering_review", version=1, state_entered_at=now,
+                           created_at=now, updated_at=now) for i in range(count)]
+    db.session.add_all(recs)
+    db.session.flush()
+    db.session.add_all(RecommendationAuthor(recommendation_id=r.id, user_id=world.author.id, position=0) for r in recs)
+    db.session.commit()
+
+
+def queries_for(browser, url: str) -> int:
+    with counted() as statements:
+        browser.get(url)
+    return len(statements)
+
+
+def test_the_recommendation_page_costs_the_same_for_5_and_500_comments(world, people, browser, rec_in):
+    people(world)
+    small, large = rec_in(world, "steering_review", title="Small"), rec_in(world, "steering_review", title="Large")
+    authors = [world.member, world.author, world.moderator]
+    add_comments(small, authors, 5)
+    add_comments(large, authors, 500)
+    for user in (None, world.member, world.moderator):
+        reader = browser(user)
+        base = f"/processes/{world.process.slug}/recommendations/"
+        few, many = queries_for(reader, base + str(small.number)), queries_for(reader, base + str(large.number))
+        assert few == many, (user, few, many)
+        assert "Ein Beitrag" in reader.text
+    assert few <= 15
+
+
+def test_the_process_page_costs_the_same_for_10_and_1000_recommendations(world, people, browser, make_user):
+    from tests.conftest import build_world
+    people(world)
+    big = build_world(make_user, slug="big")
+    add_recommendations(world, 10, 1)
+    add_recommendations(big, 1000, 1)
+    for user in (None, world.author):
+        reader = browser(user)
+        few = queries_for(reader, f"/processes/{world.process.slug}")
+        many = queries_for(reader, f"/processes/big")
+        assert few == many, (user, few, many)
+        assert "1000 recommendations" in reader.text
+        late = queries_for(reader, "/processes/big?page=40&sort=title")
+        assert late == many
+    assert few <= 12
+
+
+def test_the_front_page_and_api_list_stay_bounded(world, people, browser, api, make_user):
+    people(world)
+    add_recommendations(world, 10, 1)
+    reader = browser()
+    few = queries_for(reader, "/")
+    add_recommendations(world, 500, 11)
+    assert queries_for(reader, "/") == few
+    with counted() as small:
+        api.get(f"/processes/{world.process.slug}/recommendations?per_page=10")
+    with counted() as large:
+        api.get(f"/processes/{world.process.slug}/recommendations?per_page=100")
+    assert len(small) == len(large)
