@@ -368,20 +368,26 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
     return comment
 
 
+def lock_comment(comment_id: int, actor: Any) -> tuple[Comment, frozenset[str]]:
+    """Load and lock a comment for a change; 404 unless ``actor`` may read it."""
+    comment = db.session.scalars(
+        select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment)
+        .execution_options(populate_existing=True)
+    ).first()
+    if comment is None:
+        raise NotFound(f"there is no comment {comment_id}")
+    rec = comment.recommendation
+    roles = permissions.roles_for(actor, rec)
+    if not (permissions.can_view(roles, workflow_of(rec.process), rec.state)
+            and permissions.can_read_comment(roles, comment)):
+        raise NotFound(f"there is no comment {comment_id}")
+    return comment, roles
+
+
 def hide_comment(comment_id: int, actor: User, reason: Any) -> Comment:
     """Hide a comment with a reason. Checks: visible (404), moderator (403), reason (422)."""
     with write_transaction() as session:
-        comment = session.scalars(
-            select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment)
-            .execution_options(populate_existing=True)
-        ).first()
-        if comment is None:
-            raise NotFound(f"there is no comment {comment_id}")
-        rec = comment.recommendation
-        workflow = workflow_of(rec.process)
-        roles = permissions.roles_for(actor, rec)
-        if not (permissions.can_view(roles, workflow, rec.state) and permissions.can_read_comment(roles, comment)):
-            raise NotFound(f"there is no comment {comment_id}")
+        comment, roles = lock_comment(comment_id, actor)
         if not permissions.can_hide_comment(roles):
             raise Forbidden("only the process's moderators may hide comments")
         reason = clean_text(reason, "reason", NOTE_MAX)
@@ -396,26 +402,10 @@ def hide_comment(comment_id: int, actor: User, reason: Any) -> Comment:
     return comment
 
 
-def _readable_comment(session, comment_id: int, actor: Any) -> tuple[Comment, frozenset[str]]:
-    """A comment ``actor`` may read, locked for a change; 404 otherwise."""
-    comment = session.scalars(
-        select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment)
-        .execution_options(populate_existing=True)
-    ).first()
-    if comment is None:
-        raise NotFound(f"there is no comment {comment_id}")
-    rec = comment.recommendation
-    roles = permissions.roles_for(actor, rec)
-    if not (permissions.can_view(roles, workflow_of(rec.process), rec.state)
-            and permissions.can_read_comment(roles, comment)):
-        raise NotFound(f"there is no comment {comment_id}")
-    return comment, roles
-
-
 def edit_comment(comment_id: int, actor: User, body: Any) -> Comment:
     """The author edits their own comment; the earlier text is kept."""
     with write_transaction() as session:
-        comment, _roles = _readable_comment(session, comment_id, actor)
+        comment, _roles = lock_comment(comment_id, actor)
         if not permissions.can_edit_comment(permissions.user_id(actor), comment):
             raise Forbidden("only its author may edit a comment, and not once it is hidden")
         body = clean_text(body, "body", COMMENT_MAX)
@@ -431,7 +421,7 @@ def edit_comment(comment_id: int, actor: User, body: Any) -> Comment:
 def report_comment(comment_id: int, actor: User, reason: Any) -> CommentReport:
     """Report a comment to the process's moderators, with a reason."""
     with write_transaction() as session:
-        comment, roles = _readable_comment(session, comment_id, actor)
+        comment, roles = lock_comment(comment_id, actor)
         if not permissions.can_comment(roles, "public"):
             raise Forbidden("only the process's participants may report comments")
         reason = clean_text(reason, "reason", NOTE_MAX)
@@ -449,7 +439,7 @@ def dismiss_report(report_id: int, actor: User) -> CommentReport:
         report = session.get(CommentReport, report_id)
         if report is None:
             raise NotFound(f"there is no report {report_id}")
-        _comment, roles = _readable_comment(session, report.comment_id, actor)
+        _comment, roles = lock_comment(report.comment_id, actor)
         if not permissions.can_hide_comment(roles):
             raise Forbidden("only the process's moderators handle reports")
         if report.resolved_at is not None:
