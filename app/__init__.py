@@ -4,10 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
-from . import config
+from . import config, security
 from .extensions import babel, csrf, db, login_manager, migrate
+from .ids import IdConverter, parse_id
 from .workflow.definition import InvalidWorkflows, load_directory
 from .workflow.machines import Engine
 
@@ -41,16 +42,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     babel.init_app(app, locale_selector=select_locale)
+    security.init_app(app)
 
     @login_manager.user_loader
     def load_user(session_id: str):
         # "<id>.<session token>": a password change replaces the token and so ends every session.
         user_id, _, token = session_id.partition(".")
-        user = db.session.get(models.User, int(user_id)) if user_id.isdigit() else None
+        user = db.session.get(models.User, parse_id(user_id)) if parse_id(user_id) else None
         if user is None or not user.active or not token or token != user.session_token:
             return None
         return user
 
+    app.url_map.converters["id"] = IdConverter
     from .api import bp as api_bp
     from .web import bp as web_bp
     from .cli import register
@@ -62,6 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if isinstance(error, SecurityError):  # an untrusted Host: no URL of ours can be built for it
+            return "Bad request: this server does not answer for that host name.\n", 400, {"Content-Type": "text/plain"}
         if request.path.startswith("/api/"):
             from .api import error_response
             return error_response(error.code, error.description)

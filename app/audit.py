@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Iterator, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 from sqlalchemy import select, text
 
@@ -97,6 +97,7 @@ class Verification:
     head_hash: str
     bad_seq: int | None = None
     reason: str | None = None
+    published_hash: str | None = None  # the hash found at a published head's position
 
     def __str__(self) -> str:
         if self.ok:
@@ -104,10 +105,37 @@ class Verification:
         return f"bad: event {self.bad_seq}: {self.reason}"
 
 
-def verify() -> Verification:
-    """Recompute the whole chain; stop at the first bad event."""
-    expected_seq, prev_hash, count = 1, GENESIS, 0
-    for row in stream():
+def head() -> tuple[int, str]:
+    """The newest event's sequence number and hash (0 and the genesis hash for an empty chain)."""
+    last = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return (last.seq, last.hash) if last else (0, GENESIS)
+
+
+def verify(expect_head: tuple[int, str] | None = None) -> Verification:
+    """Recompute the whole chain; stop at the first bad event.
+
+    With ``expect_head`` (a head published earlier, outside the database), the chain must
+    still hold that event with that hash: this finds a truncated chain, and one that was
+    rewritten with every hash recomputed.
+    """
+    result = verify_rows(stream(), expect_head[0] if expect_head else None)
+    if not result.ok or expect_head is None:
+        return result
+    seq, expected = expect_head
+    if result.count < seq:
+        return Verification(False, result.count, result.head_seq, result.head_hash, seq,
+                            f"the chain ends at event {result.count}, before the published head {seq}: it was truncated")
+    if result.published_hash != expected:
+        return Verification(False, result.count, result.head_seq, result.head_hash, seq,
+                            "this is not the published event: the chain was rewritten")
+    return result
+
+
+def verify_rows(rows: Iterable[Any], remember_seq: int | None = None) -> Verification:
+    """Check a chain given as rows with the event fields, oldest first (from any database)."""
+    expected_seq, prev_hash, count, remembered = 1, GENESIS, 0, None
+    for row in rows:
         problem = None
         if row.seq != expected_seq:
             problem = (f"expected sequence number {expected_seq} here: an event was deleted"
@@ -126,8 +154,10 @@ def verify() -> Verification:
                     problem = "hash does not match the event's content"
         if problem:
             return Verification(False, count, expected_seq - 1, prev_hash, row.seq, problem)
+        if row.seq == remember_seq:
+            remembered = row.hash
         expected_seq, prev_hash, count = expected_seq + 1, row.hash, count + 1
-    return Verification(True, count, expected_seq - 1, prev_hash)
+    return Verification(True, count, expected_seq - 1, prev_hash, published_hash=remembered)
 
 
 def export(out: TextIO, fmt: str = "jsonl") -> int:

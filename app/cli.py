@@ -14,7 +14,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import audit as trail
-from . import config, create_app, demo as demo_data, services
+from . import backup, config, create_app, demo as demo_data, services
 from .errors import ServiceError
 from .workflow import graph
 from .workflow.definition import InvalidWorkflows, load_directory, load_file
@@ -77,6 +77,23 @@ def users_token(email, label):
     token = services.create_token(user, label)
     click.echo(f"API token for {user.email}{f' ({label})' if label else ''}; it is shown only now:")
     click.echo(token)
+
+
+@users.command("revoke-token")
+@click.argument("email")
+@click.option("--label", help="Revoke the tokens with this label.")
+@click.option("--all", "revoke_all", is_flag=True, help="Revoke all of the user's tokens.")
+@with_appcontext
+@user_errors
+def users_revoke_token(email, label, revoke_all):
+    """Revoke a user's API tokens (by label, or all); they stop working at once."""
+    if (label is None) == (not revoke_all):
+        raise click.ClickException("say which tokens: --label TEXT or --all")
+    user = _user(email)
+    count = services.revoke_tokens(user, None if revoke_all else label)
+    if count == 0:
+        raise click.ClickException(f"{user.email} has no active token{f' labelled {label!r}' if label else ''}")
+    click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {user.email}")
 
 
 # -- processes -----------------------------------------------------------------
@@ -176,11 +193,30 @@ def audit():
     pass
 
 
-@audit.command("verify")
+def _published_head(_ctx, _param, value: str | None):
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise click.BadParameter("write it as SEQ:HASH, as 'ratschlag audit head' prints it")
+    return int(seq), digest
+
+
+@audit.command("head")
 @with_appcontext
-def audit_verify():
+def audit_head():
+    """Print the chain's head as SEQ:HASH, to publish outside the database."""
+    seq, digest = trail.head()
+    click.echo(f"{seq}:{digest}")
+
+
+@audit.command("verify")
+@click.option("--expect-head", callback=_published_head, metavar="SEQ:HASH",
+              help="A head published earlier: the chain must still hold it.")
+@with_appcontext
+def audit_verify(expect_head):
     """Recompute the whole hash chain; names the first bad event."""
-    result = trail.verify()
+    result = trail.verify(expect_head)
     if not result.ok:
         click.echo(str(result), err=True)
         sys.exit(1)
@@ -195,6 +231,33 @@ def audit_export(fmt):
     trail.export(sys.stdout, fmt)
 
 
+# -- backup --------------------------------------------------------------------
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+@user_errors
+def backup_command(path):
+    """Write a consistent copy of the SQLite database to PATH, safe while the application runs."""
+    result = backup.backup(path)
+    click.echo(f"backup written to {path}: {result.count} audit events, head {result.head_seq}:{result.head_hash}")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask; replace the current data.")
+@with_appcontext
+@user_errors
+def restore_command(path, yes):
+    """Replace the SQLite database's content with a backup. Stop the application first."""
+    checked = backup.check_file(path)
+    if not yes:
+        click.confirm(f"Replace all current data with {path} ({checked.count} audit events)?", abort=True)
+    result = backup.restore(path)
+    click.echo(f"restored from {path}; {result}")
+
+
 # -- demo ----------------------------------------------------------------------
 
 
@@ -207,7 +270,7 @@ def demo(if_empty):
     demo_data.load(if_empty=if_empty)
 
 
-COMMANDS = (users, processes, workflows, audit, demo)
+COMMANDS = (users, processes, workflows, audit, backup_command, restore_command, demo)
 
 
 def register(group: click.Group) -> None:

@@ -18,6 +18,11 @@ ENVIRONMENT = {
     "RATSCHLAG_SECRET_KEY": "SECRET_KEY",
     "RATSCHLAG_WORKFLOWS_DIR": "WORKFLOWS_DIR",
     "RATSCHLAG_DEFAULT_LOCALE": "BABEL_DEFAULT_LOCALE",
+    "RATSCHLAG_HTTPS": "HTTPS",
+    "RATSCHLAG_PROXY_FIX": "PROXY_FIX",
+    "RATSCHLAG_TRUSTED_HOSTS": "TRUSTED_HOSTS",
+    "RATSCHLAG_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URL",
+    "RATSCHLAG_TOKEN_LIFETIME_DAYS": "TOKEN_LIFETIME_DAYS",
 }
 
 
@@ -38,6 +43,13 @@ def defaults(instance: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         # werkzeug's scrypt; the test suite uses a cheap method to stay fast.
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Rate limits (Flask-Limiter syntax), per address and per account or token.
+        "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
+        "LOGIN_LIMIT_PER_ACCOUNT": "10 per minute; 50 per hour",
+        "API_LIMIT_PER_TOKEN": "600 per minute",
+        "API_LIMIT_PER_ADDRESS": "1200 per minute",
+        # API tokens expire after this many days; 0 keeps them until revoked.
+        "TOKEN_LIFETIME_DAYS": 0,
     }
 
 

@@ -76,8 +76,14 @@ class ApiToken(db.Model):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
+
+    @property
+    def usable(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
 
 
 class Process(db.Model):

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -21,6 +22,7 @@ from . import audit, permissions, text
 from .transactions import write_transaction
 from .errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .extensions import db
+from .ids import MAX_ID
 from .models import (
     ApiToken,
     Comment,
@@ -58,6 +60,8 @@ def clean_text(value: Any, field: str, max_length: int, required: bool = True,
         return None
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string")
+    if "\x00" in value:
+        raise ValidationError(f"{field} must not contain NUL characters")
     value = value.strip()
     if len(value) > max_length:
         raise ValidationError(f"{field} is longer than {max_length} characters")
@@ -80,8 +84,8 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
     name = clean_text(name, "name", NAME_MAX)
     if password is None:
         password = secrets.token_urlsafe(15)
-    elif len(password) < PASSWORD_MIN:
-        raise ValidationError(f"the password needs at least {PASSWORD_MIN} characters")
+    else:
+        check_new_password(password, email, name)
     with write_transaction() as session:
         _require_superuser(actor)
         if find_user(email):
@@ -105,8 +109,10 @@ def create_token(user: User, label: str = "") -> str:
     """Create an API token for ``user``; returns the token, of which only the hash is kept."""
     label = clean_text(label, "label", 200, required=False) or ""
     raw = "rsl_" + secrets.token_urlsafe(32)
+    lifetime = int(current_app.config.get("TOKEN_LIFETIME_DAYS") or 0)
     with write_transaction() as session:
-        token = ApiToken(user_id=user.id, token_hash=hash_token(raw), label=label)
+        token = ApiToken(user_id=user.id, token_hash=hash_token(raw), label=label,
+                         expires_at=utcnow() + timedelta(days=lifetime) if lifetime else None)
         session.add(token)
         audit.record("token.created", token, user, {"user_id": user.id, "label": label})
     return raw
@@ -115,7 +121,7 @@ def create_token(user: User, label: str = "") -> str:
 def user_for_token(raw: str) -> User | None:
     """The active user a token belongs to, or None. Notes the token's last use (once a minute)."""
     token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(raw))).first()
-    if token is None or not token.user.active:
+    if token is None or not token.usable or not token.user.active:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
@@ -126,19 +132,49 @@ def user_for_token(raw: str) -> User | None:
     return token.user
 
 
-def check_new_password(password: Any) -> str:
+COMMON_PASSWORDS = frozenset({
+    "1234567890", "12345678901", "123456789012", "0987654321", "1111111111", "password123", "passwort123",
+    "qwertzuiop", "qwertyuiop", "asdfghjkl1", "iloveyou12", "letmein123", "sommer2024", "sommer2025",
+    "winter2024", "winter2025", "hallo12345", "passwort12", "password12", "administrator",
+})
+
+
+def check_new_password(password: Any, email: str = "", name: str = "") -> str:
+    """The password policy: at least 10 characters, not common, not the person's own name or address."""
     if not isinstance(password, str) or len(password) < PASSWORD_MIN:
         raise ValidationError(f"the password needs at least {PASSWORD_MIN} characters")
+    lowered = password.lower()
+    personal = {part for part in (email.lower(), email.split("@")[0].lower(), name.lower().replace(" ", "")) if len(part) >= 4}
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4 or any(part in lowered for part in personal):
+        raise ValidationError("the password is too easy to guess: avoid common passwords, repeated characters "
+                              "and your own name or e-mail address")
     return password
+
+
+@lru_cache(maxsize=8)
+def _method_prefix(method: str) -> str:
+    """How werkzeug writes ``method`` with its parameters, e.g. ``scrypt:32768:8:1``."""
+    return generate_password_hash("probe", method=method).split("$")[0]
+
+
+def rehash_password_if_needed(user_id: int, password: str) -> None:
+    """After a successful sign-in, store the hash with the current method and parameters if it is older."""
+    current = _method_prefix(current_app.config["PASSWORD_HASH_METHOD"])
+    if db.session.get(User, user_id).password_hash.split("$")[0] == current:
+        return
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        user.password_hash = hash_password(password)
+        audit.record("user.password_rehashed", user, user, {})
 
 
 def change_password(user_id: int, current: str, new: str) -> User:
     """Change a user's own password; every other session of theirs ends."""
-    new = check_new_password(new)
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None or not check_password_hash(user.password_hash, current or ""):
             raise ValidationError("the current password is wrong")
+        new = check_new_password(new, user.email, user.name)
         user.password_hash = hash_password(new)
         user.session_token = secrets.token_hex(16)
         audit.record("user.password_changed", user, user, {})
@@ -165,6 +201,20 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
 def _require_superuser(actor: Any) -> None:
     if actor is not None and not actor.is_superuser:
         raise Forbidden("only superusers administer the installation")
+
+
+def revoke_tokens(user: User, label: str | None = None) -> int:
+    """Revoke a user's tokens (those with ``label``, or all); returns how many were revoked."""
+    with write_transaction() as session:
+        query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        if label is not None:
+            query = query.where(ApiToken.label == label)
+        tokens = session.scalars(query.with_for_update()).all()
+        now = utcnow()
+        for token in tokens:
+            token.revoked_at = now
+            audit.record("token.revoked", token, None, {"user_id": user.id, "label": token.label})
+    return len(tokens)
 
 
 # -- processes ------------------------------------------------------------------
@@ -355,7 +405,7 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
                             "only the process's members, moderators, administrators and the authors may comment")
         body = clean_text(body, "body", COMMENT_MAX)
         if parent_id is not None:
-            parent = session.get(Comment, parent_id) if type(parent_id) is int else None
+            parent = session.get(Comment, parent_id) if type(parent_id) is int and 0 < parent_id <= MAX_ID else None
             if parent is None or parent.recommendation_id != rec.id or not permissions.can_read_comment(roles, parent):
                 raise ValidationError(f"parent_id: there is no comment {parent_id} on this recommendation")
             if parent.visibility == "internal" and visibility != "internal":

@@ -35,6 +35,7 @@ BASE_CONFIG = {
     "WORKFLOWS_DIR": str(REPO / "workflows"),
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     "SERVER_NAME": "ratschlag.test",
+    "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on
 }
 
 

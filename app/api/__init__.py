@@ -1,11 +1,15 @@
 """The JSON API, ``/api/v1`` (CONTRACT.md section 4)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ..errors import ServiceError
+from ..security import limiter, token_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Token use is limited per token (so per account) and per address.
+limiter.limit(lambda: current_app.config["API_LIMIT_PER_TOKEN"], key_func=token_key)(bp)
+limiter.limit(lambda: current_app.config["API_LIMIT_PER_ADDRESS"])(bp)
 
 #: Error codes for HTTP errors raised outside our services (routing, body size, ...).
 HTTP_CODES = {

@@ -145,14 +145,17 @@ def _json(schema: dict, description: str) -> dict:
 
 
 def _errors(*statuses: int) -> dict:
+    """The errors an operation answers; every one may also answer 400 and 429."""
     reasons = {
-        400: "malformed JSON (bad_request)", 401: "missing or invalid token (unauthorized)",
+        400: "malformed JSON, or NUL characters in the address or query (bad_request)",
+        401: "missing or invalid token (unauthorized)",
         403: "the caller's roles do not allow it (forbidden)",
         404: "unknown, or not visible to the caller (not_found)",
         409: "stale version (conflict)", 413: "body larger than 1 MiB (payload_too_large)",
         422: "invalid_transition, note_required or validation",
+        429: "too many requests for this token or address (too_many_requests)",
     }
-    return {str(s): _json(_ref("Error"), reasons[s]) for s in statuses}
+    return {str(s): _json(_ref("Error"), reasons[s]) for s in sorted({400, 429, *statuses})}
 
 
 def _body(properties: dict, required: list[str]) -> dict:

@@ -167,14 +167,14 @@ def list_recommendations(slug: str):
     })
 
 
-@bp.get("/recommendations/<int:rec_id>")
+@bp.get("/recommendations/<id:rec_id>")
 def get_recommendation(rec_id: int):
     user = caller()
     rec, workflow, roles = visible_recommendation(rec_id, user)
     return jsonify(serializers.recommendation(rec, workflow, roles))
 
 
-@bp.patch("/recommendations/<int:rec_id>")
+@bp.patch("/recommendations/<id:rec_id>")
 def update_recommendation(rec_id: int):
     user = caller(required=True)
     payload = body({"title": (str,), "body": (str,), "version": (int,)}, required=("version",))
@@ -182,7 +182,7 @@ def update_recommendation(rec_id: int):
     return written_recommendation(rec_id, user)
 
 
-@bp.post("/recommendations/<int:rec_id>/transitions")
+@bp.post("/recommendations/<id:rec_id>/transitions")
 def fire_transition(rec_id: int):
     user = caller(required=True)
     payload = body({"trigger": (str,), "note": (str,), "version": (int,)}, required=("trigger", "version"))
@@ -190,7 +190,7 @@ def fire_transition(rec_id: int):
     return written_recommendation(rec_id, user)
 
 
-@bp.get("/recommendations/<int:rec_id>/comments")
+@bp.get("/recommendations/<id:rec_id>/comments")
 def list_comments(rec_id: int):
     user = caller()
     _rec, _workflow, roles = visible_recommendation(rec_id, user)
@@ -198,7 +198,7 @@ def list_comments(rec_id: int):
     return jsonify({"items": [serializers.comment(c, roles) for c in items]})
 
 
-@bp.post("/recommendations/<int:rec_id>/comments")
+@bp.post("/recommendations/<id:rec_id>/comments")
 def create_comment(rec_id: int):
     user = caller(required=True)
     payload = body({"body": (str,), "parent_id": (int,), "visibility": (str,)}, required=("body",))
@@ -208,7 +208,7 @@ def create_comment(rec_id: int):
     return jsonify(serializers.comment(db.session.get(Comment, comment.id), roles)), 201
 
 
-@bp.post("/comments/<int:comment_id>/hide")
+@bp.post("/comments/<id:comment_id>/hide")
 def hide_comment(comment_id: int):
     user = caller(required=True)
     payload = body({"reason": (str,)})
@@ -217,7 +217,7 @@ def hide_comment(comment_id: int):
     return jsonify(serializers.comment(db.session.get(Comment, comment_id), roles))
 
 
-@bp.get("/recommendations/<int:rec_id>/events")
+@bp.get("/recommendations/<id:rec_id>/events")
 def list_events(rec_id: int):
     user = caller()
     _rec, _workflow, roles = visible_recommendation(rec_id, user)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from .. import audit, permissions, services
 from ..errors import ServiceError
 from ..extensions import db
+from ..ids import parse_id
 from ..models import AuditEvent, Membership, Process, User
 from ..workflow import engine
 from . import bp
@@ -39,7 +40,7 @@ def admin_users():
     return render_template("admin/users.html", form=form, users=users)
 
 
-@bp.post("/admin/users/<int:user_id>/<any(activate, deactivate):change>")
+@bp.post("/admin/users/<id:user_id>/<any(activate, deactivate):change>")
 @superuser_only
 def admin_user_active(user_id: int, change: str):
     if not ButtonForm().validate():
@@ -101,7 +102,7 @@ def admin_process(slug: str):
 
 
 
-@bp.post("/admin/processes/<slug>/memberships/<int:membership_id>/revoke")
+@bp.post("/admin/processes/<slug>/memberships/<id:membership_id>/revoke")
 @superuser_only
 def admin_revoke(slug: str, membership_id: int):
     membership = db.session.get(Membership, membership_id)
@@ -127,8 +128,8 @@ def admin_audit():
     start, end = request.args.get("from", ""), request.args.get("to", "")
     if action:
         query = query.where(AuditEvent.action == action)
-    if actor.isdigit():
-        query = query.where(AuditEvent.actor_id == int(actor))
+    if parse_id(actor):
+        query = query.where(AuditEvent.actor_id == parse_id(actor))
     for value, name in ((start, "from"), (end, "to")):
         if value:
             try:
@@ -140,8 +141,8 @@ def admin_audit():
     if end:
         query = query.where(AuditEvent.at < end + "T99")
     before = request.args.get("before", "")
-    if before.isdigit():
-        query = query.where(AuditEvent.seq < int(before))
+    if parse_id(before):
+        query = query.where(AuditEvent.seq < parse_id(before))
     events = db.session.scalars(query.order_by(AuditEvent.seq.desc()).limit(AUDIT_PAGE)).all()
     actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
     people = db.session.scalars(select(User).order_by(User.name)).all()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash
 from .. import services
 from ..errors import ServiceError
 from ..extensions import db
+from ..security import limiter, login_account_key
 from . import bp
 from .common import signed_in
 from .forms import LoginForm, PasswordForm
@@ -26,13 +27,16 @@ def local_target(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=login_account_key, methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = services.find_user(form.email.data)
         # One message for an unknown e-mail and a wrong password: nothing reveals who has an account.
         if user is not None and user.active and check_password_hash(user.password_hash, form.password.data):
-            login_user(user, remember=form.remember.data)
+            services.rehash_password_if_needed(user.id, form.password.data)
+            login_user(db.session.get(type(user), user.id), remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(local_target(request.args.get("next")))
         flash(_("E-mail or password is wrong."), "error")

@@ -8,6 +8,7 @@ from flask_login import current_user
 from .. import permissions, services
 from ..errors import ServiceError
 from ..extensions import db
+from ..ids import parse_id
 from ..models import Comment, CommentReport
 from . import bp
 from .common import flash_error, recommendation_or_404, signed_in
@@ -39,7 +40,7 @@ def readable_comment_or_404(comment_id: int) -> Comment:
     return comment
 
 
-@bp.post("/processes/<slug>/recommendations/<int:number>/comments")
+@bp.post("/processes/<slug>/recommendations/<id:number>/comments")
 @signed_in
 def create_comment(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
@@ -47,7 +48,7 @@ def create_comment(slug: str, number: int):
     if not form.validate():
         flash(_("A comment needs some text."), "error")
         return redirect(url_for("web.recommendation", slug=slug, number=number))
-    parent = int(form.parent_id.data) if (form.parent_id.data or "").isdigit() else None
+    parent = parse_id(form.parent_id.data)
     try:
         comment = services.create_comment(shown.rec.id, current_user, form.body.data, parent,
                                           form.visibility.data or "public")
@@ -58,7 +59,7 @@ def create_comment(slug: str, number: int):
     return back_to(db.session.get(Comment, comment.id))
 
 
-@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+@bp.route("/comments/<id:comment_id>/edit", methods=["GET", "POST"])
 @signed_in
 def edit_comment(comment_id: int):
     comment = readable_comment_or_404(comment_id)
@@ -76,7 +77,7 @@ def edit_comment(comment_id: int):
     return render_template("comments/edit.html", form=form, comment=comment)
 
 
-@bp.post("/comments/<int:comment_id>/report")
+@bp.post("/comments/<id:comment_id>/report")
 @signed_in
 def report_comment(comment_id: int):
     comment = readable_comment_or_404(comment_id)
@@ -93,7 +94,7 @@ def report_comment(comment_id: int):
     return back_to(db.session.get(Comment, comment_id))
 
 
-@bp.post("/comments/<int:comment_id>/hide")
+@bp.post("/comments/<id:comment_id>/hide")
 @signed_in
 def hide_comment(comment_id: int):
     comment = readable_comment_or_404(comment_id)
@@ -110,7 +111,7 @@ def hide_comment(comment_id: int):
     return back_to(db.session.get(Comment, comment_id))
 
 
-@bp.post("/reports/<int:report_id>/dismiss")
+@bp.post("/reports/<id:report_id>/dismiss")
 @signed_in
 def dismiss_report(report_id: int):
     report = db.session.get(CommentReport, report_id)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from .. import permissions, services, text
 from ..errors import Conflict, ServiceError
 from ..extensions import db
+from ..ids import parse_id
 from ..models import Recommendation, RecommendationRevision, User
 from . import bp
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
@@ -40,7 +41,7 @@ def new_recommendation(slug: str):
     return render_template("recommendations/edit.html", form=form, process=process, rec=None, preview=preview)
 
 
-@bp.route("/processes/<slug>/recommendations/<int:number>/edit", methods=["GET", "POST"])
+@bp.route("/processes/<slug>/recommendations/<id:number>/edit", methods=["GET", "POST"])
 @signed_in
 def edit_recommendation(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
@@ -55,7 +56,7 @@ def edit_recommendation(slug: str, number: int):
             preview = text.render(form.body.data)
         else:
             try:
-                services.update_recommendation(shown.rec.id, current_user, _int(form.version.data),
+                services.update_recommendation(shown.rec.id, current_user, parse_id(form.version.data),
                                                form.title.data, form.body.data)
             except Conflict:
                 db.session.rollback()
@@ -77,17 +78,13 @@ def edit_recommendation(slug: str, number: int):
                            preview=preview, theirs=theirs)
 
 
-def _int(value) -> int | None:
-    return int(value) if str(value).isdigit() else None
-
-
 def diff_lines(old: str, new: str) -> list[tuple[str, str]]:
     """Line by line: ('same'|'removed'|'added', text)."""
     kinds = {" ": "same", "-": "removed", "+": "added"}
     return [(kinds[line[0]], line[2:]) for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[0] in kinds]
 
 
-@bp.get("/processes/<slug>/recommendations/<int:number>/versions")
+@bp.get("/processes/<slug>/recommendations/<id:number>/versions")
 def versions(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
     revisions = db.session.scalars(
@@ -98,7 +95,7 @@ def versions(slug: str, number: int):
     authors = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_({r.author_id for r in revisions if r.author_id}))).all()}
     newest = revisions[-1].revision if revisions else 1
-    a, b = _int(request.args.get("a", newest - 1)), _int(request.args.get("b", newest))
+    a, b = parse_id(request.args.get("a", newest - 1)), parse_id(request.args.get("b", newest))
     diff = None
     if a in by_number and b in by_number and a != b:
         old, new = by_number[a], by_number[b]
@@ -109,7 +106,7 @@ def versions(slug: str, number: int):
                            revisions=revisions, authors=authors, a=a, b=b, diff=diff)
 
 
-@bp.post("/processes/<slug>/recommendations/<int:number>/authors")
+@bp.post("/processes/<slug>/recommendations/<id:number>/authors")
 @signed_in
 def add_coauthor(slug: str, number: int):
     shown = recommendation_or_404(slug, number)

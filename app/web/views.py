@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from .. import permissions, queries, timeline
 from ..errors import ServiceError
 from ..extensions import db
+from ..ids import parse_id
 from ..models import Comment, CommentReport, Decision, Membership, Process, Recommendation, RecommendationAuthor, User, utcnow
 from ..workflow import engine, graph
 from ..workflow.service import fire
@@ -77,8 +78,8 @@ def process(slug: str):
     if state is not None and state in workflow.states:
         condition = and_(condition, Recommendation.state == state)
     author_id = request.args.get("author", "")
-    if author_id.isdigit():
-        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == int(author_id))
+    if parse_id(author_id):
+        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == parse_id(author_id))
         condition = and_(condition, Recommendation.id.in_(authored))
     search = request.args.get("q", "").strip()[:200]
     if search:
@@ -170,12 +171,12 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
     ), status
 
 
-@bp.get("/processes/<slug>/recommendations/<int:number>")
+@bp.get("/processes/<slug>/recommendations/<id:number>")
 def recommendation(slug: str, number: int):
     return render_recommendation(recommendation_or_404(slug, number))
 
 
-@bp.post("/processes/<slug>/recommendations/<int:number>/transition")
+@bp.post("/processes/<slug>/recommendations/<id:number>/transition")
 def transition(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
     form = TransitionForm()

@@ -1,0 +1,78 @@
+"""Backup and restore of an SQLite installation (PostgreSQL: pg_dump and pg_restore, see docs/operations.md).
+
+Both use SQLite's online backup API: a backup is a consistent snapshot even
+while the application writes, and a restore copies a checked backup into the
+live database file page by page.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from pathlib import Path
+
+from . import audit
+from .errors import ValidationError
+from .extensions import db
+
+_Event = namedtuple("_Event", audit.FIELDS)
+
+
+def _require_sqlite() -> None:
+    if db.engine.dialect.name != "sqlite":
+        raise ValidationError("backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore "
+                              "(see docs/operations.md)")
+
+
+def check_file(path: Path) -> audit.Verification:
+    """That ``path`` is an intact Ratschlag database whose audit chain verifies."""
+    if not path.is_file():
+        raise ValidationError(f"{path} does not exist")
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            if connection.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise ValidationError(f"{path} is damaged (SQLite's integrity check fails)")
+            rows = connection.execute(f"SELECT {', '.join(audit.FIELDS)} FROM audit_events ORDER BY seq")
+            result = audit.verify_rows(_Event(*row) for row in rows)
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        raise ValidationError(f"{path} is not a Ratschlag database: {error}") from None
+    if not result.ok:
+        raise ValidationError(f"the audit chain in {path} is broken: {result}")
+    return result
+
+
+def backup(target: Path) -> audit.Verification:
+    """Write a consistent copy of the live database to ``target`` (which must not exist yet)."""
+    _require_sqlite()
+    if target.exists():
+        raise ValidationError(f"{target} exists already; choose a new file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = db.engine.raw_connection()
+    try:
+        destination = sqlite3.connect(target)
+        try:
+            source.driver_connection.backup(destination)  # one step: a consistent snapshot
+        finally:
+            destination.close()
+    finally:
+        source.close()
+    return check_file(target)
+
+
+def restore(source_path: Path) -> audit.Verification:
+    """Replace the live database's content with a checked backup. Stop the application first."""
+    _require_sqlite()
+    check_file(source_path)
+    db.session.remove()
+    db.engine.dispose()
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    target = db.engine.raw_connection()
+    try:
+        source.backup(target.driver_connection)
+    finally:
+        target.close()
+        source.close()
+    db.engine.dispose()
+    return audit.verify()
