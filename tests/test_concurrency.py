@@ -25,6 +25,12 @@ WORKERS = 4
 CLIENTS = 12
 
 
+class Server(str):
+    """The API's base URL, knowing the gunicorn master's pid."""
+
+    pid: int
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -52,7 +58,9 @@ def server(app_config, tmp_path):
                 process.kill()
                 pytest.fail(f"gunicorn did not start: {process.stdout.read()}")
             time.sleep(0.2)
-    yield base
+    running = Server(base)
+    running.pid = process.pid
+    yield running
     process.terminate()
     process.wait(timeout=20)
 
@@ -134,3 +142,76 @@ def test_simultaneous_writes_keep_numbers_unique_and_the_chain_whole(server, wor
     assert numbers == list(range(2, 2 + CLIENTS))
     result = audit.verify()
     assert result.ok, str(result)
+
+
+def workers_of(master_pid: int) -> list[int]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def test_a_worker_killed_mid_burst_loses_no_acknowledged_write(server, world, rec_in, token):
+    import signal
+    master = server.pid
+    rec = rec_in(world, "steering_review")
+    people = [token(user) for user in (world.member, world.author, world.moderator)]
+    rec_id = rec.id
+    db.session.rollback()
+    sent, acknowledged, lock = set(), {}, threading.Lock()
+
+    def client(index: int):
+        for n in range(15):
+            body = f"Burst {index}-{n}"
+            with lock:
+                sent.add(body)
+            try:
+                status, answer = call("POST", f"{server}/recommendations/{rec_id}/comments", people[index % 3], {"body": body})
+            except (urllib.error.URLError, ConnectionError, OSError):
+                continue  # the connection died with the worker: not acknowledged
+            if status == 201:
+                with lock:
+                    acknowledged[answer["id"]] = body
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 15 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    victim = workers_of(master)[0]
+    os.kill(victim, signal.SIGKILL)
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(acknowledged) >= 15
+    assert victim not in workers_of(master)  # it really died, and gunicorn started another
+
+    db.session.rollback()
+    from app.models import Comment
+    stored = {c.id: c.body for c in db.session.scalars(sa.select(Comment).where(Comment.recommendation_id == rec_id))}
+    assert acknowledged.items() <= stored.items()  # every 2xx is in the database
+    assert set(stored.values()) <= sent  # and nothing that was not sent
+    events = db.session.scalars(sa.select(AuditEvent.subject_id).where(AuditEvent.action == "comment.created")).all()
+    assert sorted(events) == sorted(stored)  # every stored comment has exactly its one event, and no event lacks one
+    result = audit.verify()
+    assert result.ok, str(result)
+
+
+def test_commenting_while_hiding_keeps_both_and_the_chain(server, world, rec_in, token, api):
+    rec = rec_in(world, "steering_review")
+    comments = [api.post(f"/recommendations/{rec.id}/comments", world.member, json={"body": f"Zum Verbergen {i}"}).json["id"]
+                for i in range(CLIENTS)]
+    moderator, member = token(world.moderator), token(world.member)
+    rec_id = rec.id
+    db.session.rollback()
+
+    def act(index: int):
+        if index % 2:
+            return call("POST", f"{server}/comments/{comments[index]}/hide", moderator, {"reason": "Regel 2"})
+        return call("POST", f"{server}/recommendations/{rec_id}/comments", member,
+                    {"body": f"Antwort {index}", "parent_id": comments[index + 1]})
+    results = all_at_once(CLIENTS, act)
+    assert sorted({status for status, _ in results}) == [200, 201], results
+    db.session.rollback()
+    from app.models import Comment
+    hidden = db.session.scalars(sa.select(Comment.id).where(Comment.hidden.is_(True))).all()
+    assert sorted(hidden) == sorted(comments[i] for i in range(1, CLIENTS, 2))
+    assert audit.verify().ok

@@ -86,7 +86,7 @@ def test_each_transition_bumps_the_version_and_appends_one_event(world, rec_in):
     assert audit.event_dict(last)["data"]["note"] == "We will bring a new version."
 
 
-@pytest.mark.parametrize("fail_at", ["move", "audit", "commit"])
+@pytest.mark.parametrize("fail_at", ["move", "after_state_change", "audit", "commit"])
 def test_a_failure_at_any_step_leaves_no_trace(world, rec_in, monkeypatch, fail_at):
     rec = rec_in(world, "steering_review")
     before = snapshot(rec.id)
@@ -96,6 +96,9 @@ def test_a_failure_at_any_step_leaves_no_trace(world, rec_in, monkeypatch, fail_
     if fail_at == "move":
         from app.workflow.machines import Engine
         monkeypatch.setattr(Engine, "move", boom)
+    elif fail_at == "after_state_change":
+        import app.workflow.service as service
+        monkeypatch.setattr(service, "utcnow", boom)  # the first thing done once the state has moved
     elif fail_at == "audit":
         monkeypatch.setattr(audit, "record", boom)
     else:
