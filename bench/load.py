@@ -49,21 +49,24 @@ def prepare_postgres(url: str) -> None:
     admin.dispose()
 
 
-def seed(env: dict, recommendations: int) -> dict:
-    """Users with tokens, a process, and recommendations waiting in moderation and in the steering round."""
+def seed(env: dict, recommendations: int, clients: int) -> dict:
+    """A member per client, a few moderators and administrators, each with a token, and recommendations
+    waiting in moderation and in the steering round."""
     code = f"""
 import json
 from app import create_app, services
 from app.workflow.service import fire
 app = create_app()
 with app.app_context():
-    people = {{}}
-    for role in ("member", "moderator", "administrator"):
-        user, _ = services.create_user(f"{{role}}@bench.example", role.title())
-        people[role] = user
     process = services.create_process("bench", "Bench", "citizen-recommendation")
-    for role, user in people.items():
-        services.grant_role(process, user, role)
+    tokens = {{"member": [], "moderator": [], "administrator": []}}
+    people = {{}}
+    for role, count in (("member", {clients}), ("moderator", 8), ("administrator", 8)):
+        for n in range(count):
+            user, _ = services.create_user(f"{{role}}{{n}}@bench.example", f"{{role.title()}} {{n}}", password="bench-password-" + str(n))
+            services.grant_role(process, user, role)
+            tokens[role].append(services.create_token(user, "bench"))
+            people.setdefault(role, user)
     ids = []
     for n in range({recommendations}):
         rec = services.create_recommendation(process.id, people["member"], f"Empfehlung {{n}}", "Ein **Text** zum Lesen. " * 20)
@@ -74,7 +77,7 @@ with app.app_context():
         for c in range(5):
             services.create_comment(rec.id, people["member"], f"Kommentar {{c}}")
         ids.append((rec.id, rec.number))
-    print(json.dumps({{"tokens": {{r: services.create_token(u, "bench") for r, u in people.items()}}, "recs": ids}}))
+    print(json.dumps({{"tokens": tokens, "recs": ids}}))
 """
     out = subprocess.run([str(BIN / "python"), "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -113,8 +116,9 @@ def request(method: str, url: str, token: str | None = None, body: dict | None =
         return None, None
 
 
-def client(base: str, seed_data: dict, stats: Stats, stop: float, rng: random.Random):
-    api, tokens, recs = f"{base}/api/v1", seed_data["tokens"], seed_data["recs"]
+def client(index: int, base: str, seed_data: dict, stats: Stats, stop: float, rng: random.Random):
+    api, recs = f"{base}/api/v1", seed_data["recs"]
+    tokens = {role: seed_data["tokens"][role][index % len(seed_data["tokens"][role])] for role in seed_data["tokens"]}
     while time.monotonic() < stop:
         rec_id, number = rng.choice(recs)
         roll = rng.random()
@@ -158,7 +162,10 @@ def run(db: str, clients: int, seconds: float, workers: int, recommendations: in
         env = {**os.environ, "RATSCHLAG_DATABASE_URL": url, "RATSCHLAG_INSTANCE_PATH": instance,
                "RATSCHLAG_SECRET_KEY": "bench", "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows")}
         subprocess.run([str(BIN / "ratschlag"), "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
-        seed_data = seed(env, recommendations)
+        # Every client comes from 127.0.0.1 where real users come from many addresses: lift only the
+        # per-address limit; the per-token limits stay as configured.
+        Path(instance, "config.py").write_text('API_LIMIT_PER_ADDRESS = "1000000 per minute"\n')
+        seed_data = seed(env, recommendations, clients)
         port = free_port()
         server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
                                    "--log-level", "warning", "app:create_app()"], env=env, cwd=REPO)
@@ -169,7 +176,7 @@ def run(db: str, clients: int, seconds: float, workers: int, recommendations: in
                     break
                 time.sleep(0.1)
             stats, stop = Stats(), time.monotonic() + seconds
-            threads = [threading.Thread(target=client, args=(base, seed_data, stats, stop, random.Random(i)))
+            threads = [threading.Thread(target=client, args=(i, base, seed_data, stats, stop, random.Random(i)))
                        for i in range(clients)]
             started = time.monotonic()
             for thread in threads:
@@ -203,7 +210,8 @@ def table(results: list[dict], workers: int) -> str:
     for r in results:
         lines.append(f"| {r['db']} | {r['clients']} | {r['seconds']} | {r['requests']} | {r['throughput']} | {r['p50_ms']} | "
                      f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} | {r['conflicts']} |")
-    return "\n".join(lines) + f"\n\ngunicorn with {workers} sync workers on the same machine as the clients; " \
+    return "\n".join(lines) + f"\n\ngunicorn with {workers} sync workers on the same machine as the clients (Python threads, " \
+        "one user and token each; the per-address limit lifted since all come from 127.0.0.1); " \
         "audit chain after the run: " + "; ".join(f"{r['db']}: {r['audit']}" for r in results)
 
 
