@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from . import config, security
@@ -13,6 +13,8 @@ from .workflow.definition import InvalidWorkflows, load_directory
 from .workflow.machines import Engine
 
 __all__ = ["create_app", "InvalidWorkflows"]
+
+LANGUAGE_COOKIE = "ratschlag_language"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -47,7 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     @login_manager.user_loader
     def load_user(session_id: str):
         # "<id>.<session token>": a password change replaces the token and so ends every session.
-        user_id, _, token = session_id.partition(".")
+        user_id, _sep, token = session_id.partition(".")
         user = db.session.get(models.User, parse_id(user_id)) if parse_id(user_id) else None
         if user is None or not user.active or not token or token != user.session_token:
             return None
@@ -77,4 +79,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def select_locale() -> str:
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    """The person's choice (a cookie set by the language switch), else their browser's, else the installation's."""
+    languages, default = current_app.config["LANGUAGES"], current_app.config["BABEL_DEFAULT_LOCALE"]
+    if not has_request_context():
+        return default
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or default

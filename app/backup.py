@@ -10,6 +10,8 @@ import sqlite3
 from collections import namedtuple
 from pathlib import Path
 
+from flask_babel import gettext as _
+
 from . import audit
 from .errors import ValidationError
 from .extensions import db
@@ -19,27 +21,27 @@ _Event = namedtuple("_Event", audit.FIELDS)
 
 def _require_sqlite() -> None:
     if db.engine.dialect.name != "sqlite":
-        raise ValidationError("backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore "
-                              "(see docs/operations.md)")
+        raise ValidationError(_("backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore "
+                                "(see docs/operations.md)"))
 
 
 def check_file(path: Path) -> audit.Verification:
     """That ``path`` is an intact Ratschlag database whose audit chain verifies."""
     if not path.is_file():
-        raise ValidationError(f"{path} does not exist")
+        raise ValidationError(_("%(path)s does not exist", path=path))
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             if connection.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                raise ValidationError(f"{path} is damaged (SQLite's integrity check fails)")
+                raise ValidationError(_("%(path)s is damaged (SQLite's integrity check fails)", path=path))
             rows = connection.execute(f"SELECT {', '.join(audit.FIELDS)} FROM audit_events ORDER BY seq")
             result = audit.verify_rows(_Event(*row) for row in rows)
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:
-        raise ValidationError(f"{path} is not a Ratschlag database: {error}") from None
+        raise ValidationError(_("%(path)s is not a Ratschlag database: %(error)s", path=path, error=error)) from None
     if not result.ok:
-        raise ValidationError(f"the audit chain in {path} is broken: {result}")
+        raise ValidationError(_("the audit chain in %(path)s is broken: %(result)s", path=path, result=result))
     return result
 
 
@@ -47,7 +49,7 @@ def backup(target: Path) -> audit.Verification:
     """Write a consistent copy of the live database to ``target`` (which must not exist yet)."""
     _require_sqlite()
     if target.exists():
-        raise ValidationError(f"{target} exists already; choose a new file")
+        raise ValidationError(_("%(path)s exists already; choose a new file", path=target))
     target.parent.mkdir(parents=True, exist_ok=True)
     source = db.engine.raw_connection()
     try:

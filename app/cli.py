@@ -7,11 +7,14 @@ on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import force_locale, gettext as _, ngettext
 
 from . import audit as trail
 from . import backup, config, create_app, demo as demo_data, services
@@ -20,21 +23,32 @@ from .workflow import graph
 from .workflow.definition import InvalidWorkflows, load_directory, load_file
 
 
+def cli_locale() -> str:
+    """The terminal's language (LC_ALL, LC_MESSAGES, LANG) if the interface has it, else English."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable, "")
+        if value:
+            language = value.split("_")[0].split(".")[0].lower()
+            return language if language in current_app.config["LANGUAGES"] else "en"
+    return "en"
+
+
 def user_errors(command):
-    """Turn a refused action into a one-line error and exit status 1."""
+    """Speak the terminal's language; turn a refused action into a one-line error and exit status 1."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ServiceError as error:
-            raise click.ClickException(error.message) from None
+        with force_locale(cli_locale()):
+            try:
+                return command(*args, **kwargs)
+            except ServiceError as error:
+                raise click.ClickException(str(error.message)) from None
     return wrapper
 
 
 def _user(email: str):
     user = services.find_user(email)
     if user is None:
-        raise click.ClickException(f"there is no user with the e-mail {email}")
+        raise click.ClickException(_("there is no user with the e-mail %(email)s", email=email))
     return user
 
 
@@ -59,9 +73,10 @@ def users_create(email, name, superuser, password_stdin):
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise click.ClickException("no password on standard input")
+            raise click.ClickException(_("no password on standard input"))
     user, password_used = services.create_user(email, name, password, superuser)
-    click.echo(f"created user {user.email} (id {user.id}){' as superuser' if superuser else ''}")
+    click.echo(_("created superuser %(email)s (id %(id)s)", email=user.email, id=user.id) if superuser
+               else _("created user %(email)s (id %(id)s)", email=user.email, id=user.id))
     if not password_stdin:
         click.echo(f"password: {password_used}")
 
@@ -75,7 +90,8 @@ def users_token(email, label):
     """Create an API token; it is printed alone on the last line and only its hash is kept."""
     user = _user(email)
     token = services.create_token(user, label)
-    click.echo(f"API token for {user.email}{f' ({label})' if label else ''}; it is shown only now:")
+    click.echo(_("API token for %(email)s (%(label)s); it is shown only now:", email=user.email, label=label) if label
+               else _("API token for %(email)s; it is shown only now:", email=user.email))
     click.echo(token)
 
 
@@ -88,12 +104,13 @@ def users_token(email, label):
 def users_revoke_token(email, label, revoke_all):
     """Revoke a user's API tokens (by label, or all); they stop working at once."""
     if (label is None) == (not revoke_all):
-        raise click.ClickException("say which tokens: --label TEXT or --all")
+        raise click.ClickException(_("say which tokens: --label TEXT or --all"))
     user = _user(email)
     count = services.revoke_tokens(user, None if revoke_all else label)
     if count == 0:
-        raise click.ClickException(f"{user.email} has no active token{f' labelled {label!r}' if label else ''}")
-    click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {user.email}")
+        raise click.ClickException(_("%(email)s has no active token labelled '%(label)s'", email=user.email, label=label)
+                                   if label else _("%(email)s has no active token", email=user.email))
+    click.echo(ngettext("revoked %(num)d token of %(email)s", "revoked %(num)d tokens of %(email)s", count, email=user.email))
 
 
 # -- processes -----------------------------------------------------------------
@@ -113,7 +130,7 @@ def processes():
 def processes_create(slug, title, workflow_id):
     """Create a participation process that uses a workflow."""
     process = services.create_process(slug, title, workflow_id)
-    click.echo(f"created process {process.slug} on workflow {process.workflow_id}")
+    click.echo(_("created process %(slug)s on workflow %(workflow)s", slug=process.slug, workflow=process.workflow_id))
 
 
 @processes.command("grant")
@@ -127,9 +144,9 @@ def processes_grant(slug, email, role):
     process = services.find_process(slug)
     user = _user(email)
     if services.grant_role(process, user, role):
-        click.echo(f"{user.email} is now {role} in {process.slug}")
+        click.echo(_("%(email)s is now %(role)s in %(slug)s", email=user.email, role=role, slug=process.slug))
     else:
-        click.echo(f"{user.email} was already {role} in {process.slug}")
+        click.echo(_("%(email)s was already %(role)s in %(slug)s", email=user.email, role=role, slug=process.slug))
 
 
 # -- workflows -----------------------------------------------------------------
@@ -196,7 +213,7 @@ def audit():
 def _published_head(_ctx, _param, value: str | None):
     if value is None:
         return None
-    seq, _, digest = value.partition(":")
+    seq, _sep, digest = value.partition(":")
     if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise click.BadParameter("write it as SEQ:HASH, as 'ratschlag audit head' prints it")
     return int(seq), digest
@@ -241,7 +258,8 @@ def audit_export(fmt):
 def backup_command(path):
     """Write a consistent copy of the SQLite database to PATH, safe while the application runs."""
     result = backup.backup(path)
-    click.echo(f"backup written to {path}: {result.count} audit events, head {result.head_seq}:{result.head_hash}")
+    click.echo(_("backup written to %(path)s: %(count)s audit events, head %(head)s",
+                 path=path, count=result.count, head=f"{result.head_seq}:{result.head_hash}"))
 
 
 @click.command("restore")
@@ -253,9 +271,10 @@ def restore_command(path, yes):
     """Replace the SQLite database's content with a backup. Stop the application first."""
     checked = backup.check_file(path)
     if not yes:
-        click.confirm(f"Replace all current data with {path} ({checked.count} audit events)?", abort=True)
+        click.confirm(_("Replace all current data with %(path)s (%(count)s audit events)?", path=path, count=checked.count),
+                      abort=True)
     result = backup.restore(path)
-    click.echo(f"restored from {path}; {result}")
+    click.echo(_("restored from %(path)s; %(result)s", path=path, result=result))
 
 
 # -- demo ----------------------------------------------------------------------

@@ -12,6 +12,8 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
+from flask_babel import gettext as _
+
 from . import services
 from .errors import ValidationError
 from .extensions import db
@@ -94,7 +96,7 @@ def load(if_empty: bool = False) -> None:
                        f"(demo logins, if any: {Path(current_app.instance_path) / 'demo-logins.txt'})")
             return
         if db.session.scalars(select(Process).where(Process.slug == PROCESS)).first():
-            raise ValidationError(f"the demo is loaded already (process '{PROCESS}' exists)")
+            raise ValidationError(_("the demo is loaded already (process '%(slug)s' exists)", slug=PROCESS))
 
     people: dict[str, User] = {}
     logins = ["Ratschlag demo logins (sign in at /login)", ""]

@@ -71,9 +71,16 @@ def login_account_key() -> str:
     return "login:" + (request.form.get("email") or "").strip().lower()
 
 
-def token_key() -> str:
-    """API requests count per token; without a token, per address."""
+def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()
-    return "address:" + get_remote_address()
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def token_key() -> str:
+    """API requests with a token count per token (so per account)."""
+    return "token:" + hashlib.sha256((_bearer() or "").encode()).hexdigest()
+
+
+def without_token() -> bool:
+    """Requests without a token count only per address."""
+    return _bearer() is None

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -47,6 +48,9 @@ NAME_MAX = 200
 PASSWORD_MIN = 10
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
+FIELDS = {"title": _l("title"), "body": _l("body"), "note": _l("note"), "reason": _l("reason"),
+          "e-mail": _l("e-mail"), "name": _l("name"), "label": _l("label"), "slug": _l("slug")}
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
@@ -56,15 +60,15 @@ def clean_text(value: Any, field: str, max_length: int, required: bool = True,
     """A submitted text, stripped; blank counts as missing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise error(f"{field} must not be blank")
+            raise error(_("%(field)s must not be blank", field=FIELDS.get(field, field)))
         return None
     if not isinstance(value, str):
-        raise ValidationError(f"{field} must be a string")
+        raise ValidationError(_("%(field)s must be a string", field=FIELDS.get(field, field)))
     if "\x00" in value:
-        raise ValidationError(f"{field} must not contain NUL characters")
+        raise ValidationError(_("%(field)s must not contain NUL characters", field=FIELDS.get(field, field)))
     value = value.strip()
     if len(value) > max_length:
-        raise ValidationError(f"{field} is longer than {max_length} characters")
+        raise ValidationError(_("%(field)s is longer than %(max)s characters", field=FIELDS.get(field, field), max=max_length))
     return value
 
 
@@ -80,7 +84,7 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
     """Create a user; returns it and its password (generated when none is given)."""
     email = clean_text(email, "e-mail", 254)
     if not _EMAIL.match(email):
-        raise ValidationError(f"'{email}' is not an e-mail address")
+        raise ValidationError(_("'%(email)s' is not an e-mail address", email=email))
     name = clean_text(name, "name", NAME_MAX)
     if password is None:
         password = secrets.token_urlsafe(15)
@@ -89,7 +93,7 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
     with write_transaction() as session:
         _require_superuser(actor)
         if find_user(email):
-            raise ValidationError(f"a user with the e-mail {email} exists already")
+            raise ValidationError(_("a user with the e-mail %(email)s exists already", email=email))
         user = User(email=email, name=name, password_hash=hash_password(password),
                     is_superuser=superuser, active=True)
         session.add(user)
@@ -142,12 +146,12 @@ COMMON_PASSWORDS = frozenset({
 def check_new_password(password: Any, email: str = "", name: str = "") -> str:
     """The password policy: at least 10 characters, not common, not the person's own name or address."""
     if not isinstance(password, str) or len(password) < PASSWORD_MIN:
-        raise ValidationError(f"the password needs at least {PASSWORD_MIN} characters")
+        raise ValidationError(_("the password needs at least %(count)s characters", count=PASSWORD_MIN))
     lowered = password.lower()
     personal = {part for part in (email.lower(), email.split("@")[0].lower(), name.lower().replace(" ", "")) if len(part) >= 4}
     if lowered in COMMON_PASSWORDS or len(set(password)) < 4 or any(part in lowered for part in personal):
-        raise ValidationError("the password is too easy to guess: avoid common passwords, repeated characters "
-                              "and your own name or e-mail address")
+        raise ValidationError(_("the password is too easy to guess: avoid common passwords, repeated characters "
+                                "and your own name or e-mail address"))
     return password
 
 
@@ -173,7 +177,7 @@ def change_password(user_id: int, current: str, new: str) -> User:
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None or not check_password_hash(user.password_hash, current or ""):
-            raise ValidationError("the current password is wrong")
+            raise ValidationError(_("the current password is wrong"))
         new = check_new_password(new, user.email, user.name)
         user.password_hash = hash_password(new)
         user.session_token = secrets.token_hex(16)
@@ -187,9 +191,9 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
         _require_superuser(actor)
         user = session.get(User, user_id)
         if user is None:
-            raise NotFound(f"there is no user {user_id}")
+            raise NotFound(_("there is no user %(id)s", id=user_id))
         if user.id == actor.id and not active:
-            raise ValidationError("you cannot deactivate your own account")
+            raise ValidationError(_("you cannot deactivate your own account"))
         if user.active == active:
             return user
         user.active = active
@@ -200,7 +204,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
 
 def _require_superuser(actor: Any) -> None:
     if actor is not None and not actor.is_superuser:
-        raise Forbidden("only superusers administer the installation")
+        raise Forbidden(_("only superusers administer the installation"))
 
 
 def revoke_tokens(user: User, label: str | None = None) -> int:
@@ -223,16 +227,16 @@ def revoke_tokens(user: User, label: str | None = None) -> int:
 def create_process(slug: str, title: str, workflow_id: str, actor: User | None = None) -> Process:
     slug = clean_text(slug, "slug", 100)
     if not _SLUG.match(slug):
-        raise ValidationError(f"'{slug}' is not a usable slug (lower-case letters, digits and '-')")
+        raise ValidationError(_("'%(slug)s' is not a usable slug (lower-case letters, digits and '-')", slug=slug))
     title = clean_text(title, "title", TITLE_MAX)
     if workflow_id not in engine().workflows:
         raise ValidationError(
-            f"there is no workflow '{workflow_id}' (known: {', '.join(sorted(engine().workflows))})"
+            _("there is no workflow '%(id)s' (known: %(known)s)", id=workflow_id, known=", ".join(sorted(engine().workflows)))
         )
     with write_transaction() as session:
         _require_superuser(actor)
         if session.scalars(select(Process).where(Process.slug == slug)).first():
-            raise ValidationError(f"a process with the slug '{slug}' exists already")
+            raise ValidationError(_("a process with the slug '%(slug)s' exists already", slug=slug))
         process = Process(slug=slug, title=title, workflow_id=workflow_id)
         session.add(process)
         audit.record("process.created", process, actor, {"slug": slug, "title": title, "workflow": workflow_id})
@@ -242,14 +246,14 @@ def create_process(slug: str, title: str, workflow_id: str, actor: User | None =
 def find_process(slug: str) -> Process:
     process = db.session.scalars(select(Process).where(Process.slug == slug)).first()
     if process is None:
-        raise NotFound(f"there is no process '{slug}'")
+        raise NotFound(_("there is no process '%(slug)s'", slug=slug))
     return process
 
 
 def grant_role(process: Process, user: User, role: str, actor: User | None = None) -> bool:
     """Give ``user`` a role in ``process``; False when they hold it already (nothing changes)."""
     if role not in permissions.PROCESS_ROLES:
-        raise ValidationError(f"unknown role '{role}' (known: {', '.join(permissions.PROCESS_ROLES)})")
+        raise ValidationError(_("unknown role '%(role)s' (known: %(known)s)", role=role, known=", ".join(permissions.PROCESS_ROLES)))
     with write_transaction() as session:
         _require_superuser(actor)
         exists = session.scalars(select(Membership).where(
@@ -291,11 +295,11 @@ def lock_recommendation(recommendation_id: int, actor: Any) -> tuple[Recommendat
         .with_for_update(of=Recommendation).execution_options(populate_existing=True)
     ).first()
     if rec is None:
-        raise NotFound(f"there is no recommendation {recommendation_id}")
+        raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     workflow = workflow_of(rec.process)
     roles = permissions.roles_for(actor, rec)
     if not permissions.can_view(roles, workflow, rec.state):
-        raise NotFound(f"there is no recommendation {recommendation_id}")
+        raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     return rec, workflow, roles
 
 
@@ -306,9 +310,9 @@ def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -
             select(Process).where(Process.id == process_id).with_for_update()
         ).first()
         if process is None:
-            raise NotFound(f"there is no process {process_id}")
+            raise NotFound(_("there is no process %(id)s", id=process_id))
         if not permissions.can_create(permissions.process_roles(actor, process.id)):
-            raise Forbidden("only members, moderators and administrators of the process may write recommendations")
+            raise Forbidden(_("only members, moderators and administrators of the process may write recommendations"))
         title = clean_text(title, "title", TITLE_MAX)
         body = clean_text(body, "body", BODY_MAX)
         workflow = workflow_of(process)
@@ -341,14 +345,14 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
         rec, workflow, roles = lock_recommendation(recommendation_id, actor)
         check_version(rec, expected_version)
         if not permissions.can_edit(roles, workflow, rec.state):
-            raise Forbidden(f"nobody in your role may edit a recommendation in state '{rec.state}'")
+            raise Forbidden(_("nobody in your role may edit a recommendation in state '%(state)s'", state=rec.state))
         new = {}
         if title is not None:
             new["title"] = clean_text(title, "title", TITLE_MAX)
         if body is not None:
             new["body"] = clean_text(body, "body", BODY_MAX)
         if not new:
-            raise ValidationError("give a title or a body to change")
+            raise ValidationError(_("give a title or a body to change"))
         changes = {field: [getattr(rec, field), value] for field, value in new.items() if getattr(rec, field) != value}
         if not changes:
             return rec
@@ -372,11 +376,11 @@ def add_author(recommendation_id: int, actor: User, user: User) -> Recommendatio
     with write_transaction() as session:
         rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
         if "author" not in roles:
-            raise Forbidden("only the recommendation's authors may add co-authors")
+            raise Forbidden(_("only the recommendation's authors may add co-authors"))
         if not permissions.can_create(permissions.process_roles(user, rec.process_id)):
-            raise ValidationError(f"{user.name} is not a member of this process")
+            raise ValidationError(_("%(name)s is not a member of this process", name=user.name))
         if any(link.user_id == user.id for link in rec.author_links):
-            raise ValidationError(f"{user.name} is an author already")
+            raise ValidationError(_("%(name)s is an author already", name=user.name))
         rec.author_links.append(RecommendationAuthor(user_id=user.id, position=len(rec.author_links)))
         rec.updated_at = utcnow()
         audit.record("recommendation.author_added", rec, actor, {"user_id": user.id, "name": user.name})
@@ -386,8 +390,9 @@ def add_author(recommendation_id: int, actor: User, user: User) -> Recommendatio
 def check_version(rec: Recommendation, expected_version: Any) -> None:
     """409 unless the client saw the version the recommendation has now."""
     if expected_version != rec.version:
-        raise Conflict(f"recommendation {rec.id} is at version {rec.version}, not {expected_version}: "
-                       "someone else changed it; reload and try again")
+        raise Conflict(_("recommendation %(id)s is at version %(version)s, not %(expected)s: "
+                         "someone else changed it; reload and try again",
+                         id=rec.id, version=rec.version, expected=expected_version))
 
 
 # -- comments -------------------------------------------------------------------
@@ -398,18 +403,18 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
     with write_transaction() as session:
         rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
         if visibility not in ("public", "internal"):
-            raise ValidationError("visibility must be 'public' or 'internal'")
+            raise ValidationError(_("visibility must be 'public' or 'internal'"))
         if not permissions.can_comment(roles, visibility):
-            raise Forbidden("only the process's moderators and administrators write internal notes"
+            raise Forbidden(_("only the process's moderators and administrators write internal notes")
                             if visibility == "internal" else
-                            "only the process's members, moderators, administrators and the authors may comment")
+                            _("only the process's members, moderators, administrators and the authors may comment"))
         body = clean_text(body, "body", COMMENT_MAX)
         if parent_id is not None:
             parent = session.get(Comment, parent_id) if type(parent_id) is int and 0 < parent_id <= MAX_ID else None
             if parent is None or parent.recommendation_id != rec.id or not permissions.can_read_comment(roles, parent):
-                raise ValidationError(f"parent_id: there is no comment {parent_id} on this recommendation")
+                raise ValidationError(_("parent_id: there is no comment %(id)s on this recommendation", id=parent_id))
             if parent.visibility == "internal" and visibility != "internal":
-                raise ValidationError("a reply to an internal note must be internal too")
+                raise ValidationError(_("a reply to an internal note must be internal too"))
         comment = Comment(recommendation_id=rec.id, parent_id=parent_id, author_id=actor.id, body=body,
                           body_html=text.render(body), visibility=visibility, created_at=utcnow())
         session.add(comment)
@@ -425,12 +430,12 @@ def lock_comment(comment_id: int, actor: Any) -> tuple[Comment, frozenset[str]]:
         .execution_options(populate_existing=True)
     ).first()
     if comment is None:
-        raise NotFound(f"there is no comment {comment_id}")
+        raise NotFound(_("there is no comment %(id)s", id=comment_id))
     rec = comment.recommendation
     roles = permissions.roles_for(actor, rec)
     if not (permissions.can_view(roles, workflow_of(rec.process), rec.state)
             and permissions.can_read_comment(roles, comment)):
-        raise NotFound(f"there is no comment {comment_id}")
+        raise NotFound(_("there is no comment %(id)s", id=comment_id))
     return comment, roles
 
 
@@ -439,10 +444,10 @@ def hide_comment(comment_id: int, actor: User, reason: Any) -> Comment:
     with write_transaction() as session:
         comment, roles = lock_comment(comment_id, actor)
         if not permissions.can_hide_comment(roles):
-            raise Forbidden("only the process's moderators may hide comments")
+            raise Forbidden(_("only the process's moderators may hide comments"))
         reason = clean_text(reason, "reason", NOTE_MAX)
         if comment.hidden:
-            raise ValidationError(f"comment {comment_id} is hidden already")
+            raise ValidationError(_("comment %(id)s is hidden already", id=comment_id))
         comment.hidden, comment.hidden_reason = True, reason
         comment.hidden_by_id, comment.hidden_at = actor.id, utcnow()
         for report in session.scalars(select(CommentReport).where(
@@ -457,7 +462,7 @@ def edit_comment(comment_id: int, actor: User, body: Any) -> Comment:
     with write_transaction() as session:
         comment, _roles = lock_comment(comment_id, actor)
         if not permissions.can_edit_comment(permissions.user_id(actor), comment):
-            raise Forbidden("only its author may edit a comment, and not once it is hidden")
+            raise Forbidden(_("only its author may edit a comment, and not once it is hidden"))
         body = clean_text(body, "body", COMMENT_MAX)
         if body == comment.body:
             return comment
@@ -473,10 +478,10 @@ def report_comment(comment_id: int, actor: User, reason: Any) -> CommentReport:
     with write_transaction() as session:
         comment, roles = lock_comment(comment_id, actor)
         if not permissions.can_comment(roles, "public"):
-            raise Forbidden("only the process's participants may report comments")
+            raise Forbidden(_("only the process's participants may report comments"))
         reason = clean_text(reason, "reason", NOTE_MAX)
         if comment.hidden:
-            raise ValidationError("this comment is hidden already")
+            raise ValidationError(_("this comment is hidden already"))
         report = CommentReport(comment_id=comment.id, reporter_id=actor.id, reason=reason, created_at=utcnow())
         session.add(report)
         audit.record("comment.reported", report, actor, {"comment_id": comment.id, "reason": reason})
@@ -488,12 +493,12 @@ def dismiss_report(report_id: int, actor: User) -> CommentReport:
     with write_transaction() as session:
         report = session.get(CommentReport, report_id)
         if report is None:
-            raise NotFound(f"there is no report {report_id}")
+            raise NotFound(_("there is no report %(id)s", id=report_id))
         _comment, roles = lock_comment(report.comment_id, actor)
         if not permissions.can_hide_comment(roles):
-            raise Forbidden("only the process's moderators handle reports")
+            raise Forbidden(_("only the process's moderators handle reports"))
         if report.resolved_at is not None:
-            raise ValidationError("this report is closed already")
+            raise ValidationError(_("this report is closed already"))
         report.resolved_at = utcnow()
         audit.record("comment.report_dismissed", report, actor, {"comment_id": report.comment_id})
     return report

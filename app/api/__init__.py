@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from ..errors import ServiceError
-from ..security import limiter, token_key
+from ..security import limiter, token_key, without_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Token use is limited per token (so per account) and per address.
-limiter.limit(lambda: current_app.config["API_LIMIT_PER_TOKEN"], key_func=token_key)(bp)
+limiter.limit(lambda: current_app.config["API_LIMIT_PER_TOKEN"], key_func=token_key, exempt_when=without_token)(bp)
 limiter.limit(lambda: current_app.config["API_LIMIT_PER_ADDRESS"])(bp)
 
 #: Error codes for HTTP errors raised outside our services (routing, body size, ...).

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from flask import jsonify, request
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
 
@@ -36,14 +37,14 @@ def caller(required: bool = False):
     header = request.headers.get("Authorization", "")
     if not header:
         if required:
-            raise Unauthorized("this request needs an API token: send 'Authorization: Bearer TOKEN'")
+            raise Unauthorized(_("this request needs an API token: send 'Authorization: Bearer TOKEN'"))
         return None
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
+        raise Unauthorized(_("the Authorization header must be 'Bearer TOKEN'"))
     user = services.user_for_token(token.strip())
     if user is None:
-        raise Unauthorized("the API token is unknown, revoked, or its user is deactivated")
+        raise Unauthorized(_("the API token is unknown, revoked, or its user is deactivated"))
     return user
 
 
@@ -53,20 +54,20 @@ def body(allowed: dict[str, tuple[type, ...]], required: tuple[str, ...] = ()) -
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("the request body is not valid UTF-8 JSON") from None
+        raise BadRequest(_("the request body is not valid UTF-8 JSON")) from None
     if not isinstance(payload, dict):
-        raise ValidationError("the request body must be a JSON object")
+        raise ValidationError(_("the request body must be a JSON object"))
     for name in payload:
         if name not in allowed:
-            raise ValidationError(f"unknown field '{name}' (allowed: {', '.join(allowed)})")
+            raise ValidationError(_("unknown field '%(name)s' (allowed: %(allowed)s)", name=name, allowed=", ".join(allowed)))
     for name in required:
         if payload.get(name) is None:
-            raise ValidationError(f"'{name}' is required")
+            raise ValidationError(_("'%(name)s' is required", name=name))
     for name, value in payload.items():
         kinds = allowed[name]
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
-            kind = " or ".join("integer" if k is int else "string" for k in kinds)
-            raise ValidationError(f"'{name}' must be a {kind}")
+            raise ValidationError(_("'%(name)s' must be an integer", name=name) if int in kinds
+                                  else _("'%(name)s' must be a string", name=name))
     return payload
 
 
@@ -77,20 +78,20 @@ def query_int(name: str, default: int, low: int, high: int | None = None) -> int
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationError(f"'{name}' must be a whole number") from None
+        raise ValidationError(_("'%(name)s' must be a whole number", name=name)) from None
     if value < low or (high is not None and value > high):
-        raise ValidationError(f"'{name}' must be between {low} and {high}" if high else f"'{name}' must be at least {low}")
+        raise ValidationError(_("'%(name)s' must be between %(low)s and %(high)s", name=name, low=low, high=high))
     return value
 
 
 def visible_recommendation(recommendation_id: int, user) -> tuple[Recommendation, Any, frozenset[str]]:
     rec = db.session.get(Recommendation, recommendation_id)
     if rec is None:
-        raise NotFound(f"there is no recommendation {recommendation_id}")
+        raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     workflow = services.workflow_of(rec.process)
     roles = permissions.roles_for(user, rec)
     if not permissions.can_view(roles, workflow, rec.state):
-        raise NotFound(f"there is no recommendation {recommendation_id}")
+        raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     return rec, workflow, roles
 
 
@@ -119,7 +120,7 @@ def get_workflow(workflow_id: str):
     try:
         workflow = engine().get(workflow_id)
     except UnknownWorkflow:
-        raise NotFound(f"there is no workflow '{workflow_id}'") from None
+        raise NotFound(_("there is no workflow '%(id)s'", id=workflow_id)) from None
     return jsonify(serializers.workflow(workflow))
 
 
@@ -148,7 +149,7 @@ def list_recommendations(slug: str):
     per_page = query_int("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
     state = request.args.get("state") or None
     if state is not None and state not in workflow.states:
-        raise ValidationError(f"unknown state '{state}' (known: {', '.join(workflow.states)})")
+        raise ValidationError(_("unknown state '%(state)s' (known: %(known)s)", state=state, known=", ".join(workflow.states)))
 
     roles = permissions.process_roles(user, process.id)
     condition = queries.visible(user, process, roles)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import gettext as _
+
 from .. import audit, permissions
 from ..transactions import write_transaction
 from ..errors import Forbidden, InvalidTransition, NoteRequired
@@ -26,9 +28,9 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
         check_version(rec, expected_version)
         transition = workflow.transition(rec.state, trigger) if isinstance(trigger, str) else None
         if transition is None:
-            raise InvalidTransition(f"'{trigger}' is not possible from state '{rec.state}'")
+            raise InvalidTransition(_("'%(trigger)s' is not possible from state '%(state)s'", trigger=trigger, state=rec.state))
         if not permissions.can_fire(roles, transition):
-            raise Forbidden(f"'{trigger}' needs one of the roles: {', '.join(transition.roles)}")
+            raise Forbidden(_("'%(trigger)s' needs one of the roles: %(roles)s", trigger=trigger, roles=", ".join(transition.roles)))
         note = clean_text(note, "note", NOTE_MAX, required=transition.requires_note, error=NoteRequired)
 
         source = rec.state

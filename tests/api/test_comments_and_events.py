@@ -82,7 +82,7 @@ def test_invalid_comments_change_nothing(api, world, rec_in, thread):
         (world.member, {"body": "x", "parent_id": 99999}, "there is no comment 99999"),
         (world.member, {"body": "x", "parent_id": internal["id"]}, f"there is no comment {internal['id']}"),
         (world.moderator, {"body": "x", "parent_id": internal["id"]}, "internal too"),
-        (world.member, {"body": "x", "parent_id": "1"}, "'parent_id' must be a integer"),
+        (world.member, {"body": "x", "parent_id": "1"}, "'parent_id' must be an integer"),
         (world.member, {"body": "x" * 20_001}, "longer than"),
     ]
     for user, body, fragment in cases:
