@@ -18,6 +18,7 @@ ENVIRONMENT = {
     "RATSCHLAG_SECRET_KEY": "SECRET_KEY",
     "RATSCHLAG_WORKFLOWS_DIR": "WORKFLOWS_DIR",
     "RATSCHLAG_DEFAULT_LOCALE": "BABEL_DEFAULT_LOCALE",
+    "RATSCHLAG_TIMEZONE": "BABEL_DEFAULT_TIMEZONE",
     "RATSCHLAG_HTTPS": "HTTPS",
     "RATSCHLAG_PROXY_FIX": "PROXY_FIX",
     "RATSCHLAG_TRUSTED_HOSTS": "TRUSTED_HOSTS",
@@ -37,7 +38,8 @@ def defaults(instance: Path) -> dict:
         "WORKFLOWS_DIR": str(REPO_ROOT / "workflows"),
         # Request bodies above 1 MiB are refused with 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_LOCALE": "de",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
         "LANGUAGES": ["de", "en"],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -36,6 +36,9 @@ BASE_CONFIG = {
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     "SERVER_NAME": "ratschlag.test",
     "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on
+    # The installation default is German; the suite reads English unless a test asks for German.
+    "BABEL_DEFAULT_LOCALE": "en",
+    "BABEL_DEFAULT_TIMEZONE": "UTC",
 }
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 
-from .. import services
+from .. import LANGUAGE_COOKIE, services
 from ..errors import ServiceError
 from ..extensions import db
 from ..security import limiter, login_account_key
@@ -41,6 +41,17 @@ def login():
             return redirect(local_target(request.args.get("next")))
         flash(_("E-mail or password is wrong."), "error")
     return render_template("auth/login.html", form=form)
+
+
+@bp.get("/language/<code>")
+def language(code: str):
+    """The language switch: remembered in a cookie for a year, then back to where the person was."""
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    response = redirect(local_target(request.args.get("next")))
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
 
 
 @bp.post("/logout")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import format_decimal, gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import selectinload
@@ -27,6 +27,11 @@ SORTS = {
     "due": Recommendation.due_at.asc(),
     "title": Recommendation.title.asc(),
 }
+
+
+@bp.app_template_filter("number")
+def number(value) -> str:
+    return format_decimal(value)
 
 
 @bp.app_context_processor

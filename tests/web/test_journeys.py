@@ -78,7 +78,7 @@ def test_from_draft_to_a_public_decision(world, people, browser):
     administrator.get("/steering")
     assert "1: Beteiligung früh ankündigen" in administrator.text
     administrator.get(page)
-    assert re.search(r"Decision due \d{4}-\d\d-\d\d", administrator.text)
+    assert re.search(r"Decision due [A-Z][a-z]{2} \d{1,2}, \d{4}", administrator.text)
     administrator.post(f"{page}/transition", {"trigger": "adopt", "version": version(1),
                                               "note": "Angenommen: gilt ab dem nächsten Quartal."}, status=200)
     assert state_of(1) == "adopted"

@@ -81,7 +81,7 @@ def test_the_process_page_costs_the_same_for_10_and_1000_recommendations(world, 
         few = queries_for(reader, f"/processes/{world.process.slug}")
         many = queries_for(reader, f"/processes/big")
         assert few == many, (user, few, many)
-        assert "1000 recommendations" in reader.text
+        assert "1,000 recommendations" in reader.text
         late = queries_for(reader, "/processes/big?page=40&sort=title")
         assert late == many
     assert few <= 12
