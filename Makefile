@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test load translations install install-dev clean
+.PHONY: run test e2e load translations install install-dev install-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-e2e: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,e2e]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-e2e: $(VENV)/.installed-e2e
 
 run: install
 	$(BIN)/ratschlag db upgrade
@@ -33,8 +38,12 @@ test: install-dev
 # After changing UI strings: extract them, update the German catalogue (then translate what is new), compile.
 translations: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot --no-location --omit-header --sort-output .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d app/translations
+
+# Browser tests: Playwright with the system's Chromium (Debian: apt-get install chromium).
+e2e: install-e2e
+	RATSCHLAG_E2E=1 $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 load: install-dev
 	$(BIN)/python bench/load.py $(LOAD_ARGS)

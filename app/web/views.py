@@ -16,7 +16,7 @@ from ..workflow import engine, graph
 from ..workflow.service import fire
 from . import bp
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
-from .forms import ButtonForm, CoauthorForm, CommentForm, TransitionForm
+from .forms import CoauthorForm, TransitionForm
 
 PER_PAGE = 20
 MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers
@@ -39,8 +39,7 @@ def helpers():
     held = set()
     if current_user.is_authenticated:
         held = set(db.session.scalars(select(Membership.role).where(Membership.user_id == current_user.id).distinct()))
-    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES,
-            "button": ButtonForm(formdata=None)}
+    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES}
 
 
 # -- the front page --------------------------------------------------------------
@@ -171,7 +170,6 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
         entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
         kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
-        transition_form=TransitionForm(formdata=None), comment_form=CommentForm(formdata=None),
         overdue=rec.due_at is not None and rec.due_at < utcnow(),
     ), status
 

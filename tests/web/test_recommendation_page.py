@@ -131,6 +131,6 @@ def test_forms_without_a_csrf_token_are_refused(client, make_user):
     login(client, user.email)
     assert client.post("/logout", data={}).status_code == 400
     assert user.name in client.get("/").text  # still signed in
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/").text).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert "Sign in" in client.get("/").text
