@@ -23,14 +23,18 @@ from .workflow import graph
 from .workflow.definition import InvalidWorkflows, load_directory, load_file
 
 
-def cli_locale() -> str:
+def terminal_language(languages: list[str]) -> str:
     """The terminal's language (LC_ALL, LC_MESSAGES, LANG) if the interface has it, else English."""
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(variable, "")
         if value:
             language = value.split("_")[0].split(".")[0].lower()
-            return language if language in current_app.config["LANGUAGES"] else "en"
+            return language if language in languages else "en"
     return "en"
+
+
+def cli_locale() -> str:
+    return terminal_language(current_app.config["LANGUAGES"])
 
 
 def user_errors(command):
@@ -190,7 +194,7 @@ def workflows_check(paths):
 @workflows.command("graph")
 @click.argument("workflow_id")
 @click.option("--format", "fmt", type=click.Choice(["svg", "dot", "mermaid"]), default="svg", show_default=True)
-@click.option("--lang", help="Language of the labels (default: the installation's default language).")
+@click.option("--lang", help="Language of the labels (default: the terminal's, as for every command).")
 def workflows_graph(workflow_id, fmt, lang):
     """Print a workflow's diagram."""
     path = _workflows_dir() / f"{workflow_id}.yaml"
@@ -199,7 +203,7 @@ def workflows_graph(workflow_id, fmt, lang):
     workflow, problems = load_file(path)
     if workflow is None:
         raise click.ClickException(f"{path} is invalid; run 'ratschlag workflows check' to see why")
-    click.echo(graph.render(workflow, fmt, lang or _setting("BABEL_DEFAULT_LOCALE")))
+    click.echo(graph.render(workflow, fmt, lang or terminal_language(_setting("LANGUAGES"))))
 
 
 # -- audit ---------------------------------------------------------------------

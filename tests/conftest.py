@@ -99,6 +99,14 @@ def _postgres_url() -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _english_terminal(monkeypatch):
+    """The CLI speaks the terminal's language; the suite reads English whatever the machine's LANG."""
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(request, tmp_path_factory) -> Database:
     instance = tmp_path_factory.mktemp("instance")

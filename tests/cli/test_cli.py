@@ -132,6 +132,14 @@ def test_workflows_graph_text_formats(runner, fmt, expected):
         assert fragment in result.stdout
 
 
+def test_workflows_graph_speaks_the_requested_language(runner, monkeypatch):
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+    assert "in_moderation --> draft: Zur Überarbeitung zurückgeben" in runner.invoke(
+        args=["workflows", "graph", "citizen-recommendation", "--format", "mermaid"]).stdout
+    assert "in_moderation --> draft: Return to the authors" in runner.invoke(
+        args=["workflows", "graph", "citizen-recommendation", "--format", "mermaid", "--lang", "en"]).stdout
+
+
 def test_workflows_graph_svg_needs_no_system_package(runner):
     result = ok(runner.invoke(args=["workflows", "graph", "citizen-concern"]))
     root = ElementTree.fromstring(result.stdout)
