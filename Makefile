@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test e2e load translations install install-dev install-e2e clean
+.PHONY: run test e2e bench bench-peer load translations install install-dev install-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ translations: install-dev
 # Browser tests: Playwright with the system's Chromium (Debian: apt-get install chromium).
 e2e: install-e2e
 	RATSCHLAG_E2E=1 $(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Benchmarks: every scenario on both databases; figures go to bench/RESULTS.md and bench/results/.
+bench: install-dev
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+# The same, with OpenSlides 3.3 (../shared/peers/openslides) measured beside it in the same run.
+bench-peer: install-dev
+	$(BIN)/python bench/bench.py --peer $(BENCH_ARGS)
 
 load: install-dev
 	$(BIN)/python bench/load.py $(LOAD_ARGS)

@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from . import config, security
+from . import bench, config, security
 from .extensions import babel, csrf, db, login_manager, migrate
 from .ids import IdConverter, parse_id
 from .workflow.definition import InvalidWorkflows, load_directory
@@ -64,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never with cookies
     app.register_blueprint(web_bp)
     register(app.cli)
+    bench.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

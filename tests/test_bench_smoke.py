@@ -1,4 +1,4 @@
-"""A short run of the load test, so bench/ cannot rot unnoticed (the real figures are in bench/RESULTS.md)."""
+"""Short runs of bench/, so it cannot rot unnoticed (the real figures are in bench/RESULTS.md)."""
 from __future__ import annotations
 
 import subprocess
@@ -9,12 +9,25 @@ import pytest
 from tests.conftest import REPO
 
 
+def run(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 @pytest.mark.server
 def test_the_load_test_runs_without_errors():
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "load.py"), "--smoke", "--db", "sqlite"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    row = next(line for line in result.stdout.splitlines() if line.startswith("| sqlite"))
+    output = run(str(REPO / "bench" / "load.py"), "--smoke", "--db", "sqlite")
+    row = next(line for line in output.splitlines() if line.startswith("| sqlite"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert int(cells[3]) > 0 and cells[8] == "0"  # requests made, no errors
-    assert "sqlite: ok:" in result.stdout
+    assert "sqlite: ok:" in output
+
+
+@pytest.mark.server
+def test_the_benchmarks_run_every_scenario():
+    output = run(str(REPO / "bench" / "bench.py"), "--smoke", "--db", "sqlite")
+    for scenario in ("transition, 1 client", "transition, 8 clients", "floor, 1 client", "recommendation page, 100 comments",
+                     "API list, 500 recs, late page", "audit verify, 5000 events"):
+        assert f"| {scenario} | sqlite |" in output, scenario
+    assert output.count("- met:") + output.count("- **missed**:") >= 10  # every target is judged

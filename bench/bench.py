@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Benchmarks: each scenario against gunicorn on SQLite and PostgreSQL, one table, with the targets.
+
+    python bench/bench.py                 # everything, both databases (make bench)
+    python bench/bench.py --peer          # and OpenSlides 3.3's set_state, same machine, same run (make bench-peer)
+    python bench/bench.py --db sqlite --smoke    # tiny sizes, nothing recorded (the test suite runs this)
+
+Records the table with date, machine, database versions and commit at the top of bench/RESULTS.md,
+and as JSON in bench/results/. Latencies are wall-clock from a client on the same machine.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from load import BIN, POSTGRES, REPO, free_port, machine, prepare_postgres  # noqa: E402
+
+FULL = {"comments": [10, 100, 1000], "recommendations": [100, 10_000, 100_000], "events": [10_000, 100_000, 1_000_000]}
+SMOKE = {"comments": [10, 100], "recommendations": [100, 500], "events": [1000, 5000]}
+PEER = REPO.parent / "shared" / "peers" / "openslides"
+
+
+class Server:
+    def __init__(self, env: dict, workers: int):
+        self.port = free_port()
+        self.process = subprocess.Popen([str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+                                         "--log-level", "warning", "app:create_app()"], env=env, cwd=REPO)
+        for _ in range(200):
+            try:
+                self.call("GET", "/api/v1/processes")
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("gunicorn did not start")
+
+    def call(self, method: str, path: str, token: str | None = None, body: dict | None = None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, response.getheader("X-Queries"), data
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def measure(repeat: int, action) -> dict:
+    """Run ``action`` ``repeat`` times in a row; latencies in milliseconds, and its query count."""
+    latencies, queries = [], None
+    for n in range(repeat):
+        started = time.perf_counter()
+        status, count, _ = action(n)
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert status < 400, (status, action)
+        queries = count
+    return summary(latencies, queries)
+
+
+def summary(latencies: list[float], queries=None, seconds: float | None = None) -> dict:
+    ordered = sorted(latencies)
+    result = {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(len(ordered) * 0.95) - 1], 2),
+              "n": len(ordered), "queries": int(queries) if queries is not None else None}
+    if seconds:
+        result["throughput"] = round(len(ordered) / seconds, 1)
+    return result
+
+
+def concurrently(clients: int, repeat: int, action) -> dict:
+    latencies, lock = [], threading.Lock()
+
+    def run(client: int):
+        for n in range(repeat):
+            started = time.perf_counter()
+            status, _, _ = action(client, n)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert status < 400, status
+            with lock:
+                latencies.append(elapsed)
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return summary(latencies, seconds=time.perf_counter() - started)
+
+
+def transition_action(server: Server, seed: dict, rec: dict):
+    """Moves one recommendation back and forth: forward (moderation), send back (steering round)."""
+    state = {"version": rec["version"], "review": False}
+
+    def act(client: int, _n: int = 0):
+        tokens = seed["tokens"]
+        if state["review"]:
+            body, token = {"trigger": "send_back", "version": state["version"], "note": "Noch einmal."}, tokens["administrator"][client]
+        else:
+            body, token = {"trigger": "forward", "version": state["version"]}, tokens["moderator"][client]
+        status, queries, data = server.call("POST", f"/api/v1/recommendations/{rec['id']}/transitions", token, body)
+        answer = json.loads(data)
+        state["version"], state["review"] = answer["version"], answer["state"] == "steering_review"
+        return status, queries, data
+    return act
+
+
+def database_version(env: dict) -> str:
+    code = "from app import create_app\nfrom app.extensions import db\nfrom sqlalchemy import text\napp=create_app()\n" \
+           "with app.app_context():\n  d=db.engine.dialect.name\n" \
+           "  print(d, db.session.execute(text('select sqlite_version()' if d=='sqlite' else 'show server_version')).scalar())"
+    return subprocess.run([str(BIN / "python"), "-c", code], env=env, cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
+def prepared(db: str, instance: str, name: str) -> dict:
+    url = f"sqlite:///{instance}/{name}.sqlite3" if db == "sqlite" else POSTGRES.rsplit("/", 1)[0] + f"/ratschlag_{name}"
+    if db == "postgresql":
+        prepare_postgres(url)
+    env = {**os.environ, "RATSCHLAG_DATABASE_URL": url, "RATSCHLAG_INSTANCE_PATH": instance, "RATSCHLAG_SECRET_KEY": "bench",
+           "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows"), "LANG": "C.UTF-8"}
+    subprocess.run([str(BIN / "ratschlag"), "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
+    return env
+
+
+def verify_run(env: dict) -> tuple[float, int]:
+    """``ratschlag audit verify`` in its own process: seconds and peak memory (KiB)."""
+    wrapper = ("import resource, subprocess, sys, time\nstarted = time.perf_counter()\n"
+               f"done = subprocess.run([{str(BIN / 'ratschlag')!r}, 'audit', 'verify'], capture_output=True, text=True)\n"
+               "assert done.returncode == 0 and done.stdout.startswith('ok:'), done.stdout + done.stderr\n"
+               "print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([str(BIN / "python"), "-c", wrapper], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    seconds, peak = out.stdout.split()
+    return float(seconds), int(peak)
+
+
+def run_database(db: str, sizes: dict, repeat: int) -> dict:
+    results: dict = {"database": None, "scenarios": {}}
+    with tempfile.TemporaryDirectory() as instance:
+        Path(instance, "config.py").write_text("BENCH = True\nRATELIMIT_ENABLED = False\n")
+        env = prepared(db, instance, "bench")
+        results["database"] = database_version(env)
+        out = subprocess.run([str(BIN / "python"), str(REPO / "bench" / "seed.py"), "main", json.dumps(sizes)],
+                             env=env, cwd=REPO, capture_output=True, text=True, check=True)
+        seed = json.loads(out.stdout.strip().splitlines()[-1])
+        server = Server(env, workers=4)
+        s = results["scenarios"]
+        try:
+            rec = seed["transitions"][0]
+            s["transition, 1 client"] = measure(repeat, lambda n, a=transition_action(server, seed, rec): a(0))
+            actions = [transition_action(server, seed, r) for r in seed["transitions"][1:9]]
+            s["transition, 8 clients"] = concurrently(8, repeat // 2, lambda c, n: actions[c](c))
+            s["floor, 1 client"] = measure(repeat, lambda n: server.call("POST", "/bench/floor?id=1"))
+            s["floor, 8 clients"] = concurrently(8, repeat // 2, lambda c, n: server.call("POST", f"/bench/floor?id={c + 1}"))
+            for count, thread in sorted(seed["threads"].items(), key=lambda kv: int(kv[0])):
+                s[f"recommendation page, {count} comments"] = measure(
+                    repeat, lambda n, t=thread: server.call("GET", f"/processes/bench/recommendations/{t['number']}"))
+                s[f"API comment list, {count} comments"] = measure(
+                    repeat, lambda n, t=thread: server.call("GET", f"/api/v1/recommendations/{t['id']}/comments"))
+            for count, listed in sorted(seed["lists"].items(), key=lambda kv: int(kv[0])):
+                last = max(1, -(-listed["visible"] // 20))
+                for label, query in (("first page", ""), ("filtered", "state=adopted"), ("late page", f"page={last}")):
+                    s[f"process page, {count} recs, {label}"] = measure(
+                        repeat, lambda n, q=query, l=listed: server.call("GET", f"/processes/{l['slug']}?{q}"))
+                    s[f"API list, {count} recs, {label}"] = measure(
+                        repeat, lambda n, q=query, l=listed: server.call("GET", f"/api/v1/processes/{l['slug']}/recommendations?{q}"))
+        finally:
+            server.stop()
+        for count in sizes["events"]:
+            audit_env = prepared(db, instance, f"audit_{count}")
+            subprocess.run([str(BIN / "python"), str(REPO / "bench" / "seed.py"), "events", str(count)],
+                           env=audit_env, cwd=REPO, check=True, capture_output=True)
+            seconds, peak = verify_run(audit_env)
+            s[f"audit verify, {count} events"] = {"seconds": round(seconds, 2), "events_per_second": int(count / seconds),
+                                                  "peak_kib": peak}
+    return results
+
+
+def run_peer(repeat: int) -> dict:
+    """OpenSlides 3.3's set_state, driven by the peer's own script, on the same machine."""
+    if not Path("/tmp/os-venv/bin/openslides").exists():
+        subprocess.run([str(PEER / "setup.sh")], check=True, capture_output=True)
+    port = free_port()
+    subprocess.run([str(PEER / "start.sh"), str(port)], check=True, capture_output=True)
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            subprocess.run([str(BIN / "python"), str(PEER / "drive.py"), "--base", f"http://127.0.0.1:{port}", "--n", str(repeat),
+                            "--json", out.name], check=True, capture_output=True)
+            return json.loads(Path(out.name).read_text())
+    finally:
+        subprocess.run([str(PEER / "stop.sh")], capture_output=True)
+
+
+def targets(results: dict, peer: dict | None) -> list[str]:
+    lines = []
+
+    def check(name: str, ok: bool, detail: str):
+        lines.append(f"- {'met' if ok else '**missed**'}: {name} ({detail})")
+    for db, r in results.items():
+        s = r["scenarios"]
+        t1, f1 = s["transition, 1 client"]["p50"], s["floor, 1 client"]["p50"]
+        check(f"{db}: transition median at most 3 × the floor's", t1 <= 3 * f1, f"{t1} ms vs {f1} ms: {t1 / f1:.2f}×")
+        t8, f8 = s["transition, 8 clients"]["throughput"], s["floor, 8 clients"]["throughput"]
+        check(f"{db}: 8-client transition throughput at least half the floor's", t8 >= f8 / 2, f"{t8} vs {f8} req/s")
+        counts = sorted(int(k.split(", ")[1].split()[0]) for k in s if k.startswith("recommendation page"))
+        for kind in ("recommendation page", "API comment list"):
+            small, large = s[f"{kind}, {counts[0]} comments"], s[f"{kind}, {counts[-1]} comments"]
+            check(f"{db}: {kind} at {counts[-1]} comments at most 10 × at {counts[0]}, same query count",
+                  large["p50"] <= 10 * small["p50"] and large["queries"] == small["queries"],
+                  f"{large['p50']} vs {small['p50']} ms, {large['queries']} vs {small['queries']} queries")
+        sizes = sorted({int(k.split(", ")[1].split()[0]) for k in s if k.startswith("API list")})
+        for kind in ("process page", "API list"):
+            for label in ("first page", "filtered", "late page"):
+                small, large = s[f"{kind}, {sizes[0]} recs, {label}"], s[f"{kind}, {sizes[-1]} recs, {label}"]
+                check(f"{db}: {kind} {label} at {sizes[-1]} recs at most 1.5 × at {sizes[0]}", large["p50"] <= 1.5 * small["p50"],
+                      f"{large['p50']} vs {small['p50']} ms: {large['p50'] / small['p50']:.2f}×")
+        events = sorted(int(k.split(", ")[1].split()[0]) for k in s if k.startswith("audit verify"))
+        biggest, middle = s[f"audit verify, {events[-1]} events"], s[f"audit verify, {events[-2]} events"]
+        check(f"{db}: audit verify at least 100,000 events/s", biggest["events_per_second"] >= 100_000,
+              f"{biggest['events_per_second']:,} events/s at {events[-1]:,}")
+        check(f"{db}: peak memory at {events[-1]:,} events at most 1.2 × at {events[-2]:,}", biggest["peak_kib"] <= 1.2 * middle["peak_kib"],
+              f"{biggest['peak_kib'] / 1024:.0f} vs {middle['peak_kib'] / 1024:.0f} MiB")
+    if peer and "sqlite" in results:
+        ours, theirs = results["sqlite"]["scenarios"]["transition, 1 client"]["p50"], peer["set_state_median_ms"]
+        check("transition median at most 1/5 of OpenSlides' set_state median (both SQLite, 1 client)", ours <= theirs / 5,
+              f"{ours} vs {theirs} ms: {theirs / ours:.1f}× faster")
+    return lines
+
+
+def table(results: dict, peer: dict | None) -> str:
+    rows = ["| scenario | database | p50 ms | p95 ms | req/s | queries | notes |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for db, r in results.items():
+        for name, v in r["scenarios"].items():
+            if "events_per_second" in v:
+                rows.append(f"| {name} | {db} | | | | | {v['seconds']} s, {v['events_per_second']:,} events/s, "
+                            f"peak {v['peak_kib'] / 1024:.0f} MiB |")
+            else:
+                rows.append(f"| {name} | {db} | {v['p50']} | {v['p95']} | {v.get('throughput', '')} | "
+                            f"{'' if v['queries'] is None else v['queries']} | |")
+    if peer:
+        rows.append(f"| OpenSlides 3.3 set_state, 1 client | sqlite | {peer['set_state_median_ms']} | "
+                    f"{peer.get('set_state_p95_ms', '')} | | | the peer's drive.py, same machine, same run |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--peer", action="store_true", help="also run OpenSlides 3.3 (../shared/peers/openslides)")
+    parser.add_argument("--repeat", type=int, default=100, help="requests per scenario")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, nothing recorded")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    repeat = 10 if args.smoke else args.repeat
+    databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    results = {db: run_database(db, sizes, repeat) for db in databases}
+    peer = run_peer(200) if args.peer else None
+    output = table(results, peer)
+    verdicts = targets(results, peer)
+    print(output)
+    print("\n".join(verdicts))
+    if not args.smoke:
+        stamp = datetime.now(timezone.utc)
+        versions = "; ".join(f"{db}: {r['database']}" for db, r in results.items())
+        results_dir = REPO / "bench" / "results"
+        results_dir.mkdir(exist_ok=True)
+        (results_dir / f"{stamp:%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(
+            {"machine": machine(), "databases": versions, "results": results, "peer": peer, "targets": verdicts}, indent=1))
+        results_file = REPO / "bench" / "RESULTS.md"
+        previous = results_file.read_text(encoding="utf-8") if results_file.exists() else "# Benchmark results\n\nNewest first.\n"
+        head, _, rest = previous.partition("\n## ")
+        entry = (f"## Benchmarks — {machine()}\n\n{versions}; gunicorn with 4 sync workers; {repeat} requests per "
+                 f"scenario from one client thread (8 threads where it says so) on the same machine.\n\n{output}\n\n"
+                 "Targets (issue 6):\n\n" + "\n".join(verdicts) + "\n")
+        results_file.write_text(head.rstrip() + "\n\n" + entry + ("\n## " + rest if rest else ""), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Data for bench/bench.py, run inside the application (RATSCHLAG_* settings from the environment).
+
+    python bench/seed.py main SIZES_JSON      # users, tokens, transitions, comments, list volumes; prints JSON
+    python bench/seed.py events COUNT         # a chain of COUNT audit events, nothing else
+
+People, tokens and the recommendations that transitions move are made through the services;
+volume that only has to be there (comments, list rows, audit events) is bulk-loaded.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert, text
+
+from app import audit, create_app, services, text as markdown
+from app.extensions import db
+from app.models import AuditEvent, Comment, Recommendation, RecommendationAuthor, utcnow
+from app.workflow.service import fire
+
+BATCH = 10_000
+
+
+def main(sizes: dict) -> dict:
+    people = {}
+    tokens = {"moderator": [], "administrator": []}
+    process = services.create_process("bench", "Bench", "citizen-recommendation")
+    for role, count in (("member", 1), ("moderator", 8), ("administrator", 8)):
+        for n in range(count):
+            user, _ = services.create_user(f"{role}{n}@bench.example", f"{role.title()} {n}", password=f"bench-password-{n}")
+            services.grant_role(process, user, role)
+            people.setdefault(role, user)
+            if role in tokens:
+                tokens[role].append(services.create_token(user, "bench"))
+    member = people["member"]
+
+    def moved(title: str, to_review: bool):
+        rec = services.create_recommendation(process.id, member, title, "Ein **Text**. " * 40)
+        rec = fire(rec.id, "submit", member, None, rec.version)
+        rec = fire(rec.id, "start_moderation", people["moderator"], None, rec.version)
+        if to_review:
+            rec = fire(rec.id, "forward", people["moderator"], None, rec.version)
+        return rec
+
+    transitions = [{"id": r.id, "version": r.version} for r in (moved(f"Bewegt {n}", False) for n in range(9))]
+
+    html = markdown.render("Ein **Kommentar** mit etwas Text, wie er in Diskussionen vorkommt.")
+    threads = {}
+    for count in sizes["comments"]:
+        rec = moved(f"Diskussion mit {count} Kommentaren", True)
+        rows = [{"recommendation_id": rec.id, "author_id": member.id, "body": "Ein **Kommentar**.", "body_html": html,
+                 "visibility": "internal" if n % 10 == 0 else "public", "hidden": n % 17 == 0,
+                 "hidden_reason": "Regel 2" if n % 17 == 0 else None, "created_at": utcnow()} for n in range(count)]
+        db.session.execute(insert(Comment), rows)
+        db.session.commit()
+        threads[count] = {"id": rec.id, "number": rec.number}
+
+    lists = {}
+    body = "Ein Text. " * 30
+    body_html = markdown.render(body)
+    states = ["steering_review", "adopted", "rejected", "in_moderation"]
+    for count in sizes["recommendations"]:
+        listed = services.create_process(f"list-{count}", f"Liste mit {count} Empfehlungen", "citizen-recommendation")
+        now = utcnow()
+        for start in range(0, count, BATCH):
+            rows = [{"process_id": listed.id, "number": n + 1, "title": f"Empfehlung {n + 1}", "body": body,
+                     "body_html": body_html, "state": states[n % 4], "version": 1, "state_entered_at": now,
+                     "created_at": now, "updated_at": now} for n in range(start, min(count, start + BATCH))]
+            db.session.execute(insert(Recommendation), rows)
+            ids = db.session.execute(text("SELECT id FROM recommendations WHERE process_id = :p AND number > :a AND number <= :b"),
+                                     {"p": listed.id, "a": start, "b": start + BATCH}).scalars().all()
+            db.session.execute(insert(RecommendationAuthor), [{"recommendation_id": i, "user_id": member.id, "position": 0} for i in ids])
+            db.session.commit()
+        visible = sum(1 for n in range(count) if states[n % 4] != "in_moderation")  # what an anonymous visitor sees
+        lists[count] = {"slug": listed.slug, "visible": visible}
+
+    dialect = db.engine.dialect.name
+    db.session.execute(text("CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, counter INTEGER NOT NULL)"))
+    db.session.execute(text("CREATE TABLE bench_log (id INTEGER PRIMARY KEY, floor_id INTEGER NOT NULL)" if dialect == "sqlite"
+                            else "CREATE TABLE bench_log (id SERIAL PRIMARY KEY, floor_id INTEGER NOT NULL)"))
+    db.session.execute(text("INSERT INTO bench_floor (id, counter) VALUES " + ", ".join(f"({n}, 0)" for n in range(1, 9))))
+    db.session.commit()
+    return {"tokens": tokens, "transitions": transitions, "threads": threads, "lists": lists}
+
+
+def events(count: int) -> None:
+    """A valid chain of ``count`` events, hashed exactly as the application does."""
+    prev, start = audit.GENESIS, datetime(2026, 1, 1, tzinfo=UTC)
+    for first in range(1, count + 1, BATCH):
+        rows = []
+        for seq in range(first, min(count, first + BATCH - 1) + 1):
+            at = audit.timestamp(start + timedelta(seconds=seq))
+            data = {"body": f"Kommentar {seq}", "visibility": "public", "parent_id": None}
+            digest = audit.compute_hash(prev, seq, at, None, "comment.created", "comment", seq, data)
+            rows.append({"seq": seq, "at": at, "actor_id": None, "action": "comment.created", "subject_type": "comment",
+                         "subject_id": seq, "data": audit.canonical_data(data), "prev_hash": prev, "hash": digest})
+            prev = digest
+        db.session.execute(insert(AuditEvent), rows)
+        db.session.commit()
+
+
+if __name__ == "__main__":
+    app = create_app()
+    with app.app_context():
+        if sys.argv[1] == "main":
+            print(json.dumps(main(json.loads(sys.argv[2]))))
+        else:
+            events(int(sys.argv[2]))
