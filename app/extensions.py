@@ -19,7 +19,9 @@ class Base(DeclarativeBase):
     })
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay loaded after a commit: a service's answer is built from what it just wrote, not read
+# again. Sessions live for one request (or one command), so nothing outlives the data it came from.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

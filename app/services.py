@@ -17,6 +17,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, permissions, text
@@ -124,7 +125,8 @@ def create_token(user: User, label: str = "") -> str:
 
 def user_for_token(raw: str) -> User | None:
     """The active user a token belongs to, or None. Notes the token's last use (once a minute)."""
-    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(raw))).first()
+    token = db.session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(raw)).options(joinedload(ApiToken.user))).first()
     if token is None or not token.usable or not token.user.active:
         return None
     now = utcnow()

@@ -49,12 +49,14 @@ def _sqlite_begin(connection):
 def write_transaction() -> Iterator[Session]:
     """One database transaction for one audited change; commits or rolls back everything.
 
-    Whatever the session read before is discarded first: a service re-reads and
-    locks what it changes, so nothing decided on stale data can commit.
+    The read transaction before it ends first; a service re-reads and locks what it changes
+    (``populate_existing``), so nothing decided on stale data can commit.
     """
     session = db.session()
     if session.in_transaction():
-        session.rollback()
+        # End the read transaction: commit when nothing is pending (objects stay loaded), otherwise
+        # roll back, so that nothing unaudited can ride along with this write.
+        session.rollback() if (session.new or session.dirty or session.deleted) else session.commit()
     session.connection(execution_options={WRITE_OPTION: True})
     try:
         yield session

@@ -137,9 +137,21 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        if has_app_context():  # not when following a redirect, already inside the fresh context
+        outer = has_app_context()  # not when following a redirect, already inside the fresh context
+        if outer:
             db.session.rollback()
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if outer:
+            db.session.expire_all()  # what the test holds is read again, as the request left it
+        return response
+
+
+def _read_afresh(session, *_):
+    """Expire what the test's session holds, except objects with changes not yet written."""
+    changed = set(session.dirty) | set(session.new)
+    for obj in list(session.identity_map.values()):
+        if obj not in changed:
+            session.expire(obj)
 
 
 class IsolatedCliRunner(FlaskCliRunner):
@@ -147,7 +159,9 @@ class IsolatedCliRunner(FlaskCliRunner):
 
     def invoke(self, *args, **kwargs):
         db.session.rollback()
-        return contextvars.Context().run(super().invoke, *args, **kwargs)
+        result = contextvars.Context().run(super().invoke, *args, **kwargs)
+        db.session.expire_all()
+        return result
 
 
 @pytest.fixture
@@ -156,6 +170,10 @@ def app(app_config):
     app.test_client_class = IsolatedClient
     app.test_cli_runner_class = IsolatedCliRunner
     with app.app_context():
+        # The application keeps objects after a commit (sessions live for one request). A test's
+        # session lives for the whole test while servers and requests change the data, so it reads
+        # every object afresh in each new transaction.
+        sa.event.listen(db.session(), "after_begin", _read_afresh)
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -168,3 +168,18 @@ def test_the_recipe_is_short_and_needs_only_the_standard_library():
     assert len(source.splitlines()) <= 20
     imports = {m for line in source.splitlines() for m in re.findall(r"^import (.+)$", line)}
     assert imports == {"hashlib, json, sys"}
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seq=st.integers(1, 2**31 - 1), actor=st.none() | st.integers(1, 2**31 - 1), action=st.text(min_size=1),
+       subject_type=st.text(min_size=1), subject=st.none() | st.integers(1, 2**31 - 1), data=JSON_DATA, at=st.text(min_size=1))
+def test_verifying_from_stored_text_hashes_exactly_what_was_recorded(seq, actor, action, subject_type, subject, data, at):
+    from collections import namedtuple
+    row = namedtuple("Row", audit.FIELDS)(seq, at, actor, action, subject_type, subject, audit.canonical_data(data), "0" * 64, "")
+    assert audit._stored_hash("0" * 64, row) == audit.compute_hash("0" * 64, seq, at, actor, action, subject_type, subject, data)

@@ -95,14 +95,13 @@ def visible_recommendation(recommendation_id: int, user) -> tuple[Recommendation
     return rec, workflow, roles
 
 
-def written_recommendation(rec_id: int, user, status: int = 200):
-    """The answer to a successful write: the recommendation as it is now.
+def written_recommendation(rec: Recommendation, user, status: int = 200):
+    """The answer to a successful write: the recommendation the service returned, as it is now.
 
     No visibility check here: the service checked it before the change, and a
     transition may move a recommendation into a state its actor cannot see
     (the steering round sending it back to moderation).
     """
-    rec = db.session.get(Recommendation, rec_id)
     roles = permissions.roles_for(user, rec)
     return jsonify(serializers.recommendation(rec, services.workflow_of(rec.process), roles)), status
 
@@ -137,7 +136,7 @@ def create_recommendation(slug: str):
     process = services.find_process(slug)
     payload = body({"title": (str,), "body": (str,)}, required=("title", "body"))
     rec = services.create_recommendation(process.id, user, payload["title"], payload["body"])
-    return written_recommendation(rec.id, user, 201)
+    return written_recommendation(rec, user, 201)
 
 
 @bp.get("/processes/<slug>/recommendations")
@@ -179,16 +178,16 @@ def get_recommendation(rec_id: int):
 def update_recommendation(rec_id: int):
     user = caller(required=True)
     payload = body({"title": (str,), "body": (str,), "version": (int,)}, required=("version",))
-    services.update_recommendation(rec_id, user, payload["version"], payload.get("title"), payload.get("body"))
-    return written_recommendation(rec_id, user)
+    rec = services.update_recommendation(rec_id, user, payload["version"], payload.get("title"), payload.get("body"))
+    return written_recommendation(rec, user)
 
 
 @bp.post("/recommendations/<id:rec_id>/transitions")
 def fire_transition(rec_id: int):
     user = caller(required=True)
     payload = body({"trigger": (str,), "note": (str,), "version": (int,)}, required=("trigger", "version"))
-    workflow_service.fire(rec_id, payload["trigger"], user, payload.get("note"), payload["version"])
-    return written_recommendation(rec_id, user)
+    rec = workflow_service.fire(rec_id, payload["trigger"], user, payload.get("note"), payload["version"])
+    return written_recommendation(rec, user)
 
 
 @bp.get("/recommendations/<id:rec_id>/comments")
