@@ -131,7 +131,8 @@ class Recommendation(db.Model):
     audit_subject_type = "recommendation"
     __table_args__ = (
         UniqueConstraint("process_id", "number", name="uq_recommendations_process_number"),
-        Index("ix_recommendations_process_state", "process_id", "state"),
+        # Serves every list: visibility and state filters, ordered by number, counted index-only.
+        Index("ix_recommendations_process_state_number", "process_id", "state", "number"),
         CheckConstraint("version >= 1", name="version"),
     )
 

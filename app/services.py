@@ -375,7 +375,7 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
 
 def add_author(recommendation_id: int, actor: User, user: User) -> Recommendation:
     """Make a member of the process a co-author; only an author may invite one."""
-    with write_transaction() as session:
+    with write_transaction():
         rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
         if "author" not in roles:
             raise Forbidden(_("only the recommendation's authors may add co-authors"))

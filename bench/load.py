@@ -205,7 +205,7 @@ def machine() -> str:
 
 
 def table(results: list[dict], workers: int) -> str:
-    lines = [f"| database | clients | seconds | requests | req/s | p50 ms | p95 ms | p99 ms | errors | races lost (409/404) |",
+    lines = ["| database | clients | seconds | requests | req/s | p50 ms | p95 ms | p99 ms | errors | races lost (409/404) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         lines.append(f"| {r['db']} | {r['clients']} | {r['seconds']} | {r['requests']} | {r['throughput']} | {r['p50_ms']} | "

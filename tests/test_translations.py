@@ -9,7 +9,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from app import create_app
-from tests.conftest import REPO, BASE_CONFIG, IsolatedClient
+from tests.conftest import REPO, IsolatedClient
 
 CATALOGUE = REPO / "app" / "translations" / "de" / "LC_MESSAGES"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")

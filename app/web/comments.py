@@ -77,38 +77,35 @@ def edit_comment(comment_id: int):
     return render_template("comments/edit.html", form=form, comment=comment)
 
 
-@bp.post("/comments/<id:comment_id>/report")
-@signed_in
-def report_comment(comment_id: int):
+def reasoned(comment_id: int, action, missing: str, done: str):
+    """A moderation step on a comment that needs a reason (report, hide)."""
     comment = readable_comment_or_404(comment_id)
     form = ReasonForm()
     if not form.validate():
-        flash(_("Please say why you report this comment."), "error")
-        return back_to(comment)
-    try:
-        services.report_comment(comment_id, current_user, form.reason.data)
-    except ServiceError as error:
-        refused(error)
+        flash(missing, "error")
     else:
-        flash(_("Thank you. Moderation will look at this comment."), "success")
-    return back_to(db.session.get(Comment, comment_id))
+        try:
+            action(comment_id, current_user, form.reason.data)
+        except ServiceError as error:
+            refused(error)
+        else:
+            flash(done, "success")
+    return back_to(comment)
+
+
+@bp.post("/comments/<id:comment_id>/report")
+@signed_in
+def report_comment(comment_id: int):
+    return reasoned(comment_id, services.report_comment, _("Please say why you report this comment."),
+                    _("Thank you. Moderation will look at this comment."))
 
 
 @bp.post("/comments/<id:comment_id>/hide")
 @signed_in
 def hide_comment(comment_id: int):
-    comment = readable_comment_or_404(comment_id)
-    form = ReasonForm()
-    if not form.validate():
-        flash(_("Hiding a comment needs a reason; it is shown in the comment's place."), "error")
-        return back_to(comment)
-    try:
-        services.hide_comment(comment_id, current_user, form.reason.data)
-    except ServiceError as error:
-        refused(error)
-    else:
-        flash(_("The comment is hidden; your reason is shown in its place."), "success")
-    return back_to(db.session.get(Comment, comment_id))
+    return reasoned(comment_id, services.hide_comment,
+                    _("Hiding a comment needs a reason; it is shown in the comment's place."),
+                    _("The comment is hidden; your reason is shown in its place."))
 
 
 @bp.post("/reports/<id:report_id>/dismiss")

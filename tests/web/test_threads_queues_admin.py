@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from app import services
 from app.extensions import db
 from app.models import AuditEvent, CommentReport, CommentRevision, User
-from app.workflow.service import fire
 from tests.conftest import audit_count
 from tests.web.browser import PASSWORD, Browser
 
