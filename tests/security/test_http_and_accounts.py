@@ -139,3 +139,27 @@ def test_tokens_can_be_revoked_and_can_expire(app, runner, make_user, client):
     db.session.execute(db.text("UPDATE api_tokens SET expires_at = '2000-01-01 00:00:00' WHERE label = 'month'"))
     db.session.commit()
     assert client.get("/api/v1/processes", headers={"Authorization": f"Bearer {fresh}"}).status_code == 401
+
+
+def test_several_servers_share_rate_limits_through_redis(app_config):
+    """Two application instances (two servers) count sign-in attempts in one Redis."""
+    import uuid
+
+    import redis
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    config = {**app_config, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URL": url,
+              "RATELIMIT_KEY_PREFIX": uuid.uuid4().hex, "LOGIN_LIMIT_PER_ACCOUNT": "2 per minute",
+              "LOGIN_LIMIT_PER_ADDRESS": "100 per minute"}
+    first, second = create_app(config), create_app(config)
+    statuses = []
+    for server in (first, second, first):
+        with server.app_context():
+            visitor = Browser(server)
+            visitor.get("/login")
+            statuses.append(visitor.post("/login", {"email": "shared@example.org", "password": "x"}).status_code)
+            db.engine.dispose()
+    assert statuses[:2] != [429, 429] and statuses[-1] == 429, statuses
