@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import permissions
@@ -27,12 +27,6 @@ def visible(user: Any, process: Process, roles: frozenset[str] | None = None) ->
         authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == uid)
         condition = or_(condition, and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
     return and_(Recommendation.process_id == process.id, condition)
-
-
-def visible_anywhere(user: Any, processes: list[Process] | None = None) -> ColumnElement[bool]:
-    """Visible to ``user`` in any of ``processes`` (default: all)."""
-    processes = db.session.scalars(select(Process)).all() if processes is None else processes
-    return or_(false(), *(visible(user, p) for p in processes))
 
 
 def counts_by_state(condition: ColumnElement[bool]) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, gettext as _
 from flask_login import current_user
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import permissions, queries, timeline
@@ -48,12 +48,10 @@ def helpers():
 @bp.get("/")
 def index():
     processes = db.session.scalars(select(Process).order_by(Process.title)).all()
-    overview = []
-    for process in processes:
-        workflow = engine().get(process.workflow_id)
-        counts = queries.counts_by_state(queries.visible(current_user, process))
-        overview.append((process, workflow, counts))
-    seen = queries.visible_anywhere(current_user, processes)
+    workflows = {p.id: engine().get(p.workflow_id) for p in processes}
+    visible = {p.id: queries.visible(current_user, p) for p in processes}
+    overview = [(p, workflows[p.id], queries.counts_by_state(visible[p.id])) for p in processes]
+    seen = or_(false(), *visible.values())
     decisions = db.session.scalars(
         select(Decision).join(Recommendation).where(seen).order_by(Decision.decided_at.desc()).limit(10)
         .options(selectinload(Decision.recommendation).selectinload(Recommendation.process))
@@ -62,7 +60,6 @@ def index():
         select(Recommendation).where(seen, Recommendation.due_at < utcnow()).order_by(Recommendation.due_at)
         .limit(50).options(selectinload(Recommendation.process))
     ).all()
-    workflows = {p.id: engine().get(p.workflow_id) for p in processes}
     return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows)
 
 
