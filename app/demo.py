@@ -92,14 +92,14 @@ def _write_logins(lines: list[str]) -> Path:
 def load(if_empty: bool = False) -> None:
     if db.session.scalars(select(User).limit(1)).first() is not None:
         if if_empty:
-            click.echo("demo: the database holds data already; nothing loaded "
-                       f"(demo logins, if any: {Path(current_app.instance_path) / 'demo-logins.txt'})")
+            click.echo(_("demo: the database holds data already; nothing loaded (demo logins, if any: %(path)s)",
+                         path=Path(current_app.instance_path) / "demo-logins.txt"))
             return
         if db.session.scalars(select(Process).where(Process.slug == PROCESS)).first():
             raise ValidationError(_("the demo is loaded already (process '%(slug)s' exists)", slug=PROCESS))
 
     people: dict[str, User] = {}
-    logins = ["Ratschlag demo logins (sign in at /login)", ""]
+    logins = [_("Ratschlag demo logins (sign in at /login)"), ""]
     for email, name, _roles, _concern_roles, superuser in PEOPLE:
         user, password = services.create_user(email, name, superuser=superuser)
         people[email.split("@")[0]] = user
@@ -148,4 +148,4 @@ def load(if_empty: bool = False) -> None:
 
     path = _write_logins(logins)
     click.echo("\n".join(logins))
-    click.echo(f"\n(also written to {path})")
+    click.echo("\n" + _("(also written to %(path)s)", path=path))

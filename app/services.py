@@ -131,10 +131,8 @@ def user_for_token(raw: str) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        token_id, user_id = token.id, token.user_id
         with write_transaction() as session:
-            session.get(ApiToken, token_id).last_used_at = now
-        return db.session.get(User, user_id)
+            session.get(ApiToken, token.id).last_used_at = now
     return token.user
 
 

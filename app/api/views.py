@@ -106,6 +106,11 @@ def written_recommendation(rec: Recommendation, user, status: int = 200):
     return jsonify(serializers.recommendation(rec, services.workflow_of(rec.process), roles)), status
 
 
+def written_comment(comment: Comment, user, status: int = 200):
+    """The answer to a successful comment write: the comment the service returned (it checked visibility)."""
+    return jsonify(serializers.comment(comment, permissions.roles_for(user, comment.recommendation))), status
+
+
 # -- endpoints -------------------------------------------------------------------
 
 
@@ -204,17 +209,14 @@ def create_comment(rec_id: int):
     payload = body({"body": (str,), "parent_id": (int,), "visibility": (str,)}, required=("body",))
     comment = services.create_comment(rec_id, user, payload["body"], payload.get("parent_id"),
                                       payload.get("visibility") or "public")
-    _rec, _workflow, roles = visible_recommendation(rec_id, user)
-    return jsonify(serializers.comment(db.session.get(Comment, comment.id), roles)), 201
+    return written_comment(comment, user, 201)
 
 
 @bp.post("/comments/<id:comment_id>/hide")
 def hide_comment(comment_id: int):
     user = caller(required=True)
     payload = body({"reason": (str,)})
-    comment = services.hide_comment(comment_id, user, payload.get("reason"))
-    _rec, _workflow, roles = visible_recommendation(comment.recommendation_id, user)
-    return jsonify(serializers.comment(db.session.get(Comment, comment_id), roles))
+    return written_comment(services.hide_comment(comment_id, user, payload.get("reason")), user)
 
 
 @bp.get("/recommendations/<id:rec_id>/events")

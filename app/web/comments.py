@@ -56,7 +56,7 @@ def create_comment(slug: str, number: int):
         refused(error)
         return redirect(url_for("web.recommendation", slug=slug, number=number))
     flash(_("Your comment is published.") if comment.visibility == "public" else _("Your internal note is saved."), "success")
-    return back_to(db.session.get(Comment, comment.id))
+    return back_to(comment)
 
 
 @bp.route("/comments/<id:comment_id>/edit", methods=["GET", "POST"])
@@ -73,7 +73,7 @@ def edit_comment(comment_id: int):
             refused(error)
         else:
             flash(_("Your comment is changed; the earlier text is kept."), "success")
-            return back_to(db.session.get(Comment, comment_id))
+            return back_to(comment)
     return render_template("comments/edit.html", form=form, comment=comment)
 
 
@@ -114,11 +114,10 @@ def dismiss_report(report_id: int):
     report = db.session.get(CommentReport, report_id)
     if report is None or not ButtonForm().validate():
         abort(404 if report is None else 400)
-    comment_id = report.comment_id
     try:
         services.dismiss_report(report_id, current_user)
     except ServiceError as error:
         refused(error)
     else:
         flash(_("The report is dismissed; the comment stays."), "success")
-    return back_to(db.session.get(Comment, comment_id))
+    return back_to(report.comment)
