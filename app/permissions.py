@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from .extensions import db
@@ -27,14 +28,25 @@ def user_id(user: Any) -> int | None:
 
 
 def process_roles(user: Any, process_id: int) -> frozenset[str]:
-    """The roles ``user`` holds in a process, plus ``public``."""
+    """The roles ``user`` holds in a process, plus ``public``; read once per request."""
     uid = user_id(user)
     if uid is None:
         return NO_ROLES
-    roles = db.session.scalars(
-        select(Membership.role).where(Membership.user_id == uid, Membership.process_id == process_id)
-    ).all()
-    return NO_ROLES | frozenset(roles)
+    known = g.setdefault(_ROLES_KEY, {}) if has_request_context() else {}
+    if (uid, process_id) not in known:
+        known[(uid, process_id)] = NO_ROLES | frozenset(db.session.scalars(
+            select(Membership.role).where(Membership.user_id == uid, Membership.process_id == process_id)
+        ).all())
+    return known[(uid, process_id)]
+
+
+def forget_roles() -> None:
+    """Drop the roles this request has read (after it changed a membership)."""
+    if has_request_context():
+        g.pop(_ROLES_KEY, None)
+
+
+_ROLES_KEY = "ratschlag_process_roles"
 
 
 def roles_for(user: Any, recommendation: Recommendation, in_process: frozenset[str] | None = None) -> frozenset[str]:

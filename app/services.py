@@ -264,6 +264,7 @@ def grant_role(process: Process, user: User, role: str, actor: User | None = Non
         session.add(membership)
         audit.record("membership.granted", membership, actor,
                      {"user_id": user.id, "process": process.slug, "role": role})
+    permissions.forget_roles()
     return True
 
 
@@ -278,6 +279,7 @@ def revoke_role(process: Process, user: User, role: str, actor: User | None = No
         audit.record("membership.revoked", membership, actor,
                      {"user_id": user.id, "process": process.slug, "role": role})
         session.delete(membership)
+    permissions.forget_roles()
     return True
 
 
@@ -289,11 +291,14 @@ def workflow_of(process: Process) -> Workflow:
 
 
 def lock_recommendation(recommendation_id: int, actor: Any) -> tuple[Recommendation, Workflow, frozenset[str]]:
-    """Load and lock a recommendation for a change; 404 unless ``actor`` may see it."""
+    """Load and lock a recommendation for a change, with what a change and its answer read
+    (process, authors, decision) in the same statement; 404 unless ``actor`` may see it."""
     rec = db.session.scalars(
         select(Recommendation).where(Recommendation.id == recommendation_id)
+        .options(joinedload(Recommendation.process), joinedload(Recommendation.author_links),
+                 joinedload(Recommendation.decision))
         .with_for_update(of=Recommendation).execution_options(populate_existing=True)
-    ).first()
+    ).unique().one_or_none()
     if rec is None:
         raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     workflow = workflow_of(rec.process)

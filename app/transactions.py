@@ -49,15 +49,20 @@ def _sqlite_begin(connection):
 def write_transaction() -> Iterator[Session]:
     """One database transaction for one audited change; commits or rolls back everything.
 
-    The read transaction before it ends first; a service re-reads and locks what it changes
-    (``populate_existing``), so nothing decided on stale data can commit.
+    Whatever the request read before is settled first: pending changes are rolled back, so
+    nothing unaudited can ride along. On SQLite a clean read transaction commits, so that the
+    write can begin IMMEDIATE; on PostgreSQL (READ COMMITTED, where every statement sees what is
+    committed) it simply continues, which saves a round trip. Either way a service re-reads and
+    locks what it changes (``populate_existing``), so nothing decided on stale data can commit.
     """
     session = db.session()
     if session.in_transaction():
-        # End the read transaction: commit when nothing is pending (objects stay loaded), otherwise
-        # roll back, so that nothing unaudited can ride along with this write.
-        session.rollback() if (session.new or session.dirty or session.deleted) else session.commit()
-    session.connection(execution_options={WRITE_OPTION: True})
+        if session.new or session.dirty or session.deleted:
+            session.rollback()
+        elif not is_postgresql():
+            session.commit()  # objects stay loaded (expire_on_commit=False)
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE_OPTION: True})
     try:
         yield session
         session.commit()

@@ -99,3 +99,30 @@ def test_the_front_page_and_api_list_stay_bounded(world, people, browser, api, m
     with counted() as large:
         api.get(f"/processes/{world.process.slug}/recommendations?per_page=100")
     assert len(small) == len(large)
+
+
+def test_a_transition_costs_six_statements(api, world, rec_in):
+    """Token, the locked recommendation with its process, authors and decision, roles, the update,
+    the audit head and the event; the answer reads nothing more. PostgreSQL adds the chain's
+    advisory lock, SQLite its BEGINs."""
+    rec = rec_in(world, "in_moderation")
+    api.get(f"/recommendations/{rec.id}", world.moderator)  # the token's first use is noted once a minute
+    path, body, moderator = f"/recommendations/{rec.id}/transitions", {"trigger": "forward", "version": rec.version}, world.moderator
+    moderator.id  # the test's own reads happen before counting
+    with counted() as statements:
+        response = api.post(path, moderator, json=body)
+    assert response.status_code == 200 and response.json["state"] == "steering_review"
+    assert response.json["transitions"] == [] and response.json["authors"][0]["id"] == world.author.id
+    work = [s for s in statements if not s.startswith("BEGIN")]
+    assert len(work) == (7 if db.engine.dialect.name == "postgresql" else 6), "\n".join(s[:90] for s in work)
+    assert len(statements) - len(work) <= 2  # the read, then the write (IMMEDIATE); PostgreSQL sends no BEGIN
+
+
+def test_roles_read_in_a_request_are_read_again_after_a_membership_changes(app, world):
+    from app import permissions, services
+    with app.test_request_context():
+        assert "moderator" not in permissions.process_roles(world.member, world.process.id)
+        services.grant_role(world.process, world.member, "moderator")
+        assert "moderator" in permissions.process_roles(world.member, world.process.id)
+        services.revoke_role(world.process, world.member, "moderator")
+        assert "moderator" not in permissions.process_roles(world.member, world.process.id)
