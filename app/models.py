@@ -163,6 +163,25 @@ class Recommendation(db.Model):
         return [link.user for link in self.author_links]
 
 
+#: Numbers per block in ``RecommendationCount``: a list page is read from the block where it starts.
+COUNT_BLOCK = 1000
+
+
+class RecommendationCount(db.Model):
+    """How many recommendations of a process are in a state, per block of 1,000 numbers.
+
+    Kept by database triggers on ``recommendations`` (migration 0005), in the same transaction as
+    every insert, state change and delete, so it is never out of step; the application only reads
+    it. Lists count and page from it instead of scanning every row (app/queries.py).
+    """
+    __tablename__ = "recommendation_counts"
+
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class RecommendationRevision(db.Model):
     """Every text version of a recommendation: revision 1 at creation, one more per edit."""
 

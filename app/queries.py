@@ -2,18 +2,31 @@
 
 The list endpoints of the API and every list page build on ``visible``: one
 definition of visibility for lists, derived from the same predicates as
-``app.permissions``.
+``app.permissions``. Lists ordered by number count and page with
+``visible_counts`` and ``visible_page``, whose cost does not grow with the
+number of recommendations: they read the counts the database keeps per state
+and block of numbers (``RecommendationCount``) instead of every row.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import Any, Sequence
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import permissions
 from .extensions import db
-from .models import AuditEvent, Comment, CommentReport, Process, Recommendation, RecommendationAuthor
+from .models import (
+    COUNT_BLOCK,
+    AuditEvent,
+    Comment,
+    CommentReport,
+    Process,
+    Recommendation,
+    RecommendationAuthor,
+    RecommendationCount,
+)
 from .workflow import engine
 
 
@@ -29,11 +42,70 @@ def visible(user: Any, process: Process, roles: frozenset[str] | None = None) ->
     return and_(Recommendation.process_id == process.id, condition)
 
 
-def counts_by_state(condition: ColumnElement[bool]) -> dict[str, int]:
-    rows = db.session.execute(
-        select(Recommendation.state, func.count()).where(condition).group_by(Recommendation.state)
+#: How many visible recommendations lie in each (state, block of numbers).
+Counts = dict[tuple[str, int], int]
+
+
+def visible_counts(user: Any, process: Process, roles: frozenset[str] | None = None) -> Counts:
+    """What ``user`` may see of ``process``, counted per (state, block): the same set as ``visible``."""
+    roles = permissions.process_roles(user, process.id) if roles is None else roles
+    by_role, by_authorship = permissions.visible_states(roles, engine().get(process.workflow_id))
+    counts: Counter[tuple[str, int]] = Counter()
+    if by_role:
+        for state, block, count in db.session.execute(
+            select(RecommendationCount.state, RecommendationCount.block, RecommendationCount.count)
+            .where(RecommendationCount.process_id == process.id, RecommendationCount.state.in_(by_role))
+        ):
+            counts[(state, block)] += count
+    uid = permissions.user_id(user)
+    if uid is not None and by_authorship:  # a person's own drafts: few, counted one by one
+        for state, number in db.session.execute(
+            select(Recommendation.state, Recommendation.number).join(RecommendationAuthor)
+            .where(Recommendation.process_id == process.id, Recommendation.state.in_(by_authorship),
+                   RecommendationAuthor.user_id == uid)
+        ):
+            counts[(state, (number - 1) // COUNT_BLOCK)] += 1
+    return {key: count for key, count in counts.items() if count > 0}
+
+
+def counts_by_state(counts: Counts) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for (state, _block), count in counts.items():
+        totals[state] += count
+    return dict(totals)
+
+
+def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Counts, state: str | None,
+                 offset: int, limit: int, descending: bool = False, options: Sequence[Any] = ()) -> list[Recommendation]:
+    """Rows ``offset`` to ``offset + limit`` of what ``user`` may see (in ``state``, if given), by number.
+
+    ``counts`` (from ``visible_counts``) says in which blocks of numbers those rows lie, so the
+    database reads only those blocks, however long the list: no OFFSET over the rows before.
+    """
+    per_block: Counter[int] = Counter()
+    for (in_state, block), count in counts.items():
+        if state is None or in_state == state:
+            per_block[block] += count
+    before, first, last, reached = 0, None, None, 0
+    for block in sorted(per_block, reverse=descending):
+        if first is None and before + per_block[block] <= offset:
+            before += per_block[block]
+            continue
+        first = block if first is None else first
+        last, reached = block, reached + per_block[block]
+        if before + reached >= offset + limit:
+            break
+    if first is None:
+        return []
+    low, high = sorted((first, last))
+    condition = and_(visible(user, process, roles), Recommendation.number > low * COUNT_BLOCK,
+                     Recommendation.number <= (high + 1) * COUNT_BLOCK)
+    if state is not None:
+        condition = and_(condition, Recommendation.state == state)
+    order = Recommendation.number.desc() if descending else Recommendation.number.asc()
+    return db.session.scalars(
+        select(Recommendation).where(condition).order_by(order).offset(offset - before).limit(limit).options(*options)
     ).all()
-    return {state: count for state, count in rows}
 
 
 def events_of(recommendation_id: int) -> list[AuditEvent]:

@@ -156,16 +156,10 @@ def list_recommendations(slug: str):
         raise ValidationError(_("unknown state '%(state)s' (known: %(known)s)", state=state, known=", ".join(workflow.states)))
 
     roles = permissions.process_roles(user, process.id)
-    condition = queries.visible(user, process, roles)
-    if state is not None:
-        condition = and_(condition, Recommendation.state == state)
-
-    total = db.session.scalar(select(func.count()).select_from(Recommendation).where(condition))
-    items = db.session.scalars(
-        select(Recommendation).where(condition).order_by(Recommendation.number)
-        .offset((page - 1) * per_page).limit(per_page)
-        .options(selectinload(Recommendation.author_links), selectinload(Recommendation.decision))
-    ).all()
+    counts = queries.visible_counts(user, process, roles)
+    total = sum(n for (in_state, _block), n in counts.items() if state is None or in_state == state)
+    items = queries.visible_page(user, process, roles, counts, state, (page - 1) * per_page, per_page,
+                                 options=(selectinload(Recommendation.author_links), selectinload(Recommendation.decision)))
     return jsonify({
         "items": [serializers.recommendation(r, workflow, permissions.roles_for(user, r, roles)) for r in items],
         "total": total, "page": page, "per_page": per_page,

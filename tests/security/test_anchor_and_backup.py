@@ -153,10 +153,13 @@ def test_postgresql_dump_and_restore_keep_the_data_and_the_chain(app, history, t
                         str(dump)], check=True)
         restored_app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": target.render_as_string(hide_password=False),
                                    "INSTANCE_PATH": str(tmp_path)})
+        counts = sa.text("SELECT process_id, state, block, count FROM recommendation_counts WHERE count <> 0 ORDER BY 1, 2, 3")
         original_head, original_comments = audit.head(), db.session.scalar(sa.text("SELECT count(*) FROM comments"))
+        original_counts = db.session.execute(counts).all()
         with restored_app.app_context():
             assert audit.verify().ok and audit.head() == original_head
             assert db.session.scalar(sa.text("SELECT count(*) FROM comments")) == original_comments
+            assert original_counts and db.session.execute(counts).all() == original_counts  # counted once, not twice
             with pytest.raises(sa.exc.DatabaseError, match="append-only"):  # the triggers came along
                 with db.engine.begin() as conn:
                     conn.execute(sa.text("DELETE FROM audit_events"))
