@@ -290,15 +290,18 @@ def workflow_of(process: Process) -> Workflow:
     return engine().get(process.workflow_id)
 
 
-def lock_recommendation(recommendation_id: int, actor: Any) -> tuple[Recommendation, Workflow, frozenset[str]]:
-    """Load and lock a recommendation for a change, with what a change and its answer read
-    (process, authors, decision) in the same statement; 404 unless ``actor`` may see it."""
-    rec = db.session.scalars(
-        select(Recommendation).where(Recommendation.id == recommendation_id)
-        .options(joinedload(Recommendation.process), joinedload(Recommendation.author_links),
-                 joinedload(Recommendation.decision))
-        .with_for_update(of=Recommendation).execution_options(populate_existing=True)
-    ).unique().one_or_none()
+def lock_recommendation(recommendation_id: int, actor: Any, lock: bool = True) -> tuple[Recommendation, Workflow, frozenset[str]]:
+    """Load (and lock, unless ``lock`` is False) a recommendation for a change, with what a change and
+    its answer read (process, authors, decision) in the same statement; 404 unless ``actor`` may see it.
+
+    Without the lock, the change is still safe: the UPDATE names the version it read
+    (``version_id_col``) and a change that came between is refused with 409.
+    """
+    statement = (select(Recommendation).where(Recommendation.id == recommendation_id)
+                 .options(joinedload(Recommendation.process), joinedload(Recommendation.author_links),
+                          joinedload(Recommendation.decision))
+                 .execution_options(populate_existing=True))
+    rec = db.session.scalars(statement.with_for_update(of=Recommendation) if lock else statement).unique().one_or_none()
     if rec is None:
         raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     workflow = workflow_of(rec.process)

@@ -1,15 +1,19 @@
 """Database transaction discipline shared by every service.
 
 Every write goes through :func:`write_transaction`. On SQLite it begins with
-``BEGIN IMMEDIATE``, so concurrent writers queue on the busy timeout instead of
-failing when a read transaction tries to upgrade; on PostgreSQL callers lock the
-rows they change (``SELECT ... FOR UPDATE``) and the audit append takes an
-advisory lock. Either way one write transaction holds one audit append.
+``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing when a read
+transaction tries to upgrade, and writers of all processes queue on a lock file
+beside the database (``<database>-writer.lock``); on PostgreSQL callers lock the
+rows they change (``SELECT ... FOR UPDATE``) or name the version they read, and
+the audit append takes an advisory lock. Either way one write transaction holds
+one audit append.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
 from sqlalchemy import event
@@ -56,23 +60,47 @@ def write_transaction() -> Iterator[Session]:
     locks what it changes (``populate_existing``), so nothing decided on stale data can commit.
     """
     session = db.session()
-    if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
+    with ExitStack() as stack:
+        if session.in_transaction():
+            if session.new or session.dirty or session.deleted:
+                session.rollback()
+            elif not is_postgresql():
+                session.commit()  # objects stay loaded (expire_on_commit=False)
+        if not is_postgresql():
+            stack.enter_context(_sqlite_writer_queue())
+        if not session.in_transaction():
+            session.connection(execution_options={WRITE_OPTION: True})
+        try:
+            yield session
+            session.commit()
+        except StaleDataError:
+            # The row's version moved under us (the version_id_col check): a lost race, not a crash.
             session.rollback()
-        elif not is_postgresql():
-            session.commit()  # objects stay loaded (expire_on_commit=False)
-    if not session.in_transaction():
-        session.connection(execution_options={WRITE_OPTION: True})
+            raise Conflict("someone else changed this at the same moment; reload and try again") from None
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def _sqlite_writer_queue() -> Iterator[None]:
+    """Writers of this SQLite file queue on a lock file beside it, across processes.
+
+    SQLite lets one writer in at a time; the others poll, sleeping 1, 2, 5, 10 ... ms between
+    tries, so under load the file sits idle while writers sleep. A kernel lock (flock) wakes
+    the next writer the moment the last one is done. Programs that do not take it (the
+    ``sqlite3`` shell, say) still meet the busy timeout, as before.
+    """
+    database = db.session.get_bind().url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    descriptor = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        yield session
-        session.commit()
-    except StaleDataError:
-        # The row's version moved under us (the version_id_col check): a lost race, not a crash.
-        session.rollback()
-        raise Conflict("someone else changed this at the same moment; reload and try again") from None
-    except BaseException:
-        session.rollback()
-        raise
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def is_postgresql() -> bool:

@@ -35,3 +35,55 @@ def test_an_exception_rolls_back_everything(world, rec_in):
     db.session.expire_all()
     assert db.session.get(Recommendation, rec_id).title != "Half done"
     assert audit_count() == events
+
+
+def test_a_change_between_the_checks_and_the_write_is_a_conflict(world, rec_in, monkeypatch):
+    """A transition checks before its write transaction; the UPDATE still refuses what came between."""
+    from app.workflow import service
+    rec = rec_in(world, "in_moderation")
+    rec_id, version, events = rec.id, rec.version, audit_count()
+    checked = service.clean_text
+
+    def another_writer_slips_in(*args, **kwargs):
+        with db.engine.begin() as other:
+            other.execute(sa.update(Recommendation).where(Recommendation.id == rec_id).values(version=version + 1))
+        return checked(*args, **kwargs)
+    monkeypatch.setattr(service, "clean_text", another_writer_slips_in)
+    # The suite's re-reading at each transaction (tests/conftest.py) would hide the race.
+    read_afresh = next(fn for fn in db.session().dispatch.after_begin if fn.__name__ == "_read_afresh")
+    sa.event.remove(db.session(), "after_begin", read_afresh)
+    try:
+        with pytest.raises(Conflict):
+            service.fire(rec_id, "forward", world.moderator, None, version)
+    finally:
+        sa.event.listen(db.session(), "after_begin", read_afresh)
+    db.session.expire_all()
+    assert db.session.get(Recommendation, rec_id).state == "in_moderation"
+    assert audit_count() == events
+
+
+def test_sqlite_writers_queue_on_a_lock_file_beside_the_database(app, world):
+    import fcntl
+    import os
+    import threading
+
+    from app import services
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the lock file is SQLite's")
+    holder = os.open(db.engine.url.database + "-writer.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as a writer in another process would
+    done = threading.Event()
+
+    def write():
+        with app.app_context():
+            services.create_process("queued", "Queued", "citizen-recommendation")
+            done.set()
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert not done.wait(0.5)  # it waits for its turn
+    finally:
+        os.close(holder)
+    assert done.wait(10)  # and writes as soon as the lock is free
+    writer.join()
+    assert db.session.scalar(sa.text("SELECT count(*) FROM processes WHERE slug = 'queued'")) == 1

@@ -22,17 +22,22 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
     required note (422 note_required). Then the state moves, ``due_at`` follows the
     new state's deadline, a final state records the decision, and one audit event
     is appended. Any failure leaves no trace.
-    """
-    with write_transaction():
-        rec, workflow, roles = lock_recommendation(recommendation_id, actor)
-        check_version(rec, expected_version)
-        transition = workflow.transition(rec.state, trigger) if isinstance(trigger, str) else None
-        if transition is None:
-            raise InvalidTransition(_("'%(trigger)s' is not possible from state '%(state)s'", trigger=trigger, state=rec.state))
-        if not permissions.can_fire(roles, transition):
-            raise Forbidden(_("'%(trigger)s' needs one of the roles: %(roles)s", trigger=trigger, roles=", ".join(transition.roles)))
-        note = clean_text(note, "note", NOTE_MAX, required=transition.requires_note, error=NoteRequired)
 
+    The checks read before the write transaction begins, so that writers queue only for the
+    write itself (on SQLite the whole database is locked while one writes). The UPDATE names
+    the version the checks read: a change that came between is refused with 409, as if the
+    client had sent a stale version.
+    """
+    rec, workflow, roles = lock_recommendation(recommendation_id, actor, lock=False)
+    check_version(rec, expected_version)
+    transition = workflow.transition(rec.state, trigger) if isinstance(trigger, str) else None
+    if transition is None:
+        raise InvalidTransition(_("'%(trigger)s' is not possible from state '%(state)s'", trigger=trigger, state=rec.state))
+    if not permissions.can_fire(roles, transition):
+        raise Forbidden(_("'%(trigger)s' needs one of the roles: %(roles)s", trigger=trigger, roles=", ".join(transition.roles)))
+    note = clean_text(note, "note", NOTE_MAX, required=transition.requires_note, error=NoteRequired)
+
+    with write_transaction():
         source = rec.state
         rec.state = engine().move(workflow.id, source, trigger)
         now = utcnow()
