@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from load import BIN, POSTGRES, REPO, free_port, machine, prepare_postgres  # noqa: E402
+import plot  # noqa: E402
 
 FULL = {"comments": [10, 100, 1000], "recommendations": [100, 10_000, 100_000], "events": [10_000, 100_000, 1_000_000]}
 SMOKE = {"comments": [10, 100], "recommendations": [100, 500], "events": [1000, 5000]}
@@ -269,6 +270,7 @@ def main() -> int:
     peer = run_peer(200) if args.peer else None
     output = table(results, peer)
     verdicts = targets(results, peer)
+    picture = plot.svg(results)
     print(output)
     print("\n".join(verdicts))
     if not args.smoke:
@@ -276,13 +278,16 @@ def main() -> int:
         versions = "; ".join(f"{db}: {r['database']}" for db, r in results.items())
         results_dir = REPO / "bench" / "results"
         results_dir.mkdir(exist_ok=True)
-        (results_dir / f"{stamp:%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(
+        name = f"{stamp:%Y%m%dT%H%M%SZ}"
+        (results_dir / f"{name}.json").write_text(json.dumps(
             {"machine": machine(), "databases": versions, "results": results, "peer": peer, "targets": verdicts}, indent=1))
+        (results_dir / f"{name}.svg").write_text(picture, encoding="utf-8")
         results_file = REPO / "bench" / "RESULTS.md"
         previous = results_file.read_text(encoding="utf-8") if results_file.exists() else "# Benchmark results\n\nNewest first.\n"
         head, _, rest = previous.partition("\n## ")
         entry = (f"## Benchmarks — {machine()}\n\n{versions}; gunicorn with 4 sync workers; {repeat} requests per "
                  f"scenario from one client thread (8 threads where it says so) on the same machine.\n\n{output}\n\n"
+                 f"![p50 latency against the number of recommendations and comments](results/{name}.svg)\n\n"
                  "Targets (issue 6):\n\n" + "\n".join(verdicts) + "\n")
         results_file.write_text(head.rstrip() + "\n\n" + entry + ("\n## " + rest if rest else ""), encoding="utf-8")
     return 0
