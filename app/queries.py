@@ -78,6 +78,11 @@ def counts_by_state(counts: Counts) -> dict[str, int]:
     return dict(totals)
 
 
+def total(counts: Counts, state: str | None = None) -> int:
+    """How many of the counted recommendations there are (in ``state``, if given)."""
+    return sum(count for (in_state, _block), count in counts.items() if state is None or in_state == state)
+
+
 def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Counts, state: str | None,
                  offset: int, limit: int, descending: bool = False, options: Sequence[Any] = ()) -> list[Recommendation]:
     """Rows ``offset`` to ``offset + limit`` of what ``user`` may see (in ``state``, if given), by number.

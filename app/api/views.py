@@ -157,12 +157,11 @@ def list_recommendations(slug: str):
 
     roles = permissions.process_roles(user, process.id)
     counts = queries.visible_counts(user, process, roles)
-    total = sum(n for (in_state, _block), n in counts.items() if state is None or in_state == state)
     items = queries.visible_page(user, process, roles, counts, state, (page - 1) * per_page, per_page,
                                  options=(selectinload(Recommendation.author_links), selectinload(Recommendation.decision)))
     return jsonify({
         "items": [serializers.recommendation(r, workflow, permissions.roles_for(user, r, roles)) for r in items],
-        "total": total, "page": page, "per_page": per_page,
+        "total": queries.total(counts, state), "page": page, "per_page": per_page,
     })
 
 

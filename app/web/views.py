@@ -86,7 +86,7 @@ def process(slug: str):
 
     if sort in ("number", "-number") and not parse_id(author_id) and not search:
         # The usual view: counted and paged from the kept counts, as cheap at page 5,000 as at page 1.
-        total = counts.get(state, 0) if state else sum(counts.values())
+        total = queries.total(visible_counts, state)
         items = queries.visible_page(current_user, process, roles, visible_counts, state, (page - 1) * PER_PAGE,
                                      PER_PAGE, descending=sort == "-number", options=options)
     else:
