@@ -290,7 +290,7 @@ def workflow_of(process: Process) -> Workflow:
     return engine().get(process.workflow_id)
 
 
-def lock_recommendation(recommendation_id: int, actor: Any, lock: bool = True) -> tuple[Recommendation, Workflow, frozenset[str]]:
+def recommendation_for_change(recommendation_id: int, actor: Any, lock: bool = True) -> tuple[Recommendation, Workflow, frozenset[str]]:
     """Load (and lock, unless ``lock`` is False) a recommendation for a change, with what a change and
     its answer read (process, authors, decision) in the same statement; 404 unless ``actor`` may see it.
 
@@ -350,7 +350,7 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
     Submitting the current text again changes nothing and records nothing.
     """
     with write_transaction() as session:
-        rec, workflow, roles = lock_recommendation(recommendation_id, actor)
+        rec, workflow, roles = recommendation_for_change(recommendation_id, actor)
         check_version(rec, expected_version)
         if not permissions.can_edit(roles, workflow, rec.state):
             raise Forbidden(_("nobody in your role may edit a recommendation in state '%(state)s'", state=rec.state))
@@ -382,7 +382,7 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
 def add_author(recommendation_id: int, actor: User, user: User) -> Recommendation:
     """Make a member of the process a co-author; only an author may invite one."""
     with write_transaction():
-        rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
+        rec, _workflow, roles = recommendation_for_change(recommendation_id, actor)
         if "author" not in roles:
             raise Forbidden(_("only the recommendation's authors may add co-authors"))
         if not permissions.can_create(permissions.process_roles(user, rec.process_id)):
@@ -409,7 +409,7 @@ def check_version(rec: Recommendation, expected_version: Any) -> None:
 def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: Any = None,
                    visibility: Any = "public") -> Comment:
     with write_transaction() as session:
-        rec, _workflow, roles = lock_recommendation(recommendation_id, actor)
+        rec, _workflow, roles = recommendation_for_change(recommendation_id, actor)
         if visibility not in ("public", "internal"):
             raise ValidationError(_("visibility must be 'public' or 'internal'"))
         if not permissions.can_comment(roles, visibility):

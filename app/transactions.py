@@ -16,6 +16,7 @@ import sqlite3
 from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
+from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -76,7 +77,7 @@ def write_transaction() -> Iterator[Session]:
         except StaleDataError:
             # The row's version moved under us (the version_id_col check): a lost race, not a crash.
             session.rollback()
-            raise Conflict("someone else changed this at the same moment; reload and try again") from None
+            raise Conflict(_("someone else changed this at the same moment; reload and try again")) from None
         except BaseException:
             session.rollback()
             raise

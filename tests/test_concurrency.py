@@ -53,7 +53,7 @@ def server(app_config, tmp_path):
         try:
             urllib.request.urlopen(f"{base}/processes", timeout=2)
             break
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out: not up yet
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"gunicorn did not start: {process.stdout.read()}")

@@ -10,7 +10,7 @@ from .. import audit, permissions
 from ..transactions import write_transaction
 from ..errors import Forbidden, InvalidTransition, NoteRequired
 from ..models import Decision, Recommendation, utcnow
-from ..services import NOTE_MAX, check_version, clean_text, lock_recommendation
+from ..services import NOTE_MAX, check_version, clean_text, recommendation_for_change
 from . import engine
 
 
@@ -28,7 +28,7 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
     the version the checks read: a change that came between is refused with 409, as if the
     client had sent a stale version.
     """
-    rec, workflow, roles = lock_recommendation(recommendation_id, actor, lock=False)
+    rec, workflow, roles = recommendation_for_change(recommendation_id, actor, lock=False)
     check_version(rec, expected_version)
     transition = workflow.transition(rec.state, trigger) if isinstance(trigger, str) else None
     if transition is None:
