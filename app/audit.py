@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from hashlib import sha256
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,21 +76,17 @@ def _json_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _json_number(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
 def _stored_hash(prev_hash: str, row: Any) -> str:
     """The hash of a stored event, written straight from its stored fields: the same bytes as
     ``compute_hash`` (keys in sorted order, no spaces), without parsing and re-serializing the
     data, which is stored in canonical form. Stored data that is not exactly what was hashed
-    gives another hash, so nothing slips through."""
-    at = row.at
+    gives another hash, so nothing slips through. ``row`` holds the fields in ``FIELDS`` order."""
+    seq, at, actor_id, action, subject_type, subject_id, data, _prev, _hash = row
     quoted_at = f'"{at}"' if at.isascii() and at.isprintable() and '"' not in at and "\\" not in at else _json_string(at)
-    canonical = (f'{{"action":{_json_string(row.action)},"actor_id":{_json_number(row.actor_id)},"at":{quoted_at},'
-                 f'"data":{row.data},"seq":{_json_number(row.seq)},"subject_id":{_json_number(row.subject_id)},'
-                 f'"subject_type":{_json_string(row.subject_type)}}}')
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    canonical = (f'{{"action":{_json_string(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
+                 f'"at":{quoted_at},"data":{data},"seq":{int(seq)},'
+                 f'"subject_id":{"null" if subject_id is None else int(subject_id)},"subject_type":{_json_string(subject_type)}}}')
+    return sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
 def event_dict(row: Any) -> dict:
