@@ -8,7 +8,6 @@ the data are stored as the exact strings that were hashed.
 from __future__ import annotations
 
 import csv
-import hashlib
 from hashlib import sha256
 import json
 from dataclasses import dataclass
@@ -37,13 +36,26 @@ def canonical_data(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def compute_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
-                 subject_type: str, subject_id: int | None, data: Any) -> str:
-    canonical = canonical_data({
+def canonical(seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None,
+              data: Any) -> str:
+    """The string an event's hash covers after its ``prev_hash`` (CONTRACT.md section 5)."""
+    return canonical_data({
         "seq": seq, "at": at, "actor_id": actor_id, "action": action,
         "subject_type": subject_type, "subject_id": subject_id, "data": data,
     })
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def compute_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
+                 subject_type: str, subject_id: int | None, data: Any) -> str:
+    return sha256((prev_hash + canonical(seq, at, actor_id, action, subject_type, subject_id, data))
+                  .encode("utf-8")).hexdigest()
+
+
+_EVENTS = AuditEvent.__table__
+# Prepared once: every audited change runs these.
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_APPEND = insert(_EVENTS)
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=CHAIN_LOCK_KEY)
 
 
 def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
@@ -54,10 +66,8 @@ def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
     session = db.session
     session.flush()  # the subject needs its id
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+        session.execute(_CHAIN_LOCK)
+    last = session.execute(_HEAD).first()
     seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
     at = timestamp()
     actor_id = actor.id if actor is not None else None
@@ -67,7 +77,7 @@ def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
     row = {"seq": seq, "at": at, "actor_id": actor_id, "action": action, "subject_type": subject_type,
            "subject_id": subject.id, "data": canonical_data(data), "prev_hash": prev_hash,
            "hash": compute_hash(prev_hash, seq, at, actor_id, action, subject_type, subject.id, data)}
-    session.execute(insert(AuditEvent), row)  # a plain INSERT: nothing in the session refers to it
+    session.execute(_APPEND, row)  # a plain INSERT: nothing in the session refers to it
     return AuditEvent(**row)
 
 
@@ -124,8 +134,7 @@ class Verification:
 
 def head() -> tuple[int, str]:
     """The newest event's sequence number and hash (0 and the genesis hash for an empty chain)."""
-    last = db.session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    last = db.session.execute(_HEAD).first()
     return (last.seq, last.hash) if last else (0, GENESIS)
 
 

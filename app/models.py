@@ -81,10 +81,6 @@ class ApiToken(db.Model):
 
     user: Mapped[User] = relationship()
 
-    @property
-    def usable(self) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
-
 
 class Process(db.Model):
     __tablename__ = "processes"
@@ -161,6 +157,20 @@ class Recommendation(db.Model):
     @property
     def authors(self) -> list[User]:
         return [link.user for link in self.author_links]
+
+    # Read alike on this model and on ``queries.RecommendationView``, so answers and permission
+    # checks take either.
+    @property
+    def author_ids(self) -> list[int]:
+        return [link.user_id for link in self.author_links]
+
+    @property
+    def process_slug(self) -> str:
+        return self.process.slug
+
+    @property
+    def workflow_id(self) -> str:
+        return self.process.workflow_id
 
 
 #: Numbers per block in ``RecommendationCount``: a list page is read from the block where it starts.

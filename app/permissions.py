@@ -7,14 +7,17 @@ wrote, and ``public`` for everyone. Being a superuser grants no process role.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .extensions import db
 from .models import Comment, Membership, Recommendation
 from .workflow.definition import PUBLIC, Transition, Workflow
+
+if TYPE_CHECKING:
+    from .queries import RecommendationView
 
 PROCESS_ROLES = ("member", "moderator", "administrator")
 NO_ROLES: frozenset[str] = frozenset({PUBLIC})
@@ -34,10 +37,16 @@ def process_roles(user: Any, process_id: int) -> frozenset[str]:
         return NO_ROLES
     known = g.setdefault(_ROLES_KEY, {}) if has_request_context() else {}
     if (uid, process_id) not in known:
-        known[(uid, process_id)] = NO_ROLES | frozenset(db.session.scalars(
-            select(Membership.role).where(Membership.user_id == uid, Membership.process_id == process_id)
-        ).all())
+        known[(uid, process_id)] = NO_ROLES | frozenset(
+            db.session.scalars(_ROLES_QUERY, {"user_id": uid, "process_id": process_id}).all())
     return known[(uid, process_id)]
+
+
+def remember_roles(user: Any, process_id: int, roles: Iterable[str]) -> None:
+    """What ``user`` holds in a process, read along with something else (``queries.recommendation_view``)."""
+    uid = user_id(user)
+    if uid is not None and has_request_context():
+        g.setdefault(_ROLES_KEY, {})[(uid, process_id)] = NO_ROLES | frozenset(roles)
 
 
 def forget_roles() -> None:
@@ -47,13 +56,16 @@ def forget_roles() -> None:
 
 
 _ROLES_KEY = "ratschlag_process_roles"
+_MEMBERSHIPS = Membership.__table__
+_ROLES_QUERY = select(_MEMBERSHIPS.c.role).where(_MEMBERSHIPS.c.user_id == bindparam("user_id"),
+                                                 _MEMBERSHIPS.c.process_id == bindparam("process_id"))
 
 
-def roles_for(user: Any, recommendation: Recommendation, in_process: frozenset[str] | None = None) -> frozenset[str]:
+def roles_for(user: Any, recommendation: Recommendation | RecommendationView, in_process: frozenset[str] | None = None) -> frozenset[str]:
     """The roles ``user`` holds for one recommendation (``in_process`` saves a query in lists)."""
     roles = process_roles(user, recommendation.process_id) if in_process is None else in_process
     uid = user_id(user)
-    if uid is not None and any(link.user_id == uid for link in recommendation.author_links):
+    if uid is not None and uid in recommendation.author_ids:
         roles = roles | {"author"}
     return roles
 

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from .. import permissions
 from ..models import AuditEvent, Comment, Recommendation, User
+from ..queries import RecommendationView
 from ..workflow.definition import Label, Workflow
 
 
@@ -24,12 +25,12 @@ def person(user: User | None) -> dict | None:
     return {"id": user.id, "name": user.name} if user is not None else None
 
 
-def recommendation(rec: Recommendation, workflow: Workflow, roles: frozenset[str]) -> dict:
+def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow, roles: frozenset[str]) -> dict:
     state = workflow.states.get(rec.state)
     decision = rec.decision
     return {
         "id": rec.id,
-        "process": rec.process.slug,
+        "process": rec.process_slug,
         "number": rec.number,
         "title": rec.title,
         "body": rec.body,
@@ -49,7 +50,7 @@ def recommendation(rec: Recommendation, workflow: Workflow, roles: frozenset[str
             "decided_by": person(decision.decided_by),
             "decided_at": iso(decision.decided_at),
         },
-        "html_url": url_for("web.recommendation", slug=rec.process.slug, number=rec.number, _external=True),
+        "html_url": url_for("web.recommendation", slug=rec.process_slug, number=rec.number, _external=True),
     }
 
 

@@ -95,7 +95,7 @@ def visible_recommendation(recommendation_id: int, user) -> tuple[Recommendation
     return rec, workflow, roles
 
 
-def written_recommendation(rec: Recommendation, user, status: int = 200):
+def written_recommendation(rec: Recommendation | queries.RecommendationView, user, status: int = 200):
     """The answer to a successful write: the recommendation the service returned, as it is now.
 
     No visibility check here: the service checked it before the change, and a
@@ -103,7 +103,7 @@ def written_recommendation(rec: Recommendation, user, status: int = 200):
     (the steering round sending it back to moderation).
     """
     roles = permissions.roles_for(user, rec)
-    return jsonify(serializers.recommendation(rec, services.workflow_of(rec.process), roles)), status
+    return jsonify(serializers.recommendation(rec, services.workflow_of(rec), roles)), status
 
 
 def written_comment(comment: Comment, user, status: int = 200):

@@ -1,10 +1,11 @@
 """One ``transitions.Machine`` per workflow, built once at start-up.
 
-A transition attaches a small carrier object (holding only the state) for one
-call and detaches it afterwards. ``remove_model`` leaves the trigger methods
-bound on whatever was attached, so attaching the ORM row itself would leave
-engine methods on it and let trigger names clash with column names; the carrier
-keeps the machine and the row apart.
+Each machine moves one small carrier object (holding only the state), attached
+once when the machine is built: a move sets the carrier to the recommendation's
+state (``set_state``) and fires the trigger, under the machine's lock. The ORM
+row is never attached, so the library's trigger methods cannot clash with column
+names, and attaching and detaching per call (a method per trigger and state, each
+time) is not paid on every transition.
 """
 from __future__ import annotations
 
@@ -30,12 +31,13 @@ class Engine:
 
     def __init__(self, workflows: dict[str, Workflow]):
         self.workflows = dict(workflows)
-        self._machines = {wid: (self._build(wf), threading.Lock()) for wid, wf in self.workflows.items()}
+        self._machines = {wid: (*self._build(wf), threading.Lock()) for wid, wf in self.workflows.items()}
 
     @staticmethod
-    def _build(workflow: Workflow) -> Machine:
+    def _build(workflow: Workflow) -> tuple[Machine, _Carrier]:
+        carrier = _Carrier()
         return Machine(
-            model=None,
+            model=carrier,
             states=[{"name": s.name, "final": s.final} for s in workflow.states.values()],
             transitions=[
                 {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest}
@@ -44,7 +46,7 @@ class Engine:
             initial=workflow.initial,
             auto_transitions=False,
             send_event=True,
-        )
+        ), carrier
 
     def get(self, workflow_id: str) -> Workflow:
         try:
@@ -58,15 +60,11 @@ class Engine:
         Raises ``MachineError`` when the trigger is not possible from ``state``.
         """
         self.get(workflow_id)
-        machine, lock = self._machines[workflow_id]
-        carrier = _Carrier()
+        machine, carrier, lock = self._machines[workflow_id]
         with lock:
-            machine.add_model(carrier, initial=state)
-            try:
-                carrier.trigger(trigger)
-            finally:
-                machine.remove_model(carrier)
-        return carrier.state
+            machine.set_state(state, model=carrier)
+            carrier.trigger(trigger)
+            return carrier.state
 
 
 __all__ = ["Engine", "MachineError", "UnknownWorkflow"]

@@ -22,12 +22,12 @@ def history(world, rec_in):
     return rec
 
 
-def test_the_head_is_published_and_checked(history, runner):
+def test_the_head_is_published_and_checked(history, world, runner):
     head = runner.invoke(args=["audit", "head"]).stdout.strip()
     seq, digest = head.split(":")
     assert (int(seq), digest) == audit.head()
     assert runner.invoke(args=["audit", "verify", "--expect-head", head]).exit_code == 0
-    services.create_comment(history.id, history.author_links[0].user, "Danach")  # the chain grows past the head
+    services.create_comment(history.id, world.author, "Danach")  # the chain grows past the head
     result = runner.invoke(args=["audit", "verify", "--expect-head", head])
     assert result.exit_code == 0 and result.stdout.startswith(f"ok: {int(seq) + 1} events")
     for bad in ("12", "x:abc", f"{seq}:{'Z' * 64}"):

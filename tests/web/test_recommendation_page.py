@@ -22,7 +22,7 @@ def login(client, email: str, password: str = PASSWORD, next_url: str | None = N
 
 
 def page_of(client, rec):
-    return client.get(f"/processes/{rec.process.slug}/recommendations/{rec.number}")
+    return client.get(f"/processes/{rec.process_slug}/recommendations/{rec.number}")
 
 
 @pytest.fixture

@@ -124,3 +124,12 @@ def test_the_concern_workflow_runs_on_the_same_engine(concern_world, rec_in):
     assert rec.due_at is not None
     rec = fire(rec.id, "decline", concern_world.administrator, "Not our district.", rec.version)
     assert rec.state == "declined" and rec.decision.outcome == "declined"
+
+
+def test_a_copy_loaded_before_a_transition_reads_the_new_state(world, rec_in):
+    """A page loads the recommendation, then fires: what it holds must not stay at the old state."""
+    rec = rec_in(world, "in_moderation")
+    loaded = db.session.get(Recommendation, rec.id)
+    assert (loaded.state, loaded.version) == ("in_moderation", rec.version)
+    moved = fire(rec.id, "forward", world.moderator, None, rec.version)
+    assert (loaded.state, loaded.version) == ("steering_review", rec.version + 1) == (moved.state, moved.version)
