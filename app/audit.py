@@ -2,7 +2,8 @@
 
 One chain for the whole installation. ``record`` appends an event inside the
 caller's write transaction; appends are serialized (PostgreSQL: a transaction
-advisory lock; SQLite: the write transaction began IMMEDIATE). The timestamp and
+advisory lock, taken by the server-side ``audit_append``; SQLite: the write
+transaction began IMMEDIATE). The timestamp and
 the data are stored as the exact strings that were hashed.
 """
 from __future__ import annotations
@@ -21,8 +22,6 @@ from .extensions import db
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-#: PostgreSQL advisory lock key that serializes appends to the chain.
-CHAIN_LOCK_KEY = 0x5261747363686C  # "Ratschl"
 FIELDS = ("seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash", "hash")
 _STREAM_BATCH = 2000
 
@@ -55,28 +54,42 @@ _EVENTS = AuditEvent.__table__
 # Prepared once: every audited change runs these.
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _APPEND = insert(_EVENTS)
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=CHAIN_LOCK_KEY)
+# PostgreSQL: lock, read the head, hash and insert in one round trip (migration 0006).
+_APPEND_IN_SERVER = text(
+    "SELECT event_seq, event_prev_hash, event_hash FROM audit_append("
+    ":at, :actor_id, :action, :subject_type, :subject_id, :data, :before_seq, :after_seq)")
+# Keys sort as action, actor_id, at, data, seq, subject_id, subject_type: only the last two, which
+# the application writes (an id and a type name), follow the sequence number.
+_SEQ_SLOT = '"seq":0,"subject_id":'
 
 
 def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
     """Append one event about ``subject`` done by ``actor`` (a user, or None for the system).
 
-    Must run inside ``app.db.write_transaction`` so the event commits with the change.
+    Must run inside ``app.db.write_transaction`` so the event commits with the change. The
+    number and the previous hash are read under the chain's lock: on SQLite the write
+    transaction already holds the database's only write lock; on PostgreSQL the server-side
+    ``audit_append`` takes an advisory lock, and hashes the canonical text written here around
+    the sequence number it assigns, the same bytes as ``compute_hash``.
     """
     session = db.session
     session.flush()  # the subject needs its id
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_CHAIN_LOCK)
-    last = session.execute(_HEAD).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
     at = timestamp()
     actor_id = actor.id if actor is not None else None
-    subject_type = subject.audit_subject_type
+    subject_type, subject_id = subject.audit_subject_type, subject.id
     # Round-trip through JSON so what is hashed is exactly what an export shows.
     data = json.loads(canonical_data(data))
-    row = {"seq": seq, "at": at, "actor_id": actor_id, "action": action, "subject_type": subject_type,
-           "subject_id": subject.id, "data": canonical_data(data), "prev_hash": prev_hash,
-           "hash": compute_hash(prev_hash, seq, at, actor_id, action, subject_type, subject.id, data)}
+    row = {"at": at, "actor_id": actor_id, "action": action, "subject_type": subject_type,
+           "subject_id": subject_id, "data": canonical_data(data)}
+    if session.get_bind().dialect.name == "postgresql":
+        before, _slot, after = canonical(0, at, actor_id, action, subject_type, subject_id, data).rpartition(_SEQ_SLOT)
+        row["seq"], row["prev_hash"], row["hash"] = session.execute(_APPEND_IN_SERVER, {
+            **row, "before_seq": before + '"seq":', "after_seq": ',"subject_id":' + after}).one()
+        return AuditEvent(**row)
+    last = session.execute(_HEAD).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    row.update(seq=seq, prev_hash=prev_hash,
+               hash=compute_hash(prev_hash, seq, at, actor_id, action, subject_type, subject_id, data))
     session.execute(_APPEND, row)  # a plain INSERT: nothing in the session refers to it
     return AuditEvent(**row)
 

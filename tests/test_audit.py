@@ -170,7 +170,7 @@ def test_the_recipe_is_short_and_needs_only_the_standard_library():
     assert imports == {"hashlib, json, sys"}
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3), max_leaves=8)
@@ -183,3 +183,22 @@ def test_verifying_from_stored_text_hashes_exactly_what_was_recorded(seq, actor,
     from collections import namedtuple
     row = namedtuple("Row", audit.FIELDS)(seq, at, actor, action, subject_type, subject, audit.canonical_data(data), "0" * 64, "")
     assert audit._stored_hash("0" * 64, row) == audit.compute_hash("0" * 64, seq, at, actor, action, subject_type, subject, data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(st.text(), JSON_DATA, max_size=4))
+def test_every_appended_event_carries_the_contracts_hash(app, data):
+    """PostgreSQL numbers and hashes an event in the server (migration 0006), SQLite in the
+    application: for any data, even text that looks like the sequence number's place, the stored
+    hash is the one the contract defines and the chain verifies."""
+    from types import SimpleNamespace
+    from app.models import AuditEvent
+    from app.transactions import write_transaction
+    data = {**data, "decoy": '"seq":0,"subject_id":'}
+    with write_transaction():
+        event = audit.record("test.recorded", SimpleNamespace(audit_subject_type="recommendation", id=7), None, data)
+    stored = db.session.execute(sa.select(AuditEvent).where(AuditEvent.seq == event.seq)).scalar_one()
+    assert (stored.hash, stored.prev_hash) == (event.hash, event.prev_hash)
+    assert stored.hash == audit.compute_hash(stored.prev_hash, stored.seq, stored.at, None, "test.recorded",
+                                             "recommendation", 7, data)
+    assert audit.verify().ok
