@@ -14,7 +14,7 @@ from ..ids import parse_id
 from ..models import Comment, CommentReport, Decision, Membership, Process, Recommendation, RecommendationAuthor, User, utcnow
 from ..workflow import engine, graph
 from ..workflow.service import fire
-from . import bp
+from . import bp, dates
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
 from .forms import CoauthorForm, TransitionForm
 
@@ -32,6 +32,10 @@ SORTS = {
 @bp.app_template_filter("number")
 def number(value) -> str:
     return format_decimal(value)
+
+
+# In place of Flask-Babel's filter of the same name (registered before the blueprints).
+bp.add_app_template_filter(dates.datetimeformat, "datetimeformat")
 
 
 @bp.app_context_processor
