@@ -1,10 +1,9 @@
 """What did happen: the append-only, hash-chained audit trail (CONTRACT.md section 5).
 
-One chain for the whole installation. ``record`` appends an event inside the
-caller's write transaction; appends are serialized (PostgreSQL: a transaction
-advisory lock, taken by the server-side ``audit_append``; SQLite: the write
-transaction began IMMEDIATE). The timestamp and
-the data are stored as the exact strings that were hashed.
+One chain for the whole installation. ``record`` appends an event inside the caller's write
+transaction; appends are serialized (PostgreSQL: a transaction advisory lock, taken by the
+server-side ``audit_append``; SQLite: the write transaction began IMMEDIATE). The timestamp
+and the data are stored as the exact strings that were hashed.
 """
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ class CommentView:
     """A comment as threads and lists show it, with the same attribute names as ``Comment``.
 
     Read as plain rows: a thread may hold thousands of comments, and building ORM objects
-    for them cost twice the query (measured in bench/). Changes load ``Comment`` itself.
+    for them cost twice the query (sampled with py-spy). Changes load ``Comment`` itself.
     """
     id: int
     recommendation_id: int
@@ -185,7 +185,7 @@ class RecommendationView:
     permission checks take either.
 
     Read with one plain statement for the transition service, whose every request reads one:
-    loading the model with its process, authors and decision cost five times as much (bench/).
+    loading the model with its process, authors and decision cost five to ten times as much.
     """
     audit_subject_type: ClassVar[str] = "recommendation"
 
@@ -239,6 +239,8 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
     then knows for the rest of the request.
     """
     rows = db.session.execute(_RECOMMENDATION_VIEW, {"id": recommendation_id, "user_id": permissions.user_id(user)}).all()
+    # A row per author, in the statement's column order: the 14 columns of the recommendation
+    # and its process, the author (2), the decision (6), then a flag per process role.
     if not rows:
         return None
     first = rows[0]

@@ -142,7 +142,7 @@ def _token_query():
 
 
 # Every API request asks this: one plain statement, prepared once (loading the ORM's User for it
-# was a fifth of a transition's cost in bench/).
+# took a fifth of a transition's time in the workers, sampled with py-spy).
 _TOKEN_QUERY = _token_query()
 
 

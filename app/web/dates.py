@@ -2,7 +2,7 @@
 
 Flask-Babel's filter looks up the format, the locale, the time zone and Babel's patterns anew
 for every date. A thread shows a date per comment, and at 1,000 comments that lookup was half
-of the page's cost (bench/RESULTS.md, 2026-11-22). For the named formats this takes the steps
+of the page's cost (profiled 2026-11-22). For the named formats this takes the steps
 of Babel's own ``format_datetime`` with the patterns prepared once; any other pattern goes to
 Flask-Babel unchanged. tests/web/test_dates.py holds the two equal for every language and
 named format, across daylight-saving changes.
