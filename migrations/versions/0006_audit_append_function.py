@@ -5,9 +5,10 @@ server: take the chain's advisory lock, read the newest event, insert the next o
 lock was held across two of them. ``audit_append`` does the same three steps inside the
 server. With 8 concurrent clients on two cores this took transition throughput from 0.45
 to 0.51 of the framework floor's, and a single transition from 1.9 to 1.65 times the
-floor's latency (measured in turns, 2026-11-22; bench/RESULTS.md has the full run). It is VOLATILE, so in READ COMMITTED each statement in it sees
-what committed before it began: the newest event is read after the lock is held, exactly
-as before. The hash is PostgreSQL's own SHA-256 of ``prev_hash || before || seq || after``,
+floor's latency (measured in turns, 2026-11-22; bench/RESULTS.md has the full run).
+
+It is VOLATILE, so in READ COMMITTED each statement in it sees what committed before it
+began: the newest event is read after the lock is held, exactly as before. The hash is PostgreSQL's own SHA-256 of ``prev_hash || before || seq || after``,
 where ``before`` and ``after`` are the canonical JSON around the sequence number, written
 by app/audit.py; ``ratschlag audit verify`` recomputes every hash in Python, as always.
 
@@ -23,7 +24,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# Frozen here: app.audit.CHAIN_LOCK_KEY must stay equal to it.
+# The key ("Ratschl") the application itself took before this revision. Kept, so that during a
+# rolling upgrade the workers of both releases queue on the same lock.
 CHAIN_LOCK_KEY = 0x5261747363686C
 
 
