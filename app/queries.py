@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import accumulate
 from typing import Any, ClassVar, Sequence
 
 from sqlalchemy import and_, bindparam, exists, or_, select
@@ -212,24 +213,29 @@ class RecommendationView:
 
 
 def _recommendation_view_statement():
+    """The statement, and where in its rows the view's own columns, the author, the decision and a
+    flag per process role stand (a row per author)."""
     r, p, a = Recommendation.__table__, Process.__table__, RecommendationAuthor.__table__
     d, author, decider = Decision.__table__, User.__table__.alias("author"), User.__table__.alias("decider")
     m = Membership.__table__
-    held = [exists().where(m.c.process_id == r.c.process_id, m.c.user_id == bindparam("user_id"), m.c.role == role)
-            for role in permissions.PROCESS_ROLES]
-    return (
-        select(r.c.id, r.c.process_id, p.c.slug, p.c.workflow_id, r.c.number, r.c.title, r.c.body, r.c.body_html,
-               r.c.state, r.c.version, r.c.state_entered_at, r.c.created_at, r.c.updated_at, r.c.due_at,
-               a.c.user_id, author.c.name, d.c.outcome, d.c.state, d.c.note, d.c.decided_by_id, decider.c.name,
-               d.c.decided_at, *held)
+    own = [r.c.id, r.c.process_id, p.c.slug, p.c.workflow_id, r.c.number, r.c.title, r.c.body, r.c.body_html,
+           r.c.state, r.c.version, r.c.state_entered_at, r.c.created_at, r.c.updated_at, r.c.due_at]
+    groups = [own, [a.c.user_id, author.c.name],
+              [d.c.outcome, d.c.state, d.c.note, d.c.decided_by_id, decider.c.name, d.c.decided_at],
+              [exists().where(m.c.process_id == r.c.process_id, m.c.user_id == bindparam("user_id"), m.c.role == role)
+               for role in permissions.PROCESS_ROLES]]
+    statement = (
+        select(*(column for group in groups for column in group))
         .join(p, p.c.id == r.c.process_id)
         .outerjoin(a, a.c.recommendation_id == r.c.id).outerjoin(author, author.c.id == a.c.user_id)
         .outerjoin(d, d.c.recommendation_id == r.c.id).outerjoin(decider, decider.c.id == d.c.decided_by_id)
         .where(r.c.id == bindparam("id")).order_by(a.c.position)
     )
+    ends = list(accumulate(map(len, groups)))
+    return statement, *(slice(start, end) for start, end in zip([0, *ends], ends))
 
 
-_RECOMMENDATION_VIEW = _recommendation_view_statement()
+_RECOMMENDATION_VIEW, _OWN, _AUTHOR, _DECISION, _ROLES = _recommendation_view_statement()
 
 
 def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView | None:
@@ -239,14 +245,12 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
     then knows for the rest of the request.
     """
     rows = db.session.execute(_RECOMMENDATION_VIEW, {"id": recommendation_id, "user_id": permissions.user_id(user)}).all()
-    # A row per author, in the statement's column order: the 14 columns of the recommendation
-    # and its process, the author (2), the decision (6), then a flag per process role.
     if not rows:
         return None
     first = rows[0]
-    authors = tuple(Author(row[14], row[15]) for row in rows if row[14] is not None)
-    outcome, state, note, decided_by_id, decider, decided_at = first[16:22]
+    authors = tuple(Author(*row[_AUTHOR]) for row in rows if row[_AUTHOR][0] is not None)
+    outcome, state, note, decided_by_id, decider, decided_at = first[_DECISION]
     decision = None if outcome is None else DecisionView(outcome, state, note, Author(decided_by_id, decider), decided_at)
     permissions.remember_roles(user, first.process_id,
-                               {role for role, held in zip(permissions.PROCESS_ROLES, first[22:]) if held})
-    return RecommendationView(*first[:14], authors, decision)
+                               {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES]) if held})
+    return RecommendationView(*first[_OWN], authors, decision)

@@ -8,9 +8,10 @@ to 0.51 of the framework floor's, and a single transition from 1.9 to 1.65 times
 floor's latency (measured in turns, 2026-11-22; bench/RESULTS.md has the full run).
 
 It is VOLATILE, so in READ COMMITTED each statement in it sees what committed before it
-began: the newest event is read after the lock is held, exactly as before. The hash is PostgreSQL's own SHA-256 of ``prev_hash || before || seq || after``,
-where ``before`` and ``after`` are the canonical JSON around the sequence number, written
-by app/audit.py; ``ratschlag audit verify`` recomputes every hash in Python, as always.
+began: the newest event is read after the lock is held, exactly as before. The hash is
+PostgreSQL's own SHA-256 of ``prev_hash || before || seq || after``, where ``before`` and
+``after`` are the canonical JSON around the sequence number, written by app/audit.py;
+``ratschlag audit verify`` recomputes every hash in Python, as always.
 
 SQLite needs nothing: it runs inside the application process, so there is no round trip.
 
