@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from . import bench, config, security
+from . import config, security
 from .extensions import babel, csrf, db, login_manager, migrate
 from .ids import IdConverter, parse_id
 from .workflow.definition import InvalidWorkflows, load_directory
@@ -14,7 +14,6 @@ from .workflow.machines import Engine
 
 __all__ = ["create_app", "InvalidWorkflows"]
 
-LANGUAGE_COOKIE = "ratschlag_language"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -64,7 +63,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never with cookies
     app.register_blueprint(web_bp)
     register(app.cli)
-    bench.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -84,7 +82,7 @@ def select_locale() -> str:
     languages, default = current_app.config["LANGUAGES"], current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
         return default
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    chosen = request.cookies.get(config.LANGUAGE_COOKIE)
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or default

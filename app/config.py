@@ -11,6 +11,8 @@ import types
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The cookie that remembers a person's choice from the language switch.
+LANGUAGE_COOKIE = "ratschlag_language"
 
 #: Environment variable -> configuration key. Environment wins over everything else.
 ENVIRONMENT = {

@@ -18,7 +18,6 @@ from . import services
 from .errors import ValidationError
 from .extensions import db
 from .models import Process, User
-from .workflow.service import fire
 
 PROCESS = "leitlinien-mitte"
 CONCERNS = "anliegen-mitte"
@@ -119,7 +118,7 @@ def load(if_empty: bool = False) -> None:
     for title, body, author, path in RECOMMENDATIONS:
         rec = services.create_recommendation(guidelines.id, people[author], title, body)
         for trigger, actor, note in path:
-            rec = fire(rec.id, trigger, people[actor], note, rec.version)
+            rec = services.fire(rec.id, trigger, people[actor], note, rec.version)
         recs.append(rec)
 
     # A revised draft keeps its earlier version.
@@ -143,8 +142,8 @@ def load(if_empty: bool = False) -> None:
 
     concern = services.create_recommendation(concerns.id, people["helga"], "Bank am Spielplatz Lindenstraße",
                                              "Am Spielplatz fehlt eine Bank für Eltern und Großeltern.")
-    concern = fire(concern.id, "triage", people["mara"], None, concern.version)
-    concern = fire(concern.id, "forward", people["mara"], "Zuständig: Straßen- und Grünflächenamt", concern.version)
+    concern = services.fire(concern.id, "triage", people["mara"], None, concern.version)
+    concern = services.fire(concern.id, "forward", people["mara"], "Zuständig: Straßen- und Grünflächenamt", concern.version)
 
     path = _write_logins(logins)
     click.echo("\n".join(logins))

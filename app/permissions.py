@@ -4,70 +4,19 @@ Every predicate is built from the workflow's role lists (``visible_to``,
 ``editable_by``, a transition's ``roles``) and the roles a user holds: the
 process roles of their memberships, ``author`` for a recommendation they
 wrote, and ``public`` for everyone. Being a superuser grants no process role.
+
+The predicates are pure: they read no database and no request. ``app.roles`` finds the
+roles a person holds.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Iterable
 
-from flask import g, has_request_context
-from sqlalchemy import bindparam, select
-
-from .extensions import db
-from .models import Comment, Membership, Recommendation
+from .models import Comment
 from .workflow.definition import PUBLIC, Transition, Workflow
-
-if TYPE_CHECKING:
-    from .queries import RecommendationView
 
 PROCESS_ROLES = ("member", "moderator", "administrator")
 NO_ROLES: frozenset[str] = frozenset({PUBLIC})
-
-
-def user_id(user: Any) -> int | None:
-    """The id of a signed-in user, None for anonymous visitors."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return user.id
-
-
-def process_roles(user: Any, process_id: int) -> frozenset[str]:
-    """The roles ``user`` holds in a process, plus ``public``; read once per request."""
-    uid = user_id(user)
-    if uid is None:
-        return NO_ROLES
-    known = g.setdefault(_ROLES_KEY, {}) if has_request_context() else {}
-    if (uid, process_id) not in known:
-        known[(uid, process_id)] = NO_ROLES | frozenset(
-            db.session.scalars(_ROLES_QUERY, {"user_id": uid, "process_id": process_id}).all())
-    return known[(uid, process_id)]
-
-
-def remember_roles(user: Any, process_id: int, roles: Iterable[str]) -> None:
-    """What ``user`` holds in a process, read along with something else (``queries.recommendation_view``)."""
-    uid = user_id(user)
-    if uid is not None and has_request_context():
-        g.setdefault(_ROLES_KEY, {})[(uid, process_id)] = NO_ROLES | frozenset(roles)
-
-
-def forget_roles() -> None:
-    """Drop the roles this request has read (after it changed a membership)."""
-    if has_request_context():
-        g.pop(_ROLES_KEY, None)
-
-
-_ROLES_KEY = "ratschlag_process_roles"
-_MEMBERSHIPS = Membership.__table__
-_ROLES_QUERY = select(_MEMBERSHIPS.c.role).where(_MEMBERSHIPS.c.user_id == bindparam("user_id"),
-                                                 _MEMBERSHIPS.c.process_id == bindparam("process_id"))
-
-
-def roles_for(user: Any, recommendation: Recommendation | RecommendationView, in_process: frozenset[str] | None = None) -> frozenset[str]:
-    """The roles ``user`` holds for one recommendation (``in_process`` saves a query in lists)."""
-    roles = process_roles(user, recommendation.process_id) if in_process is None else in_process
-    uid = user_id(user)
-    if uid is not None and uid in recommendation.author_ids:
-        roles = roles | {"author"}
-    return roles
 
 
 def _any(roles: Iterable[str], allowed: Iterable[str]) -> bool:
@@ -92,12 +41,15 @@ def can_edit(roles: frozenset[str], workflow: Workflow, state: str) -> bool:
 
 
 def can_fire(roles: frozenset[str], transition: Transition) -> bool:
+    """Whether a holder of ``roles`` may fire ``transition`` (the machine's first guard).
+
+    Separation of duties: a recommendation's own authors fire only transitions open to
+    ``author``, whatever other role they hold in the process, so nobody moderates or decides
+    their own text.
+    """
+    if "author" in roles and "author" not in transition.roles:
+        return False
     return _any(roles, transition.roles)
-
-
-def allowed_transitions(roles: frozenset[str], workflow: Workflow, state: str) -> list[Transition]:
-    """The transitions a holder of ``roles`` may fire from ``state`` now."""
-    return [t for t in workflow.outgoing(state) if can_fire(roles, t)]
 
 
 def visible_states(roles: frozenset[str], workflow: Workflow) -> tuple[list[str], list[str]]:

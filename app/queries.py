@@ -19,6 +19,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import permissions
+from .roles import process_roles, remember_roles, user_id
 from .extensions import db
 from .models import (
     COUNT_BLOCK,
@@ -38,10 +39,10 @@ from .workflow import engine
 
 def visible(user: Any, process: Process, roles: frozenset[str] | None = None) -> ColumnElement[bool]:
     """A condition true for the recommendations of ``process`` that ``user`` may see."""
-    roles = permissions.process_roles(user, process.id) if roles is None else roles
+    roles = process_roles(user, process.id) if roles is None else roles
     by_role, by_authorship = permissions.visible_states(roles, engine().get(process.workflow_id))
     condition = Recommendation.state.in_(by_role)
-    uid = permissions.user_id(user)
+    uid = user_id(user)
     if uid is not None and by_authorship:
         authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == uid)
         condition = or_(condition, and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
@@ -54,7 +55,7 @@ Counts = dict[tuple[str, int], int]
 
 def visible_counts(user: Any, process: Process, roles: frozenset[str] | None = None) -> Counts:
     """What ``user`` may see of ``process``, counted per (state, block): the same set as ``visible``."""
-    roles = permissions.process_roles(user, process.id) if roles is None else roles
+    roles = process_roles(user, process.id) if roles is None else roles
     by_role, by_authorship = permissions.visible_states(roles, engine().get(process.workflow_id))
     counts: Counter[tuple[str, int]] = Counter()
     if by_role:
@@ -63,7 +64,7 @@ def visible_counts(user: Any, process: Process, roles: frozenset[str] | None = N
             .where(RecommendationCount.process_id == process.id, RecommendationCount.state.in_(by_role))
         ):
             counts[(state, block)] += count
-    uid = permissions.user_id(user)
+    uid = user_id(user)
     if uid is not None and by_authorship:  # a person's own drafts: few, counted one by one
         for state, number in db.session.execute(
             select(Recommendation.state, Recommendation.number).join(RecommendationAuthor)
@@ -244,13 +245,13 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
     The same statement reads the roles ``user`` holds in its process, which ``permissions``
     then knows for the rest of the request.
     """
-    rows = db.session.execute(_RECOMMENDATION_VIEW, {"id": recommendation_id, "user_id": permissions.user_id(user)}).all()
+    rows = db.session.execute(_RECOMMENDATION_VIEW, {"id": recommendation_id, "user_id": user_id(user)}).all()
     if not rows:
         return None
     first = rows[0]
     authors = tuple(Author(*row[_AUTHOR]) for row in rows if row[_AUTHOR][0] is not None)
     outcome, state, note, decided_by_id, decider, decided_at = first[_DECISION]
     decision = None if outcome is None else DecisionView(outcome, state, note, Author(decided_by_id, decider), decided_at)
-    permissions.remember_roles(user, first.process_id,
+    remember_roles(user, first.process_id,
                                {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES]) if held})
     return RecommendationView(*first[_OWN], authors, decision)

@@ -36,7 +36,8 @@ class Server:
     def __init__(self, env: dict, workers: int):
         self.port = free_port()
         self.process = subprocess.Popen([str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-                                         "--log-level", "warning", "app:create_app()"], env=env, cwd=REPO)
+                                         "--log-level", "warning", "--pythonpath", str(REPO / "bench"), "instruments:create_app()"],
+                                        env=env, cwd=REPO)
         for _ in range(200):
             try:
                 self.call("GET", "/api/v1/processes")
@@ -165,7 +166,7 @@ def verify_run(env: dict) -> tuple[float, int]:
 def run_database(db: str, sizes: dict, repeat: int) -> dict:
     results: dict = {"database": None, "scenarios": {}}
     with tempfile.TemporaryDirectory() as instance:
-        Path(instance, "config.py").write_text("BENCH = True\nRATELIMIT_ENABLED = False\n")
+        Path(instance, "config.py").write_text("RATELIMIT_ENABLED = False\n")
         env = prepared(db, instance, "bench")
         results["database"] = database_version(env)
         out = subprocess.run([str(BIN / "python"), str(REPO / "bench" / "seed.py"), "main", json.dumps(sizes)],

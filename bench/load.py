@@ -55,7 +55,7 @@ def seed(env: dict, recommendations: int, clients: int) -> dict:
     code = f"""
 import json
 from app import create_app, services
-from app.workflow.service import fire
+from app.services import fire
 app = create_app()
 with app.app_context():
     process = services.create_process("bench", "Bench", "citizen-recommendation")

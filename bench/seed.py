@@ -17,7 +17,7 @@ from sqlalchemy import insert, text
 from app import audit, create_app, services, text as markdown
 from app.extensions import db
 from app.models import AuditEvent, Comment, Recommendation, RecommendationAuthor, utcnow
-from app.workflow.service import fire
+from app.services import fire
 
 BATCH = 10_000
 

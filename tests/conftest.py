@@ -285,7 +285,7 @@ def path_to(workflow, state: str):
 def rec_in(app):
     """``rec_in(world, state)``: a recommendation by ``world.author`` moved to ``state`` through the service."""
     from app.workflow import engine
-    from app.workflow.service import fire
+    from app.services import fire
 
     def make(world: World, state: str, title: str = "Announce participation early", body: str = "Six weeks **ahead**."):
         workflow = engine().get(world.process.workflow_id)

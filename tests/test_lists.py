@@ -15,8 +15,8 @@ from app import queries, services, text
 from app.errors import NoteRequired
 from app.extensions import db
 from app.models import COUNT_BLOCK, Recommendation, RecommendationAuthor, RecommendationCount, utcnow
-from app.permissions import process_roles
-from app.workflow.service import fire
+from app.roles import process_roles
+from app.services import fire
 
 STATES = ["draft", "submitted", "in_moderation", "steering_review", "adopted", "adopted_in_part", "rejected", "withdrawn"]
 

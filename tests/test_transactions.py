@@ -39,7 +39,7 @@ def test_an_exception_rolls_back_everything(world, rec_in):
 
 def test_a_change_between_the_checks_and_the_write_is_a_conflict(world, rec_in, monkeypatch):
     """A transition checks before its write transaction; the UPDATE still refuses what came between."""
-    from app.workflow import service
+    from app.services import recommendations as service
     rec = rec_in(world, "in_moderation")
     rec_id, version, events = rec.id, rec.version, audit_count()
     checked = service.clean_text

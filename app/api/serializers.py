@@ -8,6 +8,7 @@ from flask import current_app, url_for
 from flask_babel import get_locale
 
 from .. import permissions
+from ..workflow import engine
 from ..models import AuditEvent, Comment, Recommendation, User
 from ..queries import RecommendationView
 from ..workflow.definition import Label, Workflow
@@ -42,7 +43,7 @@ def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow,
         "created_at": iso(rec.created_at),
         "updated_at": iso(rec.updated_at),
         "due_at": iso(rec.due_at),
-        "transitions": [t.trigger for t in permissions.allowed_transitions(roles, workflow, rec.state)],
+        "transitions": [t.trigger for t in engine().allowed(workflow.id, rec.state, roles)],
         "decision": None if decision is None else {
             "outcome": decision.outcome,
             "state": decision.state,

@@ -13,10 +13,11 @@ from .. import permissions, queries, services
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import Comment, Process, Recommendation
-from ..workflow import engine, service as workflow_service
+from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
 from .openapi import document
+from ..roles import process_roles, roles_for
 
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
@@ -89,7 +90,7 @@ def visible_recommendation(recommendation_id: int, user) -> tuple[Recommendation
     if rec is None:
         raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     workflow = services.workflow_of(rec.process)
-    roles = permissions.roles_for(user, rec)
+    roles = roles_for(user, rec)
     if not permissions.can_view(roles, workflow, rec.state):
         raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     return rec, workflow, roles
@@ -102,13 +103,13 @@ def written_recommendation(rec: Recommendation | queries.RecommendationView, use
     transition may move a recommendation into a state its actor cannot see
     (the steering round sending it back to moderation).
     """
-    roles = permissions.roles_for(user, rec)
+    roles = roles_for(user, rec)
     return jsonify(serializers.recommendation(rec, services.workflow_of(rec), roles)), status
 
 
 def written_comment(comment: Comment, user, status: int = 200):
     """The answer to a successful comment write: the comment the service returned (it checked visibility)."""
-    return jsonify(serializers.comment(comment, permissions.roles_for(user, comment.recommendation))), status
+    return jsonify(serializers.comment(comment, roles_for(user, comment.recommendation))), status
 
 
 # -- endpoints -------------------------------------------------------------------
@@ -155,12 +156,12 @@ def list_recommendations(slug: str):
     if state is not None and state not in workflow.states:
         raise ValidationError(_("unknown state '%(state)s' (known: %(known)s)", state=state, known=", ".join(workflow.states)))
 
-    roles = permissions.process_roles(user, process.id)
+    roles = process_roles(user, process.id)
     counts = queries.visible_counts(user, process, roles)
     items = queries.visible_page(user, process, roles, counts, state, (page - 1) * per_page, per_page,
                                  options=(selectinload(Recommendation.author_links), selectinload(Recommendation.decision)))
     return jsonify({
-        "items": [serializers.recommendation(r, workflow, permissions.roles_for(user, r, roles)) for r in items],
+        "items": [serializers.recommendation(r, workflow, roles_for(user, r, roles)) for r in items],
         "total": queries.total(counts, state), "page": page, "per_page": per_page,
     })
 
@@ -184,7 +185,7 @@ def update_recommendation(rec_id: int):
 def fire_transition(rec_id: int):
     user = caller(required=True)
     payload = body({"trigger": (str,), "note": (str,), "version": (int,)}, required=("trigger", "version"))
-    rec = workflow_service.fire(rec_id, payload["trigger"], user, payload.get("note"), payload["version"])
+    rec = services.fire(rec_id, payload["trigger"], user, payload.get("note"), payload["version"])
     return written_recommendation(rec, user)
 
 

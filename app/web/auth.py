@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 
-from .. import LANGUAGE_COOKIE, services
+from .. import services
+from ..config import LANGUAGE_COOKIE
 from ..errors import ServiceError
 from ..extensions import db
 from ..security import limiter, login_account_key

@@ -15,6 +15,7 @@ from ..errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFo
 from ..extensions import db, login_manager
 from ..models import Process, Recommendation
 from ..workflow.definition import Label, Workflow
+from ..roles import roles_for
 
 
 ROLE_NAMES = {"member": _l("member"), "moderator": _l("moderator"), "administrator": _l("administrator")}
@@ -58,7 +59,7 @@ def recommendation_or_404(slug: str, number: int) -> Shown:
     if rec is None:
         abort(404)
     workflow = services.workflow_of(process)
-    roles = permissions.roles_for(current_user, rec)
+    roles = roles_for(current_user, rec)
     if not permissions.can_view(roles, workflow, rec.state):
         abort(404)
     return Shown(process, rec, workflow, roles)

@@ -16,13 +16,14 @@ from ..models import Recommendation, RecommendationRevision, User
 from . import bp
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
 from .forms import CoauthorForm, RecommendationForm
+from ..roles import process_roles
 
 
 @bp.route("/processes/<slug>/new", methods=["GET", "POST"])
 @signed_in
 def new_recommendation(slug: str):
     process = process_or_404(slug)
-    if not permissions.can_create(permissions.process_roles(current_user, process.id)):
+    if not permissions.can_create(process_roles(current_user, process.id)):
         abort(403)
     form = RecommendationForm()
     preview = None

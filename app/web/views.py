@@ -7,16 +7,16 @@ from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions, queries, timeline
+from .. import permissions, queries, services, timeline
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import Comment, CommentReport, Decision, Membership, Process, Recommendation, RecommendationAuthor, User, utcnow
 from ..workflow import engine, graph
-from ..workflow.service import fire
 from . import bp, dates
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
 from .forms import CoauthorForm, TransitionForm
+from ..roles import process_roles, roles_for, user_id
 
 PER_PAGE = 20
 MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers
@@ -74,7 +74,7 @@ def index():
 def process(slug: str):
     process = process_or_404(slug)
     workflow = engine().get(process.workflow_id)
-    roles = permissions.process_roles(current_user, process.id)
+    roles = process_roles(current_user, process.id)
     visible_counts = queries.visible_counts(current_user, process, roles)
     counts = queries.counts_by_state(visible_counts)
 
@@ -156,7 +156,7 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
     if permissions.can_hide_comment(roles):
         reports = db.session.scalars(select(CommentReport).where(
             CommentReport.comment_id.in_([c.id for c in comments]), CommentReport.resolved_at.is_(None))).all()
-    uid = permissions.user_id(current_user)
+    uid = user_id(current_user)
     coauthor_form = None
     if "author" in roles and not workflow.states[rec.state].final:
         author_ids = {link.user_id for link in rec.author_links}
@@ -168,7 +168,7 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         if choices:
             coauthor_form = CoauthorForm()
             coauthor_form.user_id.choices = choices
-    transitions = permissions.allowed_transitions(roles, workflow, rec.state)
+    transitions = engine().allowed(workflow.id, rec.state, roles)
     return render_template(
         "recommendations/detail.html", process=shown.process, rec=rec, workflow=workflow,
         state=workflow.states.get(rec.state), transitions=transitions, rows=rows, internal_tab=internal_tab,
@@ -198,7 +198,7 @@ def transition(slug: str, number: int):
     if not form.validate():
         abort(400)
     try:
-        rec = fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
+        rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
     except ServiceError as error:
         db.session.rollback()
         flash(explain(error), "error")
@@ -206,6 +206,6 @@ def transition(slug: str, number: int):
         return render_recommendation(recommendation_or_404(slug, number), error.status,
                                      kept_note=(form.trigger.data, form.note.data or ""), meanwhile_after=form.seen.data)
     flash(_("Done: the recommendation is now “%(state)s”.", state=label(shown.workflow.states[rec.state].label)), "success")
-    if not permissions.can_view(permissions.roles_for(current_user, rec), shown.workflow, rec.state):
+    if not permissions.can_view(roles_for(current_user, rec), shown.workflow, rec.state):
         return redirect(url_for("web.process", slug=slug))
     return redirect(url_for("web.recommendation", slug=slug, number=number))

@@ -1,19 +1,61 @@
-"""One ``transitions.Machine`` per workflow, built once at start-up.
+"""One ``transitions.Machine`` per workflow, built once at start-up: the graph, its guards and effects.
 
-Each machine moves one small carrier object (holding only the state), attached
-once when the machine is built: a move sets the carrier to the recommendation's
-state (``set_state``) and fires the trigger, under the machine's lock. The ORM
-row is never attached, so the library's trigger methods cannot clash with column
-names, and attaching and detaching per call (a method per trigger and state, each
-time) is not paid on every transition.
+Each workflow's machine carries the whole description of what may happen:
+
+- the states and transitions of the workflow file;
+- the **guards** as the transitions' conditions, evaluated by the library in this order: the
+  caller's roles (``roles``), a required note (``requires: [note]``), no pending statements
+  (``requires: [statements]``). The first that fails is written down in the ``Move``, so the
+  service can answer with the right error code;
+- the **effects** as callbacks after a transition: the due date the new state sets, the decision
+  a final state records, and the hooks that other parts register with ``Engine.on_move``
+  (statements, notifications). They write down what is to happen in the ``Move``; the service
+  writes it to the database in its own transaction, so a failure anywhere leaves no trace (the
+  library does no rollback of its own).
+
+Each machine moves one small carrier object (holding only the state), attached once when the
+machine is built: a move sets the carrier to the recommendation's state (``set_state``) and
+fires the trigger, under the machine's lock. The ORM row is never attached, so the library's
+trigger methods cannot clash with column names, and attaching and detaching per call (a method
+per trigger and state, each time) is not paid on every transition. Nothing here reads or writes
+the database: a move is worked out before the service's writers queue.
 """
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Callable
 
-from transitions import Machine, MachineError
+from transitions import EventData, Machine, MachineError
 
-from .definition import Workflow
+from .. import permissions
+from .definition import Transition, Workflow
+
+#: The guards, in the order the service reports them (403 roles, 422 note, 422 statements).
+GUARDS = ("roles", "note", "statements")
+
+
+@dataclass
+class Move:
+    """One attempt to fire a trigger: what the guards read, and what the effects write down."""
+
+    roles: frozenset[str]
+    note: str | None = None
+    now: datetime | None = None
+    #: Asked only when the transition requires statements: the departments still to answer.
+    pending_statements: Callable[[], list[str]] = list
+    #: Probing what a caller may try (``Engine.allowed``): only the roles guard counts.
+    probe: bool = False
+    # Written by the machine:
+    refused: str | None = None
+    pending: list[str] = field(default_factory=list)
+    transition: Transition | None = None
+    dest: str | None = None
+    due_at: datetime | None = None
+    outcome: str | None = None
+    effects: list[Any] = field(default_factory=list)
 
 
 class UnknownWorkflow(LookupError):
@@ -26,23 +68,69 @@ class _Carrier:
     state: str
 
 
+def _has_role(definition: Transition) -> Callable[[EventData], bool]:
+    def guard(event: EventData) -> bool:
+        move: Move = event.kwargs["move"]
+        allowed = permissions.can_fire(move.roles, definition)
+        if not allowed:
+            move.refused = "roles"
+        return allowed
+    return guard
+
+
+def _has_note(event: EventData) -> bool:
+    move: Move = event.kwargs["move"]
+    if move.probe or move.note:
+        return True
+    move.refused = "note"
+    return False
+
+
+def _no_pending_statements(event: EventData) -> bool:
+    move: Move = event.kwargs["move"]
+    if move.probe:
+        return True
+    move.pending = list(move.pending_statements())
+    if move.pending:
+        move.refused = "statements"
+        return False
+    return True
+
+
 class Engine:
     """The loaded workflows and their machines."""
 
     def __init__(self, workflows: dict[str, Workflow]):
         self.workflows = dict(workflows)
+        self._hooks: list[Callable[[Move, Workflow], None]] = []
         self._machines = {wid: (*self._build(wf), threading.Lock()) for wid, wf in self.workflows.items()}
+        self.allowed = lru_cache(maxsize=4096)(self._allowed)
 
-    @staticmethod
-    def _build(workflow: Workflow) -> tuple[Machine, _Carrier]:
+    def _build(self, workflow: Workflow) -> tuple[Machine, _Carrier]:
         carrier = _Carrier()
+
+        def record_effects(event: EventData) -> None:
+            move: Move = event.kwargs["move"]
+            dest = workflow.states[event.transition.dest]
+            move.dest = dest.name
+            move.due_at = move.now + timedelta(days=dest.deadline_days) if dest.deadline_days and move.now else None
+            move.outcome = dest.outcome if dest.final else None
+            for hook in self._hooks:
+                hook(move, workflow)
+
+        def transition(definition: Transition) -> dict:
+            conditions: list[Callable[[EventData], bool]] = [_has_role(definition)]
+            if definition.requires_note:
+                conditions.append(_has_note)
+            if "statements" in definition.requires:
+                conditions.append(_no_pending_statements)
+            return {"trigger": definition.trigger, "source": list(definition.sources), "dest": definition.dest,
+                    "conditions": conditions, "after": record_effects}
+
         return Machine(
             model=carrier,
             states=[{"name": s.name, "final": s.final} for s in workflow.states.values()],
-            transitions=[
-                {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest}
-                for t in workflow.transitions
-            ],
+            transitions=[transition(t) for t in workflow.transitions],
             initial=workflow.initial,
             auto_transitions=False,
             send_event=True,
@@ -54,17 +142,42 @@ class Engine:
         except KeyError:
             raise UnknownWorkflow(workflow_id) from None
 
-    def move(self, workflow_id: str, state: str, trigger: str) -> str:
-        """Let the workflow's machine fire ``trigger`` from ``state``; return the new state.
+    def on_move(self, hook: Callable[[Move, Workflow], None]) -> None:
+        """Call ``hook(move, workflow)`` after every successful move, to add to its effects."""
+        self._hooks.append(hook)
 
-        Raises ``MachineError`` when the trigger is not possible from ``state``.
+    def possible(self, workflow_id: str, state: str) -> list[str]:
+        """The triggers the workflow offers from ``state``, whoever asks."""
+        machine, _carrier, _lock = self._machine(workflow_id)
+        return machine.get_triggers(state)
+
+    def move(self, workflow_id: str, state: str, trigger: str, move: Move) -> Move:
+        """Let the workflow's machine fire ``trigger`` from ``state`` for ``move``.
+
+        Returns ``move`` with ``dest`` and the effects set, or with ``refused`` naming the first
+        guard that failed. Raises ``MachineError`` when the trigger is not possible from ``state``.
         """
-        self.get(workflow_id)
-        machine, carrier, lock = self._machines[workflow_id]
+        machine, carrier, lock = self._machine(workflow_id)
+        move.transition = self.workflows[workflow_id].transition(state, trigger)
         with lock:
             machine.set_state(state, model=carrier)
-            carrier.trigger(trigger)
-            return carrier.state
+            carrier.trigger(trigger, move=move)
+        return move
+
+    def _allowed(self, workflow_id: str, state: str, roles: frozenset[str]) -> tuple[Transition, ...]:
+        """The transitions a holder of ``roles`` may fire from ``state`` now (remembered per roles)."""
+        machine, carrier, lock = self._machine(workflow_id)
+        workflow = self.workflows[workflow_id]
+        with lock:
+            machine.set_state(state, model=carrier)
+            possible = set(machine.get_triggers(state))
+            # In the file's order, which is the order of the buttons on the page.
+            return tuple(t for t in workflow.outgoing(state)
+                         if t.trigger in possible and carrier.may_trigger(t.trigger, move=Move(roles, probe=True)))
+
+    def _machine(self, workflow_id: str) -> tuple[Machine, _Carrier, threading.Lock]:
+        self.get(workflow_id)
+        return self._machines[workflow_id]
 
 
-__all__ = ["Engine", "MachineError", "UnknownWorkflow"]
+__all__ = ["Engine", "GUARDS", "MachineError", "Move", "UnknownWorkflow"]

@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from app import services
 from app.api.openapi import document
 from app.extensions import db
-from app.workflow.service import fire
+from app.services import fire
 from tests.conftest import audit_count
 from tests.html_safety import executable_parts
 from tests.test_text import HOSTILE as RENDER_VECTORS

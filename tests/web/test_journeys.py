@@ -106,7 +106,7 @@ def version(number: int) -> int:
 
 
 def test_acting_on_a_stale_page_shows_what_changed_and_keeps_the_note(world, people, browser, rec_in):
-    from app.workflow.service import fire
+    from app.services import fire
     people(world)
     rec = rec_in(world, "steering_review")
     page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
@@ -132,7 +132,7 @@ def test_acting_on_a_stale_page_shows_what_changed_and_keeps_the_note(world, peo
 
 
 def test_a_note_for_a_step_no_longer_possible_is_shown_back(world, people, browser, rec_in):
-    from app.workflow.service import fire
+    from app.services import fire
     people(world)
     rec = rec_in(world, "in_moderation")
     page = f"/processes/{world.process.slug}/recommendations/{rec.number}"

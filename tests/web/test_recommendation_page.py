@@ -6,7 +6,7 @@ import re
 import pytest
 
 from app import services
-from app.workflow.service import fire
+from app.services import fire
 from tests.html_safety import executable_parts
 from tests.web.browser import text_of
 

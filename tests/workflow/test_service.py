@@ -10,7 +10,7 @@ from app import audit
 from app.errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFound
 from app.extensions import db
 from app.models import AuditEvent, Decision, Recommendation, utcnow
-from app.workflow.service import fire
+from app.services import fire
 from tests.conftest import audit_count
 
 
@@ -97,7 +97,7 @@ def test_a_failure_at_any_step_leaves_no_trace(world, rec_in, monkeypatch, fail_
         from app.workflow.machines import Engine
         monkeypatch.setattr(Engine, "move", boom)
     elif fail_at == "after_state_change":
-        import app.workflow.service as service
+        import app.services.recommendations as service
         monkeypatch.setattr(service, "utcnow", boom)  # the first thing done once the state has moved
     elif fail_at == "audit":
         monkeypatch.setattr(audit, "record", boom)

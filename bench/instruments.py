@@ -1,4 +1,7 @@
-"""Instruments for bench/ only, switched on by the BENCH setting (never in a normal installation).
+"""The application as bench/ serves it: ``create_app`` with two instruments that only measuring needs.
+
+gunicorn serves it as ``instruments:create_app()`` with ``bench/`` on its Python path; the product
+(``app/``) contains nothing that exists only for measuring.
 
 - ``POST /bench/floor``: the framework floor, one indexed read, one update and one insert in a
   write transaction, answered in JSON: what a write costs in this stack at its minimum. Its two
@@ -10,13 +13,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, has_request_context, jsonify, request
 from sqlalchemy import event, text
 
-from .extensions import csrf, db
-from .transactions import write_transaction
+from app import create_app as create_product_app
+from app.extensions import csrf, db
+from app.transactions import write_transaction
 
 
-def init_app(app: Flask) -> None:
-    if not app.config.get("BENCH"):
-        return
+def create_app() -> Flask:
+    app = create_product_app()
     blueprint = Blueprint("bench", __name__)
 
     @blueprint.post("/bench/floor")
@@ -42,3 +45,5 @@ def init_app(app: Flask) -> None:
     def report(response):
         response.headers["X-Queries"] = str(g.get("bench_queries", 0))
         return response
+
+    return app

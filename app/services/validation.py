@@ -1,0 +1,56 @@
+"""What every service checks the same way: submitted texts, their limits, and who administers."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask_babel import gettext as _, lazy_gettext as _l
+
+from .. import text
+from ..errors import Forbidden, ServiceError, ValidationError
+
+TITLE_MAX = 200
+BODY_MAX = 100_000
+COMMENT_MAX = 20_000
+NOTE_MAX = 10_000
+NAME_MAX = 200
+
+FIELDS = {"title": _l("title"), "body": _l("body"), "note": _l("note"), "reason": _l("reason"),
+          "e-mail": _l("e-mail"), "name": _l("name"), "label": _l("label"), "slug": _l("slug")}
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+def clean_text(value: Any, field: str, max_length: int, required: bool = True,
+               error: type[ServiceError] = ValidationError) -> str | None:
+    """A submitted text, stripped; blank counts as missing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise error(_("%(field)s must not be blank", field=FIELDS.get(field, field)))
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(_("%(field)s must be a string", field=FIELDS.get(field, field)))
+    if "\x00" in value:
+        raise ValidationError(_("%(field)s must not contain NUL characters", field=FIELDS.get(field, field)))
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValidationError(_("%(field)s is longer than %(max)s characters", field=FIELDS.get(field, field), max=max_length))
+    return value
+
+
+def require_superuser(actor: Any) -> None:
+    """Installation-wide changes are for superusers (``actor`` None: the operator at the CLI)."""
+    if actor is not None and not actor.is_superuser:
+        raise Forbidden(_("only superusers administer the installation"))
+
+
+def render_ahead(value: Any, max_length: int) -> str | None:
+    """The safe HTML of a submitted Markdown text, rendered before the write transaction begins
+    so that no other writer waits on it; None when ``clean_text`` will refuse the text (it then
+    says why, in the order of checks the service keeps)."""
+    try:
+        cleaned = clean_text(value, "body", max_length)
+    except ServiceError:
+        return None
+    return text.render(cleaned)
