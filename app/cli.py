@@ -20,7 +20,7 @@ from . import audit as trail
 from . import backup, config, create_app, demo as demo_data, services
 from .errors import ServiceError
 from .workflow import graph
-from .workflow.definition import InvalidWorkflows, load_directory, load_file
+from .workflow.definition import WORKFLOW_ID, InvalidWorkflows, load_directory, load_file
 
 
 def terminal_language(languages: list[str]) -> str:
@@ -198,7 +198,8 @@ def workflows_check(paths):
 def workflows_graph(workflow_id, fmt, lang):
     """Print a workflow's diagram."""
     path = _workflows_dir() / f"{workflow_id}.yaml"
-    if not path.is_file():
+    # An id, never a path: '../../x' must not read a YAML file outside the workflows folder.
+    if not WORKFLOW_ID.fullmatch(workflow_id) or not path.is_file():
         raise click.ClickException(f"there is no workflow '{workflow_id}' ({path} does not exist)")
     workflow, problems = load_file(path)
     if workflow is None:

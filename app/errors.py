@@ -7,9 +7,10 @@ class ServiceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message = message
+        self.field = field  # the form field at fault, where a form has to show it
 
 
 class NotFound(ServiceError):

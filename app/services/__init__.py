@@ -16,6 +16,7 @@ from .accounts import (
     check_new_password,
     create_token,
     create_user,
+    decoy_password_hash,
     find_user,
     hash_password,
     hash_token,
@@ -30,7 +31,7 @@ from .recommendations import add_author, create_recommendation, fire, update_rec
 
 __all__ = [
     "Caller", "add_author", "change_password", "check_new_password", "create_comment", "create_process",
-    "create_recommendation", "create_token", "create_user", "dismiss_report", "edit_comment", "find_process",
+    "create_recommendation", "create_token", "create_user", "decoy_password_hash", "dismiss_report", "edit_comment", "find_process",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
     "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",
     "workflow_of",

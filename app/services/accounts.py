@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import audit
@@ -133,6 +133,17 @@ def _method_prefix(method: str) -> str:
     return generate_password_hash("probe", method=method).split("$")[0]
 
 
+def decoy_password_hash() -> str:
+    """A hash of no one's password, with the current method: sign-in checks it for an unknown
+    address, so that it takes as long as for a known one."""
+    return _decoy(current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@lru_cache(maxsize=8)
+def _decoy(method: str) -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
 def rehash_password_if_needed(user_id: int, password: str) -> None:
     """After a successful sign-in, store the hash with the current method and parameters if it is older."""
     current = _method_prefix(current_app.config["PASSWORD_HASH_METHOD"])
@@ -151,7 +162,7 @@ def change_password(user_id: int, current: str, new: str) -> User:
     # write then checks that the password it verified is still the stored one.
     user = db.session.get(User, user_id)
     if user is None or not check_password_hash(user.password_hash, current or ""):
-        raise ValidationError(_("the current password is wrong"))
+        raise ValidationError(_("the current password is wrong"), field="current")
     verified = user.password_hash
     new_hash = hash_password(check_new_password(new, user.email, user.name))
     with write_transaction() as session:
@@ -160,6 +171,7 @@ def change_password(user_id: int, current: str, new: str) -> User:
             raise Conflict(_("the password was changed meanwhile; sign in again"))
         user.password_hash = new_hash
         user.session_token = secrets.token_hex(16)
+        _revoke_all_tokens(session, user.id)
         audit.record("user.password_changed", user, user, {})
     return user
 
@@ -177,8 +189,16 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
             return user
         user.active = active
         user.session_token = secrets.token_hex(16)
+        if not active:  # and reactivation does not revive them: the person creates new ones
+            _revoke_all_tokens(session, user.id)
         audit.record("user.activated" if active else "user.deactivated", user, actor, {"email": user.email})
     return user
+
+
+def _revoke_all_tokens(session, user_id: int) -> None:
+    """End every API token of a person, inside the caller's transaction (its event says why)."""
+    session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
 
 
 def revoke_tokens(user: User, label: str | None = None) -> int:

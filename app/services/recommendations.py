@@ -119,9 +119,11 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
 def add_author(recommendation_id: int, actor: User, user: User) -> Recommendation:
     """Make a member of the process a co-author; only an author may invite one."""
     with write_transaction():
-        rec, _workflow, roles = recommendation_for_change(recommendation_id, actor)
+        rec, workflow, roles = recommendation_for_change(recommendation_id, actor)
         if "author" not in roles:
             raise Forbidden(_("only the recommendation's authors may add co-authors"))
+        if not permissions.can_edit(roles, workflow, rec.state):
+            raise Forbidden(_("co-authors can be added only while the recommendation can be edited"))
         if not permissions.can_create(process_roles(user, rec.process_id)):
             raise ValidationError(_("%(name)s is not a member of this process", name=user.name))
         if any(link.user_id == user.id for link in rec.author_links):

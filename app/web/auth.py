@@ -34,8 +34,10 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = services.find_user(form.email.data)
-        # One message for an unknown e-mail and a wrong password: nothing reveals who has an account.
-        if user is not None and user.active and check_password_hash(user.password_hash, form.password.data):
+        # One message for an unknown e-mail and a wrong password, and the same work for both (a hash
+        # is checked either way), so neither the answer nor its timing reveals who has an account.
+        stored = user.password_hash if user is not None else services.decoy_password_hash()
+        if check_password_hash(stored, form.password.data) and user is not None and user.active:
             services.rehash_password_if_needed(user.id, form.password.data)
             login_user(db.session.get(type(user), user.id), remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
@@ -71,7 +73,10 @@ def password():
             user = services.change_password(current_user.id, form.current.data, form.new.data)
         except ServiceError as error:
             db.session.rollback()
-            form.current.errors.append(_("The current password is wrong.") if "current" in error.message else error.message)
+            if error.field == "current":
+                form.current.errors.append(_("The current password is wrong."))
+            else:  # the new password breaks the policy
+                form.new.errors.append(error.message)
         else:
             # Every other session ends with the old token; this one continues.
             login_user(db.session.get(type(user), user.id))

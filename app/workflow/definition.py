@@ -32,7 +32,7 @@ TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
 DEFAULT_VISIBLE_TO = ("author", "moderator", "administrator")
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$")
-_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+WORKFLOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class _Checker:
     # -- the file -------------------------------------------------------------
 
     def run(self) -> Workflow | None:
-        if not _WORKFLOW_ID.match(self.workflow_id):
+        if not WORKFLOW_ID.match(self.workflow_id):
             self.problem((), None, f"'{self.workflow_id}' is not a usable workflow id (letters, digits, '-', '_', '.')")
         data = self.doc.value
         if self.problems and data is None:
