@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Sequence
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import permissions
+from . import audit, permissions
 from .extensions import db
 from .models import (
     COUNT_BLOCK,
@@ -128,6 +128,19 @@ def events_of(recommendation_id: int) -> list[AuditEvent]:
         and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
         and_(AuditEvent.subject_type == "comment_report", AuditEvent.subject_id.in_(report_ids)),
     )).order_by(AuditEvent.seq)).all()
+
+
+def process_events(process_id: int):
+    """The audit events about a process's recommendations and comments, oldest first, streamed as
+    rows with the event's fields."""
+    rec_ids = select(Recommendation.id).where(Recommendation.process_id == process_id)
+    comment_ids = select(Comment.id).where(Comment.recommendation_id.in_(rec_ids))
+    events = AuditEvent.__table__
+    statement = select(*(events.c[name] for name in audit.FIELDS)).where(or_(
+        and_(events.c.subject_type == "recommendation", events.c.subject_id.in_(rec_ids)),
+        and_(events.c.subject_type == "comment", events.c.subject_id.in_(comment_ids)),
+    )).order_by(events.c.seq)
+    return db.session.execute(statement.execution_options(yield_per=2000))
 
 
 @dataclass(frozen=True, slots=True)
