@@ -129,9 +129,14 @@ def process_audit(slug: str):
     may see, as JSON lines, streamed: what they may not read is null, the hashes are all there
     (docs/verify_audit.py --selection checks them)."""
     process = process_or_404(slug)
-    events = Reader(None).judged(queries.process_events(process.id), only_visible=True)
-    lines = (json.dumps(audit.event_dict(*judged), ensure_ascii=False) + "\n" for judged in events)
-    return Response(stream_with_context(lines), mimetype="application/jsonl",
+
+    def lines(process_id: int):
+        # Queried once streaming began: the view's own session has ended by then, and with it
+        # any cursor opened in it (PostgreSQL streams from a server-side cursor).
+        for judged in Reader(None).judged(queries.process_events(process_id), only_visible=True):
+            yield json.dumps(audit.event_dict(*judged), ensure_ascii=False) + "\n"
+
+    return Response(stream_with_context(lines(process.id)), mimetype="application/jsonl",
                     headers={"Content-Disposition": f'attachment; filename="{process.slug}-audit.jsonl"'})
 
 
