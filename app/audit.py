@@ -195,12 +195,11 @@ def event_dict(row: Any, data: bool = True, actor: bool = True) -> dict:
     return item
 
 
-def stream() -> Iterator[Any]:
-    """Every event, oldest first, streamed in batches (memory stays flat)."""
-    table = AuditEvent.__table__
-    statement = select(*(table.c[name] for name in FIELDS)).order_by(table.c.seq)
-    result = db.session.execute(statement.execution_options(yield_per=_STREAM_BATCH))
-    yield from result
+def stream(*where: Any) -> Iterator[Any]:
+    """Every event (or those ``where`` selects), oldest first, as rows with the fields in
+    ``FIELDS`` order, streamed in batches (memory stays flat)."""
+    statement = select(*(_EVENTS.c[name] for name in FIELDS)).where(*where).order_by(_EVENTS.c.seq)
+    yield from db.session.execute(statement.execution_options(yield_per=_STREAM_BATCH))
 
 
 @dataclass

@@ -131,16 +131,13 @@ def events_of(recommendation_id: int) -> list[AuditEvent]:
 
 
 def process_events(process_id: int):
-    """The audit events about a process's recommendations and comments, oldest first, streamed as
-    rows with the event's fields."""
+    """The audit events about a process's recommendations and comments, oldest first, streamed."""
     rec_ids = select(Recommendation.id).where(Recommendation.process_id == process_id)
     comment_ids = select(Comment.id).where(Comment.recommendation_id.in_(rec_ids))
-    events = AuditEvent.__table__
-    statement = select(*(events.c[name] for name in audit.FIELDS)).where(or_(
-        and_(events.c.subject_type == "recommendation", events.c.subject_id.in_(rec_ids)),
-        and_(events.c.subject_type == "comment", events.c.subject_id.in_(comment_ids)),
-    )).order_by(events.c.seq)
-    return db.session.execute(statement.execution_options(yield_per=2000))
+    return audit.stream(or_(
+        and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id.in_(rec_ids)),
+        and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
+    ))
 
 
 @dataclass(frozen=True, slots=True)
