@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app import audit, services
 from app.extensions import db
-from tests.test_audit import RECIPE, canon, sha, tamper
+from tests.test_audit import RECIPE, tamper
 from tests.web.browser import text_of
 
 
