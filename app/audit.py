@@ -4,12 +4,17 @@ One chain for the whole installation. ``record`` appends an event inside the cal
 transaction; appends are serialized (PostgreSQL: a transaction advisory lock, taken by the
 server-side ``audit_append``; SQLite: the write transaction began IMMEDIATE). The timestamp
 and the data are stored as the exact strings that were hashed.
+
+Every new event is format v2: its hash covers ``data_digest = sha256(salt + canonical data)``
+with a fresh random salt, not the data itself. Events written before (v1) hash the data and
+keep verifying as they always did.
 """
 from __future__ import annotations
 
 import csv
-from hashlib import sha256
 import json
+import secrets
+from hashlib import sha256
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import UTC, datetime
@@ -21,7 +26,9 @@ from .extensions import db
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-FIELDS = ("seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash", "hash")
+FIELDS = ("seq", "v", "at", "actor_id", "action", "subject_type", "subject_id", "data", "salt", "data_digest",
+          "prev_hash", "hash")
+FORMAT = 2  # the format of every event written now
 _STREAM_BATCH = 2000
 
 
@@ -45,21 +52,64 @@ def canonical(seq: int, at: str, actor_id: int | None, action: str, subject_type
 
 def compute_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
                  subject_type: str, subject_id: int | None, data: Any) -> str:
+    """The hash of a v1 event."""
     return sha256((prev_hash + canonical(seq, at, actor_id, action, subject_type, subject_id, data))
                   .encode("utf-8")).hexdigest()
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def digest_data(salt: str, data_text: str) -> str:
+    """A v2 event's ``data_digest``: ``data_text`` is the canonical JSON of its data."""
+    return sha256((salt + data_text).encode("utf-8")).hexdigest()
+
+
+def canonical_v2(seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None,
+                 data_digest: str) -> str:
+    """The string a v2 event's hash covers after its ``prev_hash``."""
+    return canonical_data({
+        "seq": seq, "v": 2, "at": at, "actor_id": actor_id, "action": action,
+        "subject_type": subject_type, "subject_id": subject_id, "data_digest": data_digest,
+    })
+
+
+def compute_hash_v2(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
+                    subject_type: str, subject_id: int | None, data_digest: str) -> str:
+    return sha256((prev_hash + canonical_v2(seq, at, actor_id, action, subject_type, subject_id, data_digest))
+                  .encode("utf-8")).hexdigest()
+
+
+def event_hash(event: dict) -> str:
+    """The hash an exported event (a dict of the contract's fields) must carry, either format."""
+    fields = (event["prev_hash"], event["seq"], event["at"], event["actor_id"], event["action"],
+              event["subject_type"], event["subject_id"])
+    if event.get("v", 1) == 1:
+        return compute_hash(*fields, event["data"])
+    return compute_hash_v2(*fields, event["data_digest"])
 
 
 _EVENTS = AuditEvent.__table__
 # Prepared once: every audited change runs these.
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _APPEND = insert(_EVENTS)
-# PostgreSQL: lock, read the head, hash and insert in one round trip (migration 0006).
+# PostgreSQL: lock, read the head, digest, hash and insert in one round trip (migration 0007).
 _APPEND_IN_SERVER = text(
-    "SELECT event_seq, event_prev_hash, event_hash FROM audit_append("
-    ":at, :actor_id, :action, :subject_type, :subject_id, :data, :before_seq, :after_seq)")
-# Keys sort as action, actor_id, at, data, seq, subject_id, subject_type: only the last two, which
-# the application writes (an id and a type name), follow the sequence number.
-_SEQ_SLOT = '"seq":0,"subject_id":'
+    "SELECT event_seq, event_prev_hash, event_data_digest, event_hash FROM audit_append("
+    ":at, :actor_id, :action, :subject_type, :subject_id, :data, :salt, :before_digest, :after_seq)")
+
+
+def server_pieces(at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None) -> tuple[str, str]:
+    """The canonical v2 text before the data digest and after the sequence number, for the server.
+
+    The keys sort as action, actor_id, at | data_digest, seq | subject_id, subject_type, v: the
+    server puts the digest and the number it assigns between the two pieces, so the data itself
+    (which may hold any text) is never searched or split.
+    """
+    before = canonical_data({"action": action, "actor_id": actor_id, "at": at})[:-1] + ',"data_digest":"'
+    after = "," + canonical_data({"subject_id": subject_id, "subject_type": subject_type, "v": 2})[1:]
+    return before, after
 
 
 def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
@@ -68,27 +118,30 @@ def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
     Must run inside ``app.db.write_transaction`` so the event commits with the change. The
     number and the previous hash are read under the chain's lock: on SQLite the write
     transaction already holds the database's only write lock; on PostgreSQL the server-side
-    ``audit_append`` takes an advisory lock, and hashes the canonical text written here around
-    the sequence number it assigns, the same bytes as ``compute_hash``.
+    ``audit_append`` takes an advisory lock, digests the salted data and hashes the canonical
+    text written here around the sequence number it assigns: the same bytes as
+    ``compute_hash_v2``.
     """
     session = db.session
     session.flush()  # the subject needs its id
     at = timestamp()
     actor_id = actor.id if actor is not None else None
     subject_type, subject_id = subject.audit_subject_type, subject.id
-    # Round-trip through JSON so what is hashed is exactly what an export shows.
-    data = json.loads(canonical_data(data))
-    row = {"at": at, "actor_id": actor_id, "action": action, "subject_type": subject_type,
-           "subject_id": subject_id, "data": canonical_data(data)}
+    # Round-trip through JSON so the stored text is what a reader of an export writes again from the
+    # parsed data (integer keys, for one, sort differently once they are strings).
+    data_text = canonical_data(json.loads(canonical_data(data)))
+    row = {"v": FORMAT, "at": at, "actor_id": actor_id, "action": action, "subject_type": subject_type,
+           "subject_id": subject_id, "data": data_text, "salt": new_salt()}
     if session.get_bind().dialect.name == "postgresql":
-        before, _slot, after = canonical(0, at, actor_id, action, subject_type, subject_id, data).rpartition(_SEQ_SLOT)
-        row["seq"], row["prev_hash"], row["hash"] = session.execute(_APPEND_IN_SERVER, {
-            **row, "before_seq": before + '"seq":', "after_seq": ',"subject_id":' + after}).one()
+        before, after = server_pieces(at, actor_id, action, subject_type, subject_id)
+        row["seq"], row["prev_hash"], row["data_digest"], row["hash"] = session.execute(_APPEND_IN_SERVER, {
+            **row, "before_digest": before, "after_seq": after}).one()
         return AuditEvent(**row)
     last = session.execute(_HEAD).first()
     seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    row["data_digest"] = digest_data(row["salt"], data_text)
     row.update(seq=seq, prev_hash=prev_hash,
-               hash=compute_hash(prev_hash, seq, at, actor_id, action, subject_type, subject_id, data))
+               hash=compute_hash_v2(prev_hash, seq, at, actor_id, action, subject_type, subject_id, row["data_digest"]))
     session.execute(_APPEND, row)  # a plain INSERT: nothing in the session refers to it
     return AuditEvent(**row)
 
@@ -98,34 +151,55 @@ def _json_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _quoted(value: str) -> str:
+    """``value`` as a JSON string: plain ASCII (timestamps, digests) without a call to ``json``."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return _json_string(value)
+
+
 def _stored_hash(prev_hash: str, row: Any) -> str:
     """The hash of a stored event, written straight from its stored fields: the same bytes as
-    ``compute_hash`` (keys in sorted order, no spaces), without parsing and re-serializing the
-    data, which is stored in canonical form. Stored data that is not exactly what was hashed
-    gives another hash, so nothing slips through. ``row`` holds the fields in ``FIELDS`` order."""
-    seq, at, actor_id, action, subject_type, subject_id, data, _prev, _hash = row
-    quoted_at = f'"{at}"' if at.isascii() and at.isprintable() and '"' not in at and "\\" not in at else _json_string(at)
-    canonical = (f'{{"action":{_json_string(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
-                 f'"at":{quoted_at},"data":{data},"seq":{int(seq)},'
-                 f'"subject_id":{"null" if subject_id is None else int(subject_id)},"subject_type":{_json_string(subject_type)}}}')
+    ``compute_hash`` (v1) or ``compute_hash_v2`` (keys in sorted order, no spaces), without parsing
+    and re-serializing the data, which is stored in canonical form. Stored data that is not exactly
+    what was hashed gives another hash, so nothing slips through. ``row`` holds the fields in
+    ``FIELDS`` order; a v2 row's ``data_digest`` must be a string."""
+    seq, v, at, actor_id, action, subject_type, subject_id, data, _salt, data_digest, _prev, _hash = row
+    head = (f'{{"action":{_json_string(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
+            f'"at":{_quoted(at)},')
+    tail = (f'"seq":{int(seq)},"subject_id":{"null" if subject_id is None else int(subject_id)},'
+            f'"subject_type":{_json_string(subject_type)}')
+    canonical = f'{head}"data":{data},{tail}}}' if v == 1 else f'{head}"data_digest":{_quoted(data_digest)},{tail},"v":2}}'
     return sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
-def event_dict(row: Any) -> dict:
-    """The contract's event fields, ``data`` parsed; ``row`` is a model or a result row."""
-    return {
-        "seq": row.seq, "at": row.at, "actor_id": row.actor_id, "action": row.action,
-        "subject_type": row.subject_type, "subject_id": row.subject_id,
-        "data": json.loads(row.data), "prev_hash": row.prev_hash, "hash": row.hash,
+def event_dict(row: Any, data: bool = True, actor: bool = True) -> dict:
+    """The contract's event fields, ``data`` parsed; ``row`` is a model or a result row.
+
+    ``data=False`` withholds the data and salt, ``actor=False`` who did it, from a reader who may
+    not know them. A v1 event with its data withheld, or any event with its actor withheld, cannot
+    be recomputed by the reader: it says ``withheld: true``. A v2 event whose payload was erased
+    says ``erased: true``; its ``data_digest`` and ``hash`` still check.
+    """
+    erased = row.v == 2 and row.data is None
+    item = {
+        "seq": row.seq, "v": row.v, "at": row.at, "actor_id": row.actor_id if actor else None,
+        "action": row.action, "subject_type": row.subject_type, "subject_id": row.subject_id,
+        "data": json.loads(row.data) if data and not erased else None, "salt": row.salt if data else None,
+        "data_digest": row.data_digest, "prev_hash": row.prev_hash, "hash": row.hash,
     }
+    if erased:
+        item["erased"] = True
+    if not actor or (row.v == 1 and not data):
+        item["withheld"] = True
+    return item
 
 
-def stream() -> Iterator[Any]:
-    """Every event, oldest first, streamed in batches (memory stays flat)."""
-    table = AuditEvent.__table__
-    statement = select(*(table.c[name] for name in FIELDS)).order_by(table.c.seq)
-    result = db.session.execute(statement.execution_options(yield_per=_STREAM_BATCH))
-    yield from result
+def stream(*where: Any) -> Iterator[Any]:
+    """Every event (or those ``where`` selects), oldest first, as rows with the fields in
+    ``FIELDS`` order, streamed in batches (memory stays flat)."""
+    statement = select(*(_EVENTS.c[name] for name in FIELDS)).where(*where).order_by(_EVENTS.c.seq)
+    yield from db.session.execute(statement.execution_options(yield_per=_STREAM_BATCH))
 
 
 @dataclass
@@ -137,10 +211,12 @@ class Verification:
     bad_seq: int | None = None
     reason: str | None = None
     published_hash: str | None = None  # the hash found at a published head's position
+    erased: int = 0  # v2 events whose payload was erased: counted, their digest cannot be checked
 
     def __str__(self) -> str:
         if self.ok:
-            return f"ok: {self.count} events, head {self.head_hash}"
+            erased = f" ({self.erased} erased payloads not checked)" if self.erased else ""
+            return f"ok: {self.count} events, head {self.head_hash}{erased}"
         return f"bad: event {self.bad_seq}: {self.reason}"
 
 
@@ -171,36 +247,64 @@ def verify(expect_head: tuple[int, str] | None = None) -> Verification:
 
 
 def verify_rows(rows: Iterable[Any], remember_seq: int | None = None) -> Verification:
-    """Check a chain given as rows with the event fields, oldest first (from any database)."""
-    expected_seq, prev_hash, count, remembered = 1, GENESIS, 0, None
+    """Check a chain given as rows with the event fields in ``FIELDS`` order, oldest first (from
+    any database): every link, every hash, and every v2 ``data_digest`` from the stored data and
+    salt. The stored data is hashed as the text it is, never parsed."""
+    expected_seq, prev_hash, count, erased, remembered = 1, GENESIS, 0, 0, None
     for row in rows:
+        seq, v, _at, _actor, _action, _type, _id, data, salt, data_digest, row_prev, row_hash = row
         problem = None
-        if row.seq != expected_seq:
+        if seq != expected_seq:
             problem = (f"expected sequence number {expected_seq} here: an event was deleted"
-                       if row.seq > expected_seq else "sequence number out of order: an event was inserted")
-        elif row.prev_hash != prev_hash:
+                       if seq > expected_seq else "sequence number out of order: an event was inserted")
+        elif row_prev != prev_hash:
             problem = "prev_hash is not the previous event's hash"
-        elif _stored_hash(prev_hash, row) != row.hash:
+        elif v == 2:
+            if data_digest is None:
+                problem = "a v2 event without data_digest"
+            elif data is None and salt is None:
+                erased += 1
+            elif data is None or salt is None:
+                problem = "data and salt are either both stored or both erased"
+            elif sha256((salt + data).encode("utf-8")).hexdigest() != data_digest:
+                problem = "data_digest does not match the event's data and salt"
+        elif v != 1:
+            problem = f"unknown event format v={v}"
+        elif data is None:
+            problem = "a v1 event without data: its payload cannot be erased"
+        if problem is None and _stored_hash(prev_hash, row) != row_hash:
             problem = "hash does not match the event's content"
         if problem:
-            return Verification(False, count, expected_seq - 1, prev_hash, row.seq, problem)
-        if row.seq == remember_seq:
-            remembered = row.hash
-        expected_seq, prev_hash, count = expected_seq + 1, row.hash, count + 1
-    return Verification(True, count, expected_seq - 1, prev_hash, published_hash=remembered)
+            return Verification(False, count, expected_seq - 1, prev_hash, seq, problem, erased=erased)
+        if seq == remember_seq:
+            remembered = row_hash
+        expected_seq, prev_hash, count = expected_seq + 1, row_hash, count + 1
+    return Verification(True, count, expected_seq - 1, prev_hash, published_hash=remembered, erased=erased)
 
 
-def export(out: TextIO, fmt: str = "jsonl") -> int:
-    """Write every event, oldest first, as JSON lines or CSV; return the count."""
+CSV_FIELDS = FIELDS + ("withheld", "erased")
+
+
+def export(out: TextIO, fmt: str = "jsonl", reader: Any = None) -> int:
+    """Write every event, oldest first, as JSON lines or CSV; return the count.
+
+    With ``reader`` (``app.disclosure.Reader``) each event is written as that reader may see it:
+    data and salt null where they may not read it, still verifiable. CSV writes ``data`` as its
+    canonical JSON text, and an empty cell for null.
+    """
+    rows = ((row, True, True) for row in stream()) if reader is None else reader.judged(stream())
     count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(FIELDS)
-        for row in stream():
-            writer.writerow(["" if getattr(row, f) is None else getattr(row, f) for f in FIELDS])
+        writer.writerow(CSV_FIELDS)
+        for row, data, actor in rows:
+            item = event_dict(row, data, actor)
+            if item["data"] is not None:
+                item["data"] = canonical_data(item["data"])
+            writer.writerow(["true" if item.get(f) is True else "" if item.get(f) is None else item[f] for f in CSV_FIELDS])
             count += 1
     else:
-        for row in stream():
-            out.write(json.dumps(event_dict(row), ensure_ascii=False) + "\n")
+        for row, data, actor in rows:
+            out.write(json.dumps(event_dict(row, data, actor), ensure_ascii=False) + "\n")
             count += 1
     return count

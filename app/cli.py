@@ -17,7 +17,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale, gettext as _, ngettext
 
 from . import audit as trail
-from . import backup, config, create_app, demo as demo_data, services
+from . import audit_deep, backup, config, create_app, demo as demo_data, services
+from .disclosure import Reader
 from .errors import ServiceError
 from .workflow import graph
 from .workflow.definition import WORKFLOW_ID, InvalidWorkflows, load_directory, load_file
@@ -235,22 +236,32 @@ def audit_head():
 @audit.command("verify")
 @click.option("--expect-head", callback=_published_head, metavar="SEQ:HASH",
               help="A head published earlier: the chain must still hold it.")
+@click.option("--deep", is_flag=True,
+              help="Also replay the events and compare them with the tables; names the first row no event explains.")
 @with_appcontext
-def audit_verify(expect_head):
-    """Recompute the whole hash chain; names the first bad event."""
+def audit_verify(expect_head, deep):
+    """Recompute the whole hash chain and every data digest; names the first bad event."""
     result = trail.verify(expect_head)
     if not result.ok:
         click.echo(str(result), err=True)
         sys.exit(1)
     click.echo(str(result))
+    if deep:
+        tables = audit_deep.check()
+        if tables.problem:
+            click.echo(str(tables), err=True)
+            sys.exit(1)
+        click.echo(str(tables))
 
 
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--public", is_flag=True,
+              help="As an anonymous visitor may see it: data and salt null where they may not read them; still verifiable.")
 @with_appcontext
-def audit_export(fmt):
+def audit_export(fmt, public):
     """Write every audit event, oldest first, to standard output."""
-    trail.export(sys.stdout, fmt)
+    trail.export(sys.stdout, fmt, Reader(None) if public else None)
 
 
 # -- backup --------------------------------------------------------------------

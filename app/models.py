@@ -279,18 +279,23 @@ class CommentReport(db.Model):
 
 
 class AuditEvent(db.Model):
-    """One link of the installation's hash chain (CONTRACT.md section 5). Never updated or deleted."""
+    """One link of the installation's hash chain (CONTRACT.md section 5). Never updated or deleted,
+    except that erasure may blank a v2 event's ``data`` and ``salt``."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    v: Mapped[int] = mapped_column(Integer, server_default="1")  # the event format: 1 or 2
     at: Mapped[str] = mapped_column(String(32))  # the exact string that was hashed
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as hashed
+    # Canonical JSON, exactly as hashed (v1) or digested (v2); NULL once a v2 payload is erased.
+    data: Mapped[str | None] = mapped_column(Text)
+    salt: Mapped[str | None] = mapped_column(String(32))  # v2: 32 hex characters; NULL once erased
+    data_digest: Mapped[str | None] = mapped_column(String(64))  # v2: sha256(salt + data)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Sequence
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from . import permissions
+from . import audit, permissions
 from .roles import process_roles, remember_roles, user_id
 from .extensions import db
 from .models import (
@@ -129,6 +129,16 @@ def events_of(recommendation_id: int) -> list[AuditEvent]:
         and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
         and_(AuditEvent.subject_type == "comment_report", AuditEvent.subject_id.in_(report_ids)),
     )).order_by(AuditEvent.seq)).all()
+
+
+def process_events(process_id: int):
+    """The audit events about a process's recommendations and comments, oldest first, streamed."""
+    rec_ids = select(Recommendation.id).where(Recommendation.process_id == process_id)
+    comment_ids = select(Comment.id).where(Comment.recommendation_id.in_(rec_ids))
+    return audit.stream(or_(
+        and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id.in_(rec_ids)),
+        and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
+    ))
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ def entries(events: Iterable[AuditEvent], comments: dict[int, Comment], workflow
     """The timeline ``roles`` may read; events about comments they cannot read are left out."""
     result = []
     for event in events:
-        data = json.loads(event.data)
+        data = json.loads(event.data) if event.data is not None else {}  # an erased payload tells no details
         comment_id = event.subject_id if event.subject_type == "comment" else data.get("comment_id")
         comment = comments.get(comment_id) if comment_id else None
         if comment is not None and not permissions.can_read_comment(roles, comment):

@@ -89,16 +89,19 @@ def main(sizes: dict) -> dict:
 
 
 def events(count: int) -> None:
-    """A valid chain of ``count`` events, hashed exactly as the application does."""
+    """A valid chain of ``count`` v2 events, digested and hashed exactly as the application does."""
     prev, start = audit.GENESIS, datetime(2026, 1, 1, tzinfo=UTC)
     for first in range(1, count + 1, BATCH):
         rows = []
         for seq in range(first, min(count, first + BATCH - 1) + 1):
             at = audit.timestamp(start + timedelta(seconds=seq))
-            data = {"body": f"Kommentar {seq}", "visibility": "public", "parent_id": None}
-            digest = audit.compute_hash(prev, seq, at, None, "comment.created", "comment", seq, data)
-            rows.append({"seq": seq, "at": at, "actor_id": None, "action": "comment.created", "subject_type": "comment",
-                         "subject_id": seq, "data": audit.canonical_data(data), "prev_hash": prev, "hash": digest})
+            data = audit.canonical_data({"body": f"Kommentar {seq}", "visibility": "public", "parent_id": None})
+            salt = audit.new_salt()
+            data_digest = audit.digest_data(salt, data)
+            digest = audit.compute_hash_v2(prev, seq, at, None, "comment.created", "comment", seq, data_digest)
+            rows.append({"seq": seq, "v": 2, "at": at, "actor_id": None, "action": "comment.created",
+                         "subject_type": "comment", "subject_id": seq, "data": data, "salt": salt,
+                         "data_digest": data_digest, "prev_hash": prev, "hash": digest})
             prev = digest
         db.session.execute(insert(AuditEvent), rows)
         db.session.commit()

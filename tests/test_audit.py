@@ -55,18 +55,32 @@ def tamper(*statements: str, **params) -> None:
             conn.execute(sa.text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
 
 
+def canon(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def test_the_chain_is_exactly_the_contracts(history, runner):
     events = [json.loads(line) for line in export(runner).splitlines()]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    prev = "0" * 64
+    prev, salts = "0" * 64, set()
     for event in events:
-        assert set(event) == {"seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash", "hash"}
+        assert set(event) == {"seq", "v", "at", "actor_id", "action", "subject_type", "subject_id", "data", "salt",
+                              "data_digest", "prev_hash", "hash"}
+        assert event["v"] == 2
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", event["at"])
-        canonical = json.dumps({k: event[k] for k in ("seq", "at", "actor_id", "action", "subject_type", "subject_id", "data")},
-                               sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert re.fullmatch(r"[0-9a-f]{32}", event["salt"])
+        assert event["data_digest"] == sha(event["salt"] + canon(event["data"]))
+        canonical = canon({k: event[k] for k in ("seq", "v", "at", "actor_id", "action", "subject_type", "subject_id",
+                                                 "data_digest")})
         assert event["prev_hash"] == prev
-        assert event["hash"] == hashlib.sha256((prev + canonical).encode("utf-8")).hexdigest()
+        assert event["hash"] == sha(prev + canonical)
         prev = event["hash"]
+        salts.add(event["salt"])
+    assert len(salts) == len(events)  # drawn for each event
     created = next(e for e in events if e["action"] == "recommendation.created")
     assert created["data"] == {"title": "Announce participation early", "body": "Six weeks **ahead**.", "state": "draft"}
     assert created["subject_type"] == "recommendation" and created["subject_id"] == history.id
@@ -102,7 +116,7 @@ def test_truncate_is_refused_on_postgresql(history):
 
 def test_a_changed_event_is_found(history, runner):
     seq = seq_of("recommendation.created")
-    tamper(f"UPDATE audit_events SET data = replace(data, 'Six weeks', 'Ten weeks') WHERE seq = {seq}")
+    tamper(f"UPDATE audit_events SET action = 'recommendation.deleted' WHERE seq = {seq}")
     result = verify(runner)
     assert result.exit_code == 1
     assert result.stderr.strip() == f"bad: event {seq}: hash does not match the event's content"
@@ -117,14 +131,30 @@ def test_a_deleted_event_is_found(history, runner):
 
 def test_a_rewritten_event_with_a_recomputed_hash_is_found_at_the_next(history, runner):
     row = db.session.execute(sa.text("SELECT * FROM audit_events WHERE seq = 11")).mappings().one()
-    forged = json.loads(row["data"]) | {"note": "forged"}
-    new_hash = audit.compute_hash(row["prev_hash"], 11, row["at"], row["actor_id"], row["action"],
-                                  row["subject_type"], row["subject_id"], forged)
-    tamper("UPDATE audit_events SET data = :data, hash = :hash WHERE seq = 11",
-           data=audit.canonical_data(forged), hash=new_hash)
+    forged = audit.canonical_data(json.loads(row["data"]) | {"note": "forged"})
+    digest = audit.digest_data(row["salt"], forged)
+    new_hash = audit.compute_hash_v2(row["prev_hash"], 11, row["at"], row["actor_id"], row["action"],
+                                     row["subject_type"], row["subject_id"], digest)
+    tamper("UPDATE audit_events SET data = :data, data_digest = :digest, hash = :hash WHERE seq = 11",
+           data=forged, digest=digest, hash=new_hash)
     result = verify(runner)
     assert result.exit_code == 1
     assert result.stderr.strip() == "bad: event 12: prev_hash is not the previous event's hash"
+
+
+def test_changed_data_is_found_by_its_digest(history, runner):
+    seq = seq_of("recommendation.created")
+    tamper(f"UPDATE audit_events SET data = replace(data, 'Six weeks', 'Ten weeks') WHERE seq = {seq}")
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"bad: event {seq}: data_digest does not match the event's data and salt"
+
+
+def test_a_changed_salt_is_found(history, runner):
+    tamper("UPDATE audit_events SET salt = :salt WHERE seq = 3", salt="0" * 32)
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "bad: event 3: data_digest does not match the event's data and salt"
 
 
 def test_an_inserted_event_is_found(history, runner):
@@ -142,30 +172,40 @@ def test_csv_export_holds_the_same_events(history, runner):
     assert len(rows) == len(jsonl)
     for row, event in zip(rows, jsonl):
         assert int(row["seq"]) == event["seq"] and row["hash"] == event["hash"] and row["at"] == event["at"]
-        assert json.loads(row["data"]) == event["data"]
+        assert int(row["v"]) == event["v"] and row["salt"] == event["salt"] and row["data_digest"] == event["data_digest"]
+        assert json.loads(row["data"]) == event["data"] and row["data"] == canon(event["data"])
         assert row["actor_id"] == ("" if event["actor_id"] is None else str(event["actor_id"]))
+        assert row["withheld"] == row["erased"] == ""
+
+
+def recipe(path=None, *options, stdin=None):
+    return subprocess.run([sys.executable, str(RECIPE), *options, *([str(path)] if path else [])], input=stdin,
+                          capture_output=True, text=True)
 
 
 def test_the_auditors_recipe_verifies_an_export_and_finds_tampering(history, runner, tmp_path):
     exported = tmp_path / "audit.jsonl"
     exported.write_text(export(runner), encoding="utf-8")
-    good = subprocess.run([sys.executable, str(RECIPE), str(exported)], capture_output=True, text=True)
+    good = recipe(exported)
     assert good.returncode == 0, good.stderr
     assert good.stdout.strip() == verify(runner).stdout.strip()
 
     lines = exported.read_text(encoding="utf-8").splitlines()
-    event = json.loads(lines[4])
-    event["data"]["title"] = "Rewritten"
-    lines[4] = json.dumps(event, ensure_ascii=False)
-    exported.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    bad = subprocess.run([sys.executable, str(RECIPE)], input=exported.read_text(encoding="utf-8"),
-                         capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.strip() == "bad: event 5: hash does not match"
+    for index, change, reason in ((4, {"data": {"title": "Rewritten"}}, "data_digest does not match"),
+                                  (4, {"action": "recommendation.deleted"}, "hash does not match"),
+                                  (4, {"data_digest": "0" * 64, "data": None}, "hash does not match"),
+                                  (4, {"withheld": True, "prev_hash": "1" * 64}, "prev_hash does not link")):
+        forged = list(lines)
+        forged[index] = json.dumps(json.loads(forged[index]) | change, ensure_ascii=False)
+        bad = recipe(None, stdin="\n".join(forged) + "\n")
+        assert bad.returncode == 1 and bad.stderr.strip() == f"bad: event 5: {reason}", change
+    gap = recipe(None, stdin="\n".join(lines[:4] + lines[5:]) + "\n")
+    assert gap.returncode == 1 and gap.stderr.strip() == "bad: event 6: sequence gap"
 
 
 def test_the_recipe_is_short_and_needs_only_the_standard_library():
     source = RECIPE.read_text(encoding="utf-8")
-    assert len(source.splitlines()) <= 20
+    assert len(source.splitlines()) <= 22
     imports = {m for line in source.splitlines() for m in re.findall(r"^import (.+)$", line)}
     assert imports == {"hashlib, json, sys"}
 
@@ -176,29 +216,49 @@ JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3), max_leaves=8)
 
 
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))  # any Unicode that UTF-8 can carry
+DECOYS = st.sampled_from(['"seq":0,"subject_id":', '","seq":', '"data_digest":"', ',"v":2}', '\\"', "\x00", "\u2028"])
+V2_DATA = st.dictionaries(TEXT | DECOYS, st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXT | DECOYS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT | DECOYS, inner, max_size=3), max_leaves=8), max_size=4)
+
+
 @settings(max_examples=300, deadline=None)
-@given(seq=st.integers(1, 2**31 - 1), actor=st.none() | st.integers(1, 2**31 - 1), action=st.text(min_size=1),
-       subject_type=st.text(min_size=1), subject=st.none() | st.integers(1, 2**31 - 1), data=JSON_DATA, at=st.text(min_size=1))
-def test_verifying_from_stored_text_hashes_exactly_what_was_recorded(seq, actor, action, subject_type, subject, data, at):
+@given(seq=st.integers(1, 2**31 - 1), actor=st.none() | st.integers(1, 2**31 - 1), action=TEXT.filter(bool),
+       subject_type=TEXT.filter(bool), subject=st.none() | st.integers(1, 2**31 - 1), data=JSON_DATA, at=TEXT.filter(bool),
+       salt=st.text("0123456789abcdef", min_size=32, max_size=32))
+def test_verifying_from_stored_text_hashes_exactly_what_was_recorded(seq, actor, action, subject_type, subject, data, at, salt):
     from collections import namedtuple
-    row = namedtuple("Row", audit.FIELDS)(seq, at, actor, action, subject_type, subject, audit.canonical_data(data), "0" * 64, "")
-    assert audit._stored_hash("0" * 64, row) == audit.compute_hash("0" * 64, seq, at, actor, action, subject_type, subject, data)
+    Row = namedtuple("Row", audit.FIELDS)
+    text = audit.canonical_data(data)
+    v1 = Row(seq, 1, at, actor, action, subject_type, subject, text, None, None, "0" * 64, "")
+    assert audit._stored_hash("0" * 64, v1) == audit.compute_hash("0" * 64, seq, at, actor, action, subject_type, subject, data)
+    digest = audit.digest_data(salt, text)
+    v2 = Row(seq, 2, at, actor, action, subject_type, subject, text, salt, digest, "0" * 64, "")
+    assert audit._stored_hash("0" * 64, v2) == audit.compute_hash_v2("0" * 64, seq, at, actor, action, subject_type,
+                                                                     subject, digest)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.dictionaries(st.text(), JSON_DATA, max_size=4))
-def test_every_appended_event_carries_the_contracts_hash(app, data):
-    """PostgreSQL numbers and hashes an event in the server (migration 0006), SQLite in the
-    application: for any data, even text that looks like the sequence number's place, the stored
-    hash is the one the contract defines and the chain verifies."""
+@given(data=V2_DATA, action=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                                    min_size=1, max_size=64) | DECOYS.filter(lambda d: "\x00" not in d),
+       actor=st.booleans())
+def test_every_appended_event_carries_the_contracts_hash(app, make_user, data, action, actor):
+    """PostgreSQL digests, numbers and hashes an event in the server (migration 0007), SQLite in the
+    application: for any data and action, even text that looks like the places where the digest and
+    the sequence number go, the stored digest and hash are the ones the contract defines."""
     from types import SimpleNamespace
-    from app.models import AuditEvent
+    from app.models import AuditEvent, User
     from app.transactions import write_transaction
     data = {**data, "decoy": '"seq":0,"subject_id":'}
+    who = (db.session.get(User, 1) or make_user()) if actor else None
     with write_transaction():
-        event = audit.record("test.recorded", SimpleNamespace(audit_subject_type="recommendation", id=7), None, data)
+        event = audit.record(action, SimpleNamespace(audit_subject_type="recommendation", id=7), who, data)
     stored = db.session.execute(sa.select(AuditEvent).where(AuditEvent.seq == event.seq)).scalar_one()
-    assert (stored.hash, stored.prev_hash) == (event.hash, event.prev_hash)
-    assert stored.hash == audit.compute_hash(stored.prev_hash, stored.seq, stored.at, None, "test.recorded",
-                                             "recommendation", 7, data)
+    assert (stored.v, stored.hash, stored.prev_hash, stored.data_digest) == (2, event.hash, event.prev_hash, event.data_digest)
+    assert re.fullmatch(r"[0-9a-f]{32}", stored.salt)
+    assert stored.data == canon(data)
+    assert stored.data_digest == sha(stored.salt + canon(data))
+    assert stored.hash == audit.compute_hash_v2(stored.prev_hash, stored.seq, stored.at, stored.actor_id, action,
+                                                "recommendation", 7, stored.data_digest)
     assert audit.verify().ok

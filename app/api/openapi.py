@@ -91,17 +91,33 @@ SCHEMAS = {
     },
     "Event": {
         "type": "object", "additionalProperties": False,
-        "required": ["seq", "at", "actor_id", "action", "subject_type", "subject_id", "data", "prev_hash",
-                     "hash", "actor"],
+        "description": "An audit event (format v1 or v2). v1: hash = sha256(prev_hash + canon({seq, at, actor_id, "
+                       "action, subject_type, subject_id, data})). v2: data_digest = sha256(salt + canon(data)), "
+                       "hash = sha256(prev_hash + canon({seq, v, at, actor_id, action, subject_type, subject_id, "
+                       "data_digest})). canon is JSON with sorted keys, no spaces, UTF-8.",
+        "required": ["seq", "v", "at", "actor_id", "action", "subject_type", "subject_id", "data", "salt",
+                     "data_digest", "prev_hash", "hash", "actor"],
         "properties": {
             "seq": _INT,
+            "v": {"enum": [1, 2], "description": "the event format: 1 before contract v2, 2 since"},
             "at": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"},
-            "actor_id": _nullable(_INT), "action": _STRING, "subject_type": _STRING,
+            "actor_id": {**_nullable(_INT),
+                         "description": "null for the system, and for a report to anyone but the process's moderators"},
+            "action": _STRING, "subject_type": _STRING,
             "subject_id": _nullable(_INT),
             "data": {**_nullable({"type": "object"}),
-                     "description": "null where the caller may not read what it describes"},
+                     "description": "null where the caller may not read what it describes, and once erased"},
+            "salt": {**_nullable({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+                     "description": "v2: null exactly when data is withheld or erased"},
+            "data_digest": {**_nullable({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+                            "description": "v2: sha256(salt + canon(data)), always shown; null for v1"},
             "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "withheld": {"const": True, "description": "present when the caller cannot recompute this event's "
+                                                        "hash (a v1 event's data, or an actor, withheld): check "
+                                                        "that prev_hash links and take hash as given"},
+            "erased": {"const": True, "description": "present when a v2 event's payload was erased; "
+                                                      "its data_digest and hash still check"},
             "actor": _nullable(_ref("Person")),
         },
     },

@@ -1,13 +1,13 @@
 """JSON shapes of CONTRACT.md section 4."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from flask import current_app, url_for
 from flask_babel import get_locale
 
-from .. import permissions
+from .. import audit, permissions
+from ..disclosure import Shown
 from ..workflow import engine
 from ..models import AuditEvent, Comment, Recommendation, User
 from ..queries import RecommendationView
@@ -71,14 +71,9 @@ def comment(item: Comment, roles: frozenset[str]) -> dict:
     }
 
 
-def event(item: AuditEvent, show_data: bool) -> dict:
-    return {
-        "seq": item.seq, "at": item.at, "actor_id": item.actor_id, "action": item.action,
-        "subject_type": item.subject_type, "subject_id": item.subject_id,
-        "data": json.loads(item.data) if show_data else None,
-        "prev_hash": item.prev_hash, "hash": item.hash,
-        "actor": person(item.actor),
-    }
+def event(item: AuditEvent, shown: Shown) -> dict:
+    """An event as the reader may see it (CONTRACT.md section 5), with its actor's name."""
+    return {**audit.event_dict(item, shown.data, shown.actor), "actor": person(item.actor) if shown.actor else None}
 
 
 def workflow(item: Workflow) -> dict:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import permissions, queries, services
+from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import Comment, Process, Recommendation
@@ -216,12 +217,8 @@ def hide_comment(comment_id: int):
 @bp.get("/recommendations/<id:rec_id>/events")
 def list_events(rec_id: int):
     user = caller()
-    _rec, _workflow, roles = visible_recommendation(rec_id, user)
-    comments = {c.id: c for c in queries.comments_of(rec_id)}
-    items = []
-    for item in queries.events_of(rec_id):
-        # Every event is listed (the chain stays checkable); the data only to those who may read it.
-        comment_id = item.subject_id if item.subject_type == "comment" else json.loads(item.data).get("comment_id")
-        show = permissions.can_read_event_data(roles, item.action, comments.get(comment_id) if comment_id else None)
-        items.append(serializers.event(item, show))
-    return jsonify({"items": items})
+    visible_recommendation(rec_id, user)
+    events = queries.events_of(rec_id)
+    # Every event is listed (the chain stays checkable); what it says only to those who may read it.
+    shown = Reader(user).judge(events)
+    return jsonify({"items": [serializers.event(item, s) for item, s in zip(events, shown)]})

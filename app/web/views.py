@@ -1,13 +1,16 @@
 """The public pages: the front page, a process, a recommendation and its transitions."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import json
+
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import format_decimal, gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions, queries, services, timeline
+from .. import audit, permissions, queries, services, timeline
+from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
@@ -118,6 +121,23 @@ def process(slug: str):
         page=page, pages=max(1, -(-total // PER_PAGE)), state=state, author_id=author_id, search=search, sort=sort,
         sorts=SORTS, authors=authors, diagram=diagram, can_create=permissions.can_create(roles),
     )
+
+
+@bp.get("/processes/<slug>/audit.jsonl")
+def process_audit(slug: str):
+    """The audit events about a process's recommendations and comments that an anonymous visitor
+    may see, as JSON lines, streamed: what they may not read is null, the hashes are all there
+    (docs/verify_audit.py --selection checks them)."""
+    process = process_or_404(slug)
+
+    def lines(process_id: int):
+        # Queried once streaming began: the view's own session has ended by then, and with it
+        # any cursor opened in it (PostgreSQL streams from a server-side cursor).
+        for judged in Reader(None).judged(queries.process_events(process_id), only_visible=True):
+            yield json.dumps(audit.event_dict(*judged), ensure_ascii=False) + "\n"
+
+    return Response(stream_with_context(lines(process.id)), mimetype="application/jsonl",
+                    headers={"Content-Disposition": f'attachment; filename="{process.slug}-audit.jsonl"'})
 
 
 # -- a recommendation ------------------------------------------------------------

@@ -136,12 +136,31 @@ def test_events_tell_the_story_and_keep_secrets(api, world, thread):
                   api.get(f"/recommendations/{rec.id}/events", world.administrator).json["items"]}
     assert admin_view[(internal["id"], "comment.created")]["data"]["body"] == "Staff needed."
     assert admin_view[(rude["id"], "comment.created")]["data"] is None
-    # each event's visible hash is the chain's
-    full = {e["seq"]: e for e in moderator_view.values()}
-    for seq, event in full.items():
-        recomputed = audit.compute_hash(event["prev_hash"], seq, event["at"], event["actor_id"], event["action"],
-                                        event["subject_type"], event["subject_id"], event["data"])
-        assert recomputed == event["hash"]
+    # data and salt go together; the digest and the hashes are there for everyone, and check
+    for event in events + list(moderator_view.values()):
+        assert (event["data"] is None) == (event["salt"] is None) and event["v"] == 2
+        assert audit.event_hash(event) == event["hash"]
+        if event["data"] is not None:
+            assert audit.digest_data(event["salt"], audit.canonical_data(event["data"])) == event["data_digest"]
+
+
+def test_only_moderators_know_of_reports_and_who_made_them(api, world, thread):
+    from app import services
+    rec, first, *_rest = thread
+    report = services.report_comment(first["id"], world.author, "Off topic")
+    services.dismiss_report(report.id, world.moderator)
+    for user in (None, world.member, world.author, world.administrator, world.superuser):
+        events = [e for e in api.get(f"/recommendations/{rec.id}/events", user).json["items"]
+                  if e["action"] in ("comment.reported", "comment.report_dismissed")]
+        assert len(events) == 2
+        for event in events:
+            assert (event["actor_id"], event["actor"], event["data"], event["salt"]) == (None, None, None, None)
+            assert event["withheld"] is True and len(event["data_digest"]) == 64
+    reported, dismissed = [e for e in api.get(f"/recommendations/{rec.id}/events", world.moderator).json["items"]
+                           if e["action"] in ("comment.reported", "comment.report_dismissed")]
+    assert reported["actor"] == {"id": world.author.id, "name": world.author.name}
+    assert reported["data"] == {"comment_id": first["id"], "reason": "Off topic"} and "withheld" not in reported
+    assert dismissed["actor_id"] == world.moderator.id
 
 
 def test_every_write_appends_exactly_one_event(api, world, rec_in):

@@ -1,0 +1,219 @@
+"""``ratschlag audit verify --deep``: do the tables say what the events say?
+
+The hash chain proves that no event was changed; it cannot see a table row changed behind the
+application's back (a state set by SQL, a decision inserted, a membership added). This replays
+the events and compares them with the tables, row by row:
+
+- every recommendation: its state, title and body, and its decision (outcome, state, note, who);
+- every comment: its body, visibility and hidden flag;
+- every membership: who holds which role in which process, and that it was not revoked.
+
+Events about one kind of subject are read ordered by subject and sequence number, beside the
+table ordered by id, and merged: only the current subject's state is held, so memory stays flat
+however long the chain. An erased payload (a v2 event whose data is null) cannot be compared:
+the fields it would have set are unknown until a later event sets them again, and are skipped.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import AuditEvent, Comment, Decision, Membership, Process, Recommendation
+from .workflow import engine
+
+UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "unknown (erased)"})()
+_BATCH = 2000
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…'"
+
+
+def _differs(field: str, table: Any, expected: Any) -> str | None:
+    if expected is UNKNOWN or table == expected:
+        return None
+    return f"{field} {_short(table)} is not what the events say ({_short(expected)})"
+
+
+def _events(subject_type: str) -> Iterator[Any]:
+    events = AuditEvent.__table__
+    statement = (select(events.c.subject_id, events.c.seq, events.c.action, events.c.data, events.c.actor_id)
+                 .where(events.c.subject_type == subject_type, events.c.subject_id.is_not(None))
+                 .order_by(events.c.subject_id, events.c.seq))
+    return iter(db.session.execute(statement.execution_options(yield_per=_BATCH)))
+
+
+def _rows(statement) -> Iterator[Any]:
+    return iter(db.session.execute(statement.execution_options(yield_per=_BATCH)))
+
+
+def _payload(event: Any) -> dict | None:
+    return json.loads(event.data) if event.data is not None else None
+
+
+# -- replaying one subject's events -----------------------------------------------
+
+
+def _recommendation(events: Iterable[Any]) -> dict:
+    said: dict[str, Any] = {"exists": False, "state": UNKNOWN, "title": UNKNOWN, "body": UNKNOWN, "decision": UNKNOWN}
+    for event in events:
+        data = _payload(event)
+        if event.action == "recommendation.created":
+            said["exists"] = True
+            for field in ("state", "title", "body"):
+                said[field] = data[field] if data is not None else UNKNOWN
+            said["decision"] = None
+        elif event.action == "recommendation.updated":
+            changes = data["changes"] if data is not None else {"title": [None, UNKNOWN], "body": [None, UNKNOWN]}
+            for field, (_old, new) in changes.items():
+                if field in ("title", "body"):
+                    said[field] = new
+        elif event.action == "recommendation.transitioned":
+            said["state"] = data["to"] if data is not None else UNKNOWN
+            said["decision"] = (data["to"], data.get("note"), event.actor_id) if data is not None else UNKNOWN
+    return said
+
+
+def _comment(events: Iterable[Any]) -> dict:
+    said: dict[str, Any] = {"exists": False, "body": UNKNOWN, "visibility": UNKNOWN, "hidden": UNKNOWN}
+    for event in events:
+        data = _payload(event)
+        if event.action == "comment.created":
+            said.update(exists=True, hidden=False, body=data["body"] if data is not None else UNKNOWN,
+                        visibility=data["visibility"] if data is not None else UNKNOWN)
+        elif event.action == "comment.edited":
+            said["body"] = data["changes"]["body"][1] if data is not None else UNKNOWN
+        elif event.action == "comment.hidden":
+            said["hidden"] = True
+    return said
+
+
+def _membership(events: Iterable[Any]) -> dict:
+    said: dict[str, Any] = {"exists": False, "granted": False}
+    for event in events:
+        data = _payload(event)
+        if event.action == "membership.granted":
+            said.update(exists=True, granted=True)
+            for field in ("user_id", "process", "role"):
+                said[field] = data[field] if data is not None else UNKNOWN
+        elif event.action == "membership.revoked":
+            said["exists"] = False
+    return said
+
+
+# -- comparing one row with what its events said ------------------------------------
+
+
+def _compare_recommendation(row: Any, said: dict) -> str | None:
+    if not said["exists"]:
+        return "no event records its creation"
+    for field in ("state", "title", "body"):
+        problem = _differs(field, getattr(row, field), said[field])
+        if problem:
+            return problem
+    if said["decision"] is UNKNOWN:
+        return None
+    expected = None
+    if said["decision"] is not None:
+        dest, note, actor_id = said["decision"]
+        workflow = engine().get(row.workflow_id)
+        if dest in workflow.states and workflow.states[dest].final:
+            expected = {"outcome": workflow.states[dest].outcome, "state": dest, "note": note, "decided_by": actor_id}
+    table = None if row.decision_id is None else {"outcome": row.outcome, "state": row.decision_state,
+                                                  "note": row.note, "decided_by": row.decided_by_id}
+    if (table is None) != (expected is None):
+        return (f"it has no decision, but the events say it was decided ({_short(expected['outcome'])})" if table is None
+                else f"decision {_short(table['outcome'])} is not what the events say (no decision)")
+    for field in table or {}:
+        problem = _differs(f"decision {field}", table[field], expected[field])
+        if problem:
+            return problem
+    return None
+
+
+def _compare_comment(row: Any, said: dict) -> str | None:
+    if not said["exists"]:
+        return "no event records its creation"
+    for field in ("body", "visibility", "hidden"):
+        problem = _differs(field, getattr(row, field), said[field])
+        if problem:
+            return problem
+    return None
+
+
+def _compare_membership(row: Any, said: dict) -> str | None:
+    if not said["exists"]:
+        return "the events say it was revoked" if said["granted"] else "no event grants it"
+    for field in ("user_id", "process", "role"):
+        problem = _differs(field, getattr(row, field), said[field])
+        if problem:
+            return problem
+    return None
+
+
+# -- merging a table with its events ------------------------------------------------
+
+
+def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callable[[Iterable[Any]], dict],
+           compare: Callable[[Any, dict], str | None]) -> tuple[str | None, int]:
+    """Walk the table (by id) and the events (by subject, then sequence) side by side."""
+    groups = groupby(events, key=attrgetter("subject_id"))
+    row, group, count = next(rows, None), next(groups, None), 0
+    while row is not None or group is not None:
+        if group is None or (row is not None and row.id < group[0]):
+            return f"{kind} {row.id}: no event records it", count
+        said = replay(group[1])
+        if row is None or group[0] < row.id:
+            if said["exists"]:
+                return f"{kind} {group[0]}: the events say it exists, the table has no such row", count
+            group = next(groups, None)
+            continue
+        problem = compare(row, said)
+        if problem:
+            return f"{kind} {row.id}: {problem}", count
+        row, group, count = next(rows, None), next(groups, None), count + 1
+    return None, count
+
+
+@dataclass
+class DeepResult:
+    problem: str | None
+    counts: dict[str, int]
+
+    def __str__(self) -> str:
+        if self.problem:
+            return f"bad: {self.problem}"
+        return ("deep: " + ", ".join(f"{count} {kind}s" for kind, count in self.counts.items())
+                + " agree with the events")
+
+
+def check() -> DeepResult:
+    """Compare every recommendation, comment and membership with the events; stop at the first
+    row that no event explains (or that the events say should be there and is not)."""
+    decisions = Decision.__table__
+    recommendations = (
+        select(Recommendation.id, Recommendation.state, Recommendation.title, Recommendation.body,
+               Process.workflow_id, decisions.c.id.label("decision_id"), decisions.c.outcome,
+               decisions.c.state.label("decision_state"), decisions.c.note, decisions.c.decided_by_id)
+        .join(Process, Process.id == Recommendation.process_id)
+        .outerjoin(decisions, decisions.c.recommendation_id == Recommendation.id)
+        .order_by(Recommendation.id))
+    comments = select(Comment.id, Comment.body, Comment.visibility, Comment.hidden).order_by(Comment.id)
+    memberships = (select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
+                   .join(Process, Process.id == Membership.process_id).order_by(Membership.id))
+    counts: dict[str, int] = {}
+    for kind, rows, replay, compare in (
+            ("recommendation", recommendations, _recommendation, _compare_recommendation),
+            ("comment", comments, _comment, _compare_comment),
+            ("membership", memberships, _membership, _compare_membership)):
+        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare)
+        if problem:
+            return DeepResult(problem, counts)
+    return DeepResult(None, counts)

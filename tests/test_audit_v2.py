@@ -1,0 +1,287 @@
+"""Audit format v2 (CONTRACT.md section 5): erasure-ready triggers, what each reader sees, the public
+export and a process's download, a v1 chain continued in v2, and ``audit verify --deep``."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from app import audit, services
+from app.extensions import db
+from tests.test_audit import RECIPE, tamper
+from tests.web.browser import text_of
+
+
+@pytest.fixture
+def thread(world, rec_in):
+    """A public recommendation with a public comment, an internal note and a hidden comment."""
+    rec = rec_in(world, "steering_review")
+    public = services.create_comment(rec.id, world.member, "Where will it be?")
+    internal = services.create_comment(rec.id, world.moderator, "Staff needed.", visibility="internal")
+    rude = services.create_comment(rec.id, world.member, "Rubbish!!!")
+    services.hide_comment(rude.id, world.moderator, "Stay civil.")
+    draft = rec_in(world, "draft", title="Still a draft")
+    return rec, public, internal, rude, draft
+
+
+def cli(runner, *args):
+    return runner.invoke(args=list(args))
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def recipe(text: str, *options: str):
+    return subprocess.run([sys.executable, str(RECIPE), *options], input=text, capture_output=True, text=True)
+
+
+def seq_of(action: str, subject_id: int | None = None) -> int:
+    query = "SELECT min(seq) FROM audit_events WHERE action = :a" + (" AND subject_id = :s" if subject_id else "")
+    return db.session.execute(sa.text(query), {"a": action, "s": subject_id}).scalar()
+
+
+def update(statement: str, **params) -> None:
+    """A statement of its own, as someone with database access runs it; the test then reads afresh."""
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+
+
+# -- the triggers: append-only, with erasure of a v2 payload as the one exception ----------
+
+
+def test_blanking_a_v2_payload_is_the_only_update_allowed(thread, runner):
+    seq = seq_of("comment.created", thread[1].id)
+    for statement in ("UPDATE audit_events SET data = NULL, salt = NULL, action = 'x' WHERE seq = :seq",
+                      "UPDATE audit_events SET data = NULL, salt = NULL, data_digest = NULL WHERE seq = :seq",
+                      "UPDATE audit_events SET data = NULL, salt = NULL, hash = :fake WHERE seq = :seq",
+                      "UPDATE audit_events SET data = NULL, salt = NULL, v = 1 WHERE seq = :seq",
+                      "UPDATE audit_events SET data = NULL WHERE seq = :seq",
+                      "UPDATE audit_events SET salt = NULL WHERE seq = :seq",
+                      "UPDATE audit_events SET data = '{}', salt = NULL WHERE seq = :seq",
+                      "DELETE FROM audit_events WHERE seq = :seq"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            update(statement, seq=seq, fake="f" * 64)
+    update("UPDATE audit_events SET data = NULL, salt = NULL WHERE seq = :seq", seq=seq)
+    row = db.session.execute(sa.text("SELECT data, salt, data_digest, hash FROM audit_events WHERE seq = :s"), {"s": seq}).one()
+    assert row.data is None and row.salt is None and len(row.data_digest) == 64
+    # the chain still verifies; the erased payload is counted, not checked
+    result = cli(runner, "audit", "verify")
+    assert result.exit_code == 0
+    head = audit.head()[1]
+    assert result.stdout.strip() == f"ok: {audit.head()[0]} events, head {head} (1 erased payloads not checked)"
+    erased = next(e for e in lines(cli(runner, "audit", "export").stdout) if e["seq"] == seq)
+    assert (erased["data"], erased["salt"], erased["erased"]) == (None, None, True)
+    assert recipe(cli(runner, "audit", "export").stdout).stdout == result.stdout
+
+
+def test_a_v1_payload_cannot_be_blanked(world, runner):
+    insert_v1_chain(3)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        update("UPDATE audit_events SET data = NULL, salt = NULL WHERE v = 1")
+    assert cli(runner, "audit", "verify").exit_code == 0
+
+
+def test_half_an_erasure_is_found(thread, runner):
+    seq = seq_of("comment.created", thread[1].id)
+    tamper("UPDATE audit_events SET salt = NULL WHERE seq = :seq", seq=seq)
+    result = cli(runner, "audit", "verify")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"bad: event {seq}: data and salt are either both stored or both erased"
+
+
+# -- a v1 chain continues in v2 --------------------------------------------------------
+
+
+def insert_v1_chain(count: int) -> None:
+    """What the previous release wrote: v1 events hashed over their data, inserted as they were."""
+    prev_seq, prev = audit.head()
+    rows = []
+    for seq in range(prev_seq + 1, prev_seq + count + 1):
+        at, data = f"2026-11-0{seq % 9 + 1}T10:00:00.000000Z", {"email": f"old{seq}@example.org", "note": "ä “x”"}
+        digest = audit.compute_hash(prev, seq, at, None, "user.created", "user", seq, data)
+        rows.append({"seq": seq, "at": at, "actor_id": None, "action": "user.created", "subject_type": "user",
+                     "subject_id": seq, "data": audit.canonical_data(data), "prev_hash": prev, "hash": digest})
+        prev = digest
+    with db.engine.begin() as conn:  # no v: the column's default says 1, as for the rows the upgrade found
+        conn.execute(sa.text("INSERT INTO audit_events (seq, at, actor_id, action, subject_type, subject_id, data, "
+                             "prev_hash, hash) VALUES (:seq, :at, :actor_id, :action, :subject_type, :subject_id, "
+                             ":data, :prev_hash, :hash)"), rows)
+
+
+def test_a_v1_chain_keeps_verifying_and_continues_in_v2(app, make_user, runner):
+    insert_v1_chain(4)
+    assert cli(runner, "audit", "verify").exit_code == 0
+    make_user("New Person")
+    events = lines(cli(runner, "audit", "export").stdout)
+    assert [e["v"] for e in events] == [1, 1, 1, 1, 2]
+    assert events[0]["salt"] is None and events[0]["data_digest"] is None
+    assert events[4]["prev_hash"] == events[3]["hash"]
+    result = cli(runner, "audit", "verify")
+    assert result.exit_code == 0 and result.stdout.startswith(f"ok: 5 events, head {events[4]['hash']}")
+    assert recipe(cli(runner, "audit", "export").stdout).stdout == result.stdout
+    # an anonymous visitor may not read about people: the v1 events are withheld, the v2 one is checkable
+    public = cli(runner, "audit", "export", "--public").stdout
+    assert [e.get("withheld") for e in lines(public)] == [True, True, True, True, None]
+    assert "old1@example.org" not in public and "New Person" not in public
+    assert recipe(public).stdout == result.stdout
+    tampered = lines(public)
+    tampered[2]["prev_hash"] = "1" * 64
+    assert recipe("\n".join(json.dumps(e) for e in tampered)).stderr.strip() == "bad: event 3: prev_hash does not link"
+
+
+def test_the_upgrade_from_0006_keeps_the_chain_and_the_triggers(tmp_path):
+    """Migrate to 0006, write v1 events as that release did, upgrade: the chain verifies, goes on in
+    v2, the triggers still refuse changes; and the downgrade takes the schema back."""
+    from flask_migrate import downgrade, upgrade
+    from app import create_app
+    from tests.conftest import BASE_CONFIG
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite3'}",
+                      "INSTANCE_PATH": str(tmp_path / "instance")})
+    with app.app_context():
+        upgrade(revision="0006")
+        insert_v1_chain(3)
+        db.session.remove()  # the schema changes under it
+        upgrade()
+        assert audit.verify().ok
+        services.create_user("after@example.org", "After Upgrade")
+        result = audit.verify()
+        assert result.ok and result.count == 4
+        versions = db.session.execute(sa.text("SELECT v FROM audit_events ORDER BY seq")).scalars().all()
+        assert versions == [1, 1, 1, 2]
+        for statement in ("UPDATE audit_events SET action = 'x' WHERE seq = 1", "DELETE FROM audit_events WHERE seq = 4"):
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                update(statement)
+        db.session.remove()
+        downgrade(revision="0006")
+        columns = [c["name"] for c in sa.inspect(db.engine).get_columns("audit_events")]
+        assert "v" not in columns and "salt" not in columns
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            update("DELETE FROM audit_events WHERE seq = 1")
+        db.session.remove()
+        db.engine.dispose()
+
+
+# -- what each reader sees --------------------------------------------------------------
+
+
+def test_the_public_export_withholds_what_a_visitor_may_not_read_and_still_verifies(thread, runner):
+    rec, public, internal, rude, draft = thread
+    full = cli(runner, "audit", "export").stdout
+    exported = cli(runner, "audit", "export", "--public")
+    assert exported.exit_code == 0
+    events = {(e["subject_type"], e["subject_id"], e["action"]): e for e in lines(exported.stdout)}
+    assert events[("comment", public.id, "comment.created")]["data"]["body"] == "Where will it be?"
+    for key in (("comment", internal.id, "comment.created"), ("comment", rude.id, "comment.created"),
+                ("recommendation", draft.id, "recommendation.created"), ("user", rec.authors[0].id, "user.created")):
+        assert events[key]["data"] is None and events[key]["salt"] is None and len(events[key]["data_digest"]) == 64
+    assert events[("comment", rude.id, "comment.hidden")]["data"] == {"reason": "Stay civil."}
+    assert events[("process", rec.process_id, "process.created")]["data"]["slug"] == "guidelines"
+    for secret in ("Staff needed.", "Rubbish!!!", "Still a draft", "@example.org"):
+        assert secret not in exported.stdout and secret in full
+    verified = cli(runner, "audit", "verify").stdout
+    assert recipe(exported.stdout).stdout == verified
+    csv_export = cli(runner, "audit", "export", "--public", "--format", "csv").stdout
+    assert "Staff needed." not in csv_export and "Where will it be?" in csv_export
+
+
+def test_a_process_offers_its_public_audit_download(thread, client, browser, world):
+    rec, public, internal, rude, draft = thread
+    page = browser().get(f"/processes/{world.process.slug}")
+    assert f'href="/processes/{world.process.slug}/audit.jsonl"' in page.text
+    assert "Download the audit events of this process" in text_of(page.text)
+    response = client.get(f"/processes/{world.process.slug}/audit.jsonl", buffered=True)
+    assert response.status_code == 200 and response.mimetype == "application/jsonl"
+    events = lines(response.get_data(as_text=True))
+    subjects = {(e["subject_type"], e["subject_id"]) for e in events}
+    assert ("recommendation", rec.id) in subjects and ("comment", public.id) in subjects
+    assert ("comment", internal.id) not in subjects and ("recommendation", draft.id) not in subjects
+    assert all(e["subject_type"] in ("recommendation", "comment") for e in events)
+    hidden = next(e for e in events if e["subject_id"] == rude.id and e["action"] == "comment.created")
+    assert hidden["data"] is None and hidden["salt"] is None
+    checked = recipe(response.get_data(as_text=True), "--selection")
+    assert checked.returncode == 0 and checked.stdout.startswith(f"ok: {len(events)} events")
+    assert recipe(response.get_data(as_text=True)).returncode == 1  # not the whole chain: it has gaps
+    assert client.get("/processes/nope/audit.jsonl").status_code == 404
+    browser().get(f"/processes/{world.process.slug}?lang=de")
+
+
+def test_the_admin_audit_page_withholds_what_the_superuser_may_not_read(thread, people, browser, world):
+    rec, public, internal, rude, draft = thread
+    people(world)
+    page = browser(world.superuser).get("/admin/audit")
+    shown = text_of(page.text)
+    assert "Where will it be?" in shown and "withheld" in shown
+    assert "Staff needed." not in shown and "Rubbish!!!" not in shown
+    assert world.author.email in shown  # people are the superuser's to administer
+
+
+# -- verify --deep ----------------------------------------------------------------------
+
+
+def test_a_demo_database_passes_the_deep_check(runner):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    result = cli(runner, "audit", "verify", "--deep")
+    assert result.exit_code == 0, result.output
+    first, second = result.stdout.strip().splitlines()
+    assert first.startswith("ok: ") and second.startswith("deep: ") and second.endswith("agree with the events")
+
+
+@pytest.mark.parametrize("forgery, message", [
+    ("UPDATE recommendations SET state = 'adopted' WHERE id = :rec",
+     "recommendation {rec}: state 'adopted' is not what the events say ('steering_review')"),
+    ("UPDATE recommendations SET title = 'Forged title' WHERE id = :rec",
+     "recommendation {rec}: title 'Forged title' is not what the events say ('Announce participation early')"),
+    ("INSERT INTO decisions (recommendation_id, outcome, state, note, decided_by_id, decided_at) "
+     "VALUES (:rec, 'adopted', 'adopted', NULL, :user, '2026-01-01 00:00:00')",
+     "recommendation {rec}: decision 'adopted' is not what the events say (no decision)"),
+    ("INSERT INTO memberships (id, user_id, process_id, role, created_at) "
+     "VALUES (999, :user, :process, 'moderator', '2026-01-01 00:00:00')",
+     "membership 999: no event records it"),
+    ("UPDATE memberships SET role = 'administrator' WHERE id = :membership",
+     "membership {membership}: role 'administrator' is not what the events say ('member')"),
+    ("UPDATE comments SET body = 'Forged' WHERE id = :comment",
+     "comment {comment}: body 'Forged' is not what the events say ('Where will it be?')"),
+    ("UPDATE comments SET hidden = false WHERE id = :rude",
+     "comment {rude}: hidden False is not what the events say (True)"),
+])
+def test_deep_finds_a_row_no_event_explains(thread, runner, world, forgery, message):
+    rec, public, internal, rude, draft = thread
+    membership = db.session.execute(sa.text("SELECT min(id) FROM memberships WHERE user_id = :u"),
+                                    {"u": world.member.id}).scalar()
+    ids = {"rec": rec.id, "user": world.member.id, "process": world.process.id, "membership": membership,
+           "comment": public.id, "rude": rude.id}
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+    update(forgery, **ids)
+    plain = cli(runner, "audit", "verify")
+    assert plain.exit_code == 0 and plain.stdout.startswith("ok: ")
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1
+    assert deep.stderr.strip() == "bad: " + message.format(**ids)
+
+
+def test_deep_finds_a_decision_changed_and_a_row_gone(world, rec_in, runner):
+    rec = rec_in(world, "adopted")
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+    update("UPDATE decisions SET note = 'Rewritten' WHERE recommendation_id = :r", r=rec.id)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.stderr.strip() == (f"bad: recommendation {rec.id}: decision note 'Rewritten' is not what the events "
+                                   "say ('Because it is right.')")
+    update("DELETE FROM decisions WHERE recommendation_id = :r", r=rec.id)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.stderr.strip() == (f"bad: recommendation {rec.id}: it has no decision, but the events say it was "
+                                   "decided ('adopted')")
+
+
+def test_deep_skips_what_an_erased_payload_would_have_said(world, rec_in, runner):
+    rec = rec_in(world, "steering_review")
+    update("UPDATE audit_events SET data = NULL, salt = NULL WHERE action = 'recommendation.created'")
+    update("UPDATE recommendations SET title = 'Changed after erasure' WHERE id = :r", r=rec.id)
+    result = cli(runner, "audit", "verify", "--deep")
+    assert result.exit_code == 0, result.output
+    update("UPDATE recommendations SET state = 'adopted' WHERE id = :r", r=rec.id)  # the state is still known
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 1
