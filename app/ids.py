@@ -20,4 +20,5 @@ class IdConverter(IntegerConverter):
 def parse_id(value: Any) -> int | None:
     """A row id from a query or form value, or None."""
     text = str(value or "")
-    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_ID else None
+    # isdigit() alone accepts "²" or "①", which int() refuses: ASCII digits only.
+    return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID else None
