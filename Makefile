@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test e2e bench bench-peer load translations install install-dev install-e2e clean
+.PHONY: run test e2e bench bench-inputs bench-peer load translations install install-dev install-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: install-dev
 # The same, with OpenSlides 3.3 (../shared/peers/openslides) measured beside it in the same run.
 bench-peer: install-dev
 	$(BIN)/python bench/bench.py --peer $(BENCH_ARGS)
+
+# Pathological inputs at the field limits against a typical one (issue 12); the table goes to bench/RESULTS.md.
+bench-inputs: install-dev
+	$(BIN)/python bench/inputs.py $(BENCH_ARGS)
 
 load: install-dev
 	$(BIN)/python bench/load.py $(LOAD_ARGS)

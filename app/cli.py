@@ -220,7 +220,7 @@ def _published_head(_ctx, _param, value: str | None):
     if value is None:
         return None
     seq, _sep, digest = value.partition(":")
-    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if not (seq.isascii() and seq.isdigit()) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise click.BadParameter("write it as SEQ:HASH, as 'ratschlag audit head' prints it")
     return int(seq), digest
 

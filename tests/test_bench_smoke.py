@@ -31,3 +31,8 @@ def test_the_benchmarks_run_every_scenario():
                      "API list, 500 recs, late page", "audit verify, 5000 events"):
         assert f"| {scenario} | sqlite |" in output, scenario
     assert output.count("- met:") + output.count("- **missed**:") >= 10  # every target is judged
+
+
+def test_the_input_benchmark_runs():
+    output = run(str(REPO / "bench" / "inputs.py"), "--smoke")
+    assert "| comment (2,000) | typical document |" in output and "| body (5,000) | open brackets [ |" in output

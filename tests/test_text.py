@@ -89,3 +89,57 @@ def test_every_link_gets_nofollow_noopener():
 def test_code_is_shown_not_run():
     html = render("`<b>bold</b>`")
     assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize("address", ["ssh://evil.example.org/x", "ftp://files.example.org/a", "xmpp://chat.example.org",
+                                     "irc://irc.example.org/chan", "sftp://x.example.org/y", "telnet://x.example.org"])
+def test_linkify_links_only_http_https_and_mailto(address):
+    html = render(f"see {address} or https://ok.example.org")
+    assert 'href="https://ok.example.org"' in html
+    assert address in html  # the text stays
+    assert html.count("<a ") == 1, html
+
+
+def test_every_href_in_the_output_is_http_https_mailto_or_relative():
+    import re
+    source = ("ssh://a.example.org ftp://b.example.org www.c.example.org mailto:d@e.example.org xmpp:f@g.example.org\n\n"
+              "[x](ftp://h.example) [y](/relative) [z](#anchor) <a href=\"ftp://i.example\">i</a> "
+              "<a href=\"HTTPS://j.example\">j</a> [k](tel:123) [l](irc://m.example)")
+    hrefs = re.findall(r'href="([^"]*)"', render(source))
+    assert hrefs and all(re.match(r"(https?:|mailto:|/|#)", h, re.I) for h in hrefs), hrefs
+
+
+def test_table_alignment_and_strikethrough():
+    html = render("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |\n\n~~gone~~")
+    for fragment in ('<th align="left">a</th>', '<td align="center">2</td>', '<td align="right">3</td>', "<s>gone</s>"):
+        assert fragment in html, html
+    assert "style" not in html
+
+
+def test_ordinary_documents_keep_their_shape():
+    html = render("## Sub\n\nA paragraph\nwith a soft break and a hard one  \nhere.\n\n"
+                  "1. one\n2. two\n\n- a\n    - nested\n\n5. five\n\n***bold italic*** and <sub>x</sub><sup>2</sup>")
+    for fragment in ("<h2>Sub</h2>", "<br>", '<ol start="5">', "<ul>\n<li>nested</li>", "<sub>x</sub>",
+                     "<sup>2</sup>", "<em><strong>bold italic</strong></em>"):
+        assert fragment in html, (fragment, html)
+
+
+def test_nesting_is_bounded_and_text_before_it_survives():
+    from app.text import MAX_NESTING
+    html = render("> " * 10_000 + "deep\n\nafter")
+    assert html.count("<blockquote>") <= MAX_NESTING
+    assert "after" in html or html.count("<blockquote>") == MAX_NESTING
+    html = render("*a " * 5_000 + "end")
+    assert "end" in html
+
+
+def test_the_walker_emits_what_html5libs_own_walker_emits():
+    """The quadratic-free walker is a drop-in: the same tokens for documents of every shape."""
+    from bleach import html5lib_shim
+    from app.text import _Walker, _cleaner
+    original = html5lib_shim.getTreeWalker("etree")
+    sources = HOSTILE + ["# T\n\n| a |\n|---|\n| 1 |\n| 2 |\n\n```\nx\n```\n\n- *a* b\n- c **d** e\n\n> q *r* s\n\ntail",
+                         "<p>a<em>b</em>c<strong>d<em>e</em>f</strong>g</p>h<br>i", "", "plain"]
+    for source in sources:
+        dom = _cleaner.parser.parseFragment(source if source.startswith("<") else render(source))
+        assert list(_Walker(dom)) == list(original(dom)), source

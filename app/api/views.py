@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import jsonify, request
@@ -21,6 +22,7 @@ from .openapi import document
 from ..roles import process_roles, roles_for
 
 PER_PAGE_DEFAULT = 20
+_SURROGATE = re.compile("[\ud800-\udfff]")
 PER_PAGE_MAX = 100
 
 
@@ -70,6 +72,10 @@ def body(allowed: dict[str, tuple[type, ...]], required: tuple[str, ...] = ()) -
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
             raise ValidationError(_("'%(name)s' must be an integer", name=name) if int in kinds
                                   else _("'%(name)s' must be a string", name=name))
+        if isinstance(value, str) and _SURROGATE.search(value):
+            # JSON may escape half of a UTF-16 pair ("\ud800"); no database can store it.
+            raise ValidationError(_("'%(name)s' must be valid Unicode text (it holds an unpaired surrogate)",
+                                    name=name))
     return payload
 
 

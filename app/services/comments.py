@@ -12,6 +12,7 @@ from ..extensions import db
 from ..ids import MAX_ID
 from ..models import Comment, CommentReport, CommentRevision, User, utcnow
 from ..roles import roles_for, user_id
+from ..threads import check_reply_depth
 from ..transactions import write_transaction
 from .recommendations import recommendation_for_change, workflow_of
 from .validation import COMMENT_MAX, NOTE_MAX, clean_text, render_ahead
@@ -35,6 +36,7 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
                 raise ValidationError(_("parent_id: there is no comment %(id)s on this recommendation", id=parent_id))
             if parent.visibility == "internal" and visibility != "internal":
                 raise ValidationError(_("a reply to an internal note must be internal too"))
+            check_reply_depth(parent.id)
         comment = Comment(recommendation_id=rec.id, parent_id=parent_id, author_id=actor.id, body=body,
                           body_html=body_html, visibility=visibility, created_at=utcnow())
         session.add(comment)

@@ -1,8 +1,6 @@
 """Writing recommendations: create and edit with a preview, co-authors, earlier versions and diffs."""
 from __future__ import annotations
 
-import difflib
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,6 +11,7 @@ from ..errors import Conflict, ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import Recommendation, RecommendationRevision, User
+from ..textdiff import diff_lines
 from . import bp
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
 from .forms import CoauthorForm, RecommendationForm
@@ -68,7 +67,7 @@ def edit_recommendation(slug: str, number: int):
                 flash(_("Someone else saved a new version while you were writing. Your text is kept below; "
                         "the differences to the saved version are marked. Save again to replace it."), "error")
                 return render_template("recommendations/edit.html", form=form, process=shown.process,
-                                       rec=current, preview=None, theirs=theirs), 409
+                                       rec=current, preview=None, theirs=theirs, too_different=theirs is None), 409
             except ServiceError as error:
                 db.session.rollback()
                 flash_error(error)
@@ -77,12 +76,6 @@ def edit_recommendation(slug: str, number: int):
                 return redirect(url_for("web.recommendation", slug=slug, number=number))
     return render_template("recommendations/edit.html", form=form, process=shown.process, rec=shown.rec,
                            preview=preview, theirs=theirs)
-
-
-def diff_lines(old: str, new: str) -> list[tuple[str, str]]:
-    """Line by line: ('same'|'removed'|'added', text)."""
-    kinds = {" ": "same", "-": "removed", "+": "added"}
-    return [(kinds[line[0]], line[2:]) for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[0] in kinds]
 
 
 @bp.get("/processes/<slug>/recommendations/<id:number>/versions")
@@ -97,14 +90,16 @@ def versions(slug: str, number: int):
         select(User).where(User.id.in_({r.author_id for r in revisions if r.author_id}))).all()}
     newest = revisions[-1].revision if revisions else 1
     a, b = parse_id(request.args.get("a", newest - 1)), parse_id(request.args.get("b", newest))
-    diff = None
+    diff, too_different = None, False
     if a in by_number and b in by_number and a != b:
         old, new = by_number[a], by_number[b]
         diff = diff_lines(f"{old.title}\n\n{old.body}", f"{new.title}\n\n{new.body}")
+        too_different = diff is None  # the comparison would cost more than its bounded budget
     elif request.args.get("a") or request.args.get("b"):
         flash(_("Choose two different versions to compare."), "error")
     return render_template("recommendations/versions.html", process=shown.process, rec=shown.rec,
-                           revisions=revisions, authors=authors, a=a, b=b, diff=diff)
+                           revisions=revisions, authors=authors, a=a, b=b, diff=diff,
+                           too_different=too_different)
 
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/authors")

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import audit, permissions, queries, services, timeline
+from .. import audit, permissions, queries, services, threads, timeline
 from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
@@ -145,20 +145,7 @@ def process_audit(slug: str):
 
 def thread_rows(comments: list[Comment]) -> list[tuple[Comment, int, Comment | None]]:
     """Comments in reading order as (comment, depth, the comment it answers when shown flat)."""
-    children: dict[int | None, list[Comment]] = {}
-    by_id = {c.id: c for c in comments}
-    for comment in comments:
-        parent = comment.parent_id if comment.parent_id in by_id else None
-        children.setdefault(parent, []).append(comment)
-    rows: list[tuple[Comment, int, Comment | None]] = []
-
-    def walk(parent_id: int | None, depth: int) -> None:
-        for comment in children.get(parent_id, []):
-            flat = depth > MAX_DEPTH
-            rows.append((comment, min(depth, MAX_DEPTH), by_id.get(comment.parent_id) if flat else None))
-            walk(comment.id, depth + 1)
-    walk(None, 0)
-    return rows
+    return threads.thread_rows(comments, MAX_DEPTH)
 
 
 def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
