@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from . import permissions
 from .extensions import db
+from .roles import process_roles, user_id
 from .models import Comment, CommentReport, Process, Recommendation, RecommendationAuthor
 from .workflow import engine
 
@@ -50,7 +51,7 @@ class Reader:
     """What one reader (a user, or None for an anonymous visitor) may read of audit events."""
 
     def __init__(self, user: Any = None):
-        self.user = user if permissions.user_id(user) is not None else None
+        self.user = user if user_id(user) is not None else None
         self.superuser = self.user is not None and bool(self.user.is_superuser)
         self._processes: dict[int, tuple[Any, frozenset[str]]] = {}
 
@@ -59,7 +60,7 @@ class Reader:
         if process_id not in self._processes:
             workflow_id = db.session.scalar(select(Process.workflow_id).where(Process.id == process_id))
             self._processes[process_id] = (engine().get(workflow_id),
-                                           permissions.process_roles(self.user, process_id))
+                                           process_roles(self.user, process_id))
         return self._processes[process_id]
 
     def judge(self, events: Sequence[Any]) -> list[Shown]:

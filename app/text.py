@@ -146,4 +146,4 @@ _markdown.core.ruler.push("align_attribute", _align_attribute)
 
 def render(source: str) -> str:
     """Render Markdown and return HTML that holds nothing executable."""
-    return _cleaner.clean(_markdown.render(source))
+    return _cleaner.clean(_markdown.render(source)).rstrip("\n")  # no trailing newline, as before
