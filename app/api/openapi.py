@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from ..models import STATEMENT_STATUSES
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -136,7 +138,7 @@ SCHEMAS = {
         "properties": {
             "id": _INT, "recommendation_id": _INT, "department": _ref("Department"),
             "question": _nullable(_STRING),
-            "status": {"enum": ["requested", "answered", "declined"]},
+            "status": {"enum": list(STATEMENT_STATUSES)},
             "requested_by": _ref("Person"), "requested_at": _TIME, "due_at": _nullable(_TIME),
             "overdue": {"type": "boolean", "description": "status requested and due_at in the past"},
             "body": {**_nullable(_STRING), "description": "the answer, Markdown, as written; null until answered"},

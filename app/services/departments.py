@@ -152,8 +152,8 @@ def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, fr
     if not permissions.can_answer_statement(in_department):
         raise Forbidden(_("only members of %(name)s answer this request", name=statement.department.name))
     if statement.status != REQUESTED:
-        raise Conflict(_("this request is %(status)s already", status=_("answered") if statement.status == ANSWERED
-                         else _("declined")))
+        raise Conflict(_("this request is answered already") if statement.status == ANSWERED
+                       else _("this request was declined already"))
     return statement, roles
 
 
