@@ -17,7 +17,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale, gettext as _, ngettext
 
 from . import audit as trail
-from . import audit_deep, backup, config, create_app, demo as demo_data, services
+from . import audit_deep, backup, config, create_app, demo as demo_data, queries, services
 from .disclosure import Reader
 from .errors import ServiceError
 from .workflow import graph
@@ -152,6 +152,50 @@ def processes_grant(slug, email, role):
         click.echo(_("%(email)s is now %(role)s in %(slug)s", email=user.email, role=role, slug=process.slug))
     else:
         click.echo(_("%(email)s was already %(role)s in %(slug)s", email=user.email, role=role, slug=process.slug))
+
+
+# -- departments ---------------------------------------------------------------
+
+
+@click.group(help="Create departments (Fachbereiche) and add their members.")
+def departments():
+    pass
+
+
+@departments.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The department's name, as people read it.")
+@with_appcontext
+@user_errors
+def departments_create(slug, name):
+    """Create a department that statements can be asked of."""
+    department = services.create_department(slug, name)
+    click.echo(_("created department %(slug)s (%(name)s)", slug=department.slug, name=department.name))
+
+
+@departments.command("add")
+@click.argument("slug")
+@click.argument("email")
+@with_appcontext
+@user_errors
+def departments_add(slug, email):
+    """Make a user a member of a department."""
+    department = services.find_department(slug)
+    user = _user(email)
+    if services.add_department_member(department, user):
+        click.echo(_("%(email)s is now a member of %(slug)s", email=user.email, slug=department.slug))
+    else:
+        click.echo(_("%(email)s was already a member of %(slug)s", email=user.email, slug=department.slug))
+
+
+@departments.command("list")
+@with_appcontext
+@user_errors
+def departments_list():
+    """List the departments: slug, name and members, one department a line."""
+    for department in queries.departments():
+        members = ", ".join(m.user.email for m in department.members)
+        click.echo(f"{department.slug}\t{department.name}\t{members}")
 
 
 # -- workflows -----------------------------------------------------------------
@@ -305,7 +349,7 @@ def demo(if_empty):
     demo_data.load(if_empty=if_empty)
 
 
-COMMANDS = (users, processes, workflows, audit, backup_command, restore_command, demo)
+COMMANDS = (users, processes, departments, workflows, audit, backup_command, restore_command, demo)
 
 
 def register(group: click.Group) -> None:

@@ -30,6 +30,14 @@ PEOPLE = [
     ("helga@example.org", "Helga Schulz", ["member"], ["member"], False),
     ("mara@example.org", "Mara Lindqvist", ["moderator"], ["moderator"], False),
     ("stefan@example.org", "Stefan Kraus", ["administrator"], ["administrator"], False),
+    ("petra@example.org", "Petra Neumann", [], [], False),  # Stadtentwicklungsamt
+    ("sami@example.org", "Sami Haddad", [], [], False),  # Amt für Soziales
+]
+
+DEPARTMENTS = [
+    # slug, name, members
+    ("stadtentwicklung", "Stadtentwicklungsamt", ["petra"]),
+    ("soziales", "Amt für Soziales", ["sami"]),
 ]
 
 RECOMMENDATIONS = [
@@ -114,16 +122,35 @@ def load(if_empty: bool = False) -> None:
         for role in concern_roles:
             services.grant_role(concerns, user, role)
 
+    for slug, name, members in DEPARTMENTS:
+        department = services.create_department(slug, name)
+        for member in members:
+            services.add_department_member(department, people[member])
+
     recs = []
     for title, body, author, path in RECOMMENDATIONS:
         rec = services.create_recommendation(guidelines.id, people[author], title, body)
         for trigger, actor, note in path:
+            if trigger == "adopt":
+                # The decision rests on the planning department's public statement.
+                asked = services.request_statement(rec.id, people["stefan"], "stadtentwicklung",
+                                                   "Ist eine vierteljährliche Veröffentlichung leistbar?")
+                services.answer_statement(asked.id, people["petra"],
+                                          "Ja. Die Vorhabenliste wird ohnehin **vierteljährlich** fortgeschrieben; "
+                                          "die Veröffentlichung kostet keinen zusätzlichen Aufwand.", "public")
             rec = services.fire(rec.id, trigger, people[actor], note, rec.version)
         recs.append(rec)
 
     # A revised draft keeps its earlier version.
     services.update_recommendation(recs[0].id, people["amira"], recs[0].version,
                                    body=RECOMMENDATIONS[0][1] + "\n\nDie Ankündigung nennt auch den Ansprechpartner.")
+    # Statements asked in the steering round: one answered, one still open.
+    asked = services.request_statement(recs[5].id, people["stefan"], "stadtentwicklung",
+                                       "Gibt es im Stadtteilzentrum Räume für die Anlaufstelle?")
+    services.answer_statement(asked.id, people["petra"],
+                              "Im Stadtteilzentrum Mitte steht ab dem Frühjahr ein Büro zur Verfügung.", "public")
+    services.request_statement(recs[5].id, people["stefan"], "soziales",
+                               "Kann die Sozialberatung die Anlaufstelle mit besetzen?", due_days=14)
     # Discussion on a recommendation in the steering round.
     discussed = recs[5].id
     first = services.create_comment(discussed, people["amira"],

@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from . import permissions
 from .extensions import db
-from .roles import process_roles, user_id
-from .models import Comment, CommentReport, Process, Recommendation, RecommendationAuthor
+from .roles import department_ids, process_roles, user_id
+from .models import Comment, CommentReport, Process, Recommendation, RecommendationAuthor, Statement
 from .workflow import engine
 
 BATCH = 2000
@@ -76,7 +76,11 @@ class Reader:
         comments = {c.id: c for c in db.session.execute(
             select(Comment.id, Comment.recommendation_id, Comment.visibility, Comment.hidden)
             .where(Comment.id.in_(comment_ids)))} if comment_ids else {}
-        rec_ids = ids["recommendation"] | {c.recommendation_id for c in comments.values()}
+        statements = {s.id: s for s in db.session.execute(
+            select(Statement.id, Statement.recommendation_id, Statement.department_id, Statement.visibility)
+            .where(Statement.id.in_(ids["statement"])))} if ids["statement"] else {}
+        rec_ids = ids["recommendation"] | {c.recommendation_id for c in comments.values()} | \
+            {s.recommendation_id for s in statements.values()}
         recs = {r.id: r for r in db.session.execute(
             select(Recommendation.id, Recommendation.process_id, Recommendation.state)
             .where(Recommendation.id.in_(rec_ids)))} if rec_ids else {}
@@ -84,12 +88,14 @@ class Reader:
         if self.user is not None and recs:
             authored = set(db.session.scalars(select(RecommendationAuthor.recommendation_id).where(
                 RecommendationAuthor.user_id == self.user.id, RecommendationAuthor.recommendation_id.in_(recs))))
-        return [self._one(event, recs, comments, reports, authored) for event in events]
+        return [self._one(event, recs, comments, reports, statements, authored) for event in events]
 
-    def _one(self, event: Any, recs: dict, comments: dict, reports: dict, authored: set[int]) -> Shown:
+    def _one(self, event: Any, recs: dict, comments: dict, reports: dict, statements: dict, authored: set[int]) -> Shown:
         kind = event.subject_type
         if kind == "process":
             return EVERYTHING
+        if kind == "statement":
+            return self._statement(statements.get(event.subject_id), recs)
         if kind not in ("recommendation", "comment", "comment_report"):
             return EVERYTHING if self.superuser else METADATA
         moderation = event.action in permissions.MODERATION_ACTIONS
@@ -110,6 +116,19 @@ class Reader:
             subject = subject and permissions.can_hide_comment(roles)
             return Shown(subject, subject, subject)
         return Shown(subject, subject and permissions.can_read_event_data(roles, event.action, comment), True)
+
+    def _statement(self, statement: Any, recs: dict) -> Shown:
+        """A statement's events: for whoever sees its recommendation; an internal answer's text for the
+        department's members and the process's moderators and administrators."""
+        rec = recs.get(statement.recommendation_id) if statement is not None else None
+        if rec is None:
+            return Shown(False, False, True)
+        workflow, roles = self._process(rec.process_id)
+        in_department = statement.department_id in department_ids(self.user)
+        if in_department:
+            roles = roles | {"department"}
+        subject = permissions.can_view(roles, workflow, rec.state)
+        return Shown(subject, subject and permissions.can_read_statement(roles, statement, in_department), True)
 
     def judged(self, events: Iterable[Any], only_visible: bool = False) -> Iterator[tuple[Any, bool, bool]]:
         """``(event, data shown, actor shown)`` for a stream of events, judged in batches;

@@ -39,3 +39,8 @@ class ValidationError(ServiceError):
 
 class Unauthorized(ServiceError):
     status, code = 401, "unauthorized"
+
+
+class StatementsPending(ServiceError):
+    """A transition that requires statements while some requested statement is still open."""
+    status, code = 422, "statements_pending"

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -300,3 +301,85 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Department(db.Model):
+    """A unit of the administration (Fachbereich, Fachamt), installation-wide, with members."""
+
+    __tablename__ = "departments"
+    audit_subject_type = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    members: Mapped[list["DepartmentMember"]] = relationship(back_populates="department",
+                                                             order_by="DepartmentMember.id")
+
+
+class DepartmentMember(db.Model):
+    __tablename__ = "department_members"
+    audit_subject_type = "department_member"
+    __table_args__ = (
+        UniqueConstraint("department_id", "user_id", name="uq_department_members_department_user"),
+        # Serves the role lookup: which departments does this person belong to.
+        Index("ix_department_members_user_department", "user_id", "department_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    department: Mapped[Department] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+#: A statement's status. Spelt as one string: a workflow may call its own states by these names, and
+#: no code names a state (tests/workflow/test_generality.py).
+REQUESTED, ANSWERED, DECLINED = STATEMENT_STATUSES = tuple("requested answered declined".split())
+
+
+class Statement(db.Model):
+    """A department's statement (Stellungnahme) on a recommendation: requested, then answered or declined.
+
+    ``visibility`` is ``public`` until an answer says otherwise: a request and a refusal are
+    read by whoever sees the recommendation; an internal answer only by the department's
+    members and the process's moderators and administrators (app/permissions.py).
+    """
+
+    __tablename__ = "statements"
+    audit_subject_type = "statement"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(map(repr, STATEMENT_STATUSES))})", name="status"),
+        CheckConstraint("visibility IN ('public', 'internal')", name="visibility"),
+        Index("ix_statements_recommendation_id", "recommendation_id", "id"),
+        Index("ix_statements_department_status", "department_id", "status"),
+        # At most one open request per recommendation and department, whatever races.
+        Index("uq_statements_open_request", "recommendation_id", "department_id", unique=True,
+              sqlite_where=text("status = 'requested'"), postgresql_where=text("status = 'requested'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    question: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    body: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(16), default="public")
+    reason: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    recommendation: Mapped[Recommendation] = relationship()
+    department: Mapped[Department] = relationship(lazy="joined")
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id], lazy="joined")
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status == "requested" and self.due_at is not None and self.due_at < now

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .models import Comment
-from .workflow.definition import PUBLIC, Transition, Workflow
+from .models import Comment, Statement
+from .workflow.definition import DEPARTMENT, PUBLIC, Transition, Workflow
 
 PROCESS_ROLES = ("member", "moderator", "administrator")
 NO_ROLES: frozenset[str] = frozenset({PUBLIC})
@@ -62,6 +62,35 @@ def visible_states(roles: frozenset[str], workflow: Workflow) -> tuple[list[str]
     by_authorship = [name for name, s in workflow.states.items()
                      if name not in by_role and "author" in s.visible_to]
     return by_role, by_authorship
+
+
+def department_states(roles: frozenset[str], workflow: Workflow) -> list[str]:
+    """States visible only through the ``department`` role (not through ``roles``): list queries
+    show a recommendation in them to members of a department asked for a statement on it."""
+    return [name for name, s in workflow.states.items() if DEPARTMENT in s.visible_to and not _any(roles, s.visible_to)]
+
+
+# -- statements -----------------------------------------------------------------
+
+
+def can_request_statement(roles: frozenset[str], workflow: Workflow, state: str) -> bool:
+    """Whether a holder of ``roles`` may ask a department for a statement in ``state``."""
+    definition = workflow.states.get(state)
+    return definition is not None and definition.statements is not None \
+        and _any(roles, definition.statements.requested_by)
+
+
+def can_read_statement(roles: frozenset[str], statement: Statement, in_department: bool) -> bool:
+    """On a recommendation the reader can see: an internal answer only for the department's members
+    and the process's moderators and administrators; a request, a refusal and a public answer for all."""
+    if statement.visibility == "internal":
+        return in_department or _any(roles, ("moderator", "administrator"))
+    return True
+
+
+def can_answer_statement(in_department: bool) -> bool:
+    """Only the asked department's members answer or decline (whatever roles they hold besides)."""
+    return in_department
 
 
 # -- comments -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import audit, permissions
-from .roles import process_roles, remember_roles, user_id
+from .roles import department_ids, process_roles, remember_department_role, remember_roles, user_id
 from .extensions import db
 from .models import (
     COUNT_BLOCK,
@@ -27,25 +27,48 @@ from .models import (
     Comment,
     CommentReport,
     Decision,
+    Department,
+    DepartmentMember,
     Membership,
     Process,
     Recommendation,
     RecommendationAuthor,
     RecommendationCount,
+    REQUESTED,
+    Statement,
     User,
 )
 from .workflow import engine
 
 
+def _personal(user: Any, workflow, roles: frozenset[str], by_authorship: list[str]) -> ColumnElement[bool] | None:
+    """What ``user`` sees beyond ``roles``: their own recommendations in states open to authors, and
+    those their department was asked about in states open to ``department``; None if nothing."""
+    uid = user_id(user)
+    if uid is None:
+        return None
+    parts = []
+    if by_authorship:
+        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == uid)
+        parts.append(and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
+    by_department = permissions.department_states(roles, workflow)
+    if by_department and department_ids(user):  # people in no department pay nothing here
+        asked = (select(Statement.recommendation_id)
+                 .join(DepartmentMember, DepartmentMember.department_id == Statement.department_id)
+                 .where(DepartmentMember.user_id == uid))
+        parts.append(and_(Recommendation.state.in_(by_department), Recommendation.id.in_(asked)))
+    return or_(*parts) if parts else None
+
+
 def visible(user: Any, process: Process, roles: frozenset[str] | None = None) -> ColumnElement[bool]:
     """A condition true for the recommendations of ``process`` that ``user`` may see."""
     roles = process_roles(user, process.id) if roles is None else roles
-    by_role, by_authorship = permissions.visible_states(roles, engine().get(process.workflow_id))
+    workflow = engine().get(process.workflow_id)
+    by_role, by_authorship = permissions.visible_states(roles, workflow)
     condition = Recommendation.state.in_(by_role)
-    uid = user_id(user)
-    if uid is not None and by_authorship:
-        authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == uid)
-        condition = or_(condition, and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
+    personal = _personal(user, workflow, roles, by_authorship)
+    if personal is not None:
+        condition = or_(condition, personal)
     return and_(Recommendation.process_id == process.id, condition)
 
 
@@ -56,7 +79,8 @@ Counts = dict[tuple[str, int], int]
 def visible_counts(user: Any, process: Process, roles: frozenset[str] | None = None) -> Counts:
     """What ``user`` may see of ``process``, counted per (state, block): the same set as ``visible``."""
     roles = process_roles(user, process.id) if roles is None else roles
-    by_role, by_authorship = permissions.visible_states(roles, engine().get(process.workflow_id))
+    workflow = engine().get(process.workflow_id)
+    by_role, by_authorship = permissions.visible_states(roles, workflow)
     counts: Counter[tuple[str, int]] = Counter()
     if by_role:
         for state, block, count in db.session.execute(
@@ -64,12 +88,11 @@ def visible_counts(user: Any, process: Process, roles: frozenset[str] | None = N
             .where(RecommendationCount.process_id == process.id, RecommendationCount.state.in_(by_role))
         ):
             counts[(state, block)] += count
-    uid = user_id(user)
-    if uid is not None and by_authorship:  # a person's own drafts: few, counted one by one
+    personal = _personal(user, workflow, roles, by_authorship)
+    if personal is not None:  # a person's own drafts, their department's requests: few, counted one by one
         for state, number in db.session.execute(
-            select(Recommendation.state, Recommendation.number).join(RecommendationAuthor)
-            .where(Recommendation.process_id == process.id, Recommendation.state.in_(by_authorship),
-                   RecommendationAuthor.user_id == uid)
+            select(Recommendation.state, Recommendation.number)
+            .where(Recommendation.process_id == process.id, personal)
         ):
             counts[(state, (number - 1) // COUNT_BLOCK)] += 1
     return {key: count for key, count in counts.items() if count > 0}
@@ -121,13 +144,15 @@ def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Cou
 
 
 def events_of(recommendation_id: int) -> list[AuditEvent]:
-    """What the audit trail holds about a recommendation, its comments and their reports, oldest first."""
+    """What the audit trail holds about a recommendation, its comments, their reports and its statements, oldest first."""
     comment_ids = select(Comment.id).where(Comment.recommendation_id == recommendation_id)
     report_ids = select(CommentReport.id).where(CommentReport.comment_id.in_(comment_ids))
+    statement_ids = select(Statement.id).where(Statement.recommendation_id == recommendation_id)
     return db.session.scalars(select(AuditEvent).where(or_(
         and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id == recommendation_id),
         and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
         and_(AuditEvent.subject_type == "comment_report", AuditEvent.subject_id.in_(report_ids)),
+        and_(AuditEvent.subject_type == "statement", AuditEvent.subject_id.in_(statement_ids)),
     )).order_by(AuditEvent.seq)).all()
 
 
@@ -228,13 +253,16 @@ def _recommendation_view_statement():
     flag per process role stand (a row per author)."""
     r, p, a = Recommendation.__table__, Process.__table__, RecommendationAuthor.__table__
     d, author, decider = Decision.__table__, User.__table__.alias("author"), User.__table__.alias("decider")
-    m = Membership.__table__
+    m, st, dm = Membership.__table__, Statement.__table__, DepartmentMember.__table__
     own = [r.c.id, r.c.process_id, p.c.slug, p.c.workflow_id, r.c.number, r.c.title, r.c.body, r.c.body_html,
            r.c.state, r.c.version, r.c.state_entered_at, r.c.created_at, r.c.updated_at, r.c.due_at]
     groups = [own, [a.c.user_id, author.c.name],
               [d.c.outcome, d.c.state, d.c.note, d.c.decided_by_id, decider.c.name, d.c.decided_at],
               [exists().where(m.c.process_id == r.c.process_id, m.c.user_id == bindparam("user_id"), m.c.role == role)
-               for role in permissions.PROCESS_ROLES]]
+               for role in permissions.PROCESS_ROLES],
+              # The department role: a member of a department asked for a statement on it.
+              [exists().where(st.c.recommendation_id == r.c.id, dm.c.department_id == st.c.department_id,
+                              dm.c.user_id == bindparam("user_id"))]]
     statement = (
         select(*(column for group in groups for column in group))
         .join(p, p.c.id == r.c.process_id)
@@ -246,7 +274,7 @@ def _recommendation_view_statement():
     return statement, *(slice(start, end) for start, end in zip([0, *ends], ends))
 
 
-_RECOMMENDATION_VIEW, _OWN, _AUTHOR, _DECISION, _ROLES = _recommendation_view_statement()
+_RECOMMENDATION_VIEW, _OWN, _AUTHOR, _DECISION, _ROLES, _DEPARTMENT = _recommendation_view_statement()
 
 
 def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView | None:
@@ -264,4 +292,40 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
     decision = None if outcome is None else DecisionView(outcome, state, note, Author(decided_by_id, decider), decided_at)
     remember_roles(user, first.process_id,
                                {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES]) if held})
+    remember_department_role(user, first.id, bool(first[_DEPARTMENT][0]))
     return RecommendationView(*first[_OWN], authors, decision)
+
+
+# -- statements ------------------------------------------------------------------------
+
+
+def open_statement_departments(recommendation_id: int) -> list[str]:
+    """The names of the departments whose statements on a recommendation are still open."""
+    return list(db.session.scalars(
+        select(Department.name).join(Statement, Statement.department_id == Department.id)
+        .where(Statement.recommendation_id == recommendation_id, Statement.status == REQUESTED)
+        .order_by(Department.name)))
+
+
+def statements_of(recommendation_id: int) -> list[Statement]:
+    """Every statement asked for on a recommendation, oldest first, with department and people."""
+    return list(db.session.scalars(
+        select(Statement).where(Statement.recommendation_id == recommendation_id).order_by(Statement.id)))
+
+
+def departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.name)))
+
+
+def department_queue(user: Any) -> list[Statement]:
+    """What is asked of ``user``'s departments: open requests first (overdue ones, then by due date),
+    then the latest answered and declined ones."""
+    ids = department_ids(user)
+    if not ids:
+        return []
+    base = select(Statement).where(Statement.department_id.in_(ids))
+    open_ = db.session.scalars(base.where(Statement.status == REQUESTED)
+                               .order_by(Statement.due_at.asc().nulls_last(), Statement.id).limit(200)).all()
+    done = db.session.scalars(base.where(Statement.status != REQUESTED)
+                              .order_by(Statement.answered_at.desc(), Statement.id.desc()).limit(50)).all()
+    return [*open_, *done]

@@ -12,12 +12,14 @@ from flask import g, has_request_context
 from sqlalchemy import bindparam, select
 
 from .extensions import db
-from .models import Membership
+from .models import DepartmentMember, Membership, Statement
 from .permissions import NO_ROLES
+from .workflow.definition import DEPARTMENT
 
 
 class Authored(Protocol):
     """A recommendation as a model or a view: what ``roles_for`` reads of it."""
+    id: int
     process_id: int
 
     @property
@@ -53,10 +55,53 @@ def remember_roles(user: Any, process_id: int, roles: Iterable[str]) -> None:
 def forget_roles() -> None:
     """Drop the roles this request has read (after it changed a membership)."""
     if has_request_context():
-        g.pop(_ROLES_KEY, None)
+        for key in (_ROLES_KEY, _DEPARTMENTS_KEY, _ASKED_KEY):
+            g.pop(key, None)
+
+
+def department_ids(user: Any) -> frozenset[int]:
+    """The departments ``user`` is a member of; read once per request (one small indexed query)."""
+    uid = user_id(user)
+    if uid is None:
+        return frozenset()
+    if has_request_context() and _DEPARTMENTS_KEY in g and g.get(_DEPARTMENTS_KEY)[0] == uid:
+        return g.get(_DEPARTMENTS_KEY)[1]
+    found = frozenset(db.session.scalars(_DEPARTMENTS_QUERY, {"user_id": uid}).all())
+    if has_request_context():
+        setattr(g, _DEPARTMENTS_KEY, (uid, found))
+    return found
+
+
+def remember_department_role(user: Any, recommendation_id: int, held: bool) -> None:
+    """Whether ``user`` holds ``department`` for a recommendation, read along with something else."""
+    uid = user_id(user)
+    if uid is not None and has_request_context():
+        g.setdefault(_ASKED_KEY, {})[(uid, recommendation_id)] = held
+
+
+def holds_department_role(user: Any, recommendation_id: int) -> bool:
+    """Whether ``user`` belongs to a department asked for a statement on the recommendation.
+
+    Costs nothing for people in no department (the department list is read once per request,
+    and most people have none); one query per recommendation for those in one."""
+    uid = user_id(user)
+    if uid is None:
+        return False
+    known = g.setdefault(_ASKED_KEY, {}) if has_request_context() else {}
+    if (uid, recommendation_id) not in known:
+        departments = department_ids(user)
+        known[(uid, recommendation_id)] = bool(departments) and db.session.scalar(
+            _ASKED_QUERY, {"recommendation_id": recommendation_id, "department_ids": list(departments)}) is not None
+    return known[(uid, recommendation_id)]
 
 
 _ROLES_KEY = "ratschlag_process_roles"
+_DEPARTMENTS_KEY = "ratschlag_departments"
+_ASKED_KEY = "ratschlag_department_role"
+_DEPARTMENTS_QUERY = select(DepartmentMember.department_id).where(DepartmentMember.user_id == bindparam("user_id"))
+_ASKED_QUERY = select(Statement.id).where(
+    Statement.recommendation_id == bindparam("recommendation_id"),
+    Statement.department_id.in_(bindparam("department_ids", expanding=True))).limit(1)
 _MEMBERSHIPS = Membership.__table__
 _ROLES_QUERY = select(_MEMBERSHIPS.c.role).where(_MEMBERSHIPS.c.user_id == bindparam("user_id"),
                                                  _MEMBERSHIPS.c.process_id == bindparam("process_id"))
@@ -68,4 +113,6 @@ def roles_for(user: Any, recommendation: Authored, in_process: frozenset[str] | 
     uid = user_id(user)
     if uid is not None and uid in recommendation.author_ids:
         roles = roles | {"author"}
+    if uid is not None and holds_department_role(user, recommendation.id):
+        roles = roles | {DEPARTMENT}
     return roles

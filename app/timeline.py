@@ -55,6 +55,10 @@ SENTENCES: dict[str, Sentence] = {
         else _("%(actor)s commented.", actor=_actor(e)), None),
     "comment.edited": lambda e, d, w, l, df: (_("%(actor)s edited a comment.", actor=_actor(e)), None),
     "comment.hidden": lambda e, d, w, l, df: (_("%(actor)s hid a comment.", actor=_actor(e)), d.get("reason")),
+    # What a statement says stays in the statements section, which knows who may read it.
+    "statement.requested": lambda e, d, w, l, df: (_("%(actor)s asked a department for a statement.", actor=_actor(e)), None),
+    "statement.answered": lambda e, d, w, l, df: (_("%(actor)s gave the department's statement.", actor=_actor(e)), None),
+    "statement.declined": lambda e, d, w, l, df: (_("%(actor)s declined to give a statement.", actor=_actor(e)), None),
 }
 
 #: Actions only moderators see in a timeline.

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from ..models import STATEMENT_STATUSES
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -32,7 +34,7 @@ SCHEMAS = {
             "properties": {
                 "code": {"type": "string", "examples": [
                     "bad_request", "unauthorized", "forbidden", "not_found", "conflict", "payload_too_large",
-                    "invalid_transition", "note_required", "validation"]},
+                    "invalid_transition", "note_required", "statements_pending", "validation"]},
                 "message": _STRING,
             },
         }},
@@ -141,6 +143,31 @@ SCHEMAS = {
             }},
         },
     },
+    "Department": {
+        "type": "object", "additionalProperties": False, "required": ["slug", "name"],
+        "properties": {"slug": _STRING, "name": _STRING},
+    },
+    "Statement": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "recommendation_id", "department", "question", "status", "requested_by", "requested_at",
+                     "due_at", "overdue", "body", "body_html", "visibility", "reason", "answered_by", "answered_at"],
+        "properties": {
+            "id": _INT, "recommendation_id": _INT, "department": _ref("Department"),
+            "question": _nullable(_STRING),
+            "status": {"enum": list(STATEMENT_STATUSES)},
+            "requested_by": _ref("Person"), "requested_at": _TIME, "due_at": _nullable(_TIME),
+            "overdue": {"type": "boolean", "description": "status requested and due_at in the past"},
+            "body": {**_nullable(_STRING), "description": "the answer, Markdown, as written; null until answered"},
+            "body_html": _nullable(_STRING),
+            "visibility": {"enum": ["public", "internal"],
+                           "description": "public until an answer says otherwise; an internal answer is read "
+                                          "only by the department's members and the process's moderators and "
+                                          "administrators"},
+            "reason": {**_nullable(_STRING), "description": "why it was declined"},
+            "answered_by": {**_nullable(_ref("Person")), "description": "who answered or declined"},
+            "answered_at": _nullable(_TIME),
+        },
+    },
     "ProcessList": {
         "type": "object", "additionalProperties": False, "required": ["items"],
         "properties": {"items": {"type": "array", "items": {
@@ -167,8 +194,9 @@ def _errors(*statuses: int) -> dict:
         401: "missing or invalid token (unauthorized)",
         403: "the caller's roles do not allow it (forbidden)",
         404: "unknown, or not visible to the caller (not_found)",
-        409: "stale version (conflict)", 413: "body larger than 1 MiB (payload_too_large)",
-        422: "invalid_transition, note_required or validation",
+        413: "body larger than 1 MiB (payload_too_large)",
+        409: "stale version, or a statement answered or declined already (conflict)",
+        422: "invalid_transition, note_required, statements_pending or validation",
         429: "too many requests for this token or address (too_many_requests)",
     }
     return {str(s): _json(_ref("Error"), reasons[s]) for s in sorted({400, 429, *statuses})}
@@ -254,7 +282,7 @@ def document() -> dict:
             },
             "/recommendations/{id}/transitions": {"post": {
                 "summary": "Fire a transition. Checks in order: 409 stale version, 422 invalid_transition, "
-                           "403 role, 422 note_required",
+                           "403 role, 422 note_required, 422 statements_pending",
                 "security": _SECURED, "parameters": [rec_id],
                 "requestBody": _body({"trigger": _STRING, "note": _nullable(_STRING), "version": _INT},
                                      ["trigger", "version"]),
@@ -285,6 +313,41 @@ def document() -> dict:
                 "security": _SECURED, "parameters": [_path_id("id", "the comment's id")],
                 "requestBody": _body({"reason": _STRING}, ["reason"]),
                 "responses": {"200": _json(_ref("Comment"), "the hidden comment"), **_errors(*_WRITE_ERRORS)},
+            }},
+            "/departments": {"get": {
+                "summary": "Every department (Fachbereich)", "security": _OPTIONAL,
+                "responses": {"200": _json(_items("Department"), "the departments, by name"), **_errors(401)},
+            }},
+            "/recommendations/{id}/statements": {
+                "get": {
+                    "summary": "The statements on this recommendation that the caller may read, oldest first",
+                    "security": _OPTIONAL, "parameters": [rec_id],
+                    "responses": {"200": _json(_items("Statement"), "the statements"), **_errors(401, 404)},
+                },
+                "post": {
+                    "summary": "Ask a department for a statement (roles in the state's statements.requested_by)",
+                    "security": _SECURED, "parameters": [rec_id],
+                    "requestBody": _body({"department": {"type": "string", "description": "the department's slug"},
+                                          "question": _nullable(_STRING),
+                                          "due_days": {**_nullable({"type": "integer", "minimum": 1}),
+                                                       "description": "default: the state's due_days"}},
+                                         ["department"]),
+                    "responses": {"201": _json(_ref("Statement"), "the request"), **_errors(*_WRITE_ERRORS)},
+                },
+            },
+            "/statements/{id}/answer": {"post": {
+                "summary": "Answer a request (members of the asked department only)",
+                "security": _SECURED, "parameters": [_path_id("id", "the statement's id")],
+                "requestBody": _body({"body": _STRING, "visibility": {"enum": ["public", "internal"]}}, ["body"]),
+                "responses": {"200": _json(_ref("Statement"), "the answered statement"),
+                              **_errors(*_WRITE_ERRORS, 409)},
+            }},
+            "/statements/{id}/decline": {"post": {
+                "summary": "Decline a request with a reason (members of the asked department only)",
+                "security": _SECURED, "parameters": [_path_id("id", "the statement's id")],
+                "requestBody": _body({"reason": _STRING}, ["reason"]),
+                "responses": {"200": _json(_ref("Statement"), "the declined statement"),
+                              **_errors(*_WRITE_ERRORS, 409)},
             }},
             "/openapi.json": {"get": {
                 "summary": "This document", "security": _OPTIONAL,

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from .. import audit, permissions
 from ..disclosure import Shown
 from ..workflow import engine
-from ..models import AuditEvent, Comment, Recommendation, User
+from ..models import AuditEvent, Comment, Department, Recommendation, Statement, User, utcnow
 from ..queries import RecommendationView
 from ..workflow.definition import Label, Workflow
 
@@ -90,4 +90,29 @@ def workflow(item: Workflow) -> dict:
              "roles": list(t.roles), "requires": list(t.requires)}
             for t in item.transitions
         ],
+    }
+
+
+def department(item: Department) -> dict:
+    return {"slug": item.slug, "name": item.name}
+
+
+def statement(item: Statement) -> dict:
+    """CONTRACT.md section 6. ``answered_by`` and ``answered_at`` name who answered or declined, and when."""
+    return {
+        "id": item.id,
+        "recommendation_id": item.recommendation_id,
+        "department": department(item.department),
+        "question": item.question,
+        "status": item.status,
+        "requested_by": person(item.requested_by),
+        "requested_at": iso(item.requested_at),
+        "due_at": iso(item.due_at),
+        "overdue": item.overdue(utcnow()),
+        "body": item.body,
+        "body_html": item.body_html,
+        "visibility": item.visibility,
+        "reason": item.reason,
+        "answered_by": person(item.answered_by),
+        "answered_at": iso(item.answered_at),
     }

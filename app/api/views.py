@@ -14,12 +14,12 @@ from .. import permissions, queries, services
 from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
-from ..models import Comment, Process, Recommendation
+from ..models import Comment, Process, Recommendation, Statement
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
 from .openapi import document
-from ..roles import process_roles, roles_for
+from ..roles import department_ids, process_roles, roles_for
 
 PER_PAGE_DEFAULT = 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -228,3 +228,49 @@ def list_events(rec_id: int):
     # Every event is listed (the chain stays checkable); what it says only to those who may read it.
     shown = Reader(user).judge(events)
     return jsonify({"items": [serializers.event(item, s) for item, s in zip(events, shown)]})
+
+
+# -- departments and statements (CONTRACT.md section 6) ----------------------------------
+
+
+@bp.get("/departments")
+def list_departments():
+    caller()
+    return jsonify({"items": [serializers.department(d) for d in queries.departments()]})
+
+
+def readable_statements(rec_id: int, user) -> list[Statement]:
+    _rec, _workflow, roles = visible_recommendation(rec_id, user)
+    mine = department_ids(user)
+    return [s for s in queries.statements_of(rec_id)
+            if permissions.can_read_statement(roles, s, s.department_id in mine)]
+
+
+@bp.get("/recommendations/<id:rec_id>/statements")
+def list_statements(rec_id: int):
+    user = caller()
+    return jsonify({"items": [serializers.statement(s) for s in readable_statements(rec_id, user)]})
+
+
+@bp.post("/recommendations/<id:rec_id>/statements")
+def request_statement(rec_id: int):
+    user = caller(required=True)
+    payload = body({"department": (str,), "question": (str,), "due_days": (int,)}, required=("department",))
+    statement = services.request_statement(rec_id, user, payload["department"], payload.get("question"),
+                                           payload.get("due_days"))
+    return jsonify(serializers.statement(statement)), 201
+
+
+@bp.post("/statements/<id:statement_id>/answer")
+def answer_statement(statement_id: int):
+    user = caller(required=True)
+    payload = body({"body": (str,), "visibility": (str,)}, required=("body",))
+    statement = services.answer_statement(statement_id, user, payload["body"], payload.get("visibility") or "public")
+    return jsonify(serializers.statement(statement))
+
+
+@bp.post("/statements/<id:statement_id>/decline")
+def decline_statement(statement_id: int):
+    user = caller(required=True)
+    payload = body({"reason": (str,)})
+    return jsonify(serializers.statement(services.decline_statement(statement_id, user, payload.get("reason"))))

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from .. import audit, permissions, queries
-from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, NoteRequired, ValidationError
+from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, NoteRequired, StatementsPending, ValidationError
 from ..extensions import db
 from ..models import Decision, Process, Recommendation, RecommendationAuthor, RecommendationRevision, User, utcnow
 from ..queries import Author, DecisionView, RecommendationView
@@ -142,6 +142,10 @@ def check_version(rec: Recommendation, expected_version: Any) -> None:
                          id=rec.id, version=rec.version, expected=expected_version))
 
 
+def _statements_pending(departments: list[str]) -> StatementsPending:
+    return StatementsPending(_("statements are still open from: %(departments)s", departments=", ".join(departments)))
+
+
 _RECOMMENDATIONS = Recommendation.__table__
 # The move, naming the version the checks read: no row changes if another write came between.
 _MOVE = (update(_RECOMMENDATIONS)
@@ -155,7 +159,8 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
 
     visible to the actor (404), ``expected_version`` current (409), trigger possible
     from the current state (422 invalid_transition), the actor's roles (403), a
-    required note (422 note_required). Then the state moves, ``due_at`` follows the
+    required note (422 note_required), no open statement where the transition requires
+    statements (422 statements_pending). Then the state moves, ``due_at`` follows the
     new state's deadline, a final state records the decision, and one audit event
     is appended. Any failure leaves no trace. Returns the recommendation as it is now.
 
@@ -176,12 +181,15 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
         raise InvalidTransition(_("'%(trigger)s' is not possible from state '%(state)s'", trigger=trigger, state=rec.state))
     given = note.strip() if isinstance(note, str) and note.strip() else None
     # Pure: the machine's guards and effects are worked out before writers queue.
-    move = engine().move(workflow.id, rec.state, trigger, Move(roles, given, utcnow()))
+    move = engine().move(workflow.id, rec.state, trigger, Move(
+        roles, given, utcnow(), pending_statements=lambda: queries.open_statement_departments(rec.id)))
     if move.refused == "roles":
         raise Forbidden(_("'%(trigger)s' needs one of the roles: %(roles)s", trigger=trigger,
                           roles=", ".join(move.transition.roles)))
     if move.refused == "note":
         raise NoteRequired(_("%(field)s must not be blank", field=FIELDS["note"]))
+    if move.refused == "statements":
+        raise _statements_pending(move.pending)
     note = clean_text(note, "note", NOTE_MAX, required=False)
     state = move.dest
 
@@ -193,6 +201,12 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
                                         "new_version": rec.version + 1, "now": now, "new_due_at": due_at}).rowcount
         if moved != 1:
             raise StaleDataError("the version moved between check and write")  # write_transaction: 409
+        if "statements" in move.transition.requires:
+            # A request that came between the check and the write holds the decision back too (it
+            # locked the row this UPDATE now holds, so it is committed and seen, or comes after).
+            pending = queries.open_statement_departments(rec.id)
+            if pending:
+                raise _statements_pending(pending)
         decision = None
         if move.outcome:
             session.execute(insert(Decision.__table__).values(

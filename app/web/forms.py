@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 
 class LoginForm(FlaskForm):
@@ -69,3 +69,28 @@ class ProcessForm(FlaskForm):
 class GrantForm(FlaskForm):
     user_id = SelectField(_l("Person"), coerce=int, validate_choice=False)
     role = SelectField(_l("Role"))
+
+
+class DepartmentForm(FlaskForm):
+    slug = StringField(_l("Short name in addresses"), validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+
+
+class DepartmentMemberForm(FlaskForm):
+    user_id = SelectField(_l("Person"), coerce=int, validate_choice=False)
+
+
+class StatementRequestForm(FlaskForm):
+    department = SelectField(_l("Department"), validate_choice=False)
+    question = TextAreaField(_l("Question to the department (optional)"), validators=[Length(max=10_000)])
+    due_days = IntegerField(_l("Days to answer"), validators=[Optional(), NumberRange(min=1, max=3650, message=_l("A whole number of days, at least 1."))])
+
+
+class StatementAnswerForm(FlaskForm):
+    body = TextAreaField(_l("Statement (Markdown)"), validators=[DataRequired(message=_l("A statement needs some text."))])
+    visibility = SelectField(_l("Who may read it"), choices=[("public", _l("Everyone who sees the recommendation")),
+                                                             ("internal", _l("Internal: the department and the steering round"))])
+
+
+class StatementDeclineForm(FlaskForm):
+    reason = TextAreaField(_l("Why the department does not give a statement"), validators=[DataRequired(message=_l("Please give a reason."))])

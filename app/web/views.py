@@ -14,12 +14,13 @@ from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import Comment, CommentReport, Decision, Membership, Process, Recommendation, RecommendationAuthor, User, utcnow
+from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Membership, Process, Recommendation,
+                      RecommendationAuthor, User, utcnow)
 from ..workflow import engine, graph
 from . import bp, dates
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
-from .forms import CoauthorForm, TransitionForm
-from ..roles import process_roles, roles_for, user_id
+from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
+from ..roles import department_ids, process_roles, roles_for, user_id
 
 PER_PAGE = 20
 MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers
@@ -46,6 +47,8 @@ def helpers():
     held = set()
     if current_user.is_authenticated:
         held = set(db.session.scalars(select(Membership.role).where(Membership.user_id == current_user.id).distinct()))
+        if department_ids(current_user):
+            held.add("department")
     return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES}
 
 
@@ -148,8 +151,37 @@ def thread_rows(comments: list[Comment]) -> list[tuple[Comment, int, Comment | N
     return threads.thread_rows(comments, MAX_DEPTH)
 
 
+def statement_parts(shown: Shown, bound=None) -> dict:
+    """The statements the reader may read, and the forms they may use on them (``bound``: a form
+    that was sent and refused, shown again with its errors in place of its empty twin)."""
+    rec, workflow, roles = shown.rec, shown.workflow, shown.roles
+    mine = department_ids(current_user)
+    readable = [s for s in queries.statements_of(rec.id)
+                if permissions.can_read_statement(roles, s, s.department_id in mine)]
+    request_form = None
+    if permissions.can_request_statement(roles, workflow, rec.state):
+        request_form = bound if isinstance(bound, StatementRequestForm) else StatementRequestForm(formdata=None)
+        request_form.department.choices = [(d.slug, d.name) for d in queries.departments()]
+        if request_form.due_days.data is None and not request_form.due_days.errors:
+            request_form.due_days.data = workflow.states[rec.state].statements.due_days
+    answer_forms = {}
+    for statement in readable:
+        if statement.status == REQUESTED and permissions.can_answer_statement(statement.department_id in mine):
+            answer = StatementAnswerForm(prefix=f"s{statement.id}", formdata=None)
+            decline = StatementDeclineForm(prefix=f"d{statement.id}", formdata=None)
+            if bound is not None and bound._prefix == answer._prefix:
+                answer = bound
+            if bound is not None and bound._prefix == decline._prefix:
+                decline = bound
+            answer_forms[statement.id] = (answer, decline)
+    now = utcnow()
+    return {"statements": readable, "request_form": request_form, "answer_forms": answer_forms,
+            "resting_on": [s for s in readable if s.status == ANSWERED and s.visibility == "public"],
+            "statement_overdue": lambda s: s.overdue(now)}
+
+
 def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
-                          meanwhile_after: int | None = None):
+                          meanwhile_after: int | None = None, statement_form=None):
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -187,7 +219,7 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
         entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
         kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
-        overdue=rec.due_at is not None and rec.due_at < utcnow(),
+        overdue=rec.due_at is not None and rec.due_at < utcnow(), **statement_parts(shown, statement_form),
     ), status
 
 

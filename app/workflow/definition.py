@@ -18,16 +18,20 @@ import yaml
 
 #: Roles held in a process, plus ``author`` (derived from the recommendation).
 ROLES = ("author", "member", "moderator", "administrator")
+#: A member of a department from which a statement on the recommendation was requested: may stand
+#: in ``visible_to`` and a transition's ``roles`` (not in ``editable_by`` or ``requested_by``).
+DEPARTMENT = "department"
 #: ``visible_to`` may also name the public (anyone, signed in or not).
 PUBLIC = "public"
-REQUIREMENTS = ("note",)
+REQUIREMENTS = ("note", "statements")
 
 #: Names the engine binds on the model it hands to ``transitions`` (and Python's own).
 RESERVED_TRIGGERS = frozenset({"trigger", "may_trigger", "state", "machine", "model"})
 RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 
 TOP_KEYS = ("title", "initial", "states", "transitions")
-STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days")
+STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements")
+STATEMENT_KEYS = ("requested_by", "due_days")
 TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
 DEFAULT_VISIBLE_TO = ("author", "moderator", "administrator")
 
@@ -61,6 +65,14 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Statements:
+    """A state's ``statements``: who may ask departments in it, and their default time to answer."""
+
+    requested_by: tuple[str, ...]
+    due_days: int | None = None
+
+
+@dataclass(frozen=True)
 class State:
     name: str
     label: Label
@@ -69,6 +81,7 @@ class State:
     final: bool = False
     outcome: str | None = None
     deadline_days: int | None = None
+    statements: Statements | None = None
 
 
 @dataclass(frozen=True)
@@ -291,7 +304,8 @@ class _Checker:
             label = self.label(settings["label"], spath + ("label",), where) if "label" in settings else Label.plain(name)
             visible_to = DEFAULT_VISIBLE_TO
             if "visible_to" in settings:
-                visible_to = self.role_list(settings["visible_to"], spath + ("visible_to",), where, ROLES + (PUBLIC,), "visible_to")
+                visible_to = self.role_list(settings["visible_to"], spath + ("visible_to",), where,
+                                            ROLES + (DEPARTMENT, PUBLIC), "visible_to")
             editable_by: tuple[str, ...] = ()
             if "editable_by" in settings:
                 editable_by = self.role_list(settings["editable_by"], spath + ("editable_by",), where, ROLES, "editable_by")
@@ -314,8 +328,40 @@ class _Checker:
                     deadline = None
                 elif final:
                     self.problem(spath + ("deadline_days",), where, "a final state has no deadline")
-            states[name] = State(name, label or Label.plain(name), visible_to, editable_by, final, outcome, deadline)
+            statements = self.statements(settings["statements"], spath + ("statements",), where, final) \
+                if "statements" in settings else None
+            states[name] = State(name, label or Label.plain(name), visible_to, editable_by, final, outcome, deadline,
+                                 statements)
         return states
+
+    def statements(self, value: Any, path: tuple, where: str, final: bool) -> Statements | None:
+        """A state's ``statements: {requested_by: [roles], due_days: N}``."""
+        if not isinstance(value, dict):
+            self.problem(path, where, "'statements' must be a mapping with 'requested_by' and optionally 'due_days'")
+            return None
+        good = True
+        for key in value:
+            if key not in STATEMENT_KEYS:
+                self.problem(path + (key,), where,
+                             f"unknown key '{key}' in 'statements' (allowed: {', '.join(STATEMENT_KEYS)})")
+                good = False
+        requested_by: tuple[str, ...] = ()
+        if "requested_by" not in value:
+            self.problem(path, where, "'statements' needs 'requested_by': the roles that may ask departments")
+            good = False
+        else:
+            raw = value["requested_by"]
+            requested_by = self.role_list(raw, path + ("requested_by",), where, ROLES, "requested_by")
+            if raw == []:
+                self.problem(path + ("requested_by",), where, "'requested_by' must name at least one role")
+        due_days = value.get("due_days")
+        if "due_days" in value and (isinstance(due_days, bool) or not isinstance(due_days, int) or due_days < 1):
+            self.problem(path + ("due_days",), where, "'due_days' must be a whole number of days, at least 1")
+            good = False
+        if final:
+            self.problem(path, where, "a final state takes no statements")
+            good = False
+        return Statements(requested_by, due_days) if good else None
 
     def transitions(self, value: Any, states: dict[str, State]) -> list[Transition]:
         if not isinstance(value, list):
@@ -370,7 +416,8 @@ class _Checker:
             if "dest" in item and (not isinstance(dest, str) or dest not in states):
                 self.problem(tpath + ("dest",), where, f"dest {dest!r} is not a declared state")
                 ok = False
-            roles = self.role_list(item["roles"], tpath + ("roles",), where, ROLES, "roles") if "roles" in item else ()
+            roles = self.role_list(item["roles"], tpath + ("roles",), where, ROLES + (DEPARTMENT,), "roles") \
+                if "roles" in item else ()
             if "roles" in item and not roles and item["roles"] == []:
                 self.problem(tpath + ("roles",), where, "'roles' must name at least one role")
             requires: tuple[str, ...] = ()
@@ -384,6 +431,10 @@ class _Checker:
                             self.problem(tpath + ("requires", r_index), where,
                                          f"unknown requirement '{requirement}' (known: {', '.join(REQUIREMENTS)})")
                     requires = tuple(r for r in raw if r in REQUIREMENTS)
+                    if "statements" in requires and sources and all(
+                            source in states and states[source].statements is None for source in sources):
+                        self.problem(tpath + ("requires",), where,
+                                     "requires 'statements', but none of its source states declares 'statements'")
             label = self.label(item["label"], tpath + ("label",), where) if "label" in item else None
             if ok and isinstance(trigger, str):
                 for source in sources:

@@ -111,3 +111,25 @@ def test_visibility_matrix(api, worlds, rec_in, workflow_id, state):
         if visible:
             allowed = [t for (s, t), r in MAY_FIRE[workflow_id].items() if s == state and r == role]
             assert response.json["transitions"] == allowed, role
+
+
+def test_the_department_role_in_the_shipped_workflow(api, world, rec_in, make_user):
+    """An asked department's members read the recommendation in the steering round and its final
+    states (and lists show it there), fire nothing, and lose sight of it when it is sent back;
+    members of another department hold no role on it."""
+    from app import services
+    asked, other = make_user("Asked"), make_user("Other")
+    services.add_department_member(services.create_department("asked", "Asked"), asked)
+    services.add_department_member(services.create_department("other", "Other"), other)
+    rec = rec_in(world, "steering_review")
+    statement = services.request_statement(rec.id, world.administrator, "asked")
+    seen = api.get(f"/recommendations/{rec.id}", asked).json
+    assert seen["transitions"] == []
+    assert api.get(f"/recommendations/{rec.id}/statements", other).json["items"][0]["id"] == statement.id
+    assert api.post(f"/statements/{statement.id}/answer", other, json={"body": "x"}).status_code == 403
+    back = api.post(f"/recommendations/{rec.id}/transitions", world.administrator,
+                    json={"trigger": "send_back", "note": "Noch einmal.", "version": rec.version}).json
+    assert back["state"] == "in_moderation"
+    for user in (asked, other):
+        assert api.get(f"/recommendations/{rec.id}", user).status_code == 404
+        assert api.get(f"/processes/{world.process.slug}/recommendations", user).json["items"] == []

@@ -115,7 +115,7 @@ def test_workflows_check(runner, tmp_path, monkeypatch):
     lines = result.stdout.splitlines()
     assert all(line.startswith(f"{broken}:") for line in lines)
     assert f"{broken}:7: transition 'go': dest 'c' is not a declared state" in lines
-    assert f"{broken}:7: transition 'go': unknown role 'king' in 'roles' (known: author, member, moderator, administrator)" in lines
+    assert f"{broken}:7: transition 'go': unknown role 'king' in 'roles' (known: author, member, moderator, administrator, department)" in lines
     assert f"{broken}:5: state 'b': a final state needs an 'outcome'" in lines
     monkeypatch.setenv("RATSCHLAG_WORKFLOWS_DIR", str(tmp_path))
     assert runner.invoke(args=["workflows", "check"]).exit_code == 1

@@ -25,6 +25,10 @@ def test_every_page_type_shows_something_with_the_demo(app, runner):
     assert "Steering round review (3)" in visitor.page.text and "Vorhabenliste online veröffentlichen" in visitor.text
     visitor.get("/processes/leitlinien-mitte/recommendations/6")
     assert "Im Stadtteilzentrum, da sind die Wege kurz." in visitor.text and "Hidden by moderation" in visitor.text
+    # A department's public statement, and a request still open.
+    assert "steht ab dem Frühjahr ein Büro zur Verfügung" in visitor.text and "Amt für Soziales" in visitor.text
+    visitor.get("/processes/leitlinien-mitte/recommendations/9")
+    assert "The statements it rests on" in visitor.text
 
     amira = as_user("amira@example.org")
     assert "Beteiligung früh ankündigen" in amira.get("/my").text

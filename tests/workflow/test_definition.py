@@ -185,3 +185,55 @@ def test_definitions_are_immutable():
         workflow.initial = "review"
     with pytest.raises(TypeError):
         workflow.states["extra"] = workflow.states["draft"]
+
+
+# -- statements (CONTRACT.md section 6) -----------------------------------------------------
+
+WITH_STATEMENTS = replace("    deadline_days: 14\n", "    deadline_days: 14\n    statements:\n      requested_by: [administrator]\n      due_days: 21\n") \
+    .replace("    requires: [note]\n", "    requires: [note, statements]\n")
+
+
+def test_statements_load_with_their_roles_and_due_days(tmp_path):
+    assert check(WITH_STATEMENTS, tmp_path, "stmts") == []
+    workflow, _ = load_file(tmp_path / "stmts.yaml")
+    assert workflow.states["review"].statements.requested_by == ("administrator",)
+    assert workflow.states["review"].statements.due_days == 21
+    assert workflow.states["draft"].statements is None
+    assert workflow.transition("review", "decide").requires == ("note", "statements")
+
+
+def test_the_department_role_may_read_and_fire(tmp_path):
+    text = WITH_STATEMENTS.replace("    visible_to: [public]\n    deadline_days", "    visible_to: [department, author]\n    deadline_days") \
+        .replace("roles: [administrator]", "roles: [administrator, department]")
+    assert check(text, tmp_path, "dept") == []
+
+
+STATEMENT_CASES = {
+    "unknown key in statements": (WITH_STATEMENTS.replace("      due_days: 21\n", "      due_days: 21\n      ask: yes\n"),
+                                  "state 'review': unknown key 'ask' in 'statements'"),
+    "unknown role in requested_by": (WITH_STATEMENTS.replace("requested_by: [administrator]", "requested_by: [mayor]"),
+                                     "unknown role 'mayor' in 'requested_by'"),
+    "department may not ask": (WITH_STATEMENTS.replace("requested_by: [administrator]", "requested_by: [department]"),
+                               "unknown role 'department' in 'requested_by'"),
+    "missing requested_by": (WITH_STATEMENTS.replace("      requested_by: [administrator]\n", ""),
+                             "'statements' needs 'requested_by'"),
+    "due_days zero": (WITH_STATEMENTS.replace("due_days: 21", "due_days: 0"), "'due_days' must be a whole number"),
+    "due_days text": (WITH_STATEMENTS.replace("due_days: 21", "due_days: soon"), "'due_days' must be a whole number"),
+    "statements not a mapping": (replace("    deadline_days: 14\n", "    deadline_days: 14\n    statements: yes\n"),
+                                 "'statements' must be a mapping"),
+    "requires statements without a state that takes them": (
+        replace("    requires: [note]\n", "    requires: [note, statements]\n"),
+        "transition 'decide': requires 'statements', but none of its source states declares 'statements'"),
+    "department not editable_by": (replace("editable_by: [author]", "editable_by: [department]"),
+                                   "unknown role 'department' in 'editable_by'"),
+    "unknown requirement": (replace("    requires: [note]\n", "    requires: [statement]\n"),
+                            "unknown requirement 'statement' (known: note, statements)"),
+}
+
+
+@pytest.mark.parametrize("case", list(STATEMENT_CASES))
+def test_statement_rules_reject_their_broken_file(case, tmp_path):
+    text, fragment = STATEMENT_CASES[case]
+    problems = check(text, tmp_path)
+    assert any(fragment in p for p in problems), problems
+    assert all(p.startswith(str(tmp_path / "broken.yaml")) for p in problems)

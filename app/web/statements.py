@@ -1,0 +1,178 @@
+"""Departments' statements on the pages: ask a department, answer or decline, the department queue,
+and the superusers' administration of departments and their members."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import permissions, queries, services
+from ..errors import ServiceError, ValidationError
+from ..extensions import db
+from ..models import REQUESTED, Statement, User, utcnow
+from ..roles import department_ids, roles_for
+from ..workflow import engine
+from . import bp
+from .common import flash_error, recommendation_or_404, signed_in, superuser_only
+from .forms import (ButtonForm, DepartmentForm, DepartmentMemberForm, StatementAnswerForm, StatementDeclineForm,
+                    StatementRequestForm)
+from .views import render_recommendation
+
+
+def _refused(error: ServiceError, shown, form, field: str):
+    """A refused statement write: 403/404 end on their error page, 409 says so above the page, anything
+    else is shown at the form field it concerns, with the page as it is now."""
+    db.session.rollback()
+    if error.status in (403, 404):
+        abort(error.status)
+    if isinstance(error, ValidationError):
+        getattr(form, field).errors = [*getattr(form, field).errors, error.message]
+    else:
+        flash_error(error)
+    return render_recommendation(recommendation_or_404(shown.process.slug, shown.rec.number), 422,
+                                 statement_form=form)
+
+
+def _statement_or_404(statement_id: int):
+    statement = db.session.get(Statement, statement_id)
+    if statement is None:
+        abort(404)
+    rec = statement.recommendation
+    return statement, recommendation_or_404(rec.process.slug, rec.number)
+
+
+def _back(shown, statement_id: int | None = None):
+    return redirect(url_for("web.recommendation", slug=shown.process.slug, number=shown.rec.number)
+                    + (f"#statement-{statement_id}" if statement_id else "#statements-heading"))
+
+
+@bp.post("/processes/<slug>/recommendations/<id:number>/statements")
+@signed_in
+def request_statement(slug: str, number: int):
+    shown = recommendation_or_404(slug, number)
+    form = StatementRequestForm()
+    if not form.validate():
+        db.session.rollback()
+        return render_recommendation(shown, 422, statement_form=form)
+    try:
+        statement = services.request_statement(shown.rec.id, current_user, form.department.data,
+                                               form.question.data, form.due_days.data)
+    except ServiceError as error:
+        field = "due_days" if "due_days" in error.message else "question" if "question" in error.message.lower() \
+            else "department"
+        return _refused(error, shown, form, field)
+    flash(_("%(name)s is asked for a statement.", name=statement.department.name), "success")
+    return _back(shown, statement.id)
+
+
+@bp.post("/statements/<id:statement_id>/answer")
+@signed_in
+def answer_statement(statement_id: int):
+    _statement, shown = _statement_or_404(statement_id)
+    form = StatementAnswerForm(prefix=f"s{statement_id}")
+    if not form.validate():
+        return render_recommendation(shown, 422, statement_form=form)
+    try:
+        services.answer_statement(statement_id, current_user, form.body.data, form.visibility.data)
+    except ServiceError as error:
+        return _refused(error, shown, form, "body")
+    flash(_("Your department's statement is saved."), "success")
+    return _back(shown, statement_id)
+
+
+@bp.post("/statements/<id:statement_id>/decline")
+@signed_in
+def decline_statement(statement_id: int):
+    _statement, shown = _statement_or_404(statement_id)
+    form = StatementDeclineForm(prefix=f"d{statement_id}")
+    if not form.validate():
+        return render_recommendation(shown, 422, statement_form=form)
+    try:
+        services.decline_statement(statement_id, current_user, form.reason.data)
+    except ServiceError as error:
+        return _refused(error, shown, form, "reason")
+    flash(_("The request is declined; your reason is shown with it."), "success")
+    return _back(shown, statement_id)
+
+
+@bp.get("/statements")
+@signed_in
+def statement_queue():
+    # Only what the person may see now (a recommendation sent back may have left their sight).
+    items = [s for s in queries.department_queue(current_user)
+             if permissions.can_view(roles_for(current_user, s.recommendation),
+                                     engine().get(s.recommendation.process.workflow_id), s.recommendation.state)]
+    now = utcnow()
+    open_items = sorted((s for s in items if s.status == REQUESTED),
+                        key=lambda s: (not s.overdue(now), s.due_at is None, s.due_at or now, s.id))
+    done = [s for s in items if s.status != REQUESTED]
+    return render_template("queues/statements.html", open_items=open_items, done=done,
+                           member=bool(department_ids(current_user)))
+
+
+# -- administration ------------------------------------------------------------------------
+
+
+@bp.route("/admin/departments", methods=["GET", "POST"])
+@superuser_only
+def admin_departments():
+    form = DepartmentForm()
+    if form.validate_on_submit():
+        try:
+            department = services.create_department(form.slug.data, form.name.data, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(_("The department “%(name)s” is created. Now add its members.", name=department.name), "success")
+            return redirect(url_for("web.admin_department", slug=department.slug))
+    return render_template("admin/departments.html", form=form, departments=queries.departments())
+
+
+@bp.route("/admin/departments/<slug>", methods=["GET", "POST"])
+@superuser_only
+def admin_department(slug: str):
+    try:
+        department = services.find_department(slug)
+    except ServiceError:
+        abort(404)
+    form = DepartmentMemberForm()
+    member_ids = {m.user_id for m in department.members}
+    form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in
+                            db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+                            if u.id not in member_ids]
+    if form.validate_on_submit():
+        user = db.session.get(User, form.user_id.data)
+        if user is None:
+            abort(400)
+        try:
+            services.add_department_member(department, user, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(_("%(name)s is now a member of %(department)s.", name=user.name, department=department.name), "success")
+            return redirect(url_for("web.admin_department", slug=slug))
+    return render_template("admin/department.html", department=department, form=form, remove=ButtonForm())
+
+
+@bp.post("/admin/departments/<slug>/members/<id:user_id>/remove")
+@superuser_only
+def admin_department_remove(slug: str, user_id: int):
+    try:
+        department = services.find_department(slug)
+    except ServiceError:
+        abort(404)
+    user = db.session.get(User, user_id)
+    if user is None or not ButtonForm().validate():
+        abort(404 if user is None else 400)
+    try:
+        removed = services.remove_department_member(department, user, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash_error(error)
+    else:
+        flash(_("%(name)s is no longer a member of %(department)s.", name=user.name, department=department.name)
+              if removed else _("%(name)s was no member.", name=user.name), "success" if removed else "info")
+    return redirect(url_for("web.admin_department", slug=slug))

@@ -1,0 +1,101 @@
+"""Statements on the pages: ask, answer, decline, the department queue, and the administration."""
+from __future__ import annotations
+
+from app import services
+from app.extensions import db
+from app.models import Department, DepartmentMember, Statement
+from tests.conftest import audit_count
+
+
+def _departments(make_user):
+    planning = services.create_department("stadtplanung", "Stadtentwicklungsamt")
+    social = services.create_department("sozialamt", "Sozialamt")
+    planner, social_member = make_user("Petra Planung"), make_user("Sam Sozial")
+    services.add_department_member(planning, planner)
+    services.add_department_member(social, social_member)
+    return planner, social_member
+
+
+def test_a_round_through_the_pages(world, people, browser, rec_in, make_user):
+    people(world)
+    planner, social_member = _departments(make_user)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+
+    admin = browser(world.administrator)
+    admin.get(page)
+    assert "Ask a department" in admin.text and 'for="department"' in admin.page.text
+    # A refusal is shown at its field, and nothing is written.
+    events = audit_count()
+    admin.post(page + "/statements", {"department": "stadtplanung", "question": "Machbar?", "due_days": "0"}, status=422)
+    assert "A whole number of days, at least 1." in admin.text and 'aria-invalid="true"' in admin.page.text
+    admin.post(page + "/statements", {"department": "bauamt", "question": "", "due_days": "7"}, status=422)
+    assert "there is no department &#39;bauamt&#39;" in admin.page.text or "there is no department 'bauamt'" in admin.text
+    assert audit_count() == events
+    admin.post(page + "/statements", {"department": "stadtplanung", "question": "Machbar?", "due_days": "14"})
+    assert "Stadtentwicklungsamt is asked for a statement." in admin.text
+    admin.post(page + "/statements", {"department": "sozialamt", "question": "", "due_days": ""})
+    statement = db.session.scalars(db.select(Statement).order_by(Statement.id)).first()
+
+    # The member answers; the public then reads the answer, and the decision lists it.
+    member_browser = _login(browser, people, planner)
+    member_browser.get("/statements")
+    assert "Machbar?" in member_browser.text
+    member_browser.get(page)
+    assert "Answer for your department" in member_browser.text
+    member_browser.post(f"/statements/{statement.id}/answer", {f"s{statement.id}-body": "", f"s{statement.id}-visibility": "public"},
+                        status=422)
+    assert "A statement needs some text." in member_browser.text
+    member_browser.post(f"/statements/{statement.id}/answer",
+                        {f"s{statement.id}-body": "Machbar, **mit** Personal.", f"s{statement.id}-visibility": "public"})
+    assert "Your department's statement is saved." in member_browser.text
+    visitor = browser()
+    visitor.get(page)
+    assert "Machbar, mit Personal." in visitor.text and "Statements of the departments" in visitor.text
+
+    social_browser = _login(browser, people, social_member)
+    other = db.session.scalars(db.select(Statement).where(Statement.id != statement.id)).first()
+    social_browser.post(f"/statements/{other.id}/decline", {f"d{other.id}-reason": ""}, status=422)
+    assert "Please give a reason." in social_browser.text
+    social_browser.post(f"/statements/{other.id}/decline", {f"d{other.id}-reason": "Nicht zuständig."})
+    assert "Nicht zuständig." in social_browser.text
+    # A member of another department cannot answer.
+    assert social_browser.post(f"/statements/{statement.id}/answer", {f"s{statement.id}-body": "x"},
+                               follow=False).status_code in (403, 422)
+
+    admin.get(page)
+    admin.post(page + "/transition", {"trigger": "adopt", "version": str(_version(rec)), "note": "Gut so.", "seen": "0"})
+    assert "The statements it rests on" in admin.text
+
+
+def _version(rec):
+    from app.models import Recommendation
+    db.session.expire_all()
+    return db.session.get(Recommendation, rec.id).version
+
+
+def _login(browser, people, user):
+    from app.transactions import write_transaction
+    from tests.web.browser import PASSWORD
+    with write_transaction() as session:
+        session.get(type(user), user.id).password_hash = services.hash_password(PASSWORD)
+    return browser(user)
+
+
+def test_the_administration_creates_departments_and_members(world, people, browser):
+    people(world)
+    admin = browser(world.superuser)
+    admin.get("/admin/departments")
+    admin.post("/admin/departments", {"slug": "stadtplanung", "name": "Stadtentwicklungsamt"})
+    assert "The department “Stadtentwicklungsamt” is created." in admin.text
+    admin.post("/admin/departments/stadtplanung", {"user_id": str(world.member.id)})
+    assert "is now a member of Stadtentwicklungsamt" in admin.text
+    department = db.session.scalars(db.select(Department)).one()
+    assert [m.user_id for m in department.members] == [world.member.id]
+    events = audit_count()
+    admin.post(f"/admin/departments/stadtplanung/members/{world.member.id}/remove", {})
+    assert audit_count() == events + 1
+    assert db.session.scalars(db.select(DepartmentMember)).all() == []
+    # Not for anyone else.
+    member = browser(world.member)
+    assert member.client.get("/admin/departments").status_code == 403
