@@ -50,15 +50,18 @@ def test_a_chain_rewritten_with_every_hash_recomputed_is_found(history, runner):
     seq = int(head.split(":")[0])
     rows = db.session.execute(sa.text("SELECT * FROM audit_events ORDER BY seq")).mappings().all()
     statements, params, prev = [], {}, audit.GENESIS
-    for row in rows:  # the attacker rewrites event 3 and recomputes every hash after it
+    for row in rows:  # the attacker rewrites event 3 and recomputes its digest and every hash after it
         data = json.loads(row["data"])
         if row["seq"] == 3:
             data = {**data, "name": "Forged"}
-        digest = audit.compute_hash(prev, row["seq"], row["at"], row["actor_id"], row["action"],
-                                    row["subject_type"], row["subject_id"], data)
+        text = audit.canonical_data(data)
+        data_digest = audit.digest_data(row["salt"], text)
+        digest = audit.compute_hash_v2(prev, row["seq"], row["at"], row["actor_id"], row["action"],
+                                       row["subject_type"], row["subject_id"], data_digest)
         n = row["seq"]
-        statements.append(f"UPDATE audit_events SET data = :d{n}, prev_hash = :p{n}, hash = :h{n} WHERE seq = {n}")
-        params.update({f"d{n}": audit.canonical_data(data), f"p{n}": prev, f"h{n}": digest})
+        statements.append(f"UPDATE audit_events SET data = :d{n}, data_digest = :g{n}, prev_hash = :p{n}, hash = :h{n} "
+                          f"WHERE seq = {n}")
+        params.update({f"d{n}": text, f"g{n}": data_digest, f"p{n}": prev, f"h{n}": digest})
         prev = digest
     tamper(*statements, **params)
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0  # recomputed: consistent on its own
