@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_path=str(instance),
-        template_folder=str(config.REPO_ROOT / "templates"),
+        template_folder=str(config.PACKAGE_ROOT / "templates"),
     )
     app.config.update(config.load(instance, test_config))
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (tables for Alembic)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(config.REPO_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(config.PACKAGE_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"

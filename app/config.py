@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import types
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The installed package: templates, static files, translations, migrations and the shipped workflows live here.
+PACKAGE_ROOT = Path(__file__).resolve().parent
 #: The cookie that remembers a person's choice from the language switch.
 LANGUAGE_COOKIE = "ratschlag_language"
 
@@ -30,14 +32,23 @@ ENVIRONMENT = {
 
 
 def instance_path() -> Path:
-    """The instance folder: ``RATSCHLAG_INSTANCE_PATH`` or the repository's ``instance/``."""
-    return Path(os.environ.get("RATSCHLAG_INSTANCE_PATH") or REPO_ROOT / "instance").resolve()
+    """The instance folder (database, secret key, site configuration).
+
+    ``RATSCHLAG_INSTANCE_PATH`` if set; in a source checkout its ``instance/``; in an
+    installed package Flask's convention, ``<sys.prefix>/var/ratschlag-instance``.
+    """
+    if os.environ.get("RATSCHLAG_INSTANCE_PATH"):
+        return Path(os.environ["RATSCHLAG_INSTANCE_PATH"]).resolve()
+    checkout = PACKAGE_ROOT.parent
+    if (checkout / "pyproject.toml").is_file():
+        return (checkout / "instance").resolve()
+    return (Path(sys.prefix) / "var" / "ratschlag-instance").resolve()
 
 
 def defaults(instance: Path) -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'ratschlag.sqlite3'}",
-        "WORKFLOWS_DIR": str(REPO_ROOT / "workflows"),
+        "WORKFLOWS_DIR": str(PACKAGE_ROOT / "workflows"),
         # Request bodies above 1 MiB are refused with 413.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "de",

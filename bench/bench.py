@@ -147,7 +147,7 @@ def prepared(db: str, instance: str, name: str) -> dict:
     if db == "postgresql":
         prepare_postgres(url)
     env = {**os.environ, "RATSCHLAG_DATABASE_URL": url, "RATSCHLAG_INSTANCE_PATH": instance, "RATSCHLAG_SECRET_KEY": "bench",
-           "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows"), "LANG": "C.UTF-8"}
+           "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "app" / "workflows"), "LANG": "C.UTF-8"}
     subprocess.run([str(BIN / "ratschlag"), "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
     return env
 

@@ -36,11 +36,11 @@ def setup(directory: str):
     from app import create_app, services
     from app.extensions import db
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{directory}/inputs.sqlite3", "SECRET_KEY": "bench",
-                      "INSTANCE_PATH": directory, "WORKFLOWS_DIR": str(REPO / "workflows"), "RATELIMIT_ENABLED": False,
+                      "INSTANCE_PATH": directory, "WORKFLOWS_DIR": str(REPO / "app" / "workflows"), "RATELIMIT_ENABLED": False,
                       "SERVER_NAME": "bench.test", "WTF_CSRF_ENABLED": False, "BABEL_DEFAULT_LOCALE": "en", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     context = app.app_context()
     context.push()
-    upgrade(directory=str(REPO / "migrations"))
+    upgrade(directory=str(REPO / "app" / "migrations"))
     process = services.create_process("bench", "Bench", "citizen-recommendation")
     author, _ = services.create_user("author@example.org", "Author", password="a-long-bench-password")
     services.grant_role(process, author, "member")

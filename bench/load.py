@@ -160,7 +160,7 @@ def run(db: str, clients: int, seconds: float, workers: int, recommendations: in
         if db == "postgresql":
             prepare_postgres(url)
         env = {**os.environ, "RATSCHLAG_DATABASE_URL": url, "RATSCHLAG_INSTANCE_PATH": instance,
-               "RATSCHLAG_SECRET_KEY": "bench", "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows")}
+               "RATSCHLAG_SECRET_KEY": "bench", "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "app" / "workflows")}
         subprocess.run([str(BIN / "ratschlag"), "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
         # Every client comes from 127.0.0.1 where real users come from many addresses: lift only the
         # per-address limit; the per-token limits stay as configured.

@@ -24,7 +24,7 @@ from flask.testing import FlaskCliRunner, FlaskClient
 from app import config, create_app, services
 from app.extensions import db
 
-REPO = config.REPO_ROOT
+REPO = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("RATSCHLAG_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["sqlite", "postgresql"]
@@ -32,7 +32,7 @@ BACKENDS = ["sqlite", "postgresql"]
 BASE_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key",
-    "WORKFLOWS_DIR": str(REPO / "workflows"),
+    "WORKFLOWS_DIR": str(REPO / "app" / "workflows"),
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     "SERVER_NAME": "ratschlag.test",
     "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on

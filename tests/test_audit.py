@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import audit
-from app.config import REPO_ROOT
+from tests.conftest import REPO as REPO_ROOT
 from app.extensions import db
 
 RECIPE = REPO_ROOT / "docs" / "verify_audit.py"

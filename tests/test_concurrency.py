@@ -42,7 +42,7 @@ def server(app_config, tmp_path):
     port = free_port()
     env = {**os.environ, "RATSCHLAG_DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
            "RATSCHLAG_SECRET_KEY": "server-test", "RATSCHLAG_INSTANCE_PATH": str(tmp_path / "server-instance"),
-           "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows")}
+           "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "app" / "workflows")}
     gunicorn = Path(sys.executable).parent / "gunicorn"
     process = subprocess.Popen([str(gunicorn), "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
                                 "--log-level", "warning", "app:create_app()"],

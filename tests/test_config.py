@@ -12,7 +12,7 @@ def test_priority_environment_then_instance_file_then_defaults(tmp_path, monkeyp
         monkeypatch.delenv(variable, raising=False)
     defaults = config.load(tmp_path)
     assert defaults["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'ratschlag.sqlite3'}"
-    assert defaults["WORKFLOWS_DIR"] == str(REPO / "workflows")
+    assert defaults["WORKFLOWS_DIR"] == str(REPO / "app" / "workflows")
     (tmp_path / "config.py").write_text(
         "SQLALCHEMY_DATABASE_URI = 'sqlite:///from-file.db'\nWORKFLOWS_DIR = '/from/file'\nlowercase = 'ignored'\n")
     from_file = config.load(tmp_path)
@@ -22,6 +22,17 @@ def test_priority_environment_then_instance_file_then_defaults(tmp_path, monkeyp
     from_env = config.load(tmp_path)
     assert from_env["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://db/ratschlag"
     assert from_env["WORKFLOWS_DIR"] == "/from/file"
+
+
+def test_the_instance_folder_is_the_checkouts_or_beside_the_installed_package(tmp_path, monkeypatch):
+    monkeypatch.delenv("RATSCHLAG_INSTANCE_PATH", raising=False)
+    assert config.instance_path() == (REPO / "instance").resolve()
+    # Installed from the wheel: no pyproject.toml beside the package, so Flask's convention.
+    monkeypatch.setattr(config, "PACKAGE_ROOT", tmp_path / "site-packages" / "app")
+    monkeypatch.setattr(config.sys, "prefix", str(tmp_path / "venv"))
+    assert config.instance_path() == tmp_path / "venv" / "var" / "ratschlag-instance"
+    monkeypatch.setenv("RATSCHLAG_INSTANCE_PATH", str(tmp_path / "chosen"))
+    assert config.instance_path() == tmp_path / "chosen"
 
 
 def test_the_secret_key_is_generated_once_and_kept_private(tmp_path, monkeypatch):

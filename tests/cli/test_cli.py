@@ -105,12 +105,12 @@ def test_processes_mistakes(runner, make_user):
 
 
 def test_workflows_check(runner, tmp_path, monkeypatch):
-    monkeypatch.setenv("RATSCHLAG_WORKFLOWS_DIR", str(REPO / "workflows"))
+    monkeypatch.setenv("RATSCHLAG_WORKFLOWS_DIR", str(REPO / "app" / "workflows"))
     ok(runner.invoke(args=["workflows", "check"]), "ok: 2 valid workflow files (citizen-concern, citizen-recommendation)")
     broken = tmp_path / "broken.yaml"
     broken.write_text("title: B\ninitial: a\nstates:\n  a: {}\n  b: {final: true}\ntransitions:\n"
                       "  - {trigger: go, source: a, dest: c, roles: [king]}\n", encoding="utf-8")
-    result = runner.invoke(args=["workflows", "check", str(broken), str(REPO / "workflows" / "citizen-concern.yaml")])
+    result = runner.invoke(args=["workflows", "check", str(broken), str(REPO / "app" / "workflows" / "citizen-concern.yaml")])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert all(line.startswith(f"{broken}:") for line in lines)
@@ -149,7 +149,7 @@ def test_workflows_graph_svg_needs_no_system_package(runner):
     texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
     assert {"Forwarded to a department", "Decline with reasons", "Return to triage"} <= texts
     refused(runner.invoke(args=["workflows", "graph", "nope"]),
-            f"there is no workflow 'nope' ({REPO / 'workflows' / 'nope.yaml'} does not exist)")
+            f"there is no workflow 'nope' ({REPO / 'app' / 'workflows' / 'nope.yaml'} does not exist)")
 
 
 def test_demo_loads_every_role_and_state(runner, client):
@@ -182,7 +182,7 @@ def ratschlag(*args, env: dict, stdin: str = "") -> subprocess.CompletedProcess:
 @pytest.fixture
 def real_env(tmp_path, app_config):
     return {"RATSCHLAG_DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"], "RATSCHLAG_SECRET_KEY": "x" * 32,
-            "RATSCHLAG_INSTANCE_PATH": str(tmp_path / "instance"), "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows")}
+            "RATSCHLAG_INSTANCE_PATH": str(tmp_path / "instance"), "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "app" / "workflows")}
 
 
 def test_the_installed_command_reports_mistakes_in_one_line(real_env):
@@ -200,7 +200,7 @@ def test_the_installed_command_reports_mistakes_in_one_line(real_env):
 def test_the_application_refuses_to_start_on_an_invalid_workflow(real_env, tmp_path):
     folder = tmp_path / "workflows"
     folder.mkdir()
-    (folder / "good.yaml").write_text((REPO / "workflows" / "citizen-concern.yaml").read_text(encoding="utf-8"))
+    (folder / "good.yaml").write_text((REPO / "app" / "workflows" / "citizen-concern.yaml").read_text(encoding="utf-8"))
     (folder / "bad.yaml").write_text("title: Bad\ninitial: nowhere\nstates: {}\ntransitions: []\n", encoding="utf-8")
     env = {**real_env, "RATSCHLAG_WORKFLOWS_DIR": str(folder)}
     result = ratschlag("audit", "verify", env=env)

@@ -46,7 +46,7 @@ def site():
         Path(instance, "config.py").write_text("RATELIMIT_ENABLED = False\n")
         env = {**os.environ, "RATSCHLAG_INSTANCE_PATH": instance, "RATSCHLAG_SECRET_KEY": "e2e",
                "RATSCHLAG_DATABASE_URL": f"sqlite:///{instance}/e2e.sqlite3", "RATSCHLAG_DEFAULT_LOCALE": "de",
-               "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "workflows")}
+               "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "app" / "workflows")}
         bin_dir = Path(sys.executable).parent
         subprocess.run([str(bin_dir / "ratschlag"), "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
         demo = subprocess.run([str(bin_dir / "ratschlag"), "demo"], env=env, cwd=REPO, check=True, capture_output=True, text=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from app.config import REPO_ROOT
+from tests.conftest import REPO as REPO_ROOT
 from tests.html_safety import executable_parts
 
 
@@ -28,7 +28,7 @@ def test_error_pages_speak_to_people(app, client):
 
 
 def test_no_inline_scripts_or_styles_in_any_template():
-    for path in (REPO_ROOT / "templates").rglob("*.html"):
+    for path in (REPO_ROOT / "app" / "templates").rglob("*.html"):
         source = path.read_text(encoding="utf-8")
         assert not re.search(r"<script|<style|\sstyle=|\son[a-z]+=", source, re.I), path
 

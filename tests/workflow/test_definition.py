@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import REPO_ROOT
+from tests.conftest import REPO as REPO_ROOT
 from app.workflow.definition import Label, load_directory, load_file, parse_workflow
 
 VALID = """\
@@ -65,7 +65,7 @@ def test_the_valid_file_loads_completely(tmp_path):
 
 
 def test_the_shipped_workflows_are_valid():
-    workflows, problems = load_directory(REPO_ROOT / "workflows")
+    workflows, problems = load_directory(REPO_ROOT / "app" / "workflows")
     assert problems == []
     assert set(workflows) == {"citizen-recommendation", "citizen-concern"}
 
