@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test e2e bench bench-inputs bench-peer load translations install install-dev install-e2e clean
+.PHONY: run test lint e2e bench bench-inputs bench-peer load translations install install-dev install-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ run: install
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint, format check and type check of app/ (configured in pyproject.toml); CI runs it.
+lint: install-dev
+	$(BIN)/ruff check app
+	$(BIN)/ruff format --check app
+	$(BIN)/mypy
 
 # After changing UI strings: extract them, update the German catalogue (then translate what is new), compile.
 translations: install-dev

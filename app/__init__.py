@@ -34,8 +34,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise InvalidWorkflows(problems)
     app.extensions["ratschlag.engine"] = Engine(workflows)
 
-    from . import transactions  # noqa: F401  (SQLite pragmas and BEGIN IMMEDIATE)
-    from . import models  # noqa: F401  (tables for Alembic)
+    from . import (
+        models,  # noqa: F401  (tables for Alembic)
+        transactions,  # noqa: F401  (SQLite pragmas and BEGIN IMMEDIATE)
+    )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.PACKAGE_ROOT / "migrations"), render_as_batch=True)
@@ -56,8 +58,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.url_map.converters["id"] = IdConverter
     from .api import bp as api_bp
-    from .web import bp as web_bp
     from .cli import register
+    from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens only, never with cookies
@@ -70,7 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             return "Bad request: this server does not answer for that host name.\n", 400, {"Content-Type": "text/plain"}
         if request.path.startswith("/api/"):
             from .api import error_response
-            return error_response(error.code, error.description)
+            return error_response(error.code or 500, error.description or "")
         from .web import error_page
         return error_page(error)
 
@@ -83,6 +85,6 @@ def select_locale() -> str:
     if not has_request_context():
         return default
     chosen = request.cookies.get(config.LANGUAGE_COOKIE)
-    if chosen in languages:
+    if chosen and chosen in languages:
         return chosen
-    return request.accept_languages.best_match(languages) or default
+    return str(request.accept_languages.best_match(languages) or default)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import json
 import secrets
-from hashlib import sha256
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime
-from typing import Any, Iterable, Iterator, TextIO
+from functools import lru_cache
+from hashlib import sha256
+from typing import Any, TextIO, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 
 from .extensions import db
 from .models import AuditEvent
@@ -90,7 +91,7 @@ def event_hash(event: dict) -> str:
     return compute_hash_v2(*fields, event["data_digest"])
 
 
-_EVENTS = AuditEvent.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)
 # Prepared once: every audited change runs these.
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _APPEND = insert(_EVENTS)

@@ -16,10 +16,11 @@ the fields it would have set are unknown until a later event sets them again, an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import select
 
@@ -128,10 +129,13 @@ def _compare_recommendation(row: Any, said: dict) -> str | None:
             expected = {"outcome": workflow.states[dest].outcome, "state": dest, "note": note, "decided_by": actor_id}
     table = None if row.decision_id is None else {"outcome": row.outcome, "state": row.decision_state,
                                                   "note": row.note, "decided_by": row.decided_by_id}
-    if (table is None) != (expected is None):
-        return (f"it has no decision, but the events say it was decided ({_short(expected['outcome'])})" if table is None
-                else f"decision {_short(table['outcome'])} is not what the events say (no decision)")
-    for field in table or {}:
+    if table is None and expected is not None:
+        return f"it has no decision, but the events say it was decided ({_short(expected['outcome'])})"
+    if table is not None and expected is None:
+        return f"decision {_short(table['outcome'])} is not what the events say (no decision)"
+    if table is None or expected is None:
+        return None
+    for field in table:
         problem = _differs(f"decision {field}", table[field], expected[field])
         if problem:
             return problem
@@ -168,6 +172,7 @@ def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callab
     row, group, count = next(rows, None), next(groups, None), 0
     while row is not None or group is not None:
         if group is None or (row is not None and row.id < group[0]):
+            assert row is not None  # the loop runs while either is left
             return f"{kind} {row.id}: no event records it", count
         said = replay(group[1])
         if row is None or group[0] < row.id:

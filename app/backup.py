@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections import namedtuple
 from pathlib import Path
+from typing import cast
 
 from flask_babel import gettext as _
 
@@ -16,7 +17,7 @@ from . import audit
 from .errors import ValidationError
 from .extensions import db
 
-_Event = namedtuple("_Event", audit.FIELDS)
+_Event = namedtuple("_Event", audit.FIELDS)  # type: ignore[misc]  # the audit format names the fields
 
 
 def _require_sqlite() -> None:
@@ -55,7 +56,7 @@ def backup(target: Path) -> audit.Verification:
     try:
         destination = sqlite3.connect(target)
         try:
-            source.driver_connection.backup(destination)  # one step: a consistent snapshot
+            cast(sqlite3.Connection, source.driver_connection).backup(destination)  # one step: a consistent snapshot
         finally:
             destination.close()
     finally:
@@ -72,7 +73,7 @@ def restore(source_path: Path) -> audit.Verification:
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
     target = db.engine.raw_connection()
     try:
-        source.backup(target.driver_connection)
+        source.backup(cast(sqlite3.Connection, target.driver_connection))
     finally:
         target.close()
         source.close()

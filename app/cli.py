@@ -14,10 +14,12 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from flask_babel import force_locale, gettext as _, ngettext
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
 
 from . import audit as trail
-from . import audit_deep, backup, config, create_app, demo as demo_data, queries, services
+from . import audit_deep, backup, config, create_app, queries, services
+from . import demo as demo_data
 from .disclosure import Reader
 from .errors import ServiceError
 from .workflow import graph

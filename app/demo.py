@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from sqlalchemy import select
-
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from . import services
 from .errors import ValidationError
 from .extensions import db
-from .models import Process, User
+from .models import Process, Recommendation, User
+from .queries import RecommendationView
 
 PROCESS = "leitlinien-mitte"
 CONCERNS = "anliegen-mitte"
@@ -40,8 +40,8 @@ DEPARTMENTS = [
     ("soziales", "Amt für Soziales", ["sami"]),
 ]
 
-RECOMMENDATIONS = [
-    # title, body, author, path of (trigger, actor, note)
+#: title, body, author, path of (trigger, actor, note)
+RECOMMENDATIONS: list[tuple[str, str, str, list[tuple[str, str, str | None]]]] = [
     ("Beteiligung früh ankündigen",
      "Vorhaben des Bezirks werden **spätestens sechs Wochen** vor Beginn der Beteiligung "
      "in der Vorhabenliste angekündigt.", "amira", []),
@@ -128,9 +128,9 @@ def load(if_empty: bool = False) -> None:
             services.add_department_member(department, people[member])
 
     recs = []
-    for title, body, author, path in RECOMMENDATIONS:
-        rec = services.create_recommendation(guidelines.id, people[author], title, body)
-        for trigger, actor, note in path:
+    for title, body, author, steps in RECOMMENDATIONS:
+        rec: Recommendation | RecommendationView = services.create_recommendation(guidelines.id, people[author], title, body)
+        for trigger, actor, note in steps:
             if trigger == "adopt":
                 # The decision rests on the planning department's public statement.
                 asked = services.request_statement(rec.id, people["stefan"], "stadtentwicklung",
@@ -167,7 +167,8 @@ def load(if_empty: bool = False) -> None:
     doubtful = services.create_comment(recs[6].id, people["jonas"], "Das Geld wird doch sowieso zweckentfremdet.")
     services.report_comment(doubtful.id, people["amira"], "Eine Unterstellung ohne jeden Beleg.")
 
-    concern = services.create_recommendation(concerns.id, people["helga"], "Bank am Spielplatz Lindenstraße",
+    concern: Recommendation | RecommendationView = services.create_recommendation(
+        concerns.id, people["helga"], "Bank am Spielplatz Lindenstraße",
                                              "Am Spielplatz fehlt eine Bank für Eltern und Großeltern.")
     concern = services.fire(concern.id, "triage", people["mara"], None, concern.version)
     concern = services.fire(concern.id, "forward", people["mara"], "Zuständig: Straßen- und Grünflächenamt", concern.version)

@@ -20,15 +20,16 @@ events is judged in flat memory.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
 from . import permissions
 from .extensions import db
-from .roles import department_ids, process_roles, user_id
 from .models import Comment, CommentReport, Process, Recommendation, RecommendationAuthor, Statement
+from .roles import department_ids, process_roles, user_id
 from .workflow import engine
 
 BATCH = 2000
@@ -58,7 +59,7 @@ class Reader:
     def _process(self, process_id: int) -> tuple[Any, frozenset[str]]:
         """The workflow of a process and the reader's roles in it, read once per process."""
         if process_id not in self._processes:
-            workflow_id = db.session.scalar(select(Process.workflow_id).where(Process.id == process_id))
+            workflow_id = db.session.execute(select(Process.workflow_id).where(Process.id == process_id)).scalar_one()
             self._processes[process_id] = (engine().get(workflow_id),
                                            process_roles(self.user, process_id))
         return self._processes[process_id]
@@ -142,6 +143,6 @@ class Reader:
         yield from self._flush(batch, only_visible)
 
     def _flush(self, batch: list[Any], only_visible: bool) -> Iterator[tuple[Any, bool, bool]]:
-        for event, shown in zip(batch, self.judge(batch)):
+        for event, shown in zip(batch, self.judge(batch), strict=True):
             if shown.subject or not only_visible:
                 yield event, shown.data, shown.actor

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -27,6 +28,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
+if TYPE_CHECKING:  # db.Model is made at run time; type checkers see its declarative base
+    from .extensions import Base as Model
+else:
+    Model = db.Model
+
 ROLES = ("member", "moderator", "administrator")
 VISIBILITIES = ("public", "internal")
 
@@ -35,7 +41,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     audit_subject_type = "user"
 
@@ -50,7 +56,7 @@ class User(UserMixin, db.Model):
     # which ends every session of the user.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
 
-    memberships: Mapped[list["Membership"]] = relationship(back_populates="user")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -67,7 +73,7 @@ class User(UserMixin, db.Model):
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
     audit_subject_type = "api_token"
 
@@ -83,7 +89,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Process(db.Model):
+class Process(Model):
     __tablename__ = "processes"
     audit_subject_type = "process"
 
@@ -94,7 +100,7 @@ class Process(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "memberships"
     audit_subject_type = "membership"
     __table_args__ = (
@@ -113,7 +119,7 @@ class Membership(db.Model):
     process: Mapped[Process] = relationship()
 
 
-class RecommendationAuthor(db.Model):
+class RecommendationAuthor(Model):
     __tablename__ = "recommendation_authors"
 
     recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), primary_key=True)
@@ -123,7 +129,7 @@ class RecommendationAuthor(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class Recommendation(db.Model):
+class Recommendation(Model):
     __tablename__ = "recommendations"
     audit_subject_type = "recommendation"
     __table_args__ = (
@@ -150,7 +156,7 @@ class Recommendation(db.Model):
     author_links: Mapped[list[RecommendationAuthor]] = relationship(
         order_by=RecommendationAuthor.position, cascade="all, delete-orphan"
     )
-    decision: Mapped["Decision | None"] = relationship(back_populates="recommendation", uselist=False)
+    decision: Mapped[Decision | None] = relationship(back_populates="recommendation", uselist=False)
 
     # Two clients that saw the same version cannot both write: the UPDATE names the version.
     __mapper_args__ = {"version_id_col": version}
@@ -178,7 +184,7 @@ class Recommendation(db.Model):
 COUNT_BLOCK = 1000
 
 
-class RecommendationCount(db.Model):
+class RecommendationCount(Model):
     """How many recommendations of a process are in a state, per block of 1,000 numbers.
 
     Kept by database triggers on ``recommendations`` (migration 0005), in the same transaction as
@@ -193,7 +199,7 @@ class RecommendationCount(db.Model):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
-class RecommendationRevision(db.Model):
+class RecommendationRevision(Model):
     """Every text version of a recommendation: revision 1 at creation, one more per edit."""
 
     __tablename__ = "recommendation_revisions"
@@ -209,7 +215,7 @@ class RecommendationRevision(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Decision(db.Model):
+class Decision(Model):
     __tablename__ = "decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -224,7 +230,7 @@ class Decision(db.Model):
     decided_by: Mapped[User] = relationship(lazy="joined")
 
 
-class Comment(db.Model):
+class Comment(Model):
     __tablename__ = "comments"
     audit_subject_type = "comment"
     __table_args__ = (
@@ -250,7 +256,7 @@ class Comment(db.Model):
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
 
 
-class CommentRevision(db.Model):
+class CommentRevision(Model):
     """The earlier text of an edited comment, one row per edit."""
 
     __tablename__ = "comment_revisions"
@@ -262,7 +268,7 @@ class CommentRevision(db.Model):
     replaced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class CommentReport(db.Model):
+class CommentReport(Model):
     """A comment reported to moderation, open until a moderator hides the comment or dismisses the report."""
 
     __tablename__ = "comment_reports"
@@ -279,7 +285,7 @@ class CommentReport(db.Model):
     reporter: Mapped[User] = relationship(lazy="joined")
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One link of the installation's hash chain (CONTRACT.md section 5). Never updated or deleted,
     except that erasure may blank a v2 event's ``data`` and ``salt``."""
 
@@ -303,7 +309,7 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship(lazy="joined")
 
 
-class Department(db.Model):
+class Department(Model):
     """A unit of the administration (Fachbereich, Fachamt), installation-wide, with members."""
 
     __tablename__ = "departments"
@@ -314,11 +320,11 @@ class Department(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    members: Mapped[list["DepartmentMember"]] = relationship(back_populates="department",
+    members: Mapped[list[DepartmentMember]] = relationship(back_populates="department",
                                                              order_by="DepartmentMember.id")
 
 
-class DepartmentMember(db.Model):
+class DepartmentMember(Model):
     __tablename__ = "department_members"
     audit_subject_type = "department_member"
     __table_args__ = (
@@ -341,7 +347,7 @@ class DepartmentMember(db.Model):
 REQUESTED, ANSWERED, DECLINED = STATEMENT_STATUSES = tuple("requested answered declined".split())
 
 
-class Statement(db.Model):
+class Statement(Model):
     """A department's statement (Stellungnahme) on a recommendation: requested, then answered or declined.
 
     ``visibility`` is ``public`` until an answer says otherwise: a request and a refusal are

@@ -10,10 +10,24 @@ roles a person holds.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
-from .models import Comment, Statement
+from .models import Statement
 from .workflow.definition import DEPARTMENT, PUBLIC, Transition, Workflow
+
+
+class CommentFacts(Protocol):
+    """What the comment predicates read: a ``Comment`` or the threads' plain ``CommentView``."""
+
+    @property
+    def visibility(self) -> str: ...
+
+    @property
+    def author_id(self) -> int: ...
+
+    @property
+    def hidden(self) -> bool: ...
 
 PROCESS_ROLES = ("member", "moderator", "administrator")
 NO_ROLES: frozenset[str] = frozenset({PUBLIC})
@@ -103,7 +117,7 @@ def can_comment(roles: frozenset[str], visibility: str) -> bool:
     return _any(roles, PROCESS_ROLES + ("author",))
 
 
-def can_read_comment(roles: frozenset[str], comment: Comment) -> bool:
+def can_read_comment(roles: frozenset[str], comment: CommentFacts) -> bool:
     return comment.visibility == "public" or _any(roles, ("moderator", "administrator"))
 
 
@@ -115,11 +129,11 @@ def can_hide_comment(roles: frozenset[str]) -> bool:
     return "moderator" in roles
 
 
-def can_edit_comment(uid: int | None, comment: Comment) -> bool:
+def can_edit_comment(uid: int | None, comment: CommentFacts) -> bool:
     return uid is not None and comment.author_id == uid and not comment.hidden
 
 
-def can_read_comment_text(roles: frozenset[str], comment: Comment) -> bool:
+def can_read_comment_text(roles: frozenset[str], comment: CommentFacts) -> bool:
     """The text of a comment: readable when the comment is, unless hidden (then moderators only)."""
     return can_read_comment(roles, comment) and (not comment.hidden or can_read_hidden_text(roles))
 
@@ -127,7 +141,7 @@ def can_read_comment_text(roles: frozenset[str], comment: Comment) -> bool:
 MODERATION_ACTIONS = ("comment.reported", "comment.report_dismissed")
 
 
-def can_read_event_data(roles: frozenset[str], action: str, comment: Comment | None) -> bool:
+def can_read_event_data(roles: frozenset[str], action: str, comment: CommentFacts | None) -> bool:
     """Whether the data of an event about a recommendation (or one of its comments) is for ``roles``.
 
     Recommendation events are for whoever sees the recommendation; what a comment said

@@ -10,19 +10,20 @@ and block of numbers (``RecommendationCount``) instead of every row.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import accumulate
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import audit, permissions
-from .roles import department_ids, process_roles, remember_department_role, remember_roles, user_id
 from .extensions import db
 from .models import (
     COUNT_BLOCK,
+    REQUESTED,
     AuditEvent,
     Comment,
     CommentReport,
@@ -34,10 +35,10 @@ from .models import (
     Recommendation,
     RecommendationAuthor,
     RecommendationCount,
-    REQUESTED,
     Statement,
     User,
 )
+from .roles import department_ids, process_roles, remember_department_role, remember_roles, user_id
 from .workflow import engine
 
 
@@ -65,7 +66,7 @@ def visible(user: Any, process: Process, roles: frozenset[str] | None = None) ->
     roles = process_roles(user, process.id) if roles is None else roles
     workflow = engine().get(process.workflow_id)
     by_role, by_authorship = permissions.visible_states(roles, workflow)
-    condition = Recommendation.state.in_(by_role)
+    condition: ColumnElement[bool] = Recommendation.state.in_(by_role)
     personal = _personal(user, workflow, roles, by_authorship)
     if personal is not None:
         condition = or_(condition, personal)
@@ -121,7 +122,9 @@ def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Cou
     for (in_state, block), count in counts.items():
         if state is None or in_state == state:
             per_block[block] += count
-    before, first, last, reached = 0, None, None, 0
+    before, reached = 0, 0
+    first: int | None = None
+    last = 0
     for block in sorted(per_block, reverse=descending):
         if first is None and before + per_block[block] <= offset:
             before += per_block[block]
@@ -138,9 +141,9 @@ def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Cou
     if state is not None:
         condition = and_(condition, Recommendation.state == state)
     order = Recommendation.number.desc() if descending else Recommendation.number.asc()
-    return db.session.scalars(
+    return list(db.session.scalars(
         select(Recommendation).where(condition).order_by(order).offset(offset - before).limit(limit).options(*options)
-    ).all()
+    ))
 
 
 def events_of(recommendation_id: int) -> list[AuditEvent]:
@@ -148,12 +151,12 @@ def events_of(recommendation_id: int) -> list[AuditEvent]:
     comment_ids = select(Comment.id).where(Comment.recommendation_id == recommendation_id)
     report_ids = select(CommentReport.id).where(CommentReport.comment_id.in_(comment_ids))
     statement_ids = select(Statement.id).where(Statement.recommendation_id == recommendation_id)
-    return db.session.scalars(select(AuditEvent).where(or_(
+    return list(db.session.scalars(select(AuditEvent).where(or_(
         and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id == recommendation_id),
         and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
         and_(AuditEvent.subject_type == "comment_report", AuditEvent.subject_id.in_(report_ids)),
         and_(AuditEvent.subject_type == "statement", AuditEvent.subject_id.in_(statement_ids)),
-    )).order_by(AuditEvent.seq)).all()
+    )).order_by(AuditEvent.seq)))
 
 
 def process_events(process_id: int):
@@ -203,7 +206,8 @@ def comments_of(recommendation_id: int) -> list[CommentView]:
         select(*_VIEW_COLUMNS, User.name).join(User, User.id == Comment.author_id)
         .where(Comment.recommendation_id == recommendation_id).order_by(Comment.id)
     )
-    return [CommentView(*row[:-1], authors.setdefault(row.author_id, Author(row.author_id, row[-1]))) for row in rows]
+    return [CommentView(*row[:-1], authors.setdefault(row.author_id, Author(row.author_id, row[-1])))  # type: ignore[call-arg]
+            for row in rows]  # the columns are the view's fields, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +275,7 @@ def _recommendation_view_statement():
         .where(r.c.id == bindparam("id")).order_by(a.c.position)
     )
     ends = list(accumulate(map(len, groups)))
-    return statement, *(slice(start, end) for start, end in zip([0, *ends], ends))
+    return statement, *(slice(start, end) for start, end in zip([0, *ends], ends, strict=False))
 
 
 _RECOMMENDATION_VIEW, _OWN, _AUTHOR, _DECISION, _ROLES, _DEPARTMENT = _recommendation_view_statement()
@@ -291,9 +295,9 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
     outcome, state, note, decided_by_id, decider, decided_at = first[_DECISION]
     decision = None if outcome is None else DecisionView(outcome, state, note, Author(decided_by_id, decider), decided_at)
     remember_roles(user, first.process_id,
-                               {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES]) if held})
+                               {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES], strict=True) if held})
     remember_department_role(user, first.id, bool(first[_DEPARTMENT][0]))
-    return RecommendationView(*first[_OWN], authors, decision)
+    return RecommendationView(*first[_OWN], authors, decision)  # type: ignore[call-arg]  # columns in field order
 
 
 # -- statements ------------------------------------------------------------------------

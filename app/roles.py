@@ -6,7 +6,8 @@ process once however many recommendations it shows or changes.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from flask import g, has_request_context
 from sqlalchemy import bindparam, select
@@ -19,8 +20,12 @@ from .workflow.definition import DEPARTMENT
 
 class Authored(Protocol):
     """A recommendation as a model or a view: what ``roles_for`` reads of it."""
-    id: int
-    process_id: int
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def process_id(self) -> int: ...
 
     @property
     def author_ids(self) -> Iterable[int]: ...

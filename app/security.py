@@ -40,7 +40,8 @@ def init_app(app: Flask) -> None:
         config["TRUSTED_HOSTS"] = [h.strip() for h in config["TRUSTED_HOSTS"].split(",") if h.strip()]
     proxies = int(config.get("PROXY_FIX") or 0)
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to wrap it
+           app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     @app.before_request
     def refuse_nul_characters():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from typing import Any
 
 import bleach
 from bleach import html5lib_shim
@@ -66,7 +67,7 @@ def _link_rel(attrs: dict, new: bool = False) -> dict | None:
     return attrs
 
 
-_EtreeWalker = html5lib_shim.getTreeWalker("etree")
+_EtreeWalker: Any = html5lib_shim.getTreeWalker("etree")  # type: ignore[attr-defined]  # vendored, untyped
 
 
 class _Walker(_EtreeWalker):
@@ -123,9 +124,9 @@ _cleaner = bleach.Cleaner(
     protocols=ALLOWED_PROTOCOLS,
     strip=True,
     strip_comments=True,
-    filters=[partial(LinkifyFilter, callbacks=[_link_rel], skip_tags={"pre", "code"})],
+    filters=[partial(LinkifyFilter, callbacks=[_link_rel], skip_tags={"pre", "code"})],  # type: ignore[list-item]
 )
-_cleaner.walker = _Walker
+_cleaner.walker = _Walker  # type: ignore[assignment]  # bleach's stub names an instance; it calls the class
 
 
 def _align_attribute(state) -> None:

@@ -102,12 +102,12 @@ def diff_lines(old: str, new: str, max_work: int = MAX_WORK) -> list[Line] | Non
     """``old`` to ``new`` line by line, or None when they are too different to compare in budget."""
     a, b = old.splitlines(), new.splitlines()
     head = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         head += 1
     tail = 0
-    for x, y in zip(reversed(a[head:]), reversed(b[head:])):
+    for x, y in zip(reversed(a[head:]), reversed(b[head:]), strict=False):
         if x != y:
             break
         tail += 1

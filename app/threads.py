@@ -8,7 +8,8 @@ beyond ``MAX_REPLY_DEPTH`` levels (422 ``validation``), documented in docs/api.m
 """
 from __future__ import annotations
 
-from typing import Iterable, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from flask_babel import gettext as _
 from sqlalchemy import literal, select
@@ -47,15 +48,16 @@ def thread_rows(comments: Iterable[C], display_depth: int) -> list[tuple[C, int,
     stack = [(0, iter(children.get(None, [])))]
     while stack:
         depth, siblings = stack[-1]
-        comment = next(siblings, None)
-        if comment is None:
+        following = next(siblings, None)
+        if following is None:
             stack.pop()
             continue
+        comment = following
         if comment.id in seen:  # a cycle cannot be written through the services; never loop on one
             continue
         seen.add(comment.id)
         flat = depth > display_depth
-        rows.append((comment, min(depth, display_depth), by_id.get(comment.parent_id) if flat else None))
+        rows.append((comment, min(depth, display_depth), by_id.get(comment.parent_id) if flat and comment.parent_id is not None else None))
         if comment.id in children:
             stack.append((depth + 1, iter(children[comment.id])))
     return rows
@@ -76,7 +78,7 @@ def reply_depth(parent_id: int) -> int:
         .join(chain, parent.id == chain.c.parent_id)
         .where(chain.c.depth <= MAX_REPLY_DEPTH)
     )
-    return db.session.scalar(select(db.func.coalesce(db.func.max(chain.c.depth), 0)))
+    return db.session.scalar(select(db.func.coalesce(db.func.max(chain.c.depth), 0))) or 0
 
 
 def check_reply_depth(parent_id: int) -> None:

@@ -7,9 +7,9 @@ still shows, with its name).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 from flask_babel import gettext as _
 
@@ -42,29 +42,29 @@ def _actor(event: AuditEvent) -> str:
 Sentence = Callable[[AuditEvent, dict, Workflow, str, str], tuple[str, str | None]]
 
 SENTENCES: dict[str, Sentence] = {
-    "recommendation.created": lambda e, d, w, l, df: (_("%(actor)s wrote this recommendation.", actor=_actor(e)), None),
-    "recommendation.updated": lambda e, d, w, l, df: (
+    "recommendation.created": lambda e, d, *_rest: (_("%(actor)s wrote this recommendation.", actor=_actor(e)), None),
+    "recommendation.updated": lambda e, d, *_rest: (
         _("%(actor)s revised the text.", actor=_actor(e)) if "body" in d.get("changes", {})
         else _("%(actor)s changed the title.", actor=_actor(e)), None),
-    "recommendation.author_added": lambda e, d, w, l, df: (
+    "recommendation.author_added": lambda e, d, *_rest: (
         _("%(actor)s added %(name)s as co-author.", actor=_actor(e), name=d.get("name", "?")), None),
     "recommendation.transitioned": _transitioned,
-    "comment.created": lambda e, d, w, l, df: (
+    "comment.created": lambda e, d, *_rest: (
         _("%(actor)s wrote an internal note.", actor=_actor(e)) if d.get("visibility") == "internal"
         else _("%(actor)s replied to a comment.", actor=_actor(e)) if d.get("parent_id")
         else _("%(actor)s commented.", actor=_actor(e)), None),
-    "comment.edited": lambda e, d, w, l, df: (_("%(actor)s edited a comment.", actor=_actor(e)), None),
-    "comment.hidden": lambda e, d, w, l, df: (_("%(actor)s hid a comment.", actor=_actor(e)), d.get("reason")),
+    "comment.edited": lambda e, d, *_rest: (_("%(actor)s edited a comment.", actor=_actor(e)), None),
+    "comment.hidden": lambda e, d, *_rest: (_("%(actor)s hid a comment.", actor=_actor(e)), d.get("reason")),
     # What a statement says stays in the statements section, which knows who may read it.
-    "statement.requested": lambda e, d, w, l, df: (_("%(actor)s asked a department for a statement.", actor=_actor(e)), None),
-    "statement.answered": lambda e, d, w, l, df: (_("%(actor)s gave the department's statement.", actor=_actor(e)), None),
-    "statement.declined": lambda e, d, w, l, df: (_("%(actor)s declined to give a statement.", actor=_actor(e)), None),
+    "statement.requested": lambda e, d, *_rest: (_("%(actor)s asked a department for a statement.", actor=_actor(e)), None),
+    "statement.answered": lambda e, d, *_rest: (_("%(actor)s gave the department's statement.", actor=_actor(e)), None),
+    "statement.declined": lambda e, d, *_rest: (_("%(actor)s declined to give a statement.", actor=_actor(e)), None),
 }
 
 #: Actions only moderators see in a timeline.
 MODERATION_ONLY = {
-    "comment.reported": lambda e, d, w, l, df: (_("%(actor)s reported a comment to moderation.", actor=_actor(e)), d.get("reason")),
-    "comment.report_dismissed": lambda e, d, w, l, df: (_("%(actor)s dismissed a report.", actor=_actor(e)), None),
+    "comment.reported": lambda e, d, *_rest: (_("%(actor)s reported a comment to moderation.", actor=_actor(e)), d.get("reason")),
+    "comment.report_dismissed": lambda e, d, *_rest: (_("%(actor)s dismissed a report.", actor=_actor(e)), None),
 }
 
 

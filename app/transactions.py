@@ -13,8 +13,8 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Iterator
 
 from flask_babel import gettext as _
 from sqlalchemy import event
@@ -92,7 +92,7 @@ def _sqlite_writer_queue() -> Iterator[None]:
     the next writer the moment the last one is done. Programs that do not take it (the
     ``sqlite3`` shell, say) still meet the busy timeout, as before.
     """
-    database = db.session.get_bind().url.database
+    database = db.engine.url.database
     if not database or database == ":memory:":
         yield
         return

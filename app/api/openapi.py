@@ -211,8 +211,8 @@ def _path_id(name: str, description: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": _INT, "description": description}
 
 
-_SECURED = [{"bearer": []}]
-_OPTIONAL = [{}, {"bearer": []}]
+_SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
+_OPTIONAL: list[dict[str, list[str]]] = [{}, {"bearer": []}]
 _WRITE_ERRORS = (400, 401, 403, 404, 413, 422)
 
 

@@ -8,9 +8,9 @@ from flask_babel import get_locale
 
 from .. import audit, permissions
 from ..disclosure import Shown
-from ..workflow import engine
 from ..models import AuditEvent, Comment, Department, Recommendation, Statement, User, utcnow
-from ..queries import RecommendationView
+from ..queries import Author, CommentView, RecommendationView
+from ..workflow import engine
 from ..workflow.definition import Label, Workflow
 
 
@@ -22,7 +22,7 @@ def text(label: Label) -> str:
     return label.text(str(get_locale()), current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
-def person(user: User | None) -> dict | None:
+def person(user: User | Author | None) -> dict | None:
     return {"id": user.id, "name": user.name} if user is not None else None
 
 
@@ -55,7 +55,7 @@ def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow,
     }
 
 
-def comment(item: Comment, roles: frozenset[str]) -> dict:
+def comment(item: Comment | CommentView, roles: frozenset[str]) -> dict:
     readable = permissions.can_read_comment_text(roles, item)
     return {
         "id": item.id,

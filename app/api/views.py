@@ -15,11 +15,11 @@ from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import Comment, Process, Recommendation, Statement
+from ..roles import department_ids, process_roles, roles_for
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
 from .openapi import document
-from ..roles import department_ids, process_roles, roles_for
 
 PER_PAGE_DEFAULT = 20
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -227,7 +227,7 @@ def list_events(rec_id: int):
     events = queries.events_of(rec_id)
     # Every event is listed (the chain stays checkable); what it says only to those who may read it.
     shown = Reader(user).judge(events)
-    return jsonify({"items": [serializers.event(item, s) for item, s in zip(events, shown)]})
+    return jsonify({"items": [serializers.event(item, s) for item, s in zip(events, shown, strict=True)]})
 
 
 # -- departments and statements (CONTRACT.md section 6) ----------------------------------

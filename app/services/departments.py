@@ -16,8 +16,7 @@ from sqlalchemy import select
 from .. import audit, permissions
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
-from ..models import (ANSWERED, DECLINED, REQUESTED, Department, DepartmentMember, Statement, User, VISIBILITIES,
-                      utcnow)
+from ..models import ANSWERED, DECLINED, REQUESTED, VISIBILITIES, Department, DepartmentMember, Statement, User, utcnow
 from ..roles import department_ids, forget_roles
 from ..transactions import write_transaction
 from .recommendations import recommendation_for_change

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from .. import audit, permissions, queries
-from ..errors import Conflict, Forbidden, InvalidTransition, NotFound, NoteRequired, StatementsPending, ValidationError
+from ..errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFound, StatementsPending, ValidationError
 from ..extensions import db
 from ..models import Decision, Process, Recommendation, RecommendationAuthor, RecommendationRevision, User, utcnow
 from ..queries import Author, DecisionView, RecommendationView

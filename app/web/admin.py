@@ -150,7 +150,7 @@ def admin_audit():
     # Superusers administer people, roles and tokens, but read what an event about a recommendation
     # or comment says only with a role in its process that lets them (CONTRACT.md section 5).
     # A filter by person must not tell who made a report either.
-    shown = [(event, s) for event, s in zip(events, Reader(current_user).judge(events)) if s.actor or not parse_id(actor)]
+    shown = [(event, s) for event, s in zip(events, Reader(current_user).judge(events), strict=True) if s.actor or not parse_id(actor)]
     return render_template("admin/audit.html", events=shown, actions=actions, people=people, action=action,
                            actor=actor, start=start, end=end, more=len(events) == AUDIT_PAGE and bool(shown))
 

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app, flash, request
-from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -14,9 +16,8 @@ from .. import permissions, services
 from ..errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFound, ServiceError
 from ..extensions import db, login_manager
 from ..models import Process, Recommendation
-from ..workflow.definition import Label, Workflow
 from ..roles import roles_for
-
+from ..workflow.definition import Label, Workflow
 
 ROLE_NAMES = {"member": _l("member"), "moderator": _l("moderator"), "administrator": _l("administrator")}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Literal, cast
 
 from babel import Locale, dates
 from flask_babel import format_datetime, get_locale, get_timezone
@@ -21,8 +22,9 @@ NAMED_FORMATS = ("full", "long", "medium", "short")
 @lru_cache(maxsize=64)
 def _patterns(locale: Locale, format: str) -> tuple[str, dates.DateTimePattern, dates.DateTimePattern]:
     """What Babel's ``format_datetime`` looks up for a named format: the frame and the date and time patterns."""
-    return (dates.get_datetime_format(format, locale=locale).replace("'", ""),
-            dates.get_date_format(format, locale=locale), dates.get_time_format(format, locale=locale))
+    named = cast(Literal["full", "long", "medium", "short"], format)
+    return (str(dates.get_datetime_format(named, locale=locale)).replace("'", ""),
+            dates.get_date_format(named, locale=locale), dates.get_time_format(named, locale=locale))
 
 
 def datetimeformat(value: datetime, format: str = "medium") -> str:

@@ -11,11 +11,11 @@ from ..errors import Conflict, ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import Recommendation, RecommendationRevision, User
+from ..roles import process_roles
 from ..textdiff import diff_lines
 from . import bp
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
 from .forms import CoauthorForm, RecommendationForm
-from ..roles import process_roles
 
 
 @bp.route("/processes/<slug>/new", methods=["GET", "POST"])

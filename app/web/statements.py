@@ -15,8 +15,14 @@ from ..roles import department_ids, roles_for
 from ..workflow import engine
 from . import bp
 from .common import flash_error, recommendation_or_404, signed_in, superuser_only
-from .forms import (ButtonForm, DepartmentForm, DepartmentMemberForm, StatementAnswerForm, StatementDeclineForm,
-                    StatementRequestForm)
+from .forms import (
+    ButtonForm,
+    DepartmentForm,
+    DepartmentMemberForm,
+    StatementAnswerForm,
+    StatementDeclineForm,
+    StatementRequestForm,
+)
 from .views import render_recommendation
 
 

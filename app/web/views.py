@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import format_decimal, gettext as _
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -14,13 +15,24 @@ from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Membership, Process, Recommendation,
-                      RecommendationAuthor, User, utcnow)
+from ..models import (
+    ANSWERED,
+    REQUESTED,
+    Comment,
+    CommentReport,
+    Decision,
+    Membership,
+    Process,
+    Recommendation,
+    RecommendationAuthor,
+    User,
+    utcnow,
+)
+from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
 from . import bp, dates
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
 from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
-from ..roles import department_ids, process_roles, roles_for, user_id
 
 PER_PAGE = 20
 MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers

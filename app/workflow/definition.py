@@ -9,10 +9,11 @@ from __future__ import annotations
 import keyword
 import re
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -46,7 +47,7 @@ class Label:
     values: tuple[tuple[str, str], ...]  # (language, text); language "" for a plain string
 
     @classmethod
-    def plain(cls, text: str) -> "Label":
+    def plain(cls, text: str) -> Label:
         return cls((("", text),))
 
     def text(self, locale: str | None = None, default_locale: str | None = None) -> str:
@@ -108,7 +109,7 @@ class Workflow:
     initial: str
     states: Mapping[str, State]  # in file order
     transitions: tuple[Transition, ...]
-    _outgoing: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False, default=None)
+    _outgoing: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self):
         outgoing: dict[str, list[Transition]] = {name: [] for name in self.states}
@@ -280,6 +281,7 @@ class _Checker:
             self.graph(states, initial, transitions)
         if self.problems:
             return None
+        assert title is not None and isinstance(initial, str)  # else a problem was recorded
         return Workflow(self.workflow_id, title, initial, states, tuple(transitions))
 
     def states(self, value: Any) -> dict[str, State]:
@@ -302,7 +304,7 @@ class _Checker:
                 continue
             self.unknown_keys(settings, STATE_KEYS, spath, where)
             label = self.label(settings["label"], spath + ("label",), where) if "label" in settings else Label.plain(name)
-            visible_to = DEFAULT_VISIBLE_TO
+            visible_to: tuple[str, ...] = DEFAULT_VISIBLE_TO
             if "visible_to" in settings:
                 visible_to = self.role_list(settings["visible_to"], spath + ("visible_to",), where,
                                             ROLES + (DEPARTMENT, PUBLIC), "visible_to")
@@ -443,7 +445,7 @@ class _Checker:
                                      f"trigger '{trigger}' is declared twice from state '{source}' "
                                      f"(first in transition #{seen[source, trigger] + 1})")
                     seen[source, trigger] = index
-            if ok and sources and isinstance(dest, str) and "trigger" in item:
+            if ok and sources and isinstance(dest, str) and isinstance(trigger, str):
                 result.append(Transition(trigger, sources, dest, roles, requires, label))
         return result
 
@@ -465,7 +467,7 @@ class _Checker:
             if name not in reachable:
                 self.problem(("states", name), f"state '{name}'", f"unreachable from the initial state '{initial}'")
         finishing = _closure({n for n, s in states.items() if s.final}, reverse)
-        for name, state in states.items():
+        for name in states:
             if name not in finishing:
                 self.problem(("states", name), f"state '{name}'", "no final state can be reached from here")
 

@@ -23,10 +23,11 @@ the database: a move is worked out before the service's writers queue.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
@@ -63,9 +64,11 @@ class UnknownWorkflow(LookupError):
 
 
 class _Carrier:
-    """What the machine moves: a state and nothing else."""
+    """What the machine moves: a state and nothing else (``transitions`` adds its methods)."""
 
     state: str
+    trigger: Callable[..., bool]
+    may_trigger: Callable[..., bool]
 
 
 def _has_role(definition: Transition) -> Callable[[EventData], bool]:
@@ -111,6 +114,7 @@ class Engine:
 
         def record_effects(event: EventData) -> None:
             move: Move = event.kwargs["move"]
+            assert event.transition is not None and event.transition.dest is not None  # only transitions call it
             dest = workflow.states[event.transition.dest]
             move.dest = dest.name
             move.due_at = move.now + timedelta(days=dest.deadline_days) if dest.deadline_days and move.now else None
