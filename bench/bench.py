@@ -163,7 +163,7 @@ def verify_run(env: dict) -> tuple[float, int]:
     return float(seconds), int(peak)
 
 
-def run_database(db: str, sizes: dict, repeat: int) -> dict:
+def run_database(db: str, sizes: dict, repeat: int, only_transition: bool = False) -> dict:
     results: dict = {"database": None, "scenarios": {}}
     with tempfile.TemporaryDirectory() as instance:
         Path(instance, "config.py").write_text("RATELIMIT_ENABLED = False\n")
@@ -182,6 +182,8 @@ def run_database(db: str, sizes: dict, repeat: int) -> dict:
             s.update(concurrently(8, repeat // 2, {
                 "transition, 8 clients": lambda c, n: movers[c](c),
                 "floor, 8 clients": lambda c, n: server.call("POST", f"/bench/floor?id={c + 1}")}))
+            if only_transition:
+                return results
             threads = sorted(seed["threads"].items(), key=lambda kv: int(kv[0]))
             s.update(interleaved(repeat, {f"recommendation page, {count} comments": lambda n, t=thread: server.call(
                 "GET", f"/processes/bench/recommendations/{t['number']}") for count, thread in threads}))
@@ -236,6 +238,8 @@ def targets(results: dict, peer: dict | None) -> list[str]:
         t8, f8 = s["transition, 8 clients"]["throughput"], s["floor, 8 clients"]["throughput"]
         check(f"{db}: 8-client transition throughput at least half the floor's", t8 >= f8 / 2, f"{t8} vs {f8} req/s")
         counts = sorted(int(k.split(", ")[1].split()[0]) for k in s if k.startswith("recommendation page"))
+        if not counts:  # --only transition
+            continue
         for kind in ("recommendation page", "API comment list"):
             small, large = s[f"{kind}, {counts[0]} comments"], s[f"{kind}, {counts[-1]} comments"]
             check(f"{db}: {kind} at {counts[-1]} comments at most 10 × at {counts[0]}, same query count",
@@ -282,11 +286,14 @@ def main() -> int:
     parser.add_argument("--peer", action="store_true", help="also run OpenSlides 3.3 (../shared/peers/openslides)")
     parser.add_argument("--repeat", type=int, default=100, help="requests per scenario")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, nothing recorded")
+    parser.add_argument("--only", choices=["all", "transition"], default="all",
+                        help="transition: only the transition and the floor (a few minutes), recorded as such")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeat = 10 if args.smoke else args.repeat
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = {db: run_database(db, sizes, repeat) for db in databases}
+    load_before = os.getloadavg()[0]
+    results = {db: run_database(db, sizes, repeat, args.only == "transition") for db in databases}
     peer = run_peer(200) if args.peer else None
     output = table(results, peer)
     verdicts = targets(results, peer)
@@ -305,9 +312,11 @@ def main() -> int:
         results_file = REPO / "bench" / "RESULTS.md"
         previous = results_file.read_text(encoding="utf-8") if results_file.exists() else "# Benchmark results\n\nNewest first.\n"
         head, _, rest = previous.partition("\n## ")
-        entry = (f"## Benchmarks — {machine()}\n\n{versions}; gunicorn with 4 sync workers; {repeat} requests per "
+        kind = "Benchmarks" if args.only == "all" else "Benchmarks (transition and floor only)"
+        entry = (f"## {kind} — {machine()}\n\n{versions}; gunicorn with 4 sync workers; {repeat} requests per "
                  f"scenario from one client thread (8 threads where it says so) on the same machine, the scenarios "
-                 f"that a target compares taking turns in {ROUNDS} rounds; audit verify the median of three runs."
+                 f"that a target compares taking turns in {ROUNDS} rounds; audit verify the median of three runs; "
+                 f"load average {load_before:.1f} when the run began, {os.getloadavg()[0]:.1f} when it ended."
                  f"\n\n{output}\n\n"
                  f"![p50 latency against the number of recommendations and comments](results/{name}.svg)\n\n"
                  "Targets (issue 6):\n\n" + "\n".join(verdicts) + "\n")
