@@ -48,9 +48,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     @login_manager.user_loader
     def load_user(session_id: str):
         # "<id>.<session token>.<secret>": signing out deletes the sign-in the secret names; a
-        # password change replaces the token and so ends every sign-in (app/services/sessions.py).
-        from .services import sessions
-        return sessions.user_for_session(session_id)
+        # password change replaces the token and so ends every sign-in (app/services/signins.py).
+        from .services import signins
+        return signins.user_for_session(session_id)
 
     app.url_map.converters["id"] = IdConverter
     from .api import bp as api_bp

@@ -67,7 +67,7 @@ class User(UserMixin, db.Model):
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="user")
 
-    #: The secret of the sign-in this object was loaded for (set by the sessions service), part of
+    #: The secret of the sign-in this object was loaded for (set by app/services/signins.py), part of
     #: the cookie's id; None outside a signed-in request.
     session_secret = None
 
@@ -91,12 +91,12 @@ class User(UserMixin, db.Model):
 Index("uq_users_email_key", User.email_key, unique=True)
 
 
-class UserSession(db.Model):
-    """One sign-in: the cookie names it, signing out deletes it (app/services/sessions.py).
+class SignIn(db.Model):
+    """One sign-in: the cookie names it, signing out deletes it (app/services/signins.py).
 
     Only a hash of its secret is stored, as for API tokens."""
 
-    __tablename__ = "user_sessions"
+    __tablename__ = "sign_ins"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

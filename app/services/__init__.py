@@ -2,7 +2,7 @@
 
 One module per aggregate: ``accounts`` (people, passwords, API tokens), ``processes`` (processes
 and the roles held in them), ``recommendations`` (writing, editing, co-authors and ``fire``, the
-only way a state changes), ``comments`` (threads, hiding, reports), ``sessions`` (sign-ins as rows, signing out),
+only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` (sign-ins as rows, signing out),
 ``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
 they are asked for); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
@@ -39,7 +39,7 @@ from .departments import (
     request_statement,
 )
 from .processes import create_process, find_process, grant_role, revoke_role
-from .sessions import end_session, sign_in, sign_out_everywhere, user_for_session
+from .signins import end_session, sign_in, sign_out_everywhere, user_for_session
 from .throttle import password_attempt, sign_in_attempt
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 

@@ -18,7 +18,7 @@ from ..errors import Conflict, NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
 from ..models import ApiToken, User, email_form, email_key, utcnow
 from ..transactions import add_unique, write_transaction
-from . import sessions, throttle
+from . import signins, throttle
 from .validation import EMAIL, NAME_MAX, clean_text, require_superuser
 
 PASSWORD_MIN = 10
@@ -184,11 +184,11 @@ def change_password(user_id: int, current: str, new: str, remember: bool = False
         if user.password_hash != verified:
             raise Conflict(_("the password was changed meanwhile; sign in again"))
         user.password_hash = new_hash
-        sessions.end_all_sessions(session, user)
+        signins.end_all_sessions(session, user)
         _revoke_all_tokens(session, user.id)
         throttle.succeeded(attempt, session)
         audit.record("user.password_changed", user, user, {})
-        user = sessions.start_session(user.id, remember, session)
+        user = signins.start_session(user.id, remember, session)
     return user
 
 
@@ -204,7 +204,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
         if user.active == active:
             return user
         user.active = active
-        sessions.end_all_sessions(session, user)
+        signins.end_all_sessions(session, user)
         if not active:  # and reactivation does not revive them: the person creates new ones
             _revoke_all_tokens(session, user.id)
         audit.record("user.activated" if active else "user.deactivated", user, actor, {"email": user.email})

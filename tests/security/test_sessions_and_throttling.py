@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app import create_app, services
 from app.errors import TooManyAttempts, ValidationError
 from app.extensions import db
-from app.models import AuditEvent, CommentReport, Membership, Process, Throttle, User, UserSession
+from app.models import AuditEvent, CommentReport, Membership, Process, Throttle, User, SignIn
 from tests.conftest import IsolatedClient, audit_count
 from tests.web.browser import PASSWORD, Browser
 
@@ -77,8 +77,8 @@ def test_sign_out_everywhere_ends_every_sign_in_and_says_tokens_stay(world, peop
     assert audit_count() == events + 1
     assert db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.seq.desc())).first() == \
         "user.signed_out_everywhere"
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(UserSession)
-                             .where(UserSession.user_id == world.member.id)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SignIn)
+                             .where(SignIn.user_id == world.member.id)) == 0
     assert app.test_client().get("/api/v1/processes/guidelines/recommendations",
                                  headers={"Authorization": f"Bearer {raw}"}).status_code == 200
     again = remembered_login(app, world.member)  # and signing in again works

@@ -1,7 +1,7 @@
 """Server-side sessions, sign-in throttling in the database, and e-mail addresses compared
 by their Unicode case-folded form.
 
-- ``user_sessions``: one row per sign-in; the session and remember-me cookies name it, and
+- ``sign_ins``: one row per sign-in; the session and remember-me cookies name it, and
   signing out deletes it, so a copied cookie stops working (docs/security.md).
 - ``throttles``: failed sign-ins and password checks per address, per account and address, and
   per account, shared by every worker and server without Redis.
@@ -71,18 +71,18 @@ def upgrade():
     op.create_index("uq_users_email_key", "users", ["email_key"], unique=True)
 
     op.create_table(
-        "user_sessions",
+        "sign_ins",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
-        sa.UniqueConstraint("secret_hash", name=op.f("uq_user_sessions_secret_hash")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_sign_ins_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_ins")),
+        sa.UniqueConstraint("secret_hash", name=op.f("uq_sign_ins_secret_hash")),
     )
-    op.create_index("ix_user_sessions_user_id", "user_sessions", ["user_id"])
-    op.create_index("ix_user_sessions_expires_at", "user_sessions", ["expires_at"])
+    op.create_index("ix_sign_ins_user_id", "sign_ins", ["user_id"])
+    op.create_index("ix_sign_ins_expires_at", "sign_ins", ["expires_at"])
 
     op.create_table(
         "throttles",
@@ -98,9 +98,9 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_throttles_updated_at", table_name="throttles")
     op.drop_table("throttles")
-    op.drop_index("ix_user_sessions_expires_at", table_name="user_sessions")
-    op.drop_index("ix_user_sessions_user_id", table_name="user_sessions")
-    op.drop_table("user_sessions")
+    op.drop_index("ix_sign_ins_expires_at", table_name="sign_ins")
+    op.drop_index("ix_sign_ins_user_id", table_name="sign_ins")
+    op.drop_table("sign_ins")
     op.drop_index("uq_users_email_key", table_name="users")
     op.drop_column("users", "email_key")
     op.create_index("uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True)

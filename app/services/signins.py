@@ -1,7 +1,7 @@
 """Sign-ins as rows: a session cookie is only good while its row exists.
 
 A cookie (Flask's session and Flask-Login's remember-me cookie alike) carries
-``<user id>.<session token>.<secret>``. The secret names one row of ``user_sessions`` (only its
+``<user id>.<session token>.<secret>``. The secret names one row of ``sign_ins`` (only its
 hash is stored); the session token is the person's, and replacing it ends every sign-in at once
 (password change, deactivation, "sign out everywhere"). Signing out deletes the row, so a copied
 cookie stops working with it.
@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from .. import audit
 from ..extensions import db
 from ..ids import parse_id
-from ..models import User, UserSession, utcnow
+from ..models import User, SignIn, utcnow
 from ..transactions import write_transaction
 from . import throttle
 
@@ -57,8 +57,8 @@ def start_session(user_id: int, remember: bool = False, session=None) -> User:
 
 def _start(session, user_id: int, secret: str, now, remember: bool) -> User:
     # Expired sign-ins go as new ones come (indexed; each row is deleted once).
-    session.execute(delete(UserSession).where(UserSession.expires_at < now))
-    session.add(UserSession(user_id=user_id, secret_hash=_hash(secret), created_at=now,
+    session.execute(delete(SignIn).where(SignIn.expires_at < now))
+    session.add(SignIn(user_id=user_id, secret_hash=_hash(secret), created_at=now,
                             expires_at=now + _lifetime(remember)))
     return session.get(User, user_id)
 
@@ -76,9 +76,9 @@ def user_for_session(cookie_id: str) -> User | None:
     if not parse_id(user_id) or not token or not secret:
         return None
     user = db.session.scalars(
-        select(User).join(UserSession, UserSession.user_id == User.id)
+        select(User).join(SignIn, SignIn.user_id == User.id)
         .where(User.id == parse_id(user_id), User.session_token == token, User.active.is_(True),
-               UserSession.secret_hash == _hash(secret), UserSession.expires_at > utcnow())
+               SignIn.secret_hash == _hash(secret), SignIn.expires_at > utcnow())
     ).first()
     if user is not None:
         user.session_secret = secret
@@ -91,13 +91,13 @@ def end_session(cookie_id: str | None) -> None:
     if not secret:
         return
     with write_transaction() as session:
-        session.execute(delete(UserSession).where(UserSession.secret_hash == _hash(secret)))
+        session.execute(delete(SignIn).where(SignIn.secret_hash == _hash(secret)))
 
 
 def end_all_sessions(session, user: User) -> None:
     """Inside the caller's transaction: every sign-in of ``user`` ends (its event says why)."""
     user.session_token = secrets.token_hex(16)
-    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.execute(delete(SignIn).where(SignIn.user_id == user.id))
 
 
 def sign_out_everywhere(user_id: int) -> User:
