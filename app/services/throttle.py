@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import Throttle, email_key, utcnow
-from ..transactions import write_transaction
+from ..transactions import is_postgresql, write_transaction
 
 def setting(name: str) -> int:
     """A ``THROTTLE_*`` setting (defaults and meaning in app/config.py)."""
@@ -75,17 +75,12 @@ def _count(counters: tuple[Counter, ...], **extra) -> Attempt:
     now = utcnow()
     forget = timedelta(seconds=setting("THROTTLE_FORGET_AFTER_SECONDS"))
     with write_transaction() as session:
-        keys = [c.key for c in counters]
-        rows = {row.key: row for row in session.scalars(
-            select(Throttle).where(Throttle.key.in_(keys)).order_by(Throttle.key)
-            .with_for_update().execution_options(populate_existing=True))}
+        rows = _locked(session, [c.key for c in counters], now)
         blocked = [row.blocked_until for row in rows.values() if row.blocked_until and row.blocked_until > now]
         if blocked:
             return Attempt(counters, max(1, int((max(blocked) - now).total_seconds() + 0.999)))
-        for counter in sorted(counters, key=lambda c: c.key):  # rows are locked in key order
-            row = rows.get(counter.key)
-            if row is None:
-                row = _insert(session, counter.key, now)
+        for counter in counters:
+            row = rows[counter.key]
             if row.updated_at < now - forget:
                 row.failures = 0
             row.failures += 1
@@ -95,16 +90,19 @@ def _count(counters: tuple[Counter, ...], **extra) -> Attempt:
     return Attempt(counters, 0, **extra)
 
 
-def _insert(session, key: str, now: datetime) -> Throttle:
-    """The row for ``key``, created if missing; a row another worker created meanwhile is used."""
-    try:
-        with session.begin_nested():
-            row = Throttle(key=key, failures=0, updated_at=now)
-            session.add(row)
-        return row
-    except IntegrityError:
-        return session.scalars(select(Throttle).where(Throttle.key == key).with_for_update()
-                               .execution_options(populate_existing=True)).one()
+def _locked(session, keys: list[str], now: datetime) -> dict[str, Throttle]:
+    """The rows of ``keys``, created where missing and locked, in key order (so that two attempts
+    cannot deadlock). A row another request is creating at this moment is waited for, not missed:
+    the attempt that comes second sees the first one's count."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    insert = postgresql.insert if is_postgresql() else sqlite.insert
+    session.execute(insert(Throttle).values([{"key": key, "failures": 0, "updated_at": now} for key in keys])
+                    .on_conflict_do_nothing(index_elements=["key"]))
+    return {row.key: row for row in session.scalars(
+        select(Throttle).where(Throttle.key.in_(keys)).order_by(Throttle.key)
+        .with_for_update().execution_options(populate_existing=True))}
 
 
 def _is_known(key: str) -> bool:
@@ -145,16 +143,15 @@ def succeeded(attempt: Attempt, session=None) -> None:
 def _succeeded(session, attempt: Attempt) -> None:
     now = utcnow()
     session.execute(delete(Throttle).where(Throttle.key.in_(attempt.clear_on_success)))
-    rest = [c for c in attempt.counters if c.key not in attempt.clear_on_success]
-    for row in session.scalars(select(Throttle).where(Throttle.key.in_([c.key for c in rest]))
-                               .order_by(Throttle.key).with_for_update().execution_options(populate_existing=True)):
-        free = next(c.free for c in rest if c.key == row.key)
+    rest = {c.key: c for c in attempt.counters if c.key not in attempt.clear_on_success}
+    rows = _locked(session, [*rest, *([attempt.known_key] if attempt.known_key else [])], now)
+    for key, counter in rest.items():
+        row = rows[key]
         row.failures = max(0, row.failures - 1)
-        wait = _wait(row.failures, free)
-        row.blocked_until = row.blocked_until if wait else None
+        if not _wait(row.failures, counter.free):
+            row.blocked_until = None
     if attempt.known_key:
-        known = session.get(Throttle, attempt.known_key, populate_existing=True) or _insert(session, attempt.known_key, now)
-        known.updated_at = now
+        rows[attempt.known_key].updated_at = now
     # Old rows go as new successes come (indexed; each row is deleted once).
     session.execute(delete(Throttle).where(
         Throttle.updated_at < now - timedelta(days=setting("THROTTLE_KNOWN_ADDRESS_DAYS")),

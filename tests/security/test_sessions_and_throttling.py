@@ -143,6 +143,25 @@ def test_two_workers_share_one_sign_in_budget(workers):
         assert 55 <= int(response.headers["Retry-After"]) <= 60
 
 
+def test_simultaneous_attempts_in_two_workers_cannot_exceed_the_budget(workers):
+    """Each attempt is counted before its password is checked, in one transaction: of eight guesses
+    sent at once through two workers, three are checked, five wait."""
+    import threading
+    waits, start = [], threading.Barrier(8)
+
+    def guess(app):
+        with app.app_context():
+            start.wait()
+            waits.append(services.sign_in_attempt("target@example.org", "192.0.2.1").wait)
+            db.session.remove()
+    threads = [threading.Thread(target=guess, args=(workers[i % 2],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(w > 0 for w in waits) == [False] * 3 + [True] * 5, waits
+
+
 def test_waits_double_with_each_further_failure(workers):
     app = workers[0]
     waits = []
@@ -349,6 +368,67 @@ def test_a_role_granted_twice_at_once_is_granted_once(world, simultaneous):
     assert services.grant_role(world.process, world.member, "moderator") is True
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
         Membership.user_id == world.member.id, Membership.role == "moderator")) == 1
+
+
+RACES = {
+    "create_user": ("INSERT INTO users (email, email_key, name, password_hash, is_superuser, active, created_at, "
+                    "session_token) VALUES ('twin@example.org', 'twin@example.org', 'First', 'x', false, true, "
+                    "'2026-01-01 00:00:00', 'x')",
+                    lambda ids: services.create_user("TWIN@example.org", "Second")),
+    "create_process": ("INSERT INTO processes (slug, title, workflow_id, created_at) VALUES "
+                       "('twin', 'First', 'citizen-recommendation', '2026-01-01 00:00:00')",
+                       lambda ids: services.create_process("twin", "Second", "citizen-recommendation")),
+    "grant_role": ("INSERT INTO memberships (user_id, process_id, role, created_at) VALUES (:u, :p, 'moderator', "
+                   "'2026-01-01 00:00:00')",
+                   lambda ids: services.grant_role(db.session.get(Process, ids["p"]), db.session.get(User, ids["u"]),
+                                                   "moderator")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RACES))
+def test_duplicates_that_really_race_on_postgresql(app, world, database, case):
+    """Another transaction inserts the same row and commits while the service's INSERT waits for it:
+    the service has passed its check for a duplicate, and must answer, not fail with IntegrityError."""
+    import threading
+    import time
+    if database.backend != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time: the check and the INSERT cannot interleave "
+                    "(the tests above force the same path on both databases)")
+    statement, call = RACES[case]
+    ids = {"u": world.member.id, "p": world.process.id}
+    db.session.commit()
+    other = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    outcome: dict = {}
+
+    def service():
+        with app.app_context():
+            try:
+                outcome["value"] = call(ids)
+            except Exception as error:  # noqa: BLE001 (the assertion below names it)
+                outcome["error"] = error
+            finally:
+                db.session.remove()
+    try:
+        with other.connect() as first, other.connect() as watcher:
+            transaction = first.begin()
+            first.execute(sa.text(statement), ids)
+            thread = threading.Thread(target=service)
+            thread.start()
+            deadline = time.monotonic() + 60
+            while thread.is_alive() and not watcher.execute(sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar():
+                assert time.monotonic() < deadline, "the service's INSERT never waited for the other one"
+                time.sleep(0.01)
+            transaction.commit()
+            thread.join(60)
+    finally:
+        other.dispose()
+    if case == "grant_role":
+        assert outcome == {"value": False}, outcome  # held already: what the other request granted
+    else:
+        assert isinstance(outcome.get("error"), ValidationError), outcome
+        assert "exists already" in outcome["error"].message
 
 
 def test_the_admin_pages_answer_a_racing_duplicate_without_a_server_error(world, people, app, simultaneous):
