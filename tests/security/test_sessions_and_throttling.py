@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import click
 import pytest
 import sqlalchemy as sa
 
@@ -187,7 +188,7 @@ def test_a_stranger_cannot_lock_the_owner_out(workers):
     home = Browser(app)
     home.client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
     home.login(owner)
-    # one stranger failing on purpose at the owner's own address... blocks only that pair's budget
+    # a stranger who fails on purpose blocks their own (account, address) pair, not the owner at home
     for _ in range(3):
         attempt(app, "owner@example.org", "wrong-password-1", address="203.0.113.99")
     assert attempt(app, "owner@example.org", PASSWORD, address="203.0.113.99").status_code == 429
@@ -299,7 +300,7 @@ def test_the_upgrade_normalizes_addresses_and_refuses_colliding_accounts(app):
         for email, name in ((NFC, "Precomposed"), (" " + NFD, "Decomposed"), ("Other@Example.org", "Other")):
             db.session.execute(insert, {"email": email, "name": name})
         db.session.commit()
-        with pytest.raises(Exception, match=r"revision 0011 stopped, nothing changed: .*users 1 \(Ärger@x.de\) and 2 "):
+        with pytest.raises(click.ClickException, match=r"revision 0011 stopped, nothing changed: .*users 1 \(Ärger@x.de\) and 2 "):
             upgrade()
         db.session.rollback()
         db.session.remove()
