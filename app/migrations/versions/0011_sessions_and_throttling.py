@@ -67,7 +67,8 @@ def upgrade():
     for user_id, email, key in normalized:
         connection.execute(sa.text("UPDATE users SET email = :email, email_key = :key WHERE id = :id"),
                            {"email": email, "key": key, "id": user_id})
-    op.drop_index("uq_users_email_lower", table_name="users")
+    # IF EXISTS: a batch rebuild of users by another revision on SQLite drops expression indexes.
+    op.execute("DROP INDEX IF EXISTS uq_users_email_lower")
     op.create_index("uq_users_email_key", "users", ["email_key"], unique=True)
 
     op.create_table(
