@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 
 from . import config, security
 from .extensions import babel, csrf, db, login_manager, migrate
-from .ids import IdConverter, parse_id
+from .ids import IdConverter
 from .workflow.definition import InvalidWorkflows, load_directory
 from .workflow.machines import Engine
 
@@ -49,12 +49,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        # "<id>.<session token>": a password change replaces the token and so ends every session.
-        user_id, _sep, token = session_id.partition(".")
-        user = db.session.get(models.User, parse_id(user_id)) if parse_id(user_id) else None
-        if user is None or not user.active or not token or token != user.session_token:
-            return None
-        return user
+        # "<id>.<session token>.<secret>": signing out deletes the sign-in the secret names; a
+        # password change replaces the token and so ends every sign-in (app/services/signins.py).
+        from .services import signins
+        return signins.user_for_session(session_id)
 
     app.url_map.converters["id"] = IdConverter
     from .api import bp as api_bp

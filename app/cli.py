@@ -310,6 +310,38 @@ def audit_export(fmt, public):
     trail.export(sys.stdout, fmt, Reader(None) if public else None)
 
 
+# -- counts --------------------------------------------------------------------
+
+
+@click.group(help="Check and rebuild the per-state recommendation counts that lists read.")
+def counts():
+    pass
+
+
+@counts.command("check")
+@with_appcontext
+def counts_check():
+    """Compare the stored counts with the rows; exit 1 and name every difference."""
+    found = services.counts.differences()
+    for difference in found:
+        click.echo(str(difference))
+    if found:
+        click.echo(f"{len(found)} count{'s' if len(found) != 1 else ''} differ; 'ratschlag counts rebuild' "
+                   "counts again from the rows", err=True)
+        sys.exit(1)
+    click.echo("ok: every count matches its rows")
+
+
+@counts.command("rebuild")
+@with_appcontext
+def counts_rebuild():
+    """Count again from the rows (writers of recommendations wait meanwhile); names what it repaired."""
+    repaired = services.counts.rebuild()
+    for difference in repaired:
+        click.echo(f"repaired: {difference}")
+    click.echo(f"ok: {len(repaired)} count{'s' if len(repaired) != 1 else ''} repaired")
+
+
 # -- backup --------------------------------------------------------------------
 
 
@@ -351,7 +383,7 @@ def demo(if_empty):
     demo_data.load(if_empty=if_empty)
 
 
-COMMANDS = (users, processes, departments, workflows, audit, backup_command, restore_command, demo)
+COMMANDS = (users, processes, departments, workflows, audit, counts, backup_command, restore_command, demo)
 
 
 def register(group: click.Group) -> None:

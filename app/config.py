@@ -58,9 +58,17 @@ def defaults(instance: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         # werkzeug's scrypt; the test suite uses a cheap method to stay fast.
         "PASSWORD_HASH_METHOD": "scrypt",
-        # Rate limits (Flask-Limiter syntax), per address and per account or token.
-        "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
-        "LOGIN_LIMIT_PER_ACCOUNT": "10 per minute; 50 per hour",
+        # Sign-in and password-check throttling, kept in the database (app/services/throttle.py):
+        # free failures per key, then waits that double from the first to the longest.
+        "THROTTLE_FREE_PER_PAIR": 5,  # one address on one account
+        "THROTTLE_FREE_PER_ADDRESS": 30,  # one address over all accounts
+        "THROTTLE_FREE_PER_ACCOUNT": 20,  # one account, from addresses that never signed in to it
+        "THROTTLE_FREE_PASSWORD": 5,  # wrong current passwords on the password form, per account
+        "THROTTLE_FIRST_WAIT_SECONDS": 1,
+        "THROTTLE_MAX_WAIT_SECONDS": 900,
+        "THROTTLE_FORGET_AFTER_SECONDS": 3600,  # an idle counter starts again from zero
+        "THROTTLE_KNOWN_ADDRESS_DAYS": 90,  # an address that signed in to an account stays known
+        # API rate limits (Flask-Limiter syntax), per token and per address.
         "API_LIMIT_PER_TOKEN": "600 per minute",
         "API_LIMIT_PER_ADDRESS": "1200 per minute",
         # API tokens expire after this many days; 0 keeps them until revoked.

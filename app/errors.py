@@ -44,3 +44,13 @@ class Unauthorized(ServiceError):
 class StatementsPending(ServiceError):
     """A transition that requires statements while some requested statement is still open."""
     status, code = 422, "statements_pending"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many wrong passwords in a short time: ``wait`` seconds until the next attempt counts."""
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, wait: int):
+        from flask_babel import gettext as _
+        super().__init__(_("Too many attempts. Please wait %(seconds)s seconds before you try again.", seconds=wait))
+        self.wait = wait

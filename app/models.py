@@ -7,6 +7,7 @@ hashed (see app/audit.py).
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -21,10 +22,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
 
@@ -41,12 +41,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def email_form(email: str) -> str:
+    """An e-mail address as stored and shown: stripped, in Unicode NFC."""
+    return unicodedata.normalize("NFC", email.strip())
+
+
+def email_key(email: str) -> str:
+    """What makes two e-mail addresses the same account: Unicode canonical caseless matching
+    (case folding between decompositions), composed again. ``Ärger@x.de`` and ``ärger@X.DE``
+    (precomposed or not) have one key. The address itself is stored as typed (``email_form``),
+    since folding would change it (``ß`` folds to ``ss``) and mail goes to what was typed."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", email.strip()).casefold())
+
+
 class User(UserMixin, Model):
     __tablename__ = "users"
     audit_subject_type = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
+    # ``email_key(email)``, unique (migration 0011); kept in step by ``_set_email`` below.
+    email_key: Mapped[str] = mapped_column(String(254))
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -58,19 +73,55 @@ class User(UserMixin, Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
+    #: The secret of the sign-in this object was loaded for (set by app/services/signins.py), part of
+    #: the cookie's id; None outside a signed-in request.
+    session_secret = None
+
+    @validates("email")
+    def _set_email(self, _key: str, value: str) -> str:
+        self.email_key = email_key(value)
+        return email_form(value)
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
-    def get_id(self) -> str:  # Flask-Login
-        return f"{self.id}.{self.session_token}"
+    def get_id(self) -> str:  # Flask-Login: the session cookie's and the remember cookie's content
+        return f"{self.id}.{self.session_token}.{self.session_secret or ''}"
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
 
 
-# E-mail addresses are unique regardless of case.
-Index("uq_users_email_lower", func.lower(User.email), unique=True)
+# One account per address, whatever its case and Unicode form, on both databases.
+Index("uq_users_email_key", User.email_key, unique=True)
+
+
+class SignIn(Model):
+    """One sign-in: the cookie names it, signing out deletes it (app/services/signins.py).
+
+    Only a hash of its secret is stored, as for API tokens."""
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Throttle(Model):
+    """Failed sign-ins and password checks, counted per key in the database so that every worker
+    and server shares them (app/services/throttle.py). ``key`` is an HMAC of the scope's subject
+    (address, account, or both), never the address or e-mail itself."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class ApiToken(Model):

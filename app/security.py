@@ -1,10 +1,11 @@
-"""HTTP hardening: security headers, proxy and host settings, cookies, and rate limits.
+"""HTTP hardening: security headers, proxy and host settings, cookies, and the API's rate limits
+(sign-in and password checks are throttled in the database: app/services/throttle.py).
 
 Configured from the environment (see README, "Production"):
 RATSCHLAG_HTTPS=1            served over HTTPS: Secure cookies and HSTS
 RATSCHLAG_PROXY_FIX=N        trust N reverse proxies for X-Forwarded-For/-Proto/-Host
 RATSCHLAG_TRUSTED_HOSTS=a,b  answer only for these Host names
-RATSCHLAG_RATELIMIT_STORAGE_URL=redis://…   share rate limits between servers (default: in memory)
+RATSCHLAG_RATELIMIT_STORAGE_URL=redis://…   share the API's rate limits between servers (default: in memory)
 """
 from __future__ import annotations
 
@@ -65,11 +66,6 @@ def init_app(app: Flask) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", config.get("RATELIMIT_STORAGE_URL") or "memory://")
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
-
-
-def login_account_key() -> str:
-    """Sign-in attempts count per account (the e-mail given), whoever sends them."""
-    return "login:" + (request.form.get("email") or "").strip().lower()
 
 
 def _bearer() -> str | None:

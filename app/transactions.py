@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -102,6 +103,19 @@ def _sqlite_writer_queue() -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def add_unique(session: Session, obj) -> bool:
+    """Insert ``obj`` inside the write transaction; False (and nothing inserted, the transaction
+    still usable) when a unique constraint refuses it: a simultaneous request inserted the same
+    first. A service checks for duplicates before it inserts, but on PostgreSQL two transactions can
+    both pass that check; this turns the loser's IntegrityError into an answer."""
+    try:
+        with session.begin_nested():
+            session.add(obj)
+        return True
+    except IntegrityError:
+        return False
 
 
 def is_postgresql() -> bool:

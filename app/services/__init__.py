@@ -2,7 +2,8 @@
 
 One module per aggregate: ``accounts`` (people, passwords, API tokens), ``processes`` (processes
 and the roles held in them), ``recommendations`` (writing, editing, co-authors and ``fire``, the
-only way a state changes), ``comments`` (threads, hiding, reports), ``departments`` (departments, their members and the statements
+only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` (sign-ins as rows, signing out),
+``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
 they are asked for); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
 checks the actor's permissions, changes the models and appends exactly one audit event; anything
@@ -26,6 +27,7 @@ from .accounts import (
     set_active,
     user_for_token,
 )
+from . import counts
 from .comments import create_comment, dismiss_report, edit_comment, hide_comment, report_comment
 from .departments import (
     add_department_member,
@@ -37,14 +39,17 @@ from .departments import (
     request_statement,
 )
 from .processes import create_process, find_process, grant_role, revoke_role
+from .signins import end_session, sign_in, sign_out_everywhere, user_for_session
+from .throttle import password_attempt, sign_in_attempt
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 
 __all__ = [
-    "Caller", "add_author", "add_department_member", "answer_statement", "change_password", "check_new_password",
+    "Caller", "counts", "add_author", "add_department_member", "answer_statement", "change_password", "check_new_password",
     "create_comment", "create_department", "create_process", "create_recommendation", "create_token", "create_user",
     "decline_statement", "decoy_password_hash", "dismiss_report", "edit_comment", "find_department", "find_process",
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
     "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",
-    "workflow_of",
+    "workflow_of", "end_session", "sign_in", "sign_out_everywhere", "user_for_session", "password_attempt",
+    "sign_in_attempt",
 ]

@@ -10,14 +10,15 @@ from typing import Any, ClassVar
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import audit
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
-from ..models import ApiToken, User, utcnow
-from ..transactions import write_transaction
+from ..models import ApiToken, User, email_form, email_key, utcnow
+from ..transactions import add_unique, write_transaction
+from . import signins, throttle
 from .validation import EMAIL, NAME_MAX, clean_text, require_superuser
 
 PASSWORD_MIN = 10
@@ -25,13 +26,15 @@ TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+    """The account of an e-mail address, whatever its case and Unicode form (``models.email_key``)."""
+    return db.session.scalars(select(User).where(User.email_key == email_key(email))).first()
 
 
 def create_user(email: str, name: str, password: str | None = None, superuser: bool = False,
                 actor: User | None = None) -> tuple[User, str]:
     """Create a user; returns it and its password (generated when none is given)."""
     email = clean_text(email, "e-mail", 254)
+    email = email_form(email)
     if not EMAIL.match(email):
         raise ValidationError(_("'%(email)s' is not an e-mail address", email=email))
     name = clean_text(name, "name", NAME_MAX)
@@ -42,11 +45,13 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
     password_hash = hash_password(password)  # slow by design: never while holding the write lock
     with write_transaction() as session:
         require_superuser(actor)
+        exists = ValidationError(_("a user with the e-mail %(email)s exists already", email=email))
         if find_user(email):
-            raise ValidationError(_("a user with the e-mail %(email)s exists already", email=email))
+            raise exists
         user = User(email=email, name=name, password_hash=password_hash,
                     is_superuser=superuser, active=True)
-        session.add(user)
+        if not add_unique(session, user):  # created by a simultaneous request since the check above
+            raise exists
         audit.record("user.created", user, actor, {"email": email, "name": name, "superuser": superuser})
     return user, password
 
@@ -156,23 +161,34 @@ def rehash_password_if_needed(user_id: int, password: str) -> None:
         audit.record("user.password_rehashed", user, user, {})
 
 
-def change_password(user_id: int, current: str, new: str) -> User:
-    """Change a user's own password; every other session of theirs ends."""
+def change_password(user_id: int, current: str, new: str, remember: bool = False) -> User:
+    """Change a user's own password; every session of theirs ends, and a new one begins for the
+    caller (the returned user's ``get_id()`` names it). Checks of the current password are
+    throttled per account (app/services/throttle.py): past the limit this raises ``TooManyAttempts``
+    without checking it."""
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise ValidationError(_("the current password is wrong"), field="current")
+    check_new_password(new, user.email, user.name)  # tells nothing about the current password
+    attempt = throttle.password_attempt(user_id)
+    if attempt.wait:
+        raise TooManyAttempts(attempt.wait)
     # Both hashes are slow by design, so they are computed before the write transaction; the
     # write then checks that the password it verified is still the stored one.
-    user = db.session.get(User, user_id)
-    if user is None or not check_password_hash(user.password_hash, current or ""):
+    if not check_password_hash(user.password_hash, current or ""):
         raise ValidationError(_("the current password is wrong"), field="current")
     verified = user.password_hash
-    new_hash = hash_password(check_new_password(new, user.email, user.name))
+    new_hash = hash_password(new)
     with write_transaction() as session:
-        user = session.get(User, user_id)
+        user = session.get(User, user_id, populate_existing=True)
         if user.password_hash != verified:
             raise Conflict(_("the password was changed meanwhile; sign in again"))
         user.password_hash = new_hash
-        user.session_token = secrets.token_hex(16)
+        signins.end_all_sessions(session, user)
         _revoke_all_tokens(session, user.id)
+        throttle.succeeded(attempt, session)
         audit.record("user.password_changed", user, user, {})
+        user = signins.start_session(user.id, remember, session)
     return user
 
 
@@ -188,7 +204,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
         if user.active == active:
             return user
         user.active = active
-        user.session_token = secrets.token_hex(16)
+        signins.end_all_sessions(session, user)
         if not active:  # and reactivation does not revive them: the person creates new ones
             _revoke_all_tokens(session, user.id)
         audit.record("user.activated" if active else "user.deactivated", user, actor, {"email": user.email})

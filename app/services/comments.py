@@ -120,6 +120,10 @@ def dismiss_report(report_id: int, actor: User) -> CommentReport:
         _comment, roles = lock_comment(report.comment_id, actor)
         if not permissions.can_hide_comment(roles):
             raise Forbidden(_("only the process's moderators handle reports"))
+        # Read again under the comment's lock: the object the request loaded before may be stale,
+        # and another moderator may have dismissed it since (one report, one dismissal event).
+        report = session.scalars(select(CommentReport).where(CommentReport.id == report_id)
+                                 .execution_options(populate_existing=True)).one()
         if report.resolved_at is not None:
             raise ValidationError(_("this report is closed already"))
         report.resolved_at = utcnow()

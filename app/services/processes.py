@@ -9,7 +9,7 @@ from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import Membership, Process, User
 from ..roles import forget_roles
-from ..transactions import write_transaction
+from ..transactions import add_unique, write_transaction
 from ..workflow import engine
 from .validation import SLUG, TITLE_MAX, clean_text, require_superuser
 
@@ -25,10 +25,12 @@ def create_process(slug: str, title: str, workflow_id: str, actor: User | None =
         )
     with write_transaction() as session:
         require_superuser(actor)
+        exists = ValidationError(_("a process with the slug '%(slug)s' exists already", slug=slug))
         if session.scalars(select(Process).where(Process.slug == slug)).first():
-            raise ValidationError(_("a process with the slug '%(slug)s' exists already", slug=slug))
+            raise exists
         process = Process(slug=slug, title=title, workflow_id=workflow_id)
-        session.add(process)
+        if not add_unique(session, process):  # created by a simultaneous request since the check above
+            raise exists
         audit.record("process.created", process, actor, {"slug": slug, "title": title, "workflow": workflow_id})
     return process
 
@@ -51,7 +53,8 @@ def grant_role(process: Process, user: User, role: str, actor: User | None = Non
         if exists:
             return False
         membership = Membership(user_id=user.id, process_id=process.id, role=role)
-        session.add(membership)
+        if not add_unique(session, membership):  # granted by a simultaneous request: held now, as asked
+            return False
         audit.record("membership.granted", membership, actor,
                      {"user_id": user.id, "process": process.slug, "role": role})
     forget_roles()

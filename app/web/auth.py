@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.security import check_password_hash
 
 from .. import services
 from ..config import LANGUAGE_COOKIE
-from ..errors import ServiceError
+from ..errors import ServiceError, TooManyAttempts
 from ..extensions import db
-from ..security import limiter, login_account_key
 from . import bp
 from .common import signed_in
-from .forms import LoginForm, PasswordForm
+from .forms import ButtonForm, LoginForm, PasswordForm
 
 
 def local_target(target: str | None) -> str:
@@ -27,19 +26,28 @@ def local_target(target: str | None) -> str:
     return target
 
 
+def too_many(template: str, wait: int, **context):
+    """The form again, with status 429 and how long to wait."""
+    flash(_("Too many attempts. Please wait %(seconds)s seconds before you try again.", seconds=wait), "error")
+    return render_template(template, **context), 429, {"Retry-After": str(wait)}
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=login_account_key, methods=["POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        # Counted in the database before the password is checked, per address, per account and
+        # address, and per account from unknown addresses (app/services/throttle.py).
+        attempt = services.sign_in_attempt(form.email.data, request.remote_addr or "")
+        if attempt.wait:
+            return too_many("auth/login.html", attempt.wait, form=form)
         user = services.find_user(form.email.data)
         # One message for an unknown e-mail and a wrong password, and the same work for both (a hash
         # is checked either way), so neither the answer nor its timing reveals who has an account.
         stored = user.password_hash if user is not None else services.decoy_password_hash()
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
             services.rehash_password_if_needed(user.id, form.password.data)
-            login_user(db.session.get(type(user), user.id), remember=form.remember.data)
+            login_user(services.sign_in(user.id, attempt, bool(form.remember.data)), remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(local_target(request.args.get("next")))
         flash(_("E-mail or password is wrong."), "error")
@@ -59,9 +67,22 @@ def language(code: str):
 
 @bp.post("/logout")
 def logout():
+    # The sign-in ends on the server, so a copy of this browser's cookies stops working too.
+    services.end_session(session.get("_user_id"))
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("web.index"))
+
+
+@bp.post("/account/sign-out-everywhere")
+@signed_in
+def sign_out_everywhere():
+    if not ButtonForm().validate():
+        abort(400)
+    services.sign_out_everywhere(current_user.id)
+    logout_user()
+    flash(_("You are signed out everywhere, in this browser too. Your API tokens still work."), "info")
+    return redirect(url_for("web.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -69,8 +90,13 @@ def logout():
 def password():
     form = PasswordForm()
     if form.validate_on_submit():
+        # A browser that was remembered stays remembered, with a cookie for its new sign-in.
+        remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
         try:
-            user = services.change_password(current_user.id, form.current.data, form.new.data)
+            user = services.change_password(current_user.id, form.current.data, form.new.data, remember=remembered)
+        except TooManyAttempts as error:
+            db.session.rollback()
+            return too_many("auth/password.html", error.wait, form=form, sign_out=ButtonForm())
         except ServiceError as error:
             db.session.rollback()
             if error.field == "current":
@@ -78,8 +104,8 @@ def password():
             else:  # the new password breaks the policy
                 form.new.errors.append(error.message)
         else:
-            # Every other session ends with the old token; this one continues.
-            login_user(db.session.get(type(user), user.id))
+            # Every session ended with the old token; this browser continues in a new one.
+            login_user(user, remember=remembered)
             flash(_("Your password is changed. You were signed out everywhere else."), "success")
             return redirect(url_for("web.index"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, sign_out=ButtonForm())

@@ -121,6 +121,7 @@ def test_no_post_without_its_csrf_token(app, site):
         (superuser, f"/admin/users/{world.member.id}/deactivate", {}),
         (superuser, "/admin/processes", {"slug": "csrf", "title": "Csrf", "workflow": "citizen-concern"}),
         (superuser, f"/admin/processes/{slug}", {"user_id": world.outsider.id, "role": "member"}),
+        (moderator, "/account/sign-out-everywhere", {}),
         (moderator, "/logout", {}),
     ]
     for browser, url, data in posts:

@@ -5,7 +5,9 @@ Lists used to count every visible row and skip rows with OFFSET, so a late page 
 total from a few rows and starts its page in the block where it falls.
 
 The triggers run in the transaction that inserts, moves or deletes a recommendation, so
-the counts can never disagree with the rows. On PostgreSQL the two rows a move touches are
+the counts can never disagree with the rows. The existing rows are counted after the triggers
+exist, under a lock on PostgreSQL (on SQLite the migration's write transaction holds the
+database's only write lock). On PostgreSQL the two rows a move touches are
 changed in key order, so two moves in opposite directions cannot deadlock.
 
 Revision ID: 0005
@@ -34,12 +36,10 @@ def upgrade():
                                 name=op.f("fk_recommendation_counts_process_id_processes")),
         sa.PrimaryKeyConstraint("process_id", "state", "block", name=op.f("pk_recommendation_counts")),
     )
-    op.execute(f"""
-        INSERT INTO recommendation_counts (process_id, state, block, count)
-        SELECT process_id, state, (number - 1) / {BLOCK}, count(*) FROM recommendations
-        GROUP BY process_id, state, (number - 1) / {BLOCK}
-    """)
     if op.get_bind().dialect.name == "postgresql":
+        # Running workers wait until this revision commits: no row is written between the
+        # triggers' start and the count below.
+        op.execute("LOCK TABLE recommendations IN SHARE ROW EXCLUSIVE MODE")
         op.execute(f"""
             CREATE FUNCTION recommendation_counts_add(p integer, s varchar, num integer, delta integer)
             RETURNS void LANGUAGE sql AS $$
@@ -90,6 +90,16 @@ def upgrade():
             WHEN OLD.process_id IS NOT NEW.process_id OR OLD.state IS NOT NEW.state OR OLD.number IS NOT NEW.number
             BEGIN {add('OLD', -1)} {add('NEW', 1)} END
         """)
+    # The count comes after the triggers, in the same transaction: a row written before it is in
+    # the count (what the triggers added for it is replaced), a row written after it is counted by
+    # the triggers. (As first released the count came first, without a lock, and rows written in
+    # between were never counted: `ratschlag counts check` finds them, `counts rebuild` repairs.)
+    op.execute("DELETE FROM recommendation_counts")
+    op.execute(f"""
+        INSERT INTO recommendation_counts (process_id, state, block, count)
+        SELECT process_id, state, (number - 1) / {BLOCK}, count(*) FROM recommendations
+        GROUP BY process_id, state, (number - 1) / {BLOCK}
+    """)
 
 
 def downgrade():
