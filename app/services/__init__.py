@@ -36,7 +36,7 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
-from .processes import create_process, find_process, grant_role, revoke_role
+from .processes import create_process, find_process, grant_role, parse_links, revoke_role, update_overview
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "decline_statement", "decoy_password_hash", "dismiss_report", "edit_comment", "find_department", "find_process",
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
-    "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",
+    "parse_links", "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_overview",
+    "update_recommendation", "user_for_token",
     "workflow_of",
 ]

@@ -19,6 +19,9 @@ from ..roles import roles_for
 
 
 ROLE_NAMES = {"member": _l("member"), "moderator": _l("moderator"), "administrator": _l("administrator")}
+#: The overview of procedures: where a process stands, and how far the public takes part.
+STATUS_NAMES = {"planned": _l("planned"), "running": _l("running"), "finished": _l("finished")}
+PARTICIPATION_NAMES = {"inform": _l("inform"), "consult": _l("consult"), "co-decide": _l("co-decide")}
 
 
 def locale() -> str:

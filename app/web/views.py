@@ -18,7 +18,8 @@ from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Mem
                       RecommendationAuthor, User, utcnow)
 from ..workflow import engine, graph
 from . import bp, dates
-from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
+from .common import PARTICIPATION_NAMES, ROLE_NAMES, STATUS_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
+from .procedures import status_filter
 from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
 from ..roles import department_ids, process_roles, roles_for, user_id
 
@@ -49,7 +50,8 @@ def helpers():
         held = set(db.session.scalars(select(Membership.role).where(Membership.user_id == current_user.id).distinct()))
         if department_ids(current_user):
             held.add("department")
-    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES}
+    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES,
+            "status_names": STATUS_NAMES, "participation_names": PARTICIPATION_NAMES}
 
 
 # -- the front page --------------------------------------------------------------
@@ -57,9 +59,11 @@ def helpers():
 
 @bp.get("/")
 def index():
-    processes = db.session.scalars(select(Process).order_by(Process.title)).all()
-    workflows = {p.id: engine().get(p.workflow_id) for p in processes}
-    visible = {p.id: queries.visible(current_user, p) for p in processes}
+    status, problem = status_filter()
+    processes = queries.processes(status)
+    every = processes if status is None else queries.processes()
+    workflows = {p.id: engine().get(p.workflow_id) for p in every}
+    visible = {p.id: queries.visible(current_user, p) for p in every}
     overview = [(p, workflows[p.id], queries.counts_by_state(queries.visible_counts(current_user, p))) for p in processes]
     seen = or_(false(), *visible.values())
     decisions = db.session.scalars(
@@ -70,7 +74,8 @@ def index():
         select(Recommendation).where(seen, Recommendation.due_at < utcnow()).order_by(Recommendation.due_at)
         .limit(50).options(selectinload(Recommendation.process))
     ).all()
-    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows)
+    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows,
+                           status=status, problem=problem), 400 if problem else 200
 
 
 # -- a process -------------------------------------------------------------------
@@ -123,6 +128,7 @@ def process(slug: str):
         "processes/detail.html", process=process, workflow=workflow, counts=counts, items=items, total=total,
         page=page, pages=max(1, -(-total // PER_PAGE)), state=state, author_id=author_id, search=search, sort=sort,
         sorts=SORTS, authors=authors, diagram=diagram, can_create=permissions.can_create(roles),
+        can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
     )
 
 
