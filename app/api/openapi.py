@@ -126,9 +126,12 @@ SCHEMAS = {
     },
     "Workflow": {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "title", "initial", "states", "transitions"],
+        "required": ["id", "title", "noun", "noun_plural", "initial", "states", "transitions"],
         "properties": {
             "id": _STRING, "title": _STRING, "initial": _STRING,
+            "noun": {"type": "string", "description": "what the workflow moves, in the caller's language "
+                                                      "(\"recommendation\" unless the workflow file says)"},
+            "noun_plural": {"type": "string", "description": "the same in the plural"},
             "states": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False,
                 "required": ["name", "label", "final", "outcome"],

@@ -80,6 +80,8 @@ def workflow(item: Workflow) -> dict:
     return {
         "id": item.id,
         "title": text(item.title),
+        "noun": text(item.noun),
+        "noun_plural": text(item.noun_plural),
         "initial": item.initial,
         "states": [
             {"name": s.name, "label": text(s.label), "final": s.final, "outcome": s.outcome}

@@ -36,6 +36,14 @@ def label(value: Label) -> str:
     return value.text(locale(), default_locale())
 
 
+def noun(owner: Workflow | Process, plural: bool = False, capital: bool = False) -> str:
+    """What a workflow (or a process's workflow) moves, in the reader's language: "recommendation",
+    "concern", ... (``noun`` and ``noun_plural`` in docs/workflows.md); ``capital`` for a heading."""
+    workflow = owner if isinstance(owner, Workflow) else services.workflow_of(owner)
+    word = label(workflow.noun_plural if plural else workflow.noun)
+    return word[:1].upper() + word[1:] if capital else word
+
+
 @dataclass
 class Shown:
     """A recommendation as the current user may see it."""

@@ -18,7 +18,7 @@ from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Mem
                       RecommendationAuthor, User, utcnow)
 from ..workflow import engine, graph
 from . import bp, dates
-from .common import PARTICIPATION_NAMES, ROLE_NAMES, STATUS_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
+from .common import PARTICIPATION_NAMES, ROLE_NAMES, STATUS_NAMES, Shown, default_locale, explain, label, locale, noun, page_number, process_or_404, recommendation_or_404
 from .procedures import status_filter
 from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
 from ..roles import department_ids, process_roles, roles_for, user_id
@@ -51,7 +51,7 @@ def helpers():
         if department_ids(current_user):
             held.add("department")
     return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES,
-            "status_names": STATUS_NAMES, "participation_names": PARTICIPATION_NAMES}
+            "status_names": STATUS_NAMES, "participation_names": PARTICIPATION_NAMES, "noun": noun}
 
 
 # -- the front page --------------------------------------------------------------
