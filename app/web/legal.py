@@ -1,7 +1,8 @@
 """Legal pages: imprint, privacy notice and accessibility statement, linked from every page's footer.
 
 The operator writes them as Markdown files in the instance folder, ``legal/PAGE.LANG.md`` (or
-``legal/PAGE.md`` for every language); until then a built-in template in German or English is
+``legal/PAGE.md`` for every language); the reader's language is preferred, then the installation's,
+then English, then whatever the operator wrote. Until then a built-in template in German or English is
 shown, with a note to superusers that it still needs the operator's details (docs/operations.md).
 Files are rendered and sanitized by ``app.text`` like every other text, once per change of the file.
 """
@@ -33,7 +34,9 @@ def page_source(page: str) -> tuple[Path, bool]:
     """The file that holds ``page`` in the reader's language, and whether the operator wrote it."""
     languages = list(dict.fromkeys([locale().split("_")[0], default_locale().split("_")[0], "en"]))
     folder = Path(current_app.instance_path) / "legal"
-    for candidate in [folder / f"{page}.{language}.md" for language in languages] + [folder / f"{page}.md"]:
+    # The operator's text in any language beats a template with placeholders in the reader's.
+    others = sorted(folder.glob(f"{page}.*.md")) if folder.is_dir() else []
+    for candidate in [folder / f"{page}.{language}.md" for language in languages] + [folder / f"{page}.md"] + others:
         if candidate.is_file():
             return candidate, True
     for language in languages:
