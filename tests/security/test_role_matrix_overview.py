@@ -57,3 +57,25 @@ def test_the_edit_form_needs_its_csrf_token(app, world, people):
     assert refused.status_code == 400
     db.session.expire_all()
     assert db.session.get(Process, world.process.id).status == "running"
+
+
+def test_every_role_gets_the_same_public_open_data_and_feeds(app, world, people, rec_in):
+    people(world)
+    rec_in(world, "adopted", title="Öffentlich entschieden")
+    rec_in(world, "draft", title="Entwurf der Autorin")
+    rec_in(world, "submitted", title="Eingereicht, nur für die Gruppe")
+    slug = world.process.slug
+    urls = [f"/processes/{slug}/open-data.json", f"/processes/{slug}/recommendations.csv",
+            f"/processes/{slug}/statements.csv", f"/processes/{slug}/decisions.atom", f"/processes/{slug}/new.atom"]
+    seen = {}
+    for role in ROLES:
+        user = world.by_role(role)
+        web = Browser(app).login(user) if user is not None else Browser(app)
+        for url in urls:
+            response = web.client.get(url, buffered=True)
+            assert response.status_code == 200, (role, url)
+            body = response.get_data(as_text=True)
+            assert "Entwurf der Autorin" not in body and "nur für die Gruppe" not in body, (role, url)
+            seen.setdefault(url, set()).add(body)
+    assert "Öffentlich entschieden" in next(iter(seen[urls[0]]))
+    assert all(len(bodies) == 1 for bodies in seen.values()), {u: len(b) for u, b in seen.items()}
