@@ -3,8 +3,10 @@
 Processes gain a description (Markdown and its safe HTML), a status (planned, running,
 finished), start and end dates, the level of participation (inform, consult, co-decide), a
 contact and links. Processes that exist already are running: they were in use before the
-overview existed. Check constraints keep the status and level to their lists and the end on or
-after the start, whatever writes the table.
+overview existed. The database keeps the status and level to their lists and the end on or after
+the start, whatever writes the table: check constraints on PostgreSQL; on SQLite triggers, because
+adding a check constraint there means copying the table, which other tables' foreign keys forbid
+once processes have memberships and recommendations.
 
 Revision ID: 0014
 Revises: 0008
@@ -17,30 +19,48 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+CHECKS = {
+    "status": "status IN ('planned', 'running', 'finished')",
+    "participation": "participation IS NULL OR participation IN ('inform', 'consult', 'co-decide')",
+    "dates": "starts_on IS NULL OR ends_on IS NULL OR ends_on >= starts_on",
+}
+COLUMNS = ("description", "description_html", "status", "starts_on", "ends_on", "participation", "contact", "links_json")
+
 
 def upgrade():
-    with op.batch_alter_table("processes") as batch:
-        batch.add_column(sa.Column("description", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(sa.Column("description_html", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(sa.Column("status", sa.String(length=16), nullable=False, server_default="running"))
-        batch.add_column(sa.Column("starts_on", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("ends_on", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("participation", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("contact", sa.String(length=500), nullable=False, server_default=""))
-        batch.add_column(sa.Column("links_json", sa.Text(), nullable=False, server_default="[]"))
-        batch.create_check_constraint("status", "status IN ('planned', 'running', 'finished')")
-        batch.create_check_constraint(
-            "participation", "participation IS NULL OR participation IN ('inform', 'consult', 'co-decide')")
-        batch.create_check_constraint("dates", "starts_on IS NULL OR ends_on IS NULL OR ends_on >= starts_on")
+    op.add_column("processes", sa.Column("description", sa.Text(), nullable=False, server_default=""))
+    op.add_column("processes", sa.Column("description_html", sa.Text(), nullable=False, server_default=""))
+    op.add_column("processes", sa.Column("status", sa.String(length=16), nullable=False, server_default="running"))
+    op.add_column("processes", sa.Column("starts_on", sa.Date(), nullable=True))
+    op.add_column("processes", sa.Column("ends_on", sa.Date(), nullable=True))
+    op.add_column("processes", sa.Column("participation", sa.String(length=16), nullable=True))
+    op.add_column("processes", sa.Column("contact", sa.String(length=500), nullable=False, server_default=""))
+    op.add_column("processes", sa.Column("links_json", sa.Text(), nullable=False, server_default="[]"))
+    if op.get_bind().dialect.name == "sqlite":
+        for event in ("INSERT", "UPDATE"):
+            for name, check in CHECKS.items():
+                op.execute(f"""
+                    CREATE TRIGGER processes_{name}_{event.lower()} BEFORE {event} ON processes
+                    FOR EACH ROW WHEN NOT ({check.replace("starts_on", "NEW.starts_on").replace("ends_on", "NEW.ends_on")
+                                           .replace("status", "NEW.status").replace("participation", "NEW.participation")})
+                    BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: ck_processes_{name}'); END
+                """)
+    else:
+        for name, check in CHECKS.items():
+            op.create_check_constraint(name, "processes", check)
     op.create_index("ix_processes_status_title", "processes", ["status", "title"])
 
 
 def downgrade():
     op.drop_index("ix_processes_status_title", table_name="processes")
-    with op.batch_alter_table("processes") as batch:
-        batch.drop_constraint("ck_processes_dates", type_="check")
-        batch.drop_constraint("ck_processes_participation", type_="check")
-        batch.drop_constraint("ck_processes_status", type_="check")
-        for column in ("links_json", "contact", "participation", "ends_on", "starts_on", "status",
-                       "description_html", "description"):
-            batch.drop_column(column)
+    if op.get_bind().dialect.name == "sqlite":
+        for event in ("insert", "update"):
+            for name in CHECKS:
+                op.execute(f"DROP TRIGGER IF EXISTS processes_{name}_{event}")
+        for column in COLUMNS:
+            op.execute(f"ALTER TABLE processes DROP COLUMN {column}")  # SQLite 3.35 and later
+    else:
+        for name in CHECKS:
+            op.drop_constraint(op.f(f"ck_processes_{name}"), "processes", type_="check")
+        for column in COLUMNS:
+            op.drop_column("processes", column)
