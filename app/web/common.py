@@ -83,7 +83,7 @@ def explain(error: ServiceError) -> str:
     if isinstance(error, NoteRequired):
         return _("This step needs a note that explains it.")
     if isinstance(error, InvalidTransition):
-        return _("This step is not possible any more: the recommendation has moved on.")
+        return _("This step is not possible any more: it has moved on in the meantime.")
     if isinstance(error, Forbidden):
         return _("You may not do this.")
     if isinstance(error, NotFound):

@@ -250,7 +250,8 @@ def transition(slug: str, number: int):
         # Show the recommendation as it is now, what happened meanwhile, and keep the note typed.
         return render_recommendation(recommendation_or_404(slug, number), error.status,
                                      kept_note=(form.trigger.data, form.note.data or ""), meanwhile_after=form.seen.data)
-    flash(_("Done: the recommendation is now “%(state)s”.", state=label(shown.workflow.states[rec.state].label)), "success")
+    flash(_("Done: %(noun)s %(number)s is now “%(state)s”.", noun=noun(shown.workflow, capital=True), number=rec.number,
+            state=label(shown.workflow.states[rec.state].label)), "success")
     if not permissions.can_view(roles_for(current_user, rec), shown.workflow, rec.state):
         return redirect(url_for("web.process", slug=slug))
     return redirect(url_for("web.recommendation", slug=slug, number=number))

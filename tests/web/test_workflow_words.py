@@ -45,6 +45,10 @@ def test_queues_name_items_by_their_workflow_and_hold_only_what_the_reader_can_a
     moderator = Browser(app).login(concerns.moderator)
     moderator.get("/moderation")
     assert "Concern 1: Laterne defekt" in moderator.text
+    moderator.get(f"/processes/{concerns.process.slug}/recommendations/1")
+    moderator.post(f"/processes/{concerns.process.slug}/recommendations/1/transition",
+                   {"trigger": "triage", "version": "1", "note": ""}, status=200)
+    assert "Done: Concern 1 is now “Triaged”." in moderator.text
     # A moderator who writes a concern themselves cannot triage it, so it does not wait for them.
     own = services.create_recommendation(concerns.process.id, concerns.moderator, "Eigenes Anliegen", "Text")
     moderator.get("/moderation")
