@@ -130,3 +130,16 @@ def test_lists_filter_by_status(app, world):
     visitor.get("/processes?status=cancelled", status=400)
     assert "Unknown status" in visitor.text
     visitor.get("/?status=nonsense", status=400)
+
+
+def test_what_the_overview_shows_cannot_run_script(app, world):
+    services.update_overview(
+        world.process.id, world.superuser, description="[x](javascript:alert(1)) <img src=x onerror=alert(1)>",
+        contact='<script>alert("contact")</script>',
+        links=[{"title": '"><script>alert("link")</script>', "url": 'https://example.org/?q="><script>'}])
+    for url in (f"/processes/{world.process.slug}", "/processes", "/"):
+        page = Browser(app).get(url).text
+        assert "<script>alert" not in page and "<img" not in page and 'href="javascript' not in page, url
+    page = Browser(app).get(f"/processes/{world.process.slug}").text
+    assert '&lt;script&gt;alert(&#34;contact&#34;)&lt;/script&gt;' in page
+    assert 'href="https://example.org/?q=&#34;&gt;&lt;script&gt;"' in page
