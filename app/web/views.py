@@ -14,7 +14,7 @@ from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Membership, Process, Recommendation,
+from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Membership, Recommendation,
                       RecommendationAuthor, User, utcnow)
 from ..workflow import engine, graph
 from . import bp, dates
