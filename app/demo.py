@@ -21,6 +21,7 @@ from .queries import RecommendationView
 
 PROCESS = "leitlinien-mitte"
 CONCERNS = "anliegen-mitte"
+PLANNED = "marktplatz-mitte"
 
 PEOPLE = [
     # e-mail, name, roles in the guideline process, roles in the concerns process, superuser
@@ -115,6 +116,22 @@ def load(if_empty: bool = False) -> None:
     guidelines = services.create_process(
         PROCESS, "Leitlinien für Bürgerbeteiligung im Bezirk Mitte", "citizen-recommendation")
     concerns = services.create_process(CONCERNS, "Anliegen an das Stadtteilbüro Mitte", "citizen-concern")
+    # Their entries in the overview of procedures (Vorhabenliste), plus a planned procedure.
+    services.update_overview(
+        guidelines.id, None, status="running", starts_on="2026-01-15", ends_on="2026-12-31", participation="co-decide",
+        description="Die Bürgerschaftliche Arbeitsgemeinschaft erarbeitet **Empfehlungen** für die Leitlinien; "
+                    "die Steuerungsrunde entscheidet über jede mit Begründung.",
+        contact="Büro für Bürgerbeteiligung Mitte\nbeteiligung@bezirk.example",
+        links=[{"title": "Leitlinien für Bürgerbeteiligung", "url": "https://example.org/leitlinien"}])
+    services.update_overview(
+        concerns.id, None, status="running", starts_on="2026-03-01", participation="consult",
+        description="Anliegen aus der Nachbarschaft: das Stadtteilbüro nimmt sie auf und trägt sie in die Verwaltung.",
+        contact="Regionalkoordination, Rathaus Mitte, Zimmer 104")
+    planned = services.create_process(PLANNED, "Neugestaltung des Marktplatzes", "citizen-recommendation")
+    services.update_overview(
+        planned.id, None, status="planned", starts_on="2027-04-01", ends_on="2027-09-30", participation="consult",
+        description="Wie soll der Marktplatz künftig aussehen? Ab April sammeln wir Ideen und Hinweise.",
+        contact="Stadtentwicklungsamt, Team Öffentlicher Raum")
     for email, _name, roles, concern_roles, _superuser in PEOPLE:
         user = people[email.split("@")[0]]
         for role in roles:

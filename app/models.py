@@ -6,15 +6,17 @@ hashed (see app/audit.py).
 """
 from __future__ import annotations
 
+import json
 import secrets
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -140,15 +142,42 @@ class ApiToken(Model):
     user: Mapped[User] = relationship()
 
 
+#: Where a procedure stands in the overview of procedures (Vorhabenliste).
+PROCESS_STATUSES = ("planned", "running", "finished")
+#: How far the public takes part: informed, consulted, or deciding with the administration.
+PARTICIPATION_LEVELS = ("inform", "consult", "co-decide")
+
+
 class Process(Model):
     __tablename__ = "processes"
     audit_subject_type = "process"
+    __table_args__ = (
+        CheckConstraint("status IN ('planned', 'running', 'finished')", name="status"),
+        CheckConstraint("participation IS NULL OR participation IN ('inform', 'consult', 'co-decide')",
+                        name="participation"),
+        CheckConstraint("starts_on IS NULL OR ends_on IS NULL OR ends_on >= starts_on", name="dates"),
+        Index("ix_processes_status_title", "status", "title"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     workflow_id: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The overview of procedures (docs/operations.md): Markdown as written and its safe HTML.
+    description: Mapped[str] = mapped_column(Text, default="")
+    description_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    participation: Mapped[str | None] = mapped_column(String(16))
+    contact: Mapped[str] = mapped_column(String(500), default="")
+    # A JSON list of {"title", "url"}; http and https only (app/services/processes.py checks them).
+    links_json: Mapped[str] = mapped_column(Text, default="[]")
+
+    @property
+    def links(self) -> list[dict[str, str]]:
+        return json.loads(self.links_json or "[]")
 
 
 class Membership(Model):

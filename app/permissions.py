@@ -37,6 +37,16 @@ def _any(roles: Iterable[str], allowed: Iterable[str]) -> bool:
     return not set(roles).isdisjoint(allowed)
 
 
+# -- processes ------------------------------------------------------------------
+
+
+def can_edit_overview(roles: frozenset[str], is_superuser: bool) -> bool:
+    """Who keeps a process's entry in the overview of procedures (description, status, dates,
+    level of participation, contact, links): superusers, who set processes up, and the process's
+    administrators, who run it. Members and moderators do not; nor does anyone else."""
+    return is_superuser or "administrator" in roles
+
+
 # -- recommendations ------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from itertools import accumulate
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import and_, bindparam, case, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import audit, permissions
@@ -333,3 +333,13 @@ def department_queue(user: Any) -> list[Statement]:
     done = db.session.scalars(base.where(Statement.status != REQUESTED)
                               .order_by(Statement.answered_at.desc(), Statement.id.desc()).limit(50)).all()
     return [*open_, *done]
+
+
+def processes(status: str | None = None) -> list[Process]:
+    """Every process, for the overview of procedures (listed to everyone), optionally of one status:
+    running first, then planned, then finished, each by title."""
+    order = case({"running": 0, "planned": 1, "finished": 2}, value=Process.status, else_=3)
+    query = select(Process).order_by(order, Process.title, Process.id)
+    if status is not None:
+        query = query.where(Process.status == status)
+    return list(db.session.scalars(query))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ..models import STATEMENT_STATUSES
+from ..models import PARTICIPATION_LEVELS, PROCESS_STATUSES, STATEMENT_STATUSES
 
 
 def _ref(name: str) -> dict:
@@ -21,6 +21,7 @@ def _nullable(schema: dict) -> dict:
 _STRING = {"type": "string"}
 _INT = {"type": "integer"}
 _TIME = {"type": "string", "format": "date-time"}
+_DATE = {"type": "string", "format": "date"}
 _PERSON = {
     "type": "object", "required": ["id", "name"], "additionalProperties": False,
     "properties": {"id": _INT, "name": _STRING},
@@ -125,9 +126,12 @@ SCHEMAS = {
     },
     "Workflow": {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "title", "initial", "states", "transitions"],
+        "required": ["id", "title", "noun", "noun_plural", "initial", "states", "transitions"],
         "properties": {
             "id": _STRING, "title": _STRING, "initial": _STRING,
+            "noun": {"type": "string", "description": "what the workflow moves, in the caller's language "
+                                                      "(\"recommendation\" unless the workflow file says)"},
+            "noun_plural": {"type": "string", "description": "the same in the plural"},
             "states": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False,
                 "required": ["name", "label", "final", "outcome"],
@@ -168,12 +172,31 @@ SCHEMAS = {
             "answered_at": _nullable(_TIME),
         },
     },
+    "Process": {
+        "type": "object", "additionalProperties": False,
+        "required": ["slug", "title", "workflow", "description", "description_html", "status", "starts_on", "ends_on",
+                     "participation", "contact", "links", "html_url"],
+        "properties": {
+            "slug": _STRING, "title": _STRING, "workflow": {"type": "string", "description": "the workflow's id"},
+            "description": {"type": "string", "description": "Markdown, as written; empty when not given"},
+            "description_html": {"type": "string", "description": "the description as safe HTML"},
+            "status": {"enum": list(PROCESS_STATUSES), "description": "where the procedure stands"},
+            "starts_on": {**_nullable(_DATE), "description": "YYYY-MM-DD"},
+            "ends_on": {**_nullable(_DATE), "description": "YYYY-MM-DD, never before starts_on"},
+            "participation": {**_nullable({"enum": list(PARTICIPATION_LEVELS)}),
+                              "description": "the level of participation: the public is informed, consulted, "
+                                             "or decides with the administration; null when not stated"},
+            "contact": {"type": "string", "description": "the contact person, plain text; empty when not given"},
+            "links": {"type": "array", "maxItems": 10, "items": {
+                "type": "object", "additionalProperties": False, "required": ["title", "url"],
+                "properties": {"title": _STRING, "url": {"type": "string", "format": "uri"}},
+            }},
+            "html_url": {"type": "string", "format": "uri", "description": "the process's web page"},
+        },
+    },
     "ProcessList": {
         "type": "object", "additionalProperties": False, "required": ["items"],
-        "properties": {"items": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["slug", "title", "workflow"],
-            "properties": {"slug": _STRING, "title": _STRING, "workflow": _STRING},
-        }}},
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Process"}}},
     },
 }
 
@@ -243,8 +266,16 @@ def document() -> dict:
                 "responses": {"200": _json(_ref("Workflow"), "the workflow"), **_errors(404)},
             }},
             "/processes": {"get": {
-                "summary": "Every process (listed to everyone)", "security": _OPTIONAL,
-                "responses": {"200": _json(_ref("ProcessList"), "the processes"), **_errors(401)},
+                "summary": "Every process (listed to everyone), with its entry in the overview of procedures",
+                "security": _OPTIONAL,
+                "parameters": [{"name": "status", "in": "query", "schema": {"enum": list(PROCESS_STATUSES)},
+                                "description": "only processes with this status"}],
+                "responses": {"200": _json(_ref("ProcessList"), "the processes, by slug"), **_errors(401, 422)},
+            }},
+            "/processes/{slug}": {"get": {
+                "summary": "One process with its entry in the overview of procedures", "security": _OPTIONAL,
+                "parameters": [slug],
+                "responses": {"200": _json(_ref("Process"), "the process"), **_errors(401, 404)},
             }},
             "/processes/{slug}/recommendations": {
                 "get": {

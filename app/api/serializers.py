@@ -8,7 +8,7 @@ from flask_babel import get_locale
 
 from .. import audit, permissions
 from ..disclosure import Shown
-from ..models import AuditEvent, Comment, Department, Recommendation, Statement, User, utcnow
+from ..models import AuditEvent, Comment, Department, Process, Recommendation, Statement, User, utcnow
 from ..queries import Author, CommentView, RecommendationView
 from ..workflow import engine
 from ..workflow.definition import Label, Workflow
@@ -80,6 +80,8 @@ def workflow(item: Workflow) -> dict:
     return {
         "id": item.id,
         "title": text(item.title),
+        "noun": text(item.noun),
+        "noun_plural": text(item.noun_plural),
         "initial": item.initial,
         "states": [
             {"name": s.name, "label": text(s.label), "final": s.final, "outcome": s.outcome}
@@ -90,6 +92,25 @@ def workflow(item: Workflow) -> dict:
              "roles": list(t.roles), "requires": list(t.requires)}
             for t in item.transitions
         ],
+    }
+
+
+def process(item: Process) -> dict:
+    """A process with its entry in the overview of procedures (docs/api.md); ``slug``, ``title`` and
+    ``workflow`` stay first and as they were."""
+    return {
+        "slug": item.slug,
+        "title": item.title,
+        "workflow": item.workflow_id,
+        "description": item.description or "",
+        "description_html": item.description_html or "",
+        "status": item.status,
+        "starts_on": item.starts_on.isoformat() if item.starts_on else None,
+        "ends_on": item.ends_on.isoformat() if item.ends_on else None,
+        "participation": item.participation,
+        "contact": item.contact or "",
+        "links": item.links,
+        "html_url": url_for("web.process", slug=item.slug, _external=True),
     }
 
 

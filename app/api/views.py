@@ -14,7 +14,7 @@ from .. import permissions, queries, services
 from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
-from ..models import Comment, Process, Recommendation, Statement
+from ..models import PROCESS_STATUSES, Comment, Process, Recommendation, Statement
 from ..roles import department_ids, process_roles, roles_for
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
@@ -139,8 +139,20 @@ def get_workflow(workflow_id: str):
 @bp.get("/processes")
 def list_processes():
     caller()
-    processes = db.session.scalars(select(Process).order_by(Process.slug)).all()
-    return jsonify({"items": [{"slug": p.slug, "title": p.title, "workflow": p.workflow_id} for p in processes]})
+    query = select(Process).order_by(Process.slug)
+    status = request.args.get("status") or None
+    if status is not None:
+        if status not in PROCESS_STATUSES:
+            raise ValidationError(_("unknown status '%(value)s' (known: %(known)s)", value=status[:40],
+                                    known=", ".join(PROCESS_STATUSES)))
+        query = query.where(Process.status == status)
+    return jsonify({"items": [serializers.process(p) for p in db.session.scalars(query)]})
+
+
+@bp.get("/processes/<slug>")
+def get_process(slug: str):
+    caller()
+    return jsonify(serializers.process(services.find_process(slug)))
 
 
 @bp.post("/processes/<slug>/recommendations")

@@ -12,6 +12,7 @@ that fails rolls all of it back. Nothing outside this package writes models or t
 The names below are the package's public face, so that the ways in (web, API, CLI) say
 ``services.create_comment(...)`` without knowing which module holds it.
 """
+from . import counts
 from .accounts import (
     Caller,
     change_password,
@@ -27,7 +28,6 @@ from .accounts import (
     set_active,
     user_for_token,
 )
-from . import counts
 from .comments import create_comment, dismiss_report, edit_comment, hide_comment, report_comment
 from .departments import (
     add_department_member,
@@ -38,10 +38,10 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
-from .processes import create_process, find_process, grant_role, revoke_role
+from .processes import create_process, find_process, grant_role, parse_links, revoke_role, update_overview
+from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 from .signins import end_session, sign_in, sign_out_everywhere, user_for_session
 from .throttle import password_attempt, sign_in_attempt
-from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 
 __all__ = [
     "Caller", "counts", "add_author", "add_department_member", "answer_statement", "change_password", "check_new_password",
@@ -49,7 +49,8 @@ __all__ = [
     "decline_statement", "decoy_password_hash", "dismiss_report", "edit_comment", "find_department", "find_process",
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
-    "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",
+    "parse_links", "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_overview",
+    "update_recommendation", "user_for_token",
     "workflow_of", "end_session", "sign_in", "sign_out_everywhere", "user_for_session", "password_attempt",
     "sign_in_attempt",
 ]

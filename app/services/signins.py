@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from .. import audit
 from ..extensions import db
 from ..ids import parse_id
-from ..models import User, SignIn, utcnow
+from ..models import SignIn, User, utcnow
 from ..transactions import write_transaction
 from . import throttle
 

@@ -36,6 +36,7 @@ from ..extensions import db
 from ..models import Throttle, email_key, utcnow
 from ..transactions import is_postgresql, write_transaction
 
+
 def setting(name: str) -> int:
     """A ``THROTTLE_*`` setting (defaults and meaning in app/config.py)."""
     return int(current_app.config[name])

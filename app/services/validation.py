@@ -18,7 +18,8 @@ NAME_MAX = 200
 
 FIELDS = {"title": _l("title"), "body": _l("body"), "note": _l("note"), "reason": _l("reason"),
           "e-mail": _l("e-mail"), "name": _l("name"), "label": _l("label"), "slug": _l("slug"),
-          "question": _l("question")}
+          "question": _l("question"), "description": _l("description"), "contact": _l("contact"),
+          "links": _l("links")}
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")

@@ -18,6 +18,7 @@ from ..workflow import engine
 from . import bp
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
 from .forms import ButtonForm, GrantForm, ProcessForm, UserForm
+from .procedures import overview_form
 
 AUDIT_PAGE = 50
 
@@ -99,7 +100,8 @@ def admin_process(slug: str):
     memberships = db.session.scalars(
         select(Membership).where(Membership.process_id == process.id).order_by(Membership.role, Membership.id)
     ).all()
-    return render_template("admin/process.html", process=process, form=form, memberships=memberships)
+    return render_template("admin/process.html", process=process, form=form, memberships=memberships,
+                           overview_form=overview_form(process))
 
 
 

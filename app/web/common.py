@@ -20,6 +20,9 @@ from ..roles import roles_for
 from ..workflow.definition import Label, Workflow
 
 ROLE_NAMES = {"member": _l("member"), "moderator": _l("moderator"), "administrator": _l("administrator")}
+#: The overview of procedures: where a process stands, and how far the public takes part.
+STATUS_NAMES = {"planned": _l("planned"), "running": _l("running"), "finished": _l("finished")}
+PARTICIPATION_NAMES = {"inform": _l("inform"), "consult": _l("consult"), "co-decide": _l("co-decide")}
 
 
 def locale() -> str:
@@ -32,6 +35,14 @@ def default_locale() -> str:
 
 def label(value: Label) -> str:
     return value.text(locale(), default_locale())
+
+
+def noun(owner: Workflow | Process, plural: bool = False, capital: bool = False) -> str:
+    """What a workflow (or a process's workflow) moves, in the reader's language: "recommendation",
+    "concern", ... (``noun`` and ``noun_plural`` in docs/workflows.md); ``capital`` for a heading."""
+    workflow = owner if isinstance(owner, Workflow) else services.workflow_of(owner)
+    word = label(workflow.noun_plural if plural else workflow.noun)
+    return word[:1].upper() + word[1:] if capital else word
 
 
 @dataclass
@@ -73,7 +84,7 @@ def explain(error: ServiceError) -> str:
     if isinstance(error, NoteRequired):
         return _("This step needs a note that explains it.")
     if isinstance(error, InvalidTransition):
-        return _("This step is not possible any more: the recommendation has moved on.")
+        return _("This step is not possible any more: it has moved on in the meantime.")
     if isinstance(error, Forbidden):
         return _("You may not do this.")
     if isinstance(error, NotFound):

@@ -104,3 +104,18 @@ class StatementAnswerForm(FlaskForm):
 
 class StatementDeclineForm(FlaskForm):
     reason = TextAreaField(_l("Why the department does not give a statement"), validators=[DataRequired(message=_l("Please give a reason."))])
+
+
+class OverviewForm(FlaskForm):
+    """A process's entry in the overview of procedures; the service checks every value (and says why)."""
+    description = TextAreaField(_l("Description (Markdown)"), validators=[Length(max=20_000)])
+    status = SelectField(_l("Status"), choices=[("planned", _l("planned")), ("running", _l("running")),
+                                                ("finished", _l("finished"))], validate_choice=False)
+    starts_on = StringField(_l("Start (YYYY-MM-DD)"), validators=[Length(max=40)])
+    ends_on = StringField(_l("End (YYYY-MM-DD)"), validators=[Length(max=40)])
+    participation = SelectField(_l("Level of participation"),
+                                choices=[("", _l("not stated")), ("inform", _l("inform")), ("consult", _l("consult")),
+                                         ("co-decide", _l("co-decide"))], validate_choice=False)
+    contact = TextAreaField(_l("Contact person"), validators=[Length(max=500)])
+    links = TextAreaField(_l("Links, one per line: the address, then a space and its title"),
+                          validators=[Length(max=6_000)])

@@ -1,7 +1,10 @@
 """Work queues: my recommendations, what waits for moderation, what waits for the steering round.
 
 A recommendation waits for a role when its state has a transition that role may
-fire: the queues follow the workflow files, whatever their states are called.
+fire: the queues follow the workflow files, whatever their states are called, each
+process by its own workflow. A recommendation its reader wrote waits for someone
+else (its authors fire only transitions open to ``author``), so it is not in their
+moderation or steering queue. Each item is named by its workflow's noun.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ def waiting_for(role: str) -> tuple[list[Process], object]:
         states = [name for name in workflow.states
                   if any(role in t.roles for t in workflow.outgoing(name))]
         conditions.append(and_(queries.visible(current_user, process), Recommendation.state.in_(states)))
-    return processes, or_(False, *conditions)
+    authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == current_user.id)
+    return processes, and_(or_(False, *conditions), Recommendation.id.not_in(authored))
 
 
 def _recommendations(condition, *order):

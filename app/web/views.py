@@ -22,7 +22,6 @@ from ..models import (
     CommentReport,
     Decision,
     Membership,
-    Process,
     Recommendation,
     RecommendationAuthor,
     User,
@@ -31,8 +30,22 @@ from ..models import (
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
 from . import bp, dates
-from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
+from .common import (
+    PARTICIPATION_NAMES,
+    ROLE_NAMES,
+    STATUS_NAMES,
+    Shown,
+    default_locale,
+    explain,
+    label,
+    locale,
+    noun,
+    page_number,
+    process_or_404,
+    recommendation_or_404,
+)
 from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
+from .procedures import status_filter
 
 PER_PAGE = 20
 MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers
@@ -61,7 +74,8 @@ def helpers():
         held = set(db.session.scalars(select(Membership.role).where(Membership.user_id == current_user.id).distinct()))
         if department_ids(current_user):
             held.add("department")
-    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES}
+    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES,
+            "status_names": STATUS_NAMES, "participation_names": PARTICIPATION_NAMES, "noun": noun}
 
 
 # -- the front page --------------------------------------------------------------
@@ -69,9 +83,11 @@ def helpers():
 
 @bp.get("/")
 def index():
-    processes = db.session.scalars(select(Process).order_by(Process.title)).all()
-    workflows = {p.id: engine().get(p.workflow_id) for p in processes}
-    visible = {p.id: queries.visible(current_user, p) for p in processes}
+    status, problem = status_filter()
+    processes = queries.processes(status)
+    every = processes if status is None else queries.processes()
+    workflows = {p.id: engine().get(p.workflow_id) for p in every}
+    visible = {p.id: queries.visible(current_user, p) for p in every}
     overview = [(p, workflows[p.id], queries.counts_by_state(queries.visible_counts(current_user, p))) for p in processes]
     seen = or_(false(), *visible.values())
     decisions = db.session.scalars(
@@ -82,7 +98,8 @@ def index():
         select(Recommendation).where(seen, Recommendation.due_at < utcnow()).order_by(Recommendation.due_at)
         .limit(50).options(selectinload(Recommendation.process))
     ).all()
-    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows)
+    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows,
+                           status=status, problem=problem), 400 if problem else 200
 
 
 # -- a process -------------------------------------------------------------------
@@ -135,6 +152,7 @@ def process(slug: str):
         "processes/detail.html", process=process, workflow=workflow, counts=counts, items=items, total=total,
         page=page, pages=max(1, -(-total // PER_PAGE)), state=state, author_id=author_id, search=search, sort=sort,
         sorts=SORTS, authors=authors, diagram=diagram, can_create=permissions.can_create(roles),
+        can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
     )
 
 
@@ -256,7 +274,8 @@ def transition(slug: str, number: int):
         # Show the recommendation as it is now, what happened meanwhile, and keep the note typed.
         return render_recommendation(recommendation_or_404(slug, number), error.status,
                                      kept_note=(form.trigger.data, form.note.data or ""), meanwhile_after=form.seen.data)
-    flash(_("Done: the recommendation is now “%(state)s”.", state=label(shown.workflow.states[rec.state].label)), "success")
+    flash(_("Done: %(noun)s %(number)s is now “%(state)s”.", noun=noun(shown.workflow, capital=True), number=rec.number,
+            state=label(shown.workflow.states[rec.state].label)), "success")
     if not permissions.can_view(roles_for(current_user, rec), shown.workflow, rec.state):
         return redirect(url_for("web.process", slug=slug))
     return redirect(url_for("web.recommendation", slug=slug, number=number))

@@ -31,6 +31,8 @@ RESERVED_TRIGGERS = frozenset({"trigger", "may_trigger", "state", "machine", "mo
 RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 
 TOP_KEYS = ("title", "initial", "states", "transitions")
+#: Optional top-level keys: what the workflow moves, as a label (docs/workflows.md).
+NOUN_KEYS = ("noun", "noun_plural")
 STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements")
 STATEMENT_KEYS = ("requested_by", "due_days")
 TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
@@ -63,6 +65,11 @@ class Label:
 
     def __str__(self) -> str:
         return self.text()
+
+
+#: What a workflow moves when its file does not say (``noun``, ``noun_plural``).
+DEFAULT_NOUN = Label((("en", "recommendation"), ("de", "Empfehlung")))
+DEFAULT_NOUN_PLURAL = Label((("en", "recommendations"), ("de", "Empfehlungen")))
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,8 @@ class Workflow:
     states: Mapping[str, State]  # in file order
     transitions: tuple[Transition, ...]
     _outgoing: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False, default_factory=dict)
+    noun: Label = DEFAULT_NOUN  # what the workflow moves: "recommendation", "concern", ...
+    noun_plural: Label = DEFAULT_NOUN_PLURAL
 
     def __post_init__(self):
         outgoing: dict[str, list[Transition]] = {name: [] for name in self.states}
@@ -265,12 +274,13 @@ class _Checker:
         if not isinstance(data, dict):
             self.problem((), None, "a workflow file must be a mapping with title, initial, states and transitions")
             return None
-        self.unknown_keys(data, TOP_KEYS, (), None)
+        self.unknown_keys(data, TOP_KEYS + NOUN_KEYS, (), None)
         for key in TOP_KEYS:
             if key not in data:
                 self.problem((), None, f"missing required key '{key}'")
 
         title = self.label(data["title"], ("title",), "key 'title'") if "title" in data else None
+        nouns = self.nouns(data)
         states = self.states(data.get("states")) if "states" in data else {}
         initial = data.get("initial")
         if "initial" in data and (not isinstance(initial, str) or initial not in states):
@@ -282,7 +292,23 @@ class _Checker:
         if self.problems:
             return None
         assert title is not None and isinstance(initial, str)  # else a problem was recorded
-        return Workflow(self.workflow_id, title, initial, states, tuple(transitions))
+        return Workflow(self.workflow_id, title, initial, states, tuple(transitions), **nouns)
+
+    def nouns(self, data: dict) -> dict[str, Label]:
+        """``noun`` and ``noun_plural``: labels, given both or neither (a plural cannot be guessed)."""
+        nouns = {}
+        for key in NOUN_KEYS:
+            if key in data:
+                value = self.label(data[key], (key,), f"key '{key}'")
+                if value is not None:
+                    nouns[key] = value
+        given = [key for key in NOUN_KEYS if key in data]
+        if len(given) == 1:
+            missing = "noun_plural" if given == ["noun"] else "noun"
+            self.problem((given[0],), f"key '{given[0]}'",
+                         f"'{given[0]}' needs '{missing}' too (for example noun: {{de: Anliegen, en: concern}} "
+                         f"and noun_plural: {{de: Anliegen, en: concerns}})")
+        return nouns
 
     def states(self, value: Any) -> dict[str, State]:
         path = ("states",)

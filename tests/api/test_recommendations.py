@@ -206,7 +206,9 @@ def test_get_unknown_or_hidden_recommendation_is_not_found(api, world, rec_in):
 
 def test_processes_are_listed_to_everyone(api, world):
     items = api.get("/processes").json["items"]
-    assert {"slug": world.process.slug, "title": "Participation guidelines", "workflow": "citizen-recommendation"} in items
+    # The contract's three fields stay as they were; the overview of procedures adds its own beside them.
+    assert {"slug": world.process.slug, "title": "Participation guidelines", "workflow": "citizen-recommendation"} in \
+        [{key: item[key] for key in ("slug", "title", "workflow")} for item in items]
 
 
 def test_workflow_endpoint(api, app):

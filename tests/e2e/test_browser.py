@@ -48,6 +48,13 @@ PAGES = [
     ("admin-process", "betrieb@example.org", "/admin/processes/leitlinien-mitte"),
     ("audit-log", "betrieb@example.org", "/admin/audit"),
     ("audit-verify", "betrieb@example.org", "/admin/audit/verify"),
+    ("procedures", None, "/processes"),
+    ("procedures-planned", None, "/?status=planned"),
+    ("concern-process", None, "/processes/anliegen-mitte"),
+    ("overview-edit", "stefan@example.org", "/processes/leitlinien-mitte/overview"),
+    ("imprint", None, "/imprint"),
+    ("privacy", None, "/privacy"),
+    ("accessibility", None, "/accessibility"),
 ]
 
 

@@ -40,7 +40,7 @@ def test_from_draft_to_a_public_decision(world, people, browser):
     assert "State Draft" in member.text
     assert last_actions(1) == ["recommendation.created"]
     member.post(f"{page}/transition", {"trigger": "submit", "version": version(1), "note": ""}, status=200)
-    assert "the recommendation is now “Submitted”" in member.text
+    assert "Done: Recommendation 1 is now “Submitted”." in member.text
     assert state_of(1) == "submitted"
 
     # The moderator starts moderation and returns it with a note.
