@@ -3,7 +3,8 @@
 One module per aggregate: ``accounts`` (people, passwords, API tokens), ``processes`` (processes
 and the roles held in them), ``recommendations`` (writing, editing, co-authors and ``fire``, the
 only way a state changes), ``comments`` (threads, hiding, reports), ``departments`` (departments, their members and the statements
-they are asked for); ``validation`` holds what they
+they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
+``follow_ups`` (reports on the implementation of adopted recommendations); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
 checks the actor's permissions, changes the models and appends exactly one audit event; anything
 that fails rolls all of it back. Nothing outside this package writes models or the audit trail.
@@ -36,8 +37,20 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
-from .processes import create_process, find_process, grant_role, revoke_role
+from .follow_ups import record_follow_up
+from .processes import create_process, find_process, grant_role, revoke_role, set_answer_template
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
+from .sessions import (
+    add_ready,
+    add_to_agenda,
+    close_session,
+    create_session,
+    decide,
+    move_item,
+    parse_held_at,
+    remove_from_agenda,
+    update_minutes,
+)
 
 __all__ = [
     "Caller", "add_author", "add_department_member", "answer_statement", "change_password", "check_new_password",
@@ -46,5 +59,6 @@ __all__ = [
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
     "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",
-    "workflow_of",
+    "workflow_of", "record_follow_up", "set_answer_template", "add_ready", "add_to_agenda", "close_session",
+    "create_session", "decide", "move_item", "parse_held_at", "remove_from_agenda", "update_minutes",
 ]

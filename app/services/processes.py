@@ -1,14 +1,16 @@
 """Participation processes and the roles people hold in them."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit, permissions
-from ..errors import NotFound, ValidationError
+from ..errors import Forbidden, NotFound, ValidationError
 from ..extensions import db
-from ..models import Membership, Process, User
-from ..roles import forget_roles
+from ..models import AnswerTemplate, Membership, Process, User, utcnow
+from ..roles import forget_roles, process_roles
 from ..transactions import write_transaction
 from ..workflow import engine
 from .validation import SLUG, TITLE_MAX, clean_text, require_superuser
@@ -70,4 +72,34 @@ def revoke_role(process: Process, user: User, role: str, actor: User | None = No
                      {"user_id": user.id, "process": process.slug, "role": role})
         session.delete(membership)
     forget_roles()
+    return True
+
+
+ANSWER_TEMPLATE_MAX = 10_000
+
+
+def set_answer_template(process_id: int, actor: User, state: Any, body: Any) -> bool:
+    """A process's own answer template for decisions into the final state ``state`` (its
+    administrators only); a blank body goes back to the workflow file's. False: nothing changed."""
+    with write_transaction() as session:
+        process = session.get(Process, process_id)
+        if process is None:
+            raise NotFound(_("there is no process %(id)s", id=process_id))
+        if not permissions.can_manage_sessions(process_roles(actor, process.id)):
+            raise Forbidden(_("only the process's administrators edit its answer templates"))
+        workflow = engine().get(process.workflow_id)
+        if not isinstance(state, str) or state not in workflow.states or not workflow.states[state].final:
+            raise ValidationError(_("answer templates belong to the workflow's final states"))
+        body = clean_text(body, "body", ANSWER_TEMPLATE_MAX, required=False)
+        row = session.scalars(select(AnswerTemplate).where(AnswerTemplate.process_id == process.id,
+                                                           AnswerTemplate.state == state)).first()
+        if (row.body if row else None) == body:
+            return False
+        if body is None:
+            session.delete(row)
+        elif row is None:
+            session.add(AnswerTemplate(process_id=process.id, state=state, body=body, updated_at=utcnow()))
+        else:
+            row.body, row.updated_at = body, utcnow()
+        audit.record("process.answer_template_set", process, actor, {"state": state, "body": body})
     return True

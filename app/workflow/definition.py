@@ -30,7 +30,8 @@ RESERVED_TRIGGERS = frozenset({"trigger", "may_trigger", "state", "machine", "mo
 RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 
 TOP_KEYS = ("title", "initial", "states", "transitions")
-STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements")
+STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements",
+              "answer_template")
 STATEMENT_KEYS = ("requested_by", "due_days")
 TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
 DEFAULT_VISIBLE_TO = ("author", "moderator", "administrator")
@@ -82,6 +83,8 @@ class State:
     outcome: str | None = None
     deadline_days: int | None = None
     statements: Statements | None = None
+    #: A final state's answer template: prefills the justification of the decision leading into it.
+    answer_template: Label | None = None
 
 
 @dataclass(frozen=True)
@@ -330,8 +333,14 @@ class _Checker:
                     self.problem(spath + ("deadline_days",), where, "a final state has no deadline")
             statements = self.statements(settings["statements"], spath + ("statements",), where, final) \
                 if "statements" in settings else None
+            answer_template = None
+            if "answer_template" in settings:
+                answer_template = self.label(settings["answer_template"], spath + ("answer_template",), where)
+                if not final:
+                    self.problem(spath + ("answer_template",), where,
+                                 "only a final state has an 'answer_template' (the decision's justification)")
             states[name] = State(name, label or Label.plain(name), visible_to, editable_by, final, outcome, deadline,
-                                 statements)
+                                 statements, answer_template)
         return states
 
     def statements(self, value: Any, path: tuple, where: str, final: bool) -> Statements | None:
