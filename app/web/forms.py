@@ -94,3 +94,36 @@ class StatementAnswerForm(FlaskForm):
 
 class StatementDeclineForm(FlaskForm):
     reason = TextAreaField(_l("Why the department does not give a statement"), validators=[DataRequired(message=_l("Please give a reason."))])
+
+
+class SessionForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    held_at = StringField(_l("Date and time"), validators=[DataRequired()],
+                          render_kw={"type": "datetime-local"})
+    place = StringField(_l("Place"), validators=[Length(max=200)])
+    participants = TextAreaField(_l("Participants"), validators=[Length(max=50_000)])
+
+
+class MinutesForm(FlaskForm):
+    place = StringField(_l("Place"), validators=[Length(max=200)])
+    participants = TextAreaField(_l("Participants (attendance)"), validators=[Length(max=50_000)])
+    notes = TextAreaField(_l("Notes for the minutes"), validators=[Length(max=50_000)])
+
+
+class AgendaAddForm(FlaskForm):
+    recommendation_id = SelectField(_l("Recommendation"), coerce=int, validate_choice=False)
+
+
+class SessionDecisionForm(FlaskForm):
+    trigger = SelectField(_l("Decision"), validate_choice=False)
+    note = TextAreaField(_l("Justification"), validators=[Length(max=10_000)])
+    version = IntegerField(validators=[DataRequired()])
+
+
+class FollowUpForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=[])
+    body = TextAreaField(_l("Report (Markdown)"), validators=[DataRequired(message=_l("A report needs some text.")),
+                                                             Length(max=20_000)])
+    next_days = IntegerField(_l("Next report due in (days, optional)"),
+                             validators=[Optional(), NumberRange(min=1, max=730, message=_l("From 1 to 730 days."))])
+    department = SelectField(_l("Responsible department (optional)"), validate_choice=False)

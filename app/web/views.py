@@ -17,7 +17,7 @@ from ..ids import parse_id
 from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Membership, Process, Recommendation,
                       RecommendationAuthor, User, utcnow)
 from ..workflow import engine, graph
-from . import bp, dates
+from . import bp, dates, follow_ups
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
 from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
 from ..roles import department_ids, process_roles, roles_for, user_id
@@ -70,7 +70,8 @@ def index():
         select(Recommendation).where(seen, Recommendation.due_at < utcnow()).order_by(Recommendation.due_at)
         .limit(50).options(selectinload(Recommendation.process))
     ).all()
-    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows)
+    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows,
+                           overdue_follow_ups=queries.overdue_follow_ups(seen, utcnow()))
 
 
 # -- a process -------------------------------------------------------------------
@@ -181,7 +182,7 @@ def statement_parts(shown: Shown, bound=None) -> dict:
 
 
 def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
-                          meanwhile_after: int | None = None, statement_form=None):
+                          meanwhile_after: int | None = None, statement_form=None, follow_up=None):
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -208,6 +209,9 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
             coauthor_form = CoauthorForm()
             coauthor_form.user_id.choices = choices
     transitions = engine().allowed(workflow.id, rec.state, roles)
+    # A decision starts from the answer template of the process or the workflow, not an empty box.
+    answer_templates = {t.trigger: queries.answer_template(shown.process, t.dest, locale(), default_locale())
+                        for t in transitions if workflow.states[t.dest].final}
     return render_template(
         "recommendations/detail.html", process=shown.process, rec=rec, workflow=workflow,
         state=workflow.states.get(rec.state), transitions=transitions, rows=rows, internal_tab=internal_tab,
@@ -218,7 +222,9 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         can_text=lambda c: permissions.can_read_comment_text(roles, c),
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
         entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
-        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
+        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form, answer_templates=answer_templates,
+        follow_ups=queries.follow_ups_of(rec.id) if rec.decision is not None else [],
+        follow_up_form=follow_ups.follow_up_form(shown, follow_up), status_names=follow_ups.STATUS_NAMES,
         overdue=rec.due_at is not None and rec.due_at < utcnow(), **statement_parts(shown, statement_form),
     ), status
 
