@@ -322,20 +322,6 @@ def departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.name)))
 
 
-def department_queue(user: Any) -> list[Statement]:
-    """What is asked of ``user``'s departments: open requests first (overdue ones, then by due date),
-    then the latest answered and declined ones."""
-    ids = department_ids(user)
-    if not ids:
-        return []
-    base = select(Statement).where(Statement.department_id.in_(ids))
-    open_ = db.session.scalars(base.where(Statement.status == REQUESTED)
-                               .order_by(Statement.due_at.asc().nulls_last(), Statement.id).limit(200)).all()
-    done = db.session.scalars(base.where(Statement.status != REQUESTED)
-                              .order_by(Statement.answered_at.desc(), Statement.id.desc()).limit(50)).all()
-    return [*open_, *done]
-
-
 def department_queue_page(user: Any, status: str, offset: int, limit: int) -> tuple[list[Statement], int]:
     """One page of what is asked of ``user``'s departments, with the total: ``requested`` ones by due
     date (overdue first, those without a date last), or the answered and declined ones, newest first."""

@@ -12,7 +12,7 @@ from ..models import FOLLOW_UP_STATUSES
 from ..services.follow_ups import ADOPTING_OUTCOMES
 from . import bp
 from .common import Shown, flash_error, recommendation_or_404, signed_in
-from .forms import FollowUpForm
+from .forms import FollowUpForm, options
 
 STATUS_NAMES = {"planned": _l("planned"), "in_progress": _l("in progress"), "done": _l("done"),
                 "stalled": _l("stalled")}
@@ -26,8 +26,8 @@ def follow_up_form(shown: Shown, bound: FollowUpForm | None = None) -> FollowUpF
     if not permissions.can_record_follow_up(shown.roles, "department" in shown.roles):
         return None
     form = bound or FollowUpForm(formdata=None)
-    form.status.choices = [(status, STATUS_NAMES[status]) for status in FOLLOW_UP_STATUSES]
-    form.department.choices = [("", _("(none)"))] + [(d.slug, d.name) for d in queries.departments()]
+    form.status.choices = options((status, STATUS_NAMES[status]) for status in FOLLOW_UP_STATUSES)
+    form.department.choices = options([("", _("(none)"))] + [(d.slug, d.name) for d in queries.departments()])
     return form
 
 

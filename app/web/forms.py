@@ -2,7 +2,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+
+def options(pairs) -> list[SelectChoice]:
+    """A select field's choices from (value, label) pairs (WTForms deprecates plain tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -88,8 +94,8 @@ class StatementRequestForm(FlaskForm):
 
 class StatementAnswerForm(FlaskForm):
     body = TextAreaField(_l("Statement (Markdown)"), validators=[DataRequired(message=_l("A statement needs some text."))])
-    visibility = SelectField(_l("Who may read it"), choices=[("public", _l("Everyone who sees the recommendation")),
-                                                             ("internal", _l("Internal: the department and the steering round"))])
+    visibility = SelectField(_l("Who may read it"), choices=options([("public", _l("Everyone who sees the recommendation")),
+                                                             ("internal", _l("Internal: the department and the steering round"))]))
 
 
 class StatementDeclineForm(FlaskForm):

@@ -17,6 +17,7 @@ from ..workflow import engine
 from . import bp
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
 from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm
+from .forms import options as choices
 
 PER_PAGE = 20
 
@@ -107,16 +108,16 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
                 continue
             form = bound.get(item.recommendation_id) or SessionDecisionForm(prefix=f"i{item.recommendation_id}",
                                                                               formdata=None)
-            form.trigger.choices = [(trigger, text) for trigger, text, _t in options]
+            form.trigger.choices = choices((trigger, text) for trigger, text, _t in options)
             if form.note.data is None and not form.errors:
                 form.trigger.data = options[0][0]
                 form.note.data = options[0][2]
             form.version.data = item.recommendation.version
             forms[item.recommendation_id] = (form, json.dumps({t: text for t, _x, text in options}, ensure_ascii=False))
         add_form = bound.get("add") or AgendaAddForm(formdata=None)
-        add_form.recommendation_id.choices = [
+        add_form.recommendation_id.choices = choices(
             (rec.id, f"{rec.number}: {rec.title}")
-            for rec in queries.waiting_for_decision(process, exclude_session=meeting.id)]
+            for rec in queries.waiting_for_decision(process, exclude_session=meeting.id))
         minutes_form = bound.get("minutes") or MinutesForm(formdata=None, obj=meeting)
     return render_template(
         "sessions/detail.html", process=process, workflow=workflow, meeting=meeting, items=items, manage=manage,

@@ -19,7 +19,7 @@ from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Mem
 from ..workflow import engine, graph
 from . import bp, dates, follow_ups
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
-from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
+from .forms import options, CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
 from ..roles import department_ids, process_roles, roles_for, user_id
 
 PER_PAGE = 20
@@ -162,7 +162,7 @@ def statement_parts(shown: Shown, bound=None) -> dict:
     request_form = None
     if permissions.can_request_statement(roles, workflow, rec.state):
         request_form = bound if isinstance(bound, StatementRequestForm) else StatementRequestForm(formdata=None)
-        request_form.department.choices = [(d.slug, d.name) for d in queries.departments()]
+        request_form.department.choices = options((d.slug, d.name) for d in queries.departments())
         if request_form.due_days.data is None and not request_form.due_days.errors:
             request_form.due_days.data = workflow.states[rec.state].statements.due_days
     answer_forms = {}
@@ -204,7 +204,7 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
             select(User).join(Membership, Membership.user_id == User.id)
             .where(Membership.process_id == rec.process_id, User.active.is_(True)).distinct().order_by(User.name)
         ).all()
-        choices = [(u.id, u.name) for u in candidates if u.id not in author_ids]
+        choices = options((u.id, u.name) for u in candidates if u.id not in author_ids)
         if choices:
             coauthor_form = CoauthorForm()
             coauthor_form.user_id.choices = choices
