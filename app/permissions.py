@@ -109,6 +109,12 @@ def deciding_states(workflow: Workflow) -> list[str]:
         "administrator" in t.roles and workflow.states[t.dest].final for t in workflow.outgoing(name))]
 
 
+def takes_follow_up(workflow: Workflow, state: str) -> bool:
+    """Whether a recommendation in ``state`` was decided so that its implementation is reported on."""
+    definition = workflow.states.get(state)
+    return definition is not None and definition.final and definition.follow_up
+
+
 def can_record_follow_up(roles: frozenset[str], in_department: bool) -> bool:
     """Reporting on the implementation of an adopted recommendation: the process's administrators,
     and members of a department asked for a statement on it or named responsible for it."""

@@ -35,6 +35,7 @@ from .models import (
     Recommendation,
     RecommendationAuthor,
     RecommendationCount,
+    ANSWERED,
     REQUESTED,
     Statement,
     AgendaItem,
@@ -412,7 +413,7 @@ def public_statements(recommendation_ids: Sequence[int]) -> dict[int, list[State
     if not recommendation_ids:
         return found
     for statement in db.session.scalars(select(Statement).where(
-            Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == "answered",
+            Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == ANSWERED,
             Statement.visibility == "public").order_by(Statement.id)):
         found[statement.recommendation_id].append(statement)
     return found

@@ -1,6 +1,7 @@
 """Follow-up (Umsetzung): dated reports on how an adopted recommendation is carried out.
 
-After a decision whose outcome adopts the recommendation (wholly or in part), the process's
+After a decision into a final state that declares ``follow_up: true`` (in the shipped workflow:
+adopted, and adopted in part), the process's
 administrators and the members of the departments asked for a statement on it (or named
 responsible for it) report where the implementation stands: a status (planned, in progress,
 done, stalled), a text, optionally the responsible department and the date the next report is
@@ -22,8 +23,6 @@ from ..transactions import write_transaction
 from .recommendations import recommendation_for_change
 from .validation import COMMENT_MAX, clean_text, render_ahead
 
-#: Outcomes that call for follow-up: what was adopted, wholly or in part.
-ADOPTING_OUTCOMES = ("adopted", "adopted_in_part")
 NEXT_DAYS_MAX = 730
 
 
@@ -32,8 +31,8 @@ def record_follow_up(recommendation_id: int, actor: User, status: Any, body: Any
     """Checks: visible (404), adopted (422), the actor's standing (403), then the values (422)."""
     body_html = render_ahead(body, COMMENT_MAX)
     with write_transaction() as session:
-        rec, _workflow, roles = recommendation_for_change(recommendation_id, actor)
-        if rec.decision is None or rec.decision.outcome not in ADOPTING_OUTCOMES:
+        rec, workflow, roles = recommendation_for_change(recommendation_id, actor)
+        if not permissions.takes_follow_up(workflow, rec.state):
             raise ValidationError(_("follow-up is reported on adopted recommendations only"))
         mine = department_ids(actor)
         asked = set(session.scalars(select(Statement.department_id).where(Statement.recommendation_id == rec.id)))

@@ -9,7 +9,6 @@ from .. import permissions, queries, services
 from ..errors import ServiceError, ValidationError
 from ..extensions import db
 from ..models import FOLLOW_UP_STATUSES
-from ..services.follow_ups import ADOPTING_OUTCOMES
 from . import bp
 from .common import Shown, flash_error, recommendation_or_404, signed_in
 from .forms import FollowUpForm, options
@@ -21,7 +20,7 @@ STATUS_NAMES = {"planned": _l("planned"), "in_progress": _l("in progress"), "don
 def follow_up_form(shown: Shown, bound: FollowUpForm | None = None) -> FollowUpForm | None:
     """The report form, for those who may report on this recommendation now; None for everyone else."""
     rec = shown.rec
-    if rec.decision is None or rec.decision.outcome not in ADOPTING_OUTCOMES:
+    if not permissions.takes_follow_up(shown.workflow, rec.state):
         return None
     if not permissions.can_record_follow_up(shown.roles, "department" in shown.roles):
         return None

@@ -122,7 +122,7 @@ class AgendaAddForm(FlaskForm):
 
 class SessionDecisionForm(FlaskForm):
     trigger = SelectField(_l("Decision"), validate_choice=False)
-    note = TextAreaField(_l("Justification"), validators=[Length(max=10_000)])
+    note = TextAreaField(_l("Justification"), validators=[Length(max=10_000)], render_kw={"rows": 5})
     version = IntegerField(validators=[DataRequired()])
 
 

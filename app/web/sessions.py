@@ -2,8 +2,6 @@
 decision form per item, the minutes (also as a PDF once closed), and the process's answer templates."""
 from __future__ import annotations
 
-import json
-
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -113,7 +111,8 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
                 form.trigger.data = options[0][0]
                 form.note.data = options[0][2]
             form.version.data = item.recommendation.version
-            forms[item.recommendation_id] = (form, json.dumps({t: text for t, _x, text in options}, ensure_ascii=False))
+            # The first decision's template fills the field; the others are shown beside it to copy from.
+            forms[item.recommendation_id] = (form, [(text, template) for _t, text, template in options[1:] if template])
         add_form = bound.get("add") or AgendaAddForm(formdata=None)
         add_form.recommendation_id.choices = choices(
             (rec.id, f"{rec.number}: {rec.title}")

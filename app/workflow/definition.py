@@ -31,7 +31,7 @@ RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 
 TOP_KEYS = ("title", "initial", "states", "transitions")
 STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements",
-              "answer_template")
+              "answer_template", "follow_up")
 STATEMENT_KEYS = ("requested_by", "due_days")
 TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
 DEFAULT_VISIBLE_TO = ("author", "moderator", "administrator")
@@ -85,6 +85,8 @@ class State:
     statements: Statements | None = None
     #: A final state's answer template: prefills the justification of the decision leading into it.
     answer_template: Label | None = None
+    #: A final state whose decision is carried out: reports on its implementation are asked for.
+    follow_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -339,8 +341,14 @@ class _Checker:
                 if not final:
                     self.problem(spath + ("answer_template",), where,
                                  "only a final state has an 'answer_template' (the decision's justification)")
+            follow_up = settings.get("follow_up", False)
+            if not isinstance(follow_up, bool):
+                self.problem(spath + ("follow_up",), where, "'follow_up' must be true or false")
+                follow_up = False
+            elif follow_up and not final:
+                self.problem(spath + ("follow_up",), where, "only a final state has 'follow_up' (a decision to carry out)")
             states[name] = State(name, label or Label.plain(name), visible_to, editable_by, final, outcome, deadline,
-                                 statements, answer_template)
+                                 statements, answer_template, follow_up)
         return states
 
     def statements(self, value: Any, path: tuple, where: str, final: bool) -> Statements | None:

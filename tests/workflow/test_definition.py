@@ -264,3 +264,11 @@ def test_a_broken_answer_template_is_refused(tmp_path, template, message):
 def test_only_final_states_offer_answer_templates(tmp_path):
     problems = check(replace("    deadline_days: 14\n", "    deadline_days: 14\n    answer_template: Weil …\n"), tmp_path)
     assert any("state 'review'" in p and "only a final state has an 'answer_template'" in p for p in problems), problems
+
+
+def test_follow_up_belongs_to_final_states_and_is_true_or_false(tmp_path):
+    assert check(replace("    outcome: adopted\n", "    outcome: adopted\n    follow_up: true\n"), tmp_path) == []
+    problems = check(replace("    deadline_days: 14\n", "    deadline_days: 14\n    follow_up: true\n"), tmp_path)
+    assert any("state 'review'" in p and "only a final state has 'follow_up'" in p for p in problems), problems
+    problems = check(replace("    outcome: adopted\n", "    outcome: adopted\n    follow_up: yes please\n"), tmp_path)
+    assert any("'follow_up' must be true or false" in p for p in problems), problems
