@@ -81,6 +81,8 @@ def test_a_session_decides_item_by_item_and_its_closing_anchors_the_chain(world,
     assert audit_count() == events
     assert db.session.get(SteeringSession, meeting.id).notes == "Nächste Sitzung im Mai."
     assert audit.verify().ok
+    from app import audit_deep
+    assert audit_deep.check().problem is None, audit_deep.check()
 
 
 def test_only_the_process_administrators_prepare_sessions(world, rec_in):

@@ -156,11 +156,11 @@ _MOVE = (update(_RECOMMENDATIONS)
 
 
 def _hold_agenda_item(session_id: int, recommendation_id: int) -> None:
-    """Inside the write: the session is still open (its row locked, so closing waits for this decision)
-    and the recommendation is on its agenda, undecided; 422 otherwise."""
+    """Inside the write: the session is still open (its row locked, so closing waits for this decision;
+    409 once closed) and the recommendation is on its agenda, undecided (422)."""
     status = db.session.scalar(select(SteeringSession.status).where(SteeringSession.id == session_id).with_for_update())
     if status != OPEN:
-        raise ValidationError(_("the session is closed: its minutes cannot change any more"))
+        raise Conflict(_("the session is closed: its agenda and minutes cannot change any more"))
     decided = db.session.execute(select(AgendaItem.result_state).where(
         AgendaItem.session_id == session_id, AgendaItem.recommendation_id == recommendation_id)).first()
     if decided is None:
