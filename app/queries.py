@@ -343,11 +343,13 @@ def department_queue_page(user: Any, status: str, offset: int, limit: int) -> tu
 # -- answers, sessions and follow-up ------------------------------------------------------
 
 
-def answer_template(process: Any, state: str, locale: str | None, default_locale: str | None) -> str:
+def answer_template(process: Any, state: str, locale: str | None, default_locale: str | None,
+                    own_templates: dict[str, str] | None = None) -> str:
     """The text that prefills the justification of a decision into ``state``: the process's own
-    template, else the workflow file's ``answer_template``, else nothing."""
-    own = db.session.scalar(select(AnswerTemplate.body).where(
-        AnswerTemplate.process_id == process.id, AnswerTemplate.state == state))
+    template, else the workflow file's ``answer_template``, else nothing. ``own_templates``: the
+    process's templates read once already (``answer_templates``), for a page with many forms."""
+    own = (own_templates.get(state) if own_templates is not None else db.session.scalar(
+        select(AnswerTemplate.body).where(AnswerTemplate.process_id == process.id, AnswerTemplate.state == state)))
     if own is not None:
         return own
     definition = engine().get(process.workflow_id).states.get(state)
@@ -416,6 +418,18 @@ def public_statements(recommendation_ids: Sequence[int]) -> dict[int, list[State
             Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == ANSWERED,
             Statement.visibility == "public").order_by(Statement.id)):
         found[statement.recommendation_id].append(statement)
+    return found
+
+
+def open_statement_departments_of(recommendation_ids: Sequence[int]) -> dict[int, list[str]]:
+    """``open_statement_departments`` for many recommendations in one query."""
+    found: dict[int, list[str]] = {rid: [] for rid in recommendation_ids}
+    if recommendation_ids:
+        for rid, name in db.session.execute(
+                select(Statement.recommendation_id, Department.name).join(Department, Statement.department_id == Department.id)
+                .where(Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == REQUESTED)
+                .order_by(Department.name)):
+            found[rid].append(name)
     return found
 
 

@@ -74,11 +74,11 @@ def sessions(slug: str):
 # -- one session ------------------------------------------------------------------------------
 
 
-def _decision_options(rec, workflow, roles) -> list[tuple[str, str, str]]:
+def _decision_options(rec, workflow, roles, own: dict[str, str]) -> list[tuple[str, str, str]]:
     """(trigger, button text, answer template) for each transition the reader may fire on ``rec``."""
     options = []
     for transition in engine().allowed(workflow.id, rec.state, roles):
-        text = queries.answer_template(rec.process, transition.dest, locale(), default_locale()) \
+        text = queries.answer_template(rec.process, transition.dest, locale(), default_locale(), own) \
             if workflow.states[transition.dest].final else ""
         options.append((transition.trigger, transition.display(locale(), default_locale()), text))
     return options
@@ -94,14 +94,15 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
     items = [item for item in queries.session_items(meeting.id)
              if permissions.can_view(roles_for(current_user, item.recommendation), workflow, item.recommendation.state)]
     resting_on = queries.public_statements([item.recommendation_id for item in items])
-    open_statements = {item.recommendation_id: queries.open_statement_departments(item.recommendation_id)
-                       for item in items if item.result_state is None}
+    open_statements = queries.open_statement_departments_of(
+        [item.recommendation_id for item in items if item.result_state is None])
     forms, add_form, minutes_form = {}, None, None
     if manage and not meeting.closed:
+        own = queries.answer_templates(process)
         for item in items:
             if item.result_state is not None:
                 continue
-            options = _decision_options(item.recommendation, workflow, roles_for(current_user, item.recommendation))
+            options = _decision_options(item.recommendation, workflow, roles_for(current_user, item.recommendation), own)
             if not options:
                 continue
             form = bound.get(item.recommendation_id) or SessionDecisionForm(prefix=f"i{item.recommendation_id}",
