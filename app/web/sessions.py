@@ -1,18 +1,19 @@
 """Sessions of the steering round on the pages: the list, one session with its agenda and one
-decision form per item, the minutes (also as a PDF once closed), and the process's answer templates."""
+decision form per item, the minutes (also as a PDF once closed), the process's answer templates,
+and a recommendation's dossier as a PDF."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import documents, permissions, queries, services
+from .. import documents, permissions, queries, services, timeline
 from ..errors import ServiceError, ValidationError
 from ..extensions import db
 from ..models import SteeringSession
 from ..roles import process_roles, roles_for
 from ..workflow import engine
-from . import bp
+from . import bp, follow_ups
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
 from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm
 from .forms import options as choices
@@ -294,3 +295,30 @@ def sessiondate(value) -> str:
         return babel_dates.format_date(value.date(), "full", locale=get_locale())
     return babel_dates.format_datetime(value, "EEEE, d. MMMM y, HH:mm" if str(get_locale()).startswith("de")
                                        else "EEEE, d MMMM y, HH:mm", locale=get_locale())
+
+
+# -- a recommendation's dossier --------------------------------------------------------------
+
+
+@bp.get("/processes/<slug>/recommendations/<id:number>/dossier.pdf")
+def dossier_pdf(slug: str, number: int):
+    """One recommendation as a tagged PDF: text, authors, statements, decision, follow-up, timeline, and
+    the hashes of its audit events, as the reader may see them."""
+    from .common import recommendation_or_404
+    from .views import statement_parts
+    shown = recommendation_or_404(slug, number)
+    rec, workflow, roles = shown.rec, shown.workflow, shown.roles
+    events = queries.events_of(rec.id)
+    comments = {c.id: c for c in queries.comments_of(rec.id)}
+    entries = timeline.entries(events, comments, workflow, roles, locale(), default_locale())
+    parts = statement_parts(shown)
+    html = render_template("recommendations/dossier.html", process=shown.process, rec=rec, workflow=workflow,
+                           statements=parts["statements"], resting_on=parts["resting_on"], entries=entries,
+                           events=events, follow_ups=queries.follow_ups_of(rec.id),
+                           status_names=follow_ups.STATUS_NAMES)
+    try:
+        pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
+    except documents.PdfUnavailable as error:
+        abort(503, description=str(error))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="dossier-{shown.process.slug}-{rec.number}.pdf"'})

@@ -159,3 +159,46 @@ def test_no_follow_up_before_adoption(world, people, browser, rec_in):
     admin.get(page)
     assert "Report on the implementation" not in admin.text
     assert admin.post(page + "/follow-ups", {"status": "done", "body": "x"}, follow=False).status_code == 403
+
+
+def test_german_minutes_say_so_in_the_pdf(world, browser, rec_in):
+    rec = rec_in(world, "steering_review", title="Früh informieren")
+    meeting = services.create_session(world.process.id, world.administrator, "5. Sitzung", "2026-05-06")
+    services.add_to_agenda(meeting.id, world.administrator, rec.id)
+    services.decide(meeting.id, world.administrator, rec.id, "reject", "Abgelehnt, weil der Haushalt fehlt.",
+                    _version(rec.id))
+    services.close_session(meeting.id, world.administrator)
+    response = browser().client.get(f"/sessions/{meeting.id}/minutes.pdf", headers={"Accept-Language": "de"})
+    reader = PdfReader(io.BytesIO(response.data))
+    assert reader.trailer["/Root"]["/Lang"] == "de"
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert "Protokoll: 5. Sitzung" in text and "Tagesordnung" in text and "Abgelehnt" in text
+    assert "Mittwoch, 6. Mai 2026" in text
+
+
+def test_a_recommendations_dossier_is_a_tagged_pdf_with_its_event_hashes(world, browser, rec_in, make_user):
+    rec = rec_in(world, "steering_review", title="Früh informieren")
+    planning = services.create_department("stadtplanung", "Stadtentwicklungsamt")
+    planner = make_user("Petra")
+    services.add_department_member(planning, planner)
+    asked = services.request_statement(rec.id, world.administrator, "stadtplanung", "Machbar?")
+    services.answer_statement(asked.id, planner, "Machbar mit zwei Aushängen.")
+    services.create_comment(rec.id, world.moderator, "Nur für die Steuerungsrunde.", visibility="internal")
+    rec = services.fire(rec.id, "adopt", world.administrator, "Angenommen, weil es wirkt.", _version(rec.id))
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    visitor = browser()
+    assert "Dossier as PDF" in visitor.get(page).text
+    response = visitor.client.get(page + "/dossier.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.data))
+    assert reader.trailer["/Root"]["/Lang"] == "en" and "/StructTreeRoot" in reader.trailer["/Root"]
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    for expected in ("Früh informieren", "Six weeks ahead", "Stadtentwicklungsamt", "Machbar mit zwei Aushängen.",
+                     "Angenommen, weil es wirkt.", "Adopted", "recommendation.transitioned"):
+        assert expected in text, expected
+    last = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert last.hash in text.replace(" ", "")
+    assert "Nur für die Steuerungsrunde." not in text  # an internal note stays internal
+    # A draft's dossier is not for the public.
+    draft = rec_in(world, "draft")
+    assert visitor.client.get(f"/processes/{world.process.slug}/recommendations/{draft.number}/dossier.pdf").status_code == 404
