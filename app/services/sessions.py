@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import audit, permissions, queries
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
@@ -25,7 +25,7 @@ from ..roles import process_roles
 from ..transactions import write_transaction
 from ..workflow import engine
 from .recommendations import fire, recommendation_for_change
-from .validation import NOTE_MAX, TITLE_MAX, clean_text
+from .validation import TITLE_MAX, clean_text
 
 PLACE_MAX = 200
 MINUTES_MAX = 50_000
@@ -243,7 +243,3 @@ def close_session(session_id: int, actor: User, notes: Any = None) -> SteeringSe
                       for i in items],
             "notes": meeting.notes, "participants": meeting.participants})
     return meeting
-
-
-def agenda_count(session_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(AgendaItem).where(AgendaItem.session_id == session_id))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 from pypdf import PdfReader
 
 from app import audit, services
@@ -54,6 +53,8 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
         f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-version": str(_version(second.id)),
         f"i{second.id}-note": "Angenommen: Teil 1 (Aushang). Nicht angenommen: Teil 2, der Haushalt fehlt."})
     assert "Decided. The decision is recorded with this session." in admin.text
+    assert "(Steering round review → Adopted in part) in a session of the steering round" in admin.client.get(
+        f"/processes/{world.process.slug}/recommendations/{second.number}").text
     # A stale form (the recommendation moved meanwhile) keeps what was typed.
     admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
                                              f"i{first.id}-version": "1"}, status=409)
