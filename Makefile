@@ -28,6 +28,7 @@ install-dev: $(VENV)/.installed-dev
 install-e2e: $(VENV)/.installed-e2e
 
 run: install
+	@ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0 || echo "note: without Pango (apt-get install libpango-1.0-0 libpangoft2-1.0-0) the minutes and dossiers are not served as PDF; everything else works"
 	$(BIN)/ratschlag db upgrade
 	$(BIN)/ratschlag demo --if-empty
 	$(BIN)/ratschlag run --host $(HOST) --port $(PORT)

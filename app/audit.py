@@ -221,6 +221,19 @@ class Verification:
         return f"bad: event {self.bad_seq}: {self.reason}"
 
 
+#: The chain's advisory lock on PostgreSQL (migrations 0006 and 0007 take the same one in ``audit_append``).
+CHAIN_LOCK_KEY = 0x5261747363686C
+
+
+def locked_head() -> tuple[int, str]:
+    """Inside a write transaction: the head as the next ``record`` will see it. On PostgreSQL the
+    chain's advisory lock is taken first (``audit_append`` takes it again, which a transaction may),
+    so no other append can come between; on SQLite the write transaction already excludes them."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    return head()
+
+
 def head() -> tuple[int, str]:
     """The newest event's sequence number and hash (0 and the genesis hash for an empty chain)."""
     last = db.session.execute(_HEAD).first()

@@ -184,6 +184,16 @@ def load(if_empty: bool = False) -> None:
     doubtful = services.create_comment(recs[6].id, people["jonas"], "Das Geld wird doch sowieso zweckentfremdet.")
     services.report_comment(doubtful.id, people["amira"], "Eine Unterstellung ohne jeden Beleg.")
 
+    # The steering round's next session, its agenda set from what is ready; a report on an adopted one.
+    session = services.create_session(guidelines.id, people["stefan"], "4. Sitzung der Steuerungsrunde",
+                                      "2026-03-14T18:00", "Rathaus Mitte, Raum 101",
+                                      "Stefan (Bezirksamt), Vertretung der BVV, Vertretung der Bürgerschaftlichen AG")
+    services.add_ready(session.id, people["stefan"])
+    adopted = next(rec for rec in recs if rec.title == "Vorhabenliste online veröffentlichen")
+    services.record_follow_up(adopted.id, people["petra"], "in_progress",
+                              "Die erste Vorhabenliste ist im Entwurf; sie erscheint im April online.",
+                              next_days=90, department="stadtentwicklung")
+
     concern: Recommendation | RecommendationView = services.create_recommendation(
         concerns.id, people["helga"], "Bank am Spielplatz Lindenstraße",
                                              "Am Spielplatz fehlt eine Bank für Eltern und Großeltern.")

@@ -305,6 +305,8 @@ class Decision(Model):
     note: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The steering round's session the decision was taken in, if any.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("steering_sessions.id"))
 
     recommendation: Mapped[Recommendation] = relationship(back_populates="decision")
     decided_by: Mapped[User] = relationship(lazy="joined")
@@ -469,3 +471,112 @@ class Statement(Model):
 
     def overdue(self, now: datetime) -> bool:
         return self.status == "requested" and self.due_at is not None and self.due_at < now
+
+
+class AnswerTemplate(db.Model):
+    """A process's own answer template for the decisions that lead into one state, in place of the
+    workflow file's ``answer_template`` (docs/workflows.md)."""
+
+    __tablename__ = "answer_templates"
+    __table_args__ = (UniqueConstraint("process_id", "state", name="uq_answer_templates_process_state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+#: A session's status: open (its agenda and decisions may change) or closed (its minutes are frozen).
+OPEN, CLOSED = SESSION_STATUSES = ("open", "closed")
+
+
+class SteeringSession(db.Model):
+    """A session (Sitzung) of the steering round: a date, a place, who attended, an agenda of
+    recommendations decided item by item, and minutes frozen when it closes."""
+
+    __tablename__ = "steering_sessions"
+    audit_subject_type = "session"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        Index("ix_steering_sessions_process_held", "process_id", "held_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    held_at: Mapped[datetime] = mapped_column(DateTime)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    participants: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: ``SEQ:HASH`` of the audit chain's head just before the ``session.closed`` event.
+    chain_head: Mapped[str | None] = mapped_column(String(80))
+
+    process: Mapped[Process] = relationship()
+    items: Mapped[list[AgendaItem]] = relationship(back_populates="session", order_by="AgendaItem.position",
+                                                      cascade="all, delete-orphan")
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+
+    @property
+    def closed(self) -> bool:
+        return self.status == CLOSED
+
+
+class AgendaItem(db.Model):
+    """One item (TOP) of a session's agenda: a recommendation, and what the session did with it."""
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (
+        UniqueConstraint("session_id", "recommendation_id", name="uq_agenda_items_session_recommendation"),
+        Index("ix_agenda_items_recommendation", "recommendation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("steering_sessions.id"))
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    # Written by the decision taken in the session (in the transition's own transaction).
+    trigger: Mapped[str | None] = mapped_column(String(64))
+    result_state: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    session: Mapped[SteeringSession] = relationship(back_populates="items")
+    recommendation: Mapped[Recommendation] = relationship(lazy="joined")
+    decided_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+#: Where the implementation of an adopted recommendation stands.
+FOLLOW_UP_STATUSES = ("planned", "in_progress", "done", "stalled")
+
+
+class FollowUp(db.Model):
+    """One dated report on the implementation (Umsetzung) of an adopted recommendation; the newest
+    report is where it stands, ``next_due_at`` when the next report is due."""
+
+    __tablename__ = "follow_ups"
+    audit_subject_type = "follow_up"
+    __table_args__ = (
+        CheckConstraint("status IN ('planned', 'in_progress', 'done', 'stalled')", name="status"),
+        Index("ix_follow_ups_recommendation_id", "recommendation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    recommendation: Mapped[Recommendation] = relationship()
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    author: Mapped[User] = relationship(lazy="joined")

@@ -117,6 +117,34 @@ def can_answer_statement(in_department: bool) -> bool:
     return in_department
 
 
+# -- sessions of the steering round ---------------------------------------------
+
+
+def can_manage_sessions(roles: frozenset[str]) -> bool:
+    """Creating a session, building its agenda, keeping its minutes and closing it: the process's
+    administrators (the decisions themselves are the workflow's transitions, checked as ever)."""
+    return "administrator" in roles
+
+
+def deciding_states(workflow: Workflow) -> list[str]:
+    """States whose recommendations wait for the steering round's decision: those from which
+    ``administrator`` may fire a transition into a final state."""
+    return [name for name, state in workflow.states.items() if not state.final and any(
+        "administrator" in t.roles and workflow.states[t.dest].final for t in workflow.outgoing(name))]
+
+
+def takes_follow_up(workflow: Workflow, state: str) -> bool:
+    """Whether a recommendation in ``state`` was decided so that its implementation is reported on."""
+    definition = workflow.states.get(state)
+    return definition is not None and definition.final and definition.follow_up
+
+
+def can_record_follow_up(roles: frozenset[str], in_department: bool) -> bool:
+    """Reporting on the implementation of an adopted recommendation: the process's administrators,
+    and members of a department asked for a statement on it or named responsible for it."""
+    return in_department or "administrator" in roles
+
+
 # -- comments -------------------------------------------------------------------
 
 

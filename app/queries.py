@@ -16,26 +16,32 @@ from datetime import datetime
 from itertools import accumulate
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, bindparam, case, exists, or_, select
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import audit, permissions
 from .extensions import db
 from .models import (
+    ANSWERED,
     COUNT_BLOCK,
     REQUESTED,
+    AgendaItem,
+    AnswerTemplate,
     AuditEvent,
     Comment,
     CommentReport,
     Decision,
     Department,
     DepartmentMember,
+    FollowUp,
     Membership,
     Process,
     Recommendation,
     RecommendationAuthor,
     RecommendationCount,
     Statement,
+    SteeringSession,
     User,
 )
 from .roles import department_ids, process_roles, remember_department_role, remember_roles, user_id
@@ -321,18 +327,134 @@ def departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.name)))
 
 
-def department_queue(user: Any) -> list[Statement]:
-    """What is asked of ``user``'s departments: open requests first (overdue ones, then by due date),
-    then the latest answered and declined ones."""
+def department_queue_page(user: Any, status: str, offset: int, limit: int) -> tuple[list[Statement], int]:
+    """One page of what is asked of ``user``'s departments, with the total: ``requested`` ones by due
+    date (overdue first, those without a date last), or the answered and declined ones, newest first."""
     ids = department_ids(user)
     if not ids:
+        return [], 0
+    where = [Statement.department_id.in_(ids),
+             Statement.status == REQUESTED if status == REQUESTED else Statement.status != REQUESTED]
+    order = (Statement.due_at.asc().nulls_last(), Statement.id) if status == REQUESTED \
+        else (Statement.answered_at.desc(), Statement.id.desc())
+    total = db.session.scalar(select(func.count()).select_from(Statement).where(*where))
+    items = db.session.scalars(select(Statement).where(*where).order_by(*order).offset(offset).limit(limit)
+                               .options(selectinload(Statement.recommendation)
+                                        .selectinload(Recommendation.process))).all()
+    return list(items), total
+
+
+# -- answers, sessions and follow-up ------------------------------------------------------
+
+
+def answer_template(process: Any, state: str, locale: str | None, default_locale: str | None,
+                    own_templates: dict[str, str] | None = None) -> str:
+    """The text that prefills the justification of a decision into ``state``: the process's own
+    template, else the workflow file's ``answer_template``, else nothing. ``own_templates``: the
+    process's templates read once already (``answer_templates``), for a page with many forms."""
+    own = (own_templates.get(state) if own_templates is not None else db.session.scalar(
+        select(AnswerTemplate.body).where(AnswerTemplate.process_id == process.id, AnswerTemplate.state == state)))
+    if own is not None:
+        return own
+    definition = engine().get(process.workflow_id).states.get(state)
+    template = definition.answer_template if definition is not None else None
+    return template.text(locale, default_locale) if template is not None else ""
+
+
+def answer_templates(process: Any) -> dict[str, str]:
+    """The process's own templates, by state."""
+    return dict(db.session.execute(select(AnswerTemplate.state, AnswerTemplate.body)
+                                   .where(AnswerTemplate.process_id == process.id)).all())
+
+
+def ready_for_agenda(process: Any, exclude_session: int | None = None, limit: int = 200) -> list[int]:
+    """Recommendations of ``process`` that wait for the steering round's decision with no statement
+    open, by number; without those on the agenda of ``exclude_session``."""
+    states = permissions.deciding_states(engine().get(process.workflow_id))
+    if not states or limit <= 0:
         return []
-    base = select(Statement).where(Statement.department_id.in_(ids))
-    open_ = db.session.scalars(base.where(Statement.status == REQUESTED)
-                               .order_by(Statement.due_at.asc().nulls_last(), Statement.id).limit(200)).all()
-    done = db.session.scalars(base.where(Statement.status != REQUESTED)
-                              .order_by(Statement.answered_at.desc(), Statement.id.desc()).limit(50)).all()
-    return [*open_, *done]
+    query = select(Recommendation.id).where(
+        Recommendation.process_id == process.id, Recommendation.state.in_(states),
+        ~exists().where(Statement.recommendation_id == Recommendation.id, Statement.status == REQUESTED))
+    if exclude_session is not None:
+        query = query.where(~exists().where(AgendaItem.session_id == exclude_session,
+                                            AgendaItem.recommendation_id == Recommendation.id))
+    return list(db.session.scalars(query.order_by(Recommendation.number).limit(limit)))
+
+
+def waiting_for_decision(process: Any, exclude_session: int | None = None, limit: int = 200) -> list[Recommendation]:
+    """Recommendations of ``process`` in a deciding state, by number, not on ``exclude_session``'s agenda."""
+    states = permissions.deciding_states(engine().get(process.workflow_id))
+    if not states:
+        return []
+    query = select(Recommendation).where(Recommendation.process_id == process.id, Recommendation.state.in_(states))
+    if exclude_session is not None:
+        query = query.where(~exists().where(AgendaItem.session_id == exclude_session,
+                                            AgendaItem.recommendation_id == Recommendation.id))
+    return list(db.session.scalars(query.order_by(Recommendation.number).limit(limit)))
+
+
+def sessions_of(process_id: int, offset: int = 0, limit: int = 50) -> tuple[list[SteeringSession], int]:
+    """A process's sessions, the latest first, with their total."""
+    where = SteeringSession.process_id == process_id
+    total = db.session.scalar(select(func.count()).select_from(SteeringSession).where(where))
+    items = db.session.scalars(select(SteeringSession).where(where)
+                               .order_by(SteeringSession.held_at.desc(), SteeringSession.id.desc())
+                               .offset(offset).limit(limit)).all()
+    return list(items), total
+
+
+def session_items(session_id: int) -> list[AgendaItem]:
+    """A session's agenda in order, with each recommendation, its process and decision loaded."""
+    return list(db.session.scalars(
+        select(AgendaItem).where(AgendaItem.session_id == session_id).order_by(AgendaItem.position)
+        .options(selectinload(AgendaItem.recommendation).selectinload(Recommendation.process),
+                 selectinload(AgendaItem.recommendation).selectinload(Recommendation.author_links),
+                 selectinload(AgendaItem.recommendation).selectinload(Recommendation.decision))))
+
+
+def public_statements(recommendation_ids: Sequence[int]) -> dict[int, list[Statement]]:
+    """The public answered statements on each of the recommendations: what a decision rests on."""
+    found: dict[int, list[Statement]] = {rid: [] for rid in recommendation_ids}
+    if not recommendation_ids:
+        return found
+    for statement in db.session.scalars(select(Statement).where(
+            Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == ANSWERED,
+            Statement.visibility == "public").order_by(Statement.id)):
+        found[statement.recommendation_id].append(statement)
+    return found
+
+
+def open_statement_departments_of(recommendation_ids: Sequence[int]) -> dict[int, list[str]]:
+    """``open_statement_departments`` for many recommendations in one query."""
+    found: dict[int, list[str]] = {rid: [] for rid in recommendation_ids}
+    if recommendation_ids:
+        for rid, name in db.session.execute(
+                select(Statement.recommendation_id, Department.name).join(Department, Statement.department_id == Department.id)
+                .where(Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == REQUESTED)
+                .order_by(Department.name)):
+            found[rid].append(name)
+    return found
+
+
+def follow_ups_of(recommendation_id: int) -> list[FollowUp]:
+    """The implementation reports on a recommendation, newest first."""
+    return list(db.session.scalars(select(FollowUp).where(FollowUp.recommendation_id == recommendation_id)
+                                   .order_by(FollowUp.id.desc())))
+
+
+def overdue_follow_ups(condition: ColumnElement[bool], now: datetime, limit: int = 50) -> list[tuple[Recommendation, FollowUp]]:
+    """Recommendations (among those ``condition`` lets through) whose latest implementation report
+    named a date for the next one that has passed, the longest overdue first."""
+    latest = select(FollowUp.recommendation_id, func.max(FollowUp.id).label("id")) \
+        .group_by(FollowUp.recommendation_id).subquery()
+    rows = db.session.execute(
+        select(Recommendation, FollowUp).join(latest, latest.c.recommendation_id == Recommendation.id)
+        .join(FollowUp, FollowUp.id == latest.c.id)
+        .where(condition, FollowUp.next_due_at < now, FollowUp.status != "done")
+        .order_by(FollowUp.next_due_at).limit(limit)
+        .options(selectinload(Recommendation.process))).all()
+    return [(row[0], row[1]) for row in rows]
 
 
 def processes(status: str | None = None) -> list[Process]:

@@ -30,9 +30,12 @@ class Entry:
 def _transitioned(event: AuditEvent, data: dict, workflow: Workflow, locale: str, default: str) -> tuple[str, str | None]:
     transition = workflow.transition(data.get("from", ""), data.get("trigger", ""))
     action = transition.display(locale, default) if transition else data.get("trigger", "?")
-    return _("%(actor)s: %(action)s (%(source)s → %(dest)s)", actor=_actor(event), action=action,
+    text = _("%(actor)s: %(action)s (%(source)s → %(dest)s)", actor=_actor(event), action=action,
              source=workflow.state_label(data.get("from", "?"), locale, default),
-             dest=workflow.state_label(data.get("to", "?"), locale, default)), data.get("note")
+             dest=workflow.state_label(data.get("to", "?"), locale, default))
+    if data.get("session_id"):
+        text += " " + _("in a session of the steering round")
+    return text, data.get("note")
 
 
 def _actor(event: AuditEvent) -> str:

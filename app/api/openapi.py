@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from ..models import PARTICIPATION_LEVELS, PROCESS_STATUSES, STATEMENT_STATUSES
+from ..models import FOLLOW_UP_STATUSES, PARTICIPATION_LEVELS, PROCESS_STATUSES, SESSION_STATUSES, STATEMENT_STATUSES
 
 
 def _ref(name: str) -> dict:
@@ -194,6 +194,47 @@ SCHEMAS = {
             "html_url": {"type": "string", "format": "uri", "description": "the process's web page"},
         },
     },
+    "SessionSummary": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "process", "title", "held_at", "place", "status", "closed_at", "chain_head", "html_url",
+                     "minutes_pdf_url"],
+        "properties": {
+            "id": _INT, "process": {"type": "string", "description": "the process's slug"}, "title": _STRING,
+            "held_at": {"type": "string", "description": "date and time as entered, local time: YYYY-MM-DDTHH:MM"},
+            "place": _STRING, "status": {"enum": list(SESSION_STATUSES)}, "closed_at": _nullable(_TIME),
+            "chain_head": {**_nullable(_STRING), "description": "SEQ:HASH of the audit chain just before closing"},
+            "html_url": _STRING,
+            "minutes_pdf_url": {**_nullable(_STRING), "description": "the minutes as tagged PDF, once closed"},
+        },
+    },
+    "AgendaItem": {
+        "type": "object", "additionalProperties": False, "required": ["position", "recommendation", "decision"],
+        "properties": {
+            "position": _INT,
+            "recommendation": {
+                "type": "object", "additionalProperties": False,
+                "required": ["id", "number", "title", "state", "state_label", "version", "html_url"],
+                "properties": {"id": _INT, "number": _INT, "title": _STRING, "state": _STRING, "state_label": _STRING,
+                               "version": _INT, "html_url": _STRING},
+            },
+            "decision": _nullable({
+                "type": "object", "additionalProperties": False,
+                "required": ["trigger", "state", "note", "decided_by", "decided_at"],
+                "properties": {"trigger": _STRING, "state": _STRING, "note": _nullable(_STRING),
+                               "decided_by": _ref("Person"), "decided_at": _TIME},
+            }),
+        },
+    },
+    "FollowUp": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "recommendation_id", "status", "body", "body_html", "department", "next_due_at", "overdue",
+                     "author", "created_at"],
+        "properties": {
+            "id": _INT, "recommendation_id": _INT, "status": {"enum": list(FOLLOW_UP_STATUSES)}, "body": _STRING,
+            "body_html": _STRING, "department": _nullable(_ref("Department")), "next_due_at": _nullable(_TIME),
+            "overdue": {"type": "boolean"}, "author": _ref("Person"), "created_at": _TIME,
+        },
+    },
     "ProcessList": {
         "type": "object", "additionalProperties": False, "required": ["items"],
         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Process"}}},
@@ -218,7 +259,7 @@ def _errors(*statuses: int) -> dict:
         403: "the caller's roles do not allow it (forbidden)",
         404: "unknown, or not visible to the caller (not_found)",
         413: "body larger than 1 MiB (payload_too_large)",
-        409: "stale version, or a statement answered or declined already (conflict)",
+        409: "stale version, a statement answered or declined already, or a closed session (conflict)",
         422: "invalid_transition, note_required, statements_pending or validation",
         429: "too many requests for this token or address (too_many_requests)",
     }
@@ -242,6 +283,7 @@ _WRITE_ERRORS = (400, 401, 403, 404, 413, 422)
 @cache
 def document() -> dict:
     rec_id = _path_id("id", "the recommendation's id")
+    session_id = _path_id("id", "the session's id")
     slug = {"name": "slug", "in": "path", "required": True, "schema": _STRING}
     return {
         "openapi": "3.1.0",
@@ -380,9 +422,102 @@ def document() -> dict:
                 "responses": {"200": _json(_ref("Statement"), "the declined statement"),
                               **_errors(*_WRITE_ERRORS, 409)},
             }},
+            "/processes/{slug}/sessions": {
+                "get": {
+                    "summary": "The sessions of a process's steering round, the latest first (listed to everyone)",
+                    "security": _OPTIONAL,
+                    "parameters": [
+                        slug,
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                        {"name": "per_page", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    ],
+                    "responses": {"200": _json({
+                        "type": "object", "additionalProperties": False,
+                        "required": ["items", "total", "page", "per_page"],
+                        "properties": {"items": {"type": "array", "items": _ref("SessionSummary")}, "total": _INT,
+                                       "page": _INT, "per_page": _INT}}, "one page"), **_errors(401, 404, 422)},
+                },
+                "post": {
+                    "summary": "Create a session (the process's administrators)",
+                    "security": _SECURED, "parameters": [slug],
+                    "requestBody": _body({"title": _STRING,
+                                          "held_at": {"type": "string", "description": "YYYY-MM-DD or YYYY-MM-DDTHH:MM"},
+                                          "place": _nullable(_STRING), "participants": _nullable(_STRING)},
+                                         ["title", "held_at"]),
+                    "responses": {"201": _json(_ref("Session"), "the new, open session"), **_errors(*_WRITE_ERRORS)},
+                },
+            },
+            "/sessions/{id}": {
+                "get": {
+                    "summary": "A session with its agenda (the items the caller may see)", "security": _OPTIONAL,
+                    "parameters": [session_id],
+                    "responses": {"200": _json(_ref("Session"), "the session"), **_errors(401, 404)},
+                },
+                "patch": {
+                    "summary": "Place, attendance and notes of an open session (its process's administrators)",
+                    "security": _SECURED, "parameters": [session_id],
+                    "requestBody": _body({"place": _nullable(_STRING), "participants": _nullable(_STRING),
+                                          "notes": _nullable(_STRING)}, []),
+                    "responses": {"200": _json(_ref("Session"), "the session"), **_errors(*_WRITE_ERRORS, 409)},
+                },
+            },
+            "/sessions/{id}/agenda": {"post": {
+                "summary": "Put a recommendation that waits for the steering round's decision on the agenda",
+                "security": _SECURED, "parameters": [session_id],
+                "requestBody": _body({"recommendation_id": _INT}, ["recommendation_id"]),
+                "responses": {"201": _json(_ref("Session"), "the session"), **_errors(*_WRITE_ERRORS, 409)},
+            }},
+            "/sessions/{id}/agenda/ready": {"post": {
+                "summary": "Put every recommendation that waits for a decision with no statement open on the agenda",
+                "security": _SECURED, "parameters": [session_id],
+                "requestBody": _body({}, []),
+                "responses": {"200": _json(_ref("Session"), "the session"), **_errors(*_WRITE_ERRORS, 409)},
+            }},
+            "/sessions/{id}/decisions": {"post": {
+                "summary": "Decide an agenda item: the workflow's transition, recorded with the session. Checks: "
+                           "409 closed session, 422 not on the agenda, then as for transitions",
+                "security": _SECURED, "parameters": [session_id],
+                "requestBody": _body({"recommendation_id": _INT, "trigger": _STRING, "note": _nullable(_STRING),
+                                      "version": _INT}, ["recommendation_id", "trigger", "version"]),
+                "responses": {"200": _json(_ref("Recommendation"), "the recommendation in its new state"),
+                              **_errors(*_WRITE_ERRORS, 409)},
+            }},
+            "/sessions/{id}/close": {"post": {
+                "summary": "Close the session: agenda and minutes freeze; the session.closed event holds the chain head",
+                "security": _SECURED, "parameters": [session_id],
+                "requestBody": _body({"notes": _nullable(_STRING)}, []),
+                "responses": {"200": _json(_ref("Session"), "the closed session"), **_errors(*_WRITE_ERRORS, 409)},
+            }},
+            "/recommendations/{id}/follow-ups": {
+                "get": {
+                    "summary": "Reports on the implementation of an adopted recommendation, newest first",
+                    "security": _OPTIONAL, "parameters": [rec_id],
+                    "responses": {"200": _json(_items("FollowUp"), "the reports"), **_errors(401, 404)},
+                },
+                "post": {
+                    "summary": "Report on the implementation (the process's administrators, the departments concerned)",
+                    "security": _SECURED, "parameters": [rec_id],
+                    "requestBody": _body({"status": {"enum": list(FOLLOW_UP_STATUSES)}, "body": _STRING,
+                                          "next_days": {**_nullable({"type": "integer", "minimum": 1, "maximum": 730}),
+                                                        "description": "the next report is due in this many days"},
+                                          "department": {**_nullable(_STRING),
+                                                         "description": "the responsible department's slug"}},
+                                         ["status", "body"]),
+                    "responses": {"201": _json(_ref("FollowUp"), "the report"), **_errors(*_WRITE_ERRORS)},
+                },
+            },
             "/openapi.json": {"get": {
                 "summary": "This document", "security": _OPTIONAL,
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
             }},
         },
     }
+
+
+SCHEMAS["Session"] = {
+    **SCHEMAS["SessionSummary"],
+    "required": [*SCHEMAS["SessionSummary"]["required"], "participants", "notes", "items"],
+    "properties": {**SCHEMAS["SessionSummary"]["properties"], "participants": _STRING, "notes": _STRING,
+                   "items": {"type": "array", "items": _ref("AgendaItem")}},
+}

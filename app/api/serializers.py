@@ -8,7 +8,19 @@ from flask_babel import get_locale
 
 from .. import audit, permissions
 from ..disclosure import Shown
-from ..models import AuditEvent, Comment, Department, Process, Recommendation, Statement, User, utcnow
+from ..models import (
+    AgendaItem,
+    AuditEvent,
+    Comment,
+    Department,
+    FollowUp,
+    Process,
+    Recommendation,
+    Statement,
+    SteeringSession,
+    User,
+    utcnow,
+)
 from ..queries import Author, CommentView, RecommendationView
 from ..workflow import engine
 from ..workflow.definition import Label, Workflow
@@ -136,4 +148,62 @@ def statement(item: Statement) -> dict:
         "reason": item.reason,
         "answered_by": person(item.answered_by),
         "answered_at": iso(item.answered_at),
+    }
+
+
+def session_summary(item: SteeringSession) -> dict:
+    """A session of the steering round (docs/api.md): its date as entered, local time."""
+    return {
+        "id": item.id,
+        "process": item.process.slug,
+        "title": item.title,
+        "held_at": item.held_at.strftime("%Y-%m-%dT%H:%M"),
+        "place": item.place,
+        "status": item.status,
+        "closed_at": iso(item.closed_at),
+        "chain_head": item.chain_head,
+        "html_url": url_for("web.session", session_id=item.id, _external=True),
+        "minutes_pdf_url": url_for("web.session_pdf", session_id=item.id, _external=True) if item.closed else None,
+    }
+
+
+def session(item: SteeringSession, items: list[AgendaItem], workflow: Workflow) -> dict:
+    """A session with its agenda: only the items the caller may see."""
+    return {
+        **session_summary(item),
+        "participants": item.participants,
+        "notes": item.notes,
+        "items": [agenda_item(agenda, workflow) for agenda in items],
+    }
+
+
+def agenda_item(item: AgendaItem, workflow: Workflow) -> dict:
+    rec = item.recommendation
+    state = workflow.states.get(rec.state)
+    return {
+        "position": item.position,
+        "recommendation": {
+            "id": rec.id, "number": rec.number, "title": rec.title, "state": rec.state,
+            "state_label": text(state.label) if state else rec.state, "version": rec.version,
+            "html_url": url_for("web.recommendation", slug=rec.process.slug, number=rec.number, _external=True),
+        },
+        "decision": None if item.result_state is None else {
+            "trigger": item.trigger, "state": item.result_state, "note": item.note,
+            "decided_by": person(item.decided_by), "decided_at": iso(item.decided_at),
+        },
+    }
+
+
+def follow_up(item: FollowUp) -> dict:
+    return {
+        "id": item.id,
+        "recommendation_id": item.recommendation_id,
+        "status": item.status,
+        "body": item.body,
+        "body_html": item.body_html,
+        "department": department(item.department) if item.department is not None else None,
+        "next_due_at": iso(item.next_due_at),
+        "overdue": item.next_due_at is not None and item.status != "done" and item.next_due_at < utcnow(),
+        "author": person(item.author),
+        "created_at": iso(item.created_at),
     }

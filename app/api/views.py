@@ -14,7 +14,7 @@ from .. import permissions, queries, services
 from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
-from ..models import PROCESS_STATUSES, Comment, Process, Recommendation, Statement
+from ..models import PROCESS_STATUSES, Comment, Process, Recommendation, Statement, SteeringSession
 from ..roles import department_ids, process_roles, roles_for
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
@@ -286,3 +286,108 @@ def decline_statement(statement_id: int):
     user = caller(required=True)
     payload = body({"reason": (str,)})
     return jsonify(serializers.statement(services.decline_statement(statement_id, user, payload.get("reason"))))
+
+
+# -- sessions of the steering round, follow-up (docs/api.md) ------------------------------
+
+
+def _session(session_id: int) -> SteeringSession:
+    meeting = db.session.get(SteeringSession, session_id)
+    if meeting is None:
+        raise NotFound(_("there is no session %(id)s", id=session_id))
+    return meeting
+
+
+def session_answer(meeting: SteeringSession, user, status: int = 200):
+    workflow = engine().get(meeting.process.workflow_id)
+    items = [item for item in queries.session_items(meeting.id)
+             if permissions.can_view(roles_for(user, item.recommendation), workflow, item.recommendation.state)]
+    return jsonify(serializers.session(meeting, items, workflow)), status
+
+
+@bp.get("/processes/<slug>/sessions")
+def list_sessions(slug: str):
+    caller()
+    process = services.find_process(slug)
+    page = query_int("page", 1, 1, 10**9)
+    per_page = query_int("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
+    items, total = queries.sessions_of(process.id, (page - 1) * per_page, per_page)
+    return jsonify({"items": [serializers.session_summary(s) for s in items], "total": total, "page": page,
+                    "per_page": per_page})
+
+
+@bp.post("/processes/<slug>/sessions")
+def create_session(slug: str):
+    user = caller(required=True)
+    process = services.find_process(slug)
+    payload = body({"title": (str,), "held_at": (str,), "place": (str,), "participants": (str,)},
+                   required=("title", "held_at"))
+    meeting = services.create_session(process.id, user, payload["title"], payload["held_at"], payload.get("place"),
+                                      payload.get("participants"))
+    return session_answer(meeting, user, 201)
+
+
+@bp.get("/sessions/<id:session_id>")
+def get_session(session_id: int):
+    user = caller()
+    return session_answer(_session(session_id), user)
+
+
+@bp.patch("/sessions/<id:session_id>")
+def update_session(session_id: int):
+    user = caller(required=True)
+    payload = body({"place": (str,), "participants": (str,), "notes": (str,)})
+    meeting = services.update_minutes(session_id, user, payload.get("place"), payload.get("participants"),
+                                      payload.get("notes"))
+    return session_answer(meeting, user)
+
+
+@bp.post("/sessions/<id:session_id>/agenda")
+def add_agenda_item(session_id: int):
+    user = caller(required=True)
+    payload = body({"recommendation_id": (int,)}, required=("recommendation_id",))
+    services.add_to_agenda(session_id, user, payload["recommendation_id"])
+    return session_answer(_session(session_id), user, 201)
+
+
+@bp.post("/sessions/<id:session_id>/agenda/ready")
+def add_ready_items(session_id: int):
+    user = caller(required=True)
+    body({})
+    services.add_ready(session_id, user)
+    return session_answer(_session(session_id), user)
+
+
+@bp.post("/sessions/<id:session_id>/decisions")
+def decide_in_session(session_id: int):
+    user = caller(required=True)
+    payload = body({"recommendation_id": (int,), "trigger": (str,), "note": (str,), "version": (int,)},
+                   required=("recommendation_id", "trigger", "version"))
+    rec = services.decide(session_id, user, payload["recommendation_id"], payload["trigger"], payload.get("note"),
+                          payload["version"])
+    return written_recommendation(rec, user)
+
+
+@bp.post("/sessions/<id:session_id>/close")
+def close_session(session_id: int):
+    user = caller(required=True)
+    payload = body({"notes": (str,)})
+    meeting = services.close_session(session_id, user, payload.get("notes"))
+    return session_answer(meeting, user)
+
+
+@bp.get("/recommendations/<id:rec_id>/follow-ups")
+def list_follow_ups(rec_id: int):
+    user = caller()
+    visible_recommendation(rec_id, user)
+    return jsonify({"items": [serializers.follow_up(f) for f in queries.follow_ups_of(rec_id)]})
+
+
+@bp.post("/recommendations/<id:rec_id>/follow-ups")
+def record_follow_up(rec_id: int):
+    user = caller(required=True)
+    payload = body({"status": (str,), "body": (str,), "next_days": (int,), "department": (str,)},
+                   required=("status", "body"))
+    report = services.record_follow_up(rec_id, user, payload["status"], payload["body"], payload.get("next_days"),
+                                       payload.get("department"))
+    return jsonify(serializers.follow_up(report)), 201

@@ -4,7 +4,8 @@ One module per aggregate: ``accounts`` (people, passwords, API tokens), ``proces
 and the roles held in them), ``recommendations`` (writing, editing, co-authors and ``fire``, the
 only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` (sign-ins as rows, signing out),
 ``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
-they are asked for); ``validation`` holds what they
+they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
+``follow_ups`` (reports on the implementation of adopted recommendations); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
 checks the actor's permissions, changes the models and appends exactly one audit event; anything
 that fails rolls all of it back. Nothing outside this package writes models or the audit trail.
@@ -38,8 +39,28 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
-from .processes import create_process, find_process, grant_role, parse_links, revoke_role, update_overview
+from .follow_ups import record_follow_up
+from .processes import (
+    create_process,
+    find_process,
+    grant_role,
+    parse_links,
+    revoke_role,
+    set_answer_template,
+    update_overview,
+)
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
+from .sessions import (
+    add_ready,
+    add_to_agenda,
+    close_session,
+    create_session,
+    decide,
+    move_item,
+    parse_held_at,
+    remove_from_agenda,
+    update_minutes,
+)
 from .signins import end_session, sign_in, sign_out_everywhere, user_for_session
 from .throttle import password_attempt, sign_in_attempt
 
@@ -53,4 +74,6 @@ __all__ = [
     "update_recommendation", "user_for_token",
     "workflow_of", "end_session", "sign_in", "sign_out_everywhere", "user_for_session", "password_attempt",
     "sign_in_attempt",
+    "record_follow_up", "set_answer_template", "add_ready", "add_to_agenda", "close_session",
+    "create_session", "decide", "move_item", "parse_held_at", "remove_from_agenda", "update_minutes",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from .. import audit, permissions
 from ..errors import Forbidden, NotFound, ValidationError
 from ..extensions import db
-from ..models import PARTICIPATION_LEVELS, PROCESS_STATUSES, Membership, Process, User
+from ..models import PARTICIPATION_LEVELS, PROCESS_STATUSES, AnswerTemplate, Membership, Process, User, utcnow
 from ..roles import forget_roles, process_roles
 from ..transactions import add_unique, write_transaction
 from ..workflow import engine
@@ -199,3 +199,31 @@ def overview_of(process: Process) -> dict[str, Any]:
         "ends_on": process.ends_on.isoformat() if process.ends_on else None,
         "participation": process.participation, "contact": process.contact or "", "links": process.links,
     }
+ANSWER_TEMPLATE_MAX = 10_000
+
+
+def set_answer_template(process_id: int, actor: User, state: Any, body: Any) -> bool:
+    """A process's own answer template for decisions into the final state ``state`` (its
+    administrators only); a blank body goes back to the workflow file's. False: nothing changed."""
+    with write_transaction() as session:
+        process = session.get(Process, process_id)
+        if process is None:
+            raise NotFound(_("there is no process %(id)s", id=process_id))
+        if not permissions.can_manage_sessions(process_roles(actor, process.id)):
+            raise Forbidden(_("only the process's administrators edit its answer templates"))
+        workflow = engine().get(process.workflow_id)
+        if not isinstance(state, str) or state not in workflow.states or not workflow.states[state].final:
+            raise ValidationError(_("answer templates belong to the workflow's final states"))
+        body = clean_text(body, "body", ANSWER_TEMPLATE_MAX, required=False)
+        row = session.scalars(select(AnswerTemplate).where(AnswerTemplate.process_id == process.id,
+                                                           AnswerTemplate.state == state)).first()
+        if (row.body if row else None) == body:
+            return False
+        if body is None:
+            session.delete(row)
+        elif row is None:
+            session.add(AnswerTemplate(process_id=process.id, state=state, body=body, updated_at=utcnow()))
+        else:
+            row.body, row.updated_at = body, utcnow()
+        audit.record("process.answer_template_set", process, actor, {"state": state, "body": body})
+    return True

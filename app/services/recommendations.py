@@ -14,7 +14,18 @@ from sqlalchemy.orm.util import identity_key
 from .. import audit, permissions, queries
 from ..errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFound, StatementsPending, ValidationError
 from ..extensions import db
-from ..models import Decision, Process, Recommendation, RecommendationAuthor, RecommendationRevision, User, utcnow
+from ..models import (
+    OPEN,
+    AgendaItem,
+    Decision,
+    Process,
+    Recommendation,
+    RecommendationAuthor,
+    RecommendationRevision,
+    SteeringSession,
+    User,
+    utcnow,
+)
 from ..queries import Author, DecisionView, RecommendationView
 from ..roles import process_roles, roles_for
 from ..transactions import write_transaction
@@ -154,7 +165,22 @@ _MOVE = (update(_RECOMMENDATIONS)
                  updated_at=bindparam("now"), due_at=bindparam("new_due_at")))
 
 
-def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, expected_version: int) -> RecommendationView:
+def _hold_agenda_item(session_id: int, recommendation_id: int) -> None:
+    """Inside the write: the session is still open (its row locked, so closing waits for this decision;
+    409 once closed) and the recommendation is on its agenda, undecided (422)."""
+    status = db.session.scalar(select(SteeringSession.status).where(SteeringSession.id == session_id).with_for_update())
+    if status != OPEN:
+        raise Conflict(_("the session is closed: its agenda and minutes cannot change any more"))
+    decided = db.session.execute(select(AgendaItem.result_state).where(
+        AgendaItem.session_id == session_id, AgendaItem.recommendation_id == recommendation_id)).first()
+    if decided is None:
+        raise ValidationError(_("recommendation %(id)s is not on this session's agenda", id=recommendation_id))
+    if decided.result_state is not None:
+        raise ValidationError(_("this item was decided in this session already"))
+
+
+def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, expected_version: int,
+         session_id: int | None = None) -> RecommendationView:
     """Fire ``trigger`` on a recommendation, in one transaction, checking in this order:
 
     visible to the actor (404), ``expected_version`` current (409), trigger possible
@@ -170,6 +196,10 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
     client had sent a stale version. Reads and writes are plain statements, not the ORM's
     loading and flushing: every transition runs this, and profiling the workers (py-spy) put
     the ORM's share at five times the cost of the statements themselves.
+
+    ``session_id``: the decision is taken in that session of the steering round (see
+    ``app.services.sessions.decide``), which must be open with the recommendation on its agenda
+    (422); the decision and the agenda item record it, and so does the event's data.
     """
     rec = queries.recommendation_view(recommendation_id, actor)
     workflow = engine().get(rec.workflow_id) if rec is not None else None
@@ -207,15 +237,22 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
             pending = queries.open_statement_departments(rec.id)
             if pending:
                 raise _statements_pending(pending)
+        if session_id is not None:
+            _hold_agenda_item(session_id, rec.id)
+            session.execute(update(AgendaItem.__table__).where(
+                AgendaItem.session_id == session_id, AgendaItem.recommendation_id == rec.id).values(
+                trigger=trigger, result_state=state, note=note, decided_by_id=actor.id, decided_at=now))
         decision = None
         if move.outcome:
             session.execute(insert(Decision.__table__).values(
                 recommendation_id=rec.id, outcome=move.outcome, state=dest.name, note=note,
-                decided_by_id=actor.id, decided_at=now))
+                decided_by_id=actor.id, decided_at=now, session_id=session_id))
             decision = DecisionView(move.outcome, dest.name, note, Author(actor.id, actor.name), now)
         data = {"trigger": trigger, "from": rec.state, "to": state}
         if note:
             data["note"] = note
+        if session_id is not None:
+            data["session_id"] = session_id
         audit.record("recommendation.transitioned", rec, actor, data)
         # A copy of the row that this session loaded earlier (a page that showed it, say) is out of
         # date now: it reads afresh when next used.

@@ -13,4 +13,17 @@ def error_page(error: HTTPException):
     return render_template("error.html", error=error), error.code
 
 
-from . import admin, auth, comments, drafting, legal, opendata, procedures, queues, statements, views  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    admin,
+    auth,
+    comments,
+    drafting,
+    follow_ups,
+    legal,
+    opendata,
+    procedures,
+    queues,
+    sessions,
+    statements,
+    views,
+)

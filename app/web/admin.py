@@ -17,7 +17,7 @@ from ..models import AuditEvent, Membership, Process, User
 from ..workflow import engine
 from . import bp
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
-from .forms import ButtonForm, GrantForm, ProcessForm, UserForm
+from .forms import ButtonForm, GrantForm, ProcessForm, UserForm, options
 from .procedures import overview_form
 
 AUDIT_PAGE = 50
@@ -62,7 +62,7 @@ def admin_user_active(user_id: int, change: str):
 @superuser_only
 def admin_processes():
     form = ProcessForm()
-    form.workflow.choices = [(wid, label(wf.title)) for wid, wf in sorted(engine().workflows.items())]
+    form.workflow.choices = options((wid, label(wf.title)) for wid, wf in sorted(engine().workflows.items()))
     if form.validate_on_submit():
         try:
             process = services.create_process(form.slug.data, form.title.data, form.workflow.data, actor=current_user)
@@ -81,9 +81,9 @@ def admin_processes():
 def admin_process(slug: str):
     process = process_or_404(slug)
     form = GrantForm()
-    form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in
-                            db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))]
-    form.role.choices = [(role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES]
+    form.user_id.choices = options((u.id, f"{u.name} <{u.email}>") for u in
+                                   db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
+    form.role.choices = options((role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES)
     if form.validate_on_submit():
         user = db.session.get(User, form.user_id.data)
         if user is None:

@@ -116,8 +116,8 @@ def superuser_only(view):
     return wrapper
 
 
-def page_number() -> int:
-    raw = request.args.get("page", "1")
+def page_number(name: str = "page") -> int:
+    raw = request.args.get(name, "1")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1_000_000:
         abort(400, description=_("The page number must be a whole number from 1."))
     return int(raw)

@@ -12,7 +12,13 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+
+def options(pairs) -> list[SelectChoice]:
+    """A select field's choices from (value, label) pairs (WTForms deprecates plain tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -98,8 +104,8 @@ class StatementRequestForm(FlaskForm):
 
 class StatementAnswerForm(FlaskForm):
     body = TextAreaField(_l("Statement (Markdown)"), validators=[DataRequired(message=_l("A statement needs some text."))])
-    visibility = SelectField(_l("Who may read it"), choices=[("public", _l("Everyone who sees the recommendation")),
-                                                             ("internal", _l("Internal: the department and the steering round"))])
+    visibility = SelectField(_l("Who may read it"), choices=options([("public", _l("Everyone who sees the recommendation")),
+                                                             ("internal", _l("Internal: the department and the steering round"))]))
 
 
 class StatementDeclineForm(FlaskForm):
@@ -119,3 +125,36 @@ class OverviewForm(FlaskForm):
     contact = TextAreaField(_l("Contact person"), validators=[Length(max=500)])
     links = TextAreaField(_l("Links, one per line: the address, then a space and its title"),
                           validators=[Length(max=6_000)])
+
+
+class SessionForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    held_at = StringField(_l("Date and time"), validators=[DataRequired()],
+                          render_kw={"type": "datetime-local"})
+    place = StringField(_l("Place"), validators=[Length(max=200)])
+    participants = TextAreaField(_l("Participants"), validators=[Length(max=50_000)])
+
+
+class MinutesForm(FlaskForm):
+    place = StringField(_l("Place"), validators=[Length(max=200)])
+    participants = TextAreaField(_l("Participants (attendance)"), validators=[Length(max=50_000)])
+    notes = TextAreaField(_l("Notes for the minutes"), validators=[Length(max=50_000)])
+
+
+class AgendaAddForm(FlaskForm):
+    recommendation_id = SelectField(_l("Recommendation"), coerce=int, validate_choice=False)
+
+
+class SessionDecisionForm(FlaskForm):
+    trigger = SelectField(_l("Decision"), validate_choice=False)
+    note = TextAreaField(_l("Justification"), validators=[Length(max=10_000)], render_kw={"rows": 5})
+    version = IntegerField(validators=[DataRequired()])
+
+
+class FollowUpForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=[])
+    body = TextAreaField(_l("Report (Markdown)"), validators=[DataRequired(message=_l("A report needs some text.")),
+                                                             Length(max=20_000)])
+    next_days = IntegerField(_l("Next report due in (days, optional)"),
+                             validators=[Optional(), NumberRange(min=1, max=730, message=_l("From 1 to 730 days."))])
+    department = SelectField(_l("Responsible department (optional)"), validate_choice=False)

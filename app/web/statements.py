@@ -10,11 +10,11 @@ from sqlalchemy import select
 from .. import permissions, queries, services
 from ..errors import ServiceError, ValidationError
 from ..extensions import db
-from ..models import REQUESTED, Statement, User, utcnow
+from ..models import REQUESTED, Statement, User
 from ..roles import department_ids, roles_for
 from ..workflow import engine
 from . import bp
-from .common import flash_error, recommendation_or_404, signed_in, superuser_only
+from .common import flash_error, page_number, recommendation_or_404, signed_in, superuser_only
 from .forms import (
     ButtonForm,
     DepartmentForm,
@@ -22,6 +22,7 @@ from .forms import (
     StatementAnswerForm,
     StatementDeclineForm,
     StatementRequestForm,
+    options,
 )
 from .views import render_recommendation
 
@@ -72,49 +73,58 @@ def request_statement(slug: str, number: int):
     return _back(shown, statement.id)
 
 
-@bp.post("/statements/<id:statement_id>/answer")
+#: What a department member does with a request: the form, its field that errors concern, the service
+#: call and the message after it.
+_RESPONSES = {
+    "answer": (lambda sid: StatementAnswerForm(prefix=f"s{sid}"), "body",
+               lambda sid, form: services.answer_statement(sid, current_user, form.body.data, form.visibility.data),
+               lambda: _("Your department's statement is saved.")),
+    "decline": (lambda sid: StatementDeclineForm(prefix=f"d{sid}"), "reason",
+                lambda sid, form: services.decline_statement(sid, current_user, form.reason.data),
+                lambda: _("The request is declined; your reason is shown with it.")),
+}
+
+
+@bp.post("/statements/<id:statement_id>/<any(answer, decline):action>")
 @signed_in
-def answer_statement(statement_id: int):
+def respond_to_statement(statement_id: int, action: str):
+    """Answer or decline a request for a statement: one handler, the differences in ``_RESPONSES``."""
+    make_form, field, call, done = _RESPONSES[action]
     _statement, shown = _statement_or_404(statement_id)
-    form = StatementAnswerForm(prefix=f"s{statement_id}")
+    form = make_form(statement_id)
     if not form.validate():
+        db.session.rollback()
         return render_recommendation(shown, 422, statement_form=form)
     try:
-        services.answer_statement(statement_id, current_user, form.body.data, form.visibility.data)
+        call(statement_id, form)
     except ServiceError as error:
-        return _refused(error, shown, form, "body")
-    flash(_("Your department's statement is saved."), "success")
+        return _refused(error, shown, form, field)
+    flash(done(), "success")
     return _back(shown, statement_id)
 
 
-@bp.post("/statements/<id:statement_id>/decline")
-@signed_in
-def decline_statement(statement_id: int):
-    _statement, shown = _statement_or_404(statement_id)
-    form = StatementDeclineForm(prefix=f"d{statement_id}")
-    if not form.validate():
-        return render_recommendation(shown, 422, statement_form=form)
-    try:
-        services.decline_statement(statement_id, current_user, form.reason.data)
-    except ServiceError as error:
-        return _refused(error, shown, form, "reason")
-    flash(_("The request is declined; your reason is shown with it."), "success")
-    return _back(shown, statement_id)
+QUEUE_PER_PAGE = 25
 
 
 @bp.get("/statements")
 @signed_in
 def statement_queue():
+    """What is asked of the person's departments, paged in the database: the open requests (overdue
+    first, then by due date) and, below, the answered and declined ones (newest first)."""
+    page, done_page = page_number(), page_number("done_page")
+    open_items, open_total = queries.department_queue_page(current_user, REQUESTED, (page - 1) * QUEUE_PER_PAGE,
+                                                           QUEUE_PER_PAGE)
+    done, done_total = queries.department_queue_page(current_user, "done", (done_page - 1) * QUEUE_PER_PAGE,
+                                                     QUEUE_PER_PAGE)
     # Only what the person may see now (a recommendation sent back may have left their sight).
-    items = [s for s in queries.department_queue(current_user)
-             if permissions.can_view(roles_for(current_user, s.recommendation),
-                                     engine().get(s.recommendation.process.workflow_id), s.recommendation.state)]
-    now = utcnow()
-    open_items = sorted((s for s in items if s.status == REQUESTED),
-                        key=lambda s: (not s.overdue(now), s.due_at is None, s.due_at or now, s.id))
-    done = [s for s in items if s.status != REQUESTED]
-    return render_template("queues/statements.html", open_items=open_items, done=done,
-                           member=bool(department_ids(current_user)))
+    def seen(statement):
+        rec = statement.recommendation
+        return permissions.can_view(roles_for(current_user, rec), engine().get(rec.process.workflow_id), rec.state)
+
+    return render_template("queues/statements.html", open_items=[s for s in open_items if seen(s)],
+                           done=[s for s in done if seen(s)], member=bool(department_ids(current_user)),
+                           page=page, pages=max(1, -(-open_total // QUEUE_PER_PAGE)), done_page=done_page,
+                           done_pages=max(1, -(-done_total // QUEUE_PER_PAGE)))
 
 
 # -- administration ------------------------------------------------------------------------
@@ -145,9 +155,9 @@ def admin_department(slug: str):
         abort(404)
     form = DepartmentMemberForm()
     member_ids = {m.user_id for m in department.members}
-    form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in
-                            db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
-                            if u.id not in member_ids]
+    form.user_id.choices = options((u.id, f"{u.name} <{u.email}>") for u in
+                                   db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+                                   if u.id not in member_ids)
     if form.validate_on_submit():
         user = db.session.get(User, form.user_id.data)
         if user is None:

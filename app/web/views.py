@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
-from . import bp, dates
+from . import bp, dates, follow_ups
 from .common import (
     PARTICIPATION_NAMES,
     ROLE_NAMES,
@@ -44,7 +44,7 @@ from .common import (
     process_or_404,
     recommendation_or_404,
 )
-from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
+from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm, options
 from .procedures import status_filter
 
 PER_PAGE = 20
@@ -99,7 +99,8 @@ def index():
         .limit(50).options(selectinload(Recommendation.process))
     ).all()
     return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows,
-                           status=status, problem=problem), 400 if problem else 200
+                           status=status, problem=problem,
+                           overdue_follow_ups=queries.overdue_follow_ups(seen, utcnow())), 400 if problem else 200
 
 
 # -- a process -------------------------------------------------------------------
@@ -191,7 +192,7 @@ def statement_parts(shown: Shown, bound=None) -> dict:
     request_form = None
     if permissions.can_request_statement(roles, workflow, rec.state):
         request_form = bound if isinstance(bound, StatementRequestForm) else StatementRequestForm(formdata=None)
-        request_form.department.choices = [(d.slug, d.name) for d in queries.departments()]
+        request_form.department.choices = options((d.slug, d.name) for d in queries.departments())
         if request_form.due_days.data is None and not request_form.due_days.errors:
             request_form.due_days.data = workflow.states[rec.state].statements.due_days
     answer_forms = {}
@@ -211,7 +212,7 @@ def statement_parts(shown: Shown, bound=None) -> dict:
 
 
 def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
-                          meanwhile_after: int | None = None, statement_form=None):
+                          meanwhile_after: int | None = None, statement_form=None, follow_up=None):
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -233,11 +234,14 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
             select(User).join(Membership, Membership.user_id == User.id)
             .where(Membership.process_id == rec.process_id, User.active.is_(True)).distinct().order_by(User.name)
         ).all()
-        choices = [(u.id, u.name) for u in candidates if u.id not in author_ids]
+        choices = options((u.id, u.name) for u in candidates if u.id not in author_ids)
         if choices:
             coauthor_form = CoauthorForm()
             coauthor_form.user_id.choices = choices
     transitions = engine().allowed(workflow.id, rec.state, roles)
+    # A decision starts from the answer template of the process or the workflow, not an empty box.
+    answer_templates = {t.trigger: queries.answer_template(shown.process, t.dest, locale(), default_locale())
+                        for t in transitions if workflow.states[t.dest].final}
     return render_template(
         "recommendations/detail.html", process=shown.process, rec=rec, workflow=workflow,
         state=workflow.states.get(rec.state), transitions=transitions, rows=rows, internal_tab=internal_tab,
@@ -248,7 +252,9 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         can_text=lambda c: permissions.can_read_comment_text(roles, c),
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
         entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
-        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
+        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form, answer_templates=answer_templates,
+        follow_ups=queries.follow_ups_of(rec.id) if rec.decision is not None else [],
+        follow_up_form=follow_ups.follow_up_form(shown, follow_up), status_names=follow_ups.STATUS_NAMES,
         overdue=rec.due_at is not None and rec.due_at < utcnow(), **statement_parts(shown, statement_form),
     ), status
 

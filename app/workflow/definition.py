@@ -33,7 +33,8 @@ RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 TOP_KEYS = ("title", "initial", "states", "transitions")
 #: Optional top-level keys: what the workflow moves, as a label (docs/workflows.md).
 NOUN_KEYS = ("noun", "noun_plural")
-STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements")
+STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements",
+              "answer_template", "follow_up")
 STATEMENT_KEYS = ("requested_by", "due_days")
 TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
 DEFAULT_VISIBLE_TO = ("author", "moderator", "administrator")
@@ -90,6 +91,10 @@ class State:
     outcome: str | None = None
     deadline_days: int | None = None
     statements: Statements | None = None
+    #: A final state's answer template: prefills the justification of the decision leading into it.
+    answer_template: Label | None = None
+    #: A final state whose decision is carried out: reports on its implementation are asked for.
+    follow_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -358,8 +363,20 @@ class _Checker:
                     self.problem(spath + ("deadline_days",), where, "a final state has no deadline")
             statements = self.statements(settings["statements"], spath + ("statements",), where, final) \
                 if "statements" in settings else None
+            answer_template = None
+            if "answer_template" in settings:
+                answer_template = self.label(settings["answer_template"], spath + ("answer_template",), where)
+                if not final:
+                    self.problem(spath + ("answer_template",), where,
+                                 "only a final state has an 'answer_template' (the decision's justification)")
+            follow_up = settings.get("follow_up", False)
+            if not isinstance(follow_up, bool):
+                self.problem(spath + ("follow_up",), where, "'follow_up' must be true or false")
+                follow_up = False
+            elif follow_up and not final:
+                self.problem(spath + ("follow_up",), where, "only a final state has 'follow_up' (a decision to carry out)")
             states[name] = State(name, label or Label.plain(name), visible_to, editable_by, final, outcome, deadline,
-                                 statements)
+                                 statements, answer_template, follow_up)
         return states
 
     def statements(self, value: Any, path: tuple, where: str, final: bool) -> Statements | None:

@@ -29,6 +29,10 @@ def test_every_page_type_shows_something_with_the_demo(app, runner):
     assert "steht ab dem Frühjahr ein Büro zur Verfügung" in visitor.text and "Amt für Soziales" in visitor.text
     visitor.get("/processes/leitlinien-mitte/recommendations/9")
     assert "The statements it rests on" in visitor.text
+    # Its implementation is reported on; the steering round's next session has its agenda.
+    assert "Die erste Vorhabenliste ist im Entwurf" in visitor.text
+    visitor.get("/processes/leitlinien-mitte/sessions")
+    assert "4. Sitzung der Steuerungsrunde" in visitor.text
 
     amira = as_user("amira@example.org")
     assert "Beteiligung früh ankündigen" in amira.get("/my").text

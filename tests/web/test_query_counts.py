@@ -129,3 +129,36 @@ def test_roles_read_in_a_request_are_read_again_after_a_membership_changes(app, 
         assert "moderator" in process_roles(world.member, world.process.id)
         services.revoke_role(world.process, world.member, "moderator")
         assert "moderator" not in process_roles(world.member, world.process.id)
+
+
+def test_a_sessions_page_costs_the_same_with_3_or_30_items(world, people, browser, rec_in):
+    """The agenda, its decision forms and the answer templates read in a fixed number of queries."""
+    from app import services
+    from app.transactions import write_transaction
+    from app.models import AgendaItem
+    people(world)
+    base = rec_in(world, "steering_review")
+
+    def session_with(count: int) -> int:
+        meeting = services.create_session(world.process.id, world.administrator, f"{count} Punkte", "2026-03-14")
+        with write_transaction() as session:  # volume only: copies of one recommendation's row, straight in
+            rec = session.get(Recommendation, base.id)
+            for n in range(count):
+                copy = Recommendation(process_id=rec.process_id, number=1000 + count * 100 + n, title=f"TOP {n}",
+                                      body=rec.body, body_html=rec.body_html, state=rec.state, version=1)
+                copy.author_links.append(RecommendationAuthor(user_id=world.author.id, position=0))
+                session.add(copy)
+                session.flush()
+                session.add(AgendaItem(session_id=meeting.id, recommendation_id=copy.id, position=n + 1))
+        return meeting.id
+
+    small, large = session_with(3), session_with(30)
+    for reader in (browser(), browser(world.administrator)):
+        costs = []
+        for session_id in (small, large):
+            reader.get(f"/sessions/{session_id}")  # warm: the first request reads the user and the workflow
+            with counted() as statements:
+                page = reader.get(f"/sessions/{session_id}")
+            assert "TOP 2" in page.text
+            costs.append(len(statements))
+        assert costs[0] == costs[1], costs

@@ -99,3 +99,26 @@ def test_the_administration_creates_departments_and_members(world, people, brows
     # Not for anyone else.
     member = browser(world.member)
     assert member.client.get("/admin/departments").status_code == 403
+
+
+def test_the_department_queue_pages_overdue_first(world, people, browser, rec_in, make_user, monkeypatch):
+    from datetime import timedelta
+    from app.models import utcnow
+    from app.transactions import write_transaction
+    from app.web import statements as statement_pages
+    monkeypatch.setattr(statement_pages, "QUEUE_PER_PAGE", 2)
+    people(world)
+    planner, _social = _departments(make_user)
+    recs = [rec_in(world, "steering_review", title=f"Empfehlung {n}") for n in range(3)]
+    for rec in recs:
+        services.request_statement(rec.id, world.administrator, "stadtplanung", f"Frage {rec.number}", due_days=10)
+    with write_transaction() as session:  # the last one asked is overdue
+        last = session.scalars(db.select(Statement).order_by(Statement.id.desc())).first()
+        last.due_at = utcnow() - timedelta(days=1)
+    queue = _login(browser, people, planner)
+    queue.get("/statements")
+    assert queue.text.index(f"Frage {recs[2].number}") < queue.text.index(f"Frage {recs[0].number}")
+    assert f"Frage {recs[1].number}" not in queue.text and "Page 1 of 2" in queue.text
+    queue.get("/statements?page=2")
+    assert f"Frage {recs[1].number}" in queue.text and f"Frage {recs[0].number}" not in queue.text
+    queue.get("/statements?page=x", status=400)

@@ -237,3 +237,38 @@ def test_statement_rules_reject_their_broken_file(case, tmp_path):
     problems = check(text, tmp_path)
     assert any(fragment in p for p in problems), problems
     assert all(p.startswith(str(tmp_path / "broken.yaml")) for p in problems)
+
+
+# -- answer templates (docs/workflows.md) ----------------------------------------------------
+
+
+def test_a_final_state_offers_an_answer_template_in_each_language(tmp_path):
+    text = replace("    outcome: adopted\n", "    outcome: adopted\n    answer_template: {de: 'Angenommen, weil …', en: 'Adopted because …'}\n")
+    assert check(text, tmp_path) == []
+    workflow, _ = load_file(tmp_path / "broken.yaml")
+    assert workflow.states["done"].answer_template.text("de") == "Angenommen, weil …"
+    assert workflow.states["review"].answer_template is None
+
+
+@pytest.mark.parametrize("template, message", [
+    ("''", "must be a non-blank string"),
+    ("{deutsch: Ja}", "'deutsch' is not a language code"),
+    ("[a, b]", "must be a non-blank string or a mapping"),
+])
+def test_a_broken_answer_template_is_refused(tmp_path, template, message):
+    text = replace("    outcome: adopted\n", f"    outcome: adopted\n    answer_template: {template}\n")
+    problems = check(text, tmp_path)
+    assert any("state 'done'" in p and message in p for p in problems), problems
+
+
+def test_only_final_states_offer_answer_templates(tmp_path):
+    problems = check(replace("    deadline_days: 14\n", "    deadline_days: 14\n    answer_template: Weil …\n"), tmp_path)
+    assert any("state 'review'" in p and "only a final state has an 'answer_template'" in p for p in problems), problems
+
+
+def test_follow_up_belongs_to_final_states_and_is_true_or_false(tmp_path):
+    assert check(replace("    outcome: adopted\n", "    outcome: adopted\n    follow_up: true\n"), tmp_path) == []
+    problems = check(replace("    deadline_days: 14\n", "    deadline_days: 14\n    follow_up: true\n"), tmp_path)
+    assert any("state 'review'" in p and "only a final state has 'follow_up'" in p for p in problems), problems
+    problems = check(replace("    outcome: adopted\n", "    outcome: adopted\n    follow_up: yes please\n"), tmp_path)
+    assert any("'follow_up' must be true or false" in p for p in problems), problems

@@ -1,0 +1,324 @@
+"""Sessions of the steering round on the pages: the list, one session with its agenda and one
+decision form per item, the minutes (also as a PDF once closed), the process's answer templates,
+and a recommendation's dossier as a PDF."""
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import documents, permissions, queries, services, timeline
+from ..errors import ServiceError, ValidationError
+from ..extensions import db
+from ..models import SteeringSession
+from ..roles import process_roles, roles_for
+from ..workflow import engine
+from . import bp, follow_ups
+from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
+from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm
+from .forms import options as choices
+
+PER_PAGE = 20
+
+
+def _session_or_404(session_id: int) -> SteeringSession:
+    meeting = db.session.get(SteeringSession, session_id)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def _refused(error: ServiceError, form=None, field: str | None = None):
+    """403/404 end on their error page; anything else is said above the page (and at its field)."""
+    db.session.rollback()
+    if error.status in (403, 404):
+        abort(error.status)
+    if form is not None and isinstance(error, ValidationError) and (error.field or field):
+        target = getattr(form, error.field or field, None)
+        if target is not None:
+            target.errors = [*target.errors, error.message]
+            return None
+    flash_error(error)
+    return None
+
+
+# -- the list ------------------------------------------------------------------------------
+
+
+@bp.route("/processes/<slug>/sessions", methods=["GET", "POST"])
+def sessions(slug: str):
+    process = process_or_404(slug)
+    manage = permissions.can_manage_sessions(process_roles(current_user, process.id))
+    form = SessionForm() if manage else None
+    status = 200
+    if request.method == "POST":
+        if not current_user.is_authenticated:
+            return redirect(url_for("web.login", next=request.path))
+        if not manage:
+            abort(403)
+        if form.validate():
+            try:
+                meeting = services.create_session(process.id, current_user, form.title.data, form.held_at.data,
+                                                  form.place.data, form.participants.data)
+            except ServiceError as error:
+                _refused(error, form, "title")
+            else:
+                flash(_("The session “%(title)s” is created. Now set its agenda.", title=meeting.title), "success")
+                return redirect(url_for("web.session", session_id=meeting.id))
+        status = 422
+    page = page_number()
+    items, total = queries.sessions_of(process.id, (page - 1) * PER_PAGE, PER_PAGE)
+    return render_template("sessions/list.html", process=process, sessions=items, form=form, page=page,
+                           pages=max(1, -(-total // PER_PAGE))), status
+
+
+# -- one session ------------------------------------------------------------------------------
+
+
+def _decision_options(rec, workflow, roles, own: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(trigger, button text, answer template) for each transition the reader may fire on ``rec``."""
+    options = []
+    for transition in engine().allowed(workflow.id, rec.state, roles):
+        text = queries.answer_template(rec.process, transition.dest, locale(), default_locale(), own) \
+            if workflow.states[transition.dest].final else ""
+        options.append((transition.trigger, transition.display(locale(), default_locale()), text))
+    return options
+
+
+def render_session(meeting: SteeringSession, status: int = 200, bound: dict | None = None,
+                   for_document: bool = False):
+    """The session's page; ``for_document``: as the minutes' document, without any form."""
+    bound = bound or {}
+    process = meeting.process
+    workflow = engine().get(process.workflow_id)
+    manage = permissions.can_manage_sessions(process_roles(current_user, process.id)) and not for_document
+    items = [item for item in queries.session_items(meeting.id)
+             if permissions.can_view(roles_for(current_user, item.recommendation), workflow, item.recommendation.state)]
+    resting_on = queries.public_statements([item.recommendation_id for item in items])
+    open_statements = queries.open_statement_departments_of(
+        [item.recommendation_id for item in items if item.result_state is None])
+    forms, add_form, minutes_form = {}, None, None
+    if manage and not meeting.closed:
+        own = queries.answer_templates(process)
+        for item in items:
+            if item.result_state is not None:
+                continue
+            options = _decision_options(item.recommendation, workflow, roles_for(current_user, item.recommendation), own)
+            if not options:
+                continue
+            form = bound.get(item.recommendation_id) or SessionDecisionForm(prefix=f"i{item.recommendation_id}",
+                                                                              formdata=None)
+            form.trigger.choices = choices((trigger, text) for trigger, text, _t in options)
+            if form.note.data is None and not form.errors:
+                form.trigger.data = options[0][0]
+                form.note.data = options[0][2]
+            form.version.data = item.recommendation.version
+            # The first decision's template fills the field; the others are shown beside it to copy from.
+            forms[item.recommendation_id] = (form, [(text, template) for _t, text, template in options[1:] if template])
+        add_form = bound.get("add") or AgendaAddForm(formdata=None)
+        add_form.recommendation_id.choices = choices(
+            (rec.id, f"{rec.number}: {rec.title}")
+            for rec in queries.waiting_for_decision(process, exclude_session=meeting.id))
+        minutes_form = bound.get("minutes") or MinutesForm(formdata=None, obj=meeting)
+    return render_template(
+        "sessions/detail.html", process=process, workflow=workflow, meeting=meeting, items=items, manage=manage,
+        forms=forms, add_form=add_form, minutes_form=minutes_form, button=ButtonForm(), resting_on=resting_on,
+        open_statements=open_statements, for_document=for_document,
+        ready=len(queries.ready_for_agenda(process, exclude_session=meeting.id)) if add_form is not None else 0,
+    ), status
+
+
+@bp.get("/sessions/<id:session_id>")
+def session(session_id: int):
+    return render_session(_session_or_404(session_id))
+
+
+def _back(meeting: SteeringSession, anchor: str = ""):
+    return redirect(url_for("web.session", session_id=meeting.id) + anchor)
+
+
+def _button_or_400() -> None:
+    if not ButtonForm().validate():
+        abort(400)
+
+
+@bp.post("/sessions/<id:session_id>/agenda")
+@signed_in
+def session_add(session_id: int):
+    meeting = _session_or_404(session_id)
+    form = AgendaAddForm()
+    if not form.validate():
+        abort(400)
+    try:
+        services.add_to_agenda(meeting.id, current_user, form.recommendation_id.data)
+    except ServiceError as error:
+        _refused(error, form, "recommendation_id")
+        return render_session(meeting, error.status, {"add": form})
+    flash(_("The recommendation is on the agenda."), "success")
+    return _back(meeting, "#agenda-heading")
+
+
+@bp.post("/sessions/<id:session_id>/agenda/ready")
+@signed_in
+def session_add_ready(session_id: int):
+    meeting = _session_or_404(session_id)
+    _button_or_400()
+    try:
+        added = services.add_ready(meeting.id, current_user)
+    except ServiceError as error:
+        _refused(error)
+        return render_session(meeting, error.status)
+    flash(_("%(count)s recommendations added to the agenda.", count=len(added)) if added
+          else _("Nothing more is ready for a decision."), "success" if added else "info")
+    return _back(meeting, "#agenda-heading")
+
+
+@bp.post("/sessions/<id:session_id>/agenda/<id:recommendation_id>/<any(up, down, remove):action>")
+@signed_in
+def session_item(session_id: int, recommendation_id: int, action: str):
+    meeting = _session_or_404(session_id)
+    _button_or_400()
+    try:
+        if action == "remove":
+            services.remove_from_agenda(meeting.id, current_user, recommendation_id)
+        else:
+            services.move_item(meeting.id, current_user, recommendation_id, -1 if action == "up" else 1)
+    except ServiceError as error:
+        _refused(error)
+        return render_session(meeting, error.status)
+    return _back(meeting, "#agenda-heading")
+
+
+@bp.post("/sessions/<id:session_id>/minutes")
+@signed_in
+def session_minutes(session_id: int):
+    meeting = _session_or_404(session_id)
+    form = MinutesForm()
+    if not form.validate():
+        db.session.rollback()
+        return render_session(meeting, 422, {"minutes": form})
+    try:
+        services.update_minutes(meeting.id, current_user, form.place.data, form.participants.data, form.notes.data)
+    except ServiceError as error:
+        _refused(error, form, "notes")
+        return render_session(meeting, error.status, {"minutes": form})
+    flash(_("The minutes are saved."), "success")
+    return _back(meeting, "#minutes-heading")
+
+
+@bp.post("/sessions/<id:session_id>/decide/<id:recommendation_id>")
+@signed_in
+def session_decide(session_id: int, recommendation_id: int):
+    meeting = _session_or_404(session_id)
+    form = SessionDecisionForm(prefix=f"i{recommendation_id}")
+    if not form.validate():
+        abort(400)
+    try:
+        services.decide(meeting.id, current_user, recommendation_id, form.trigger.data, form.note.data,
+                        form.version.data)
+    except ServiceError as error:
+        _refused(error, form, "note")
+        # What was typed stays in the form, with the agenda as it is now.
+        return render_session(meeting, error.status, {recommendation_id: form})
+    flash(_("Decided. The decision is recorded with this session."), "success")
+    return _back(meeting, f"#item-{recommendation_id}")
+
+
+@bp.post("/sessions/<id:session_id>/close")
+@signed_in
+def session_close(session_id: int):
+    meeting = _session_or_404(session_id)
+    _button_or_400()
+    try:
+        services.close_session(meeting.id, current_user)
+    except ServiceError as error:
+        _refused(error)
+        return render_session(meeting, error.status)
+    flash(_("The session is closed; its minutes are final."), "success")
+    return _back(meeting)
+
+
+@bp.get("/sessions/<id:session_id>/minutes.pdf")
+def session_pdf(session_id: int):
+    """The closed session's minutes as a tagged PDF: its own page, rendered for print."""
+    meeting = _session_or_404(session_id)
+    if not meeting.closed:
+        abort(404)
+    html = render_session(meeting, for_document=True)[0]
+    try:
+        pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
+    except documents.PdfUnavailable as error:
+        abort(503, description=str(error))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="minutes-{meeting.process.slug}-{meeting.id}.pdf"'})
+
+
+# -- answer templates -----------------------------------------------------------------------
+
+
+@bp.route("/processes/<slug>/answer-templates", methods=["GET", "POST"])
+@signed_in
+def answer_templates(slug: str):
+    process = process_or_404(slug)
+    if not permissions.can_manage_sessions(process_roles(current_user, process.id)):
+        abort(403)
+    workflow = engine().get(process.workflow_id)
+    finals = [state for state in workflow.states.values() if state.final]
+    form = ButtonForm()
+    if request.method == "POST":
+        if not form.validate():
+            abort(400)
+        changed = 0
+        try:
+            for state in finals:
+                if f"template-{state.name}" in request.form:
+                    changed += services.set_answer_template(process.id, current_user, state.name,
+                                                            request.form[f"template-{state.name}"])
+        except ServiceError as error:
+            _refused(error)
+        else:
+            flash(_("The answer templates are saved.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("web.answer_templates", slug=slug))
+    own = queries.answer_templates(process)
+    rows = [(state, own.get(state.name),
+             label(state.answer_template) if state.answer_template is not None else "") for state in finals]
+    return render_template("sessions/answer_templates.html", process=process, workflow=workflow, rows=rows,
+                           form=form)
+
+
+@bp.app_template_filter("sessiondate")
+def sessiondate(value) -> str:
+    """A session's date and time, as entered (local time: never shifted between time zones)."""
+    from babel import dates as babel_dates
+    from flask_babel import get_locale
+    if value.hour == 0 and value.minute == 0:
+        return babel_dates.format_date(value.date(), "full", locale=get_locale())
+    return babel_dates.format_datetime(value, "EEEE, d. MMMM y, HH:mm" if str(get_locale()).startswith("de")
+                                       else "EEEE, d MMMM y, HH:mm", locale=get_locale())
+
+
+# -- a recommendation's dossier --------------------------------------------------------------
+
+
+@bp.get("/processes/<slug>/recommendations/<id:number>/dossier.pdf")
+def dossier_pdf(slug: str, number: int):
+    """One recommendation as a tagged PDF: text, authors, statements, decision, follow-up, timeline, and
+    the hashes of its audit events, as the reader may see them."""
+    from .common import recommendation_or_404
+    from .views import statement_parts
+    shown = recommendation_or_404(slug, number)
+    rec, workflow, roles = shown.rec, shown.workflow, shown.roles
+    events = queries.events_of(rec.id)
+    comments = {c.id: c for c in queries.comments_of(rec.id)}
+    entries = timeline.entries(events, comments, workflow, roles, locale(), default_locale())
+    parts = statement_parts(shown)
+    html = render_template("recommendations/dossier.html", process=shown.process, rec=rec, workflow=workflow,
+                           statements=parts["statements"], resting_on=parts["resting_on"], entries=entries,
+                           events=events, follow_ups=queries.follow_ups_of(rec.id),
+                           status_names=follow_ups.STATUS_NAMES)
+    try:
+        pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
+    except documents.PdfUnavailable as error:
+        abort(503, description=str(error))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="dossier-{shown.process.slug}-{rec.number}.pdf"'})

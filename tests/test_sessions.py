@@ -1,0 +1,122 @@
+"""Sessions of the steering round through the services: agenda, decisions item by item, closing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import audit, services
+from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, StatementsPending, ValidationError
+from app.extensions import db
+from app.models import AgendaItem, AuditEvent, Decision, Recommendation, SteeringSession
+from tests.conftest import audit_count
+
+
+def _version(rec_id: int) -> int:
+    db.session.expire_all()
+    return db.session.get(Recommendation, rec_id).version
+
+
+def test_a_session_decides_item_by_item_and_its_closing_anchors_the_chain(world, rec_in, make_user):
+    first = rec_in(world, "steering_review", title="Früh informieren")
+    second = rec_in(world, "steering_review", title="Barrierefrei tagen")
+    waiting = rec_in(world, "steering_review", title="Wartet auf Stellungnahme")
+    draft = rec_in(world, "draft")
+    planning = services.create_department("stadtplanung", "Stadtentwicklungsamt")
+    services.add_department_member(planning, make_user("Petra"))
+    services.request_statement(waiting.id, world.administrator, "stadtplanung", "Machbar?")
+
+    meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30",
+                                      place="Rathaus, Raum 101", participants="A. Admin, B. Bürger")
+    # "All that are ready" leaves out what still waits for a statement, and drafts.
+    assert services.add_ready(meeting.id, world.administrator) == [first.id, second.id]
+    assert services.add_ready(meeting.id, world.administrator) == []
+    with pytest.raises(ValidationError):
+        services.add_to_agenda(meeting.id, world.administrator, draft.id)
+    with pytest.raises(ValidationError):
+        services.add_to_agenda(meeting.id, world.administrator, first.id)
+    services.add_to_agenda(meeting.id, world.administrator, waiting.id)
+    assert services.move_item(meeting.id, world.administrator, second.id, -1) == [second.id, first.id, waiting.id]
+
+    # Decisions: the workflow's transitions, with the session recorded.
+    events = audit_count()
+    services.decide(meeting.id, world.administrator, second.id, "adopt_in_part",
+                    "Angenommen: Teil 1. Nicht angenommen: Teil 2, weil der Haushalt fehlt.", _version(second.id))
+    assert audit_count() == events + 1
+    decision = db.session.scalars(db.select(Decision).where(Decision.recommendation_id == second.id)).one()
+    assert decision.session_id == meeting.id and decision.outcome == "adopted_in_part"
+    event = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert json.loads(event.data)["session_id"] == meeting.id
+    with pytest.raises(StatementsPending):
+        services.decide(meeting.id, world.administrator, waiting.id, "adopt", "Gut.", _version(waiting.id))
+    with pytest.raises(ValidationError):  # decided already in this session
+        services.decide(meeting.id, world.administrator, second.id, "reject", "Doch nicht.", _version(second.id))
+    with pytest.raises(ValidationError):  # not on the agenda
+        services.decide(meeting.id, world.administrator, draft.id, "submit", None, _version(draft.id))
+    with pytest.raises(Forbidden):
+        services.decide(meeting.id, world.moderator, first.id, "reject", "Nein.", _version(first.id))
+    events = audit_count()
+    with pytest.raises(InvalidTransition):
+        services.decide(meeting.id, world.administrator, first.id, "withdraw", "x", _version(first.id))
+    assert audit_count() == events
+    services.decide(meeting.id, world.administrator, first.id, "reject", "Zu teuer.", _version(first.id))
+
+    # Closing: the event holds the head just before it; twice is refused and changes nothing.
+    before = audit.head()
+    closed = services.close_session(meeting.id, world.administrator, notes="Nächste Sitzung im Mai.")
+    assert closed.chain_head == f"{before[0]}:{before[1]}"
+    event = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert event.action == "session.closed" and event.seq == before[0] + 1 and event.prev_hash == before[1]
+    data = json.loads(event.data)
+    assert data["chain_head"] == f"{before[0]}:{before[1]}"
+    assert [i["state"] for i in data["items"]] == ["adopted_in_part", "rejected", None]
+    events = audit_count()
+    for attempt in (lambda: services.close_session(meeting.id, world.administrator),
+                    lambda: services.update_minutes(meeting.id, world.administrator, notes="Nachtrag"),
+                    lambda: services.add_to_agenda(meeting.id, world.administrator, draft.id),
+                    lambda: services.decide(meeting.id, world.administrator, waiting.id, "send_back", "x",
+                                            _version(waiting.id))):
+        with pytest.raises(Conflict):
+            attempt()
+    assert audit_count() == events
+    assert db.session.get(SteeringSession, meeting.id).notes == "Nächste Sitzung im Mai."
+    assert audit.verify().ok
+    from app import audit_deep
+    assert audit_deep.check().problem is None, audit_deep.check()
+
+
+def test_only_the_process_administrators_prepare_sessions(world, rec_in):
+    rec = rec_in(world, "steering_review")
+    events = audit_count()
+    for actor in (world.member, world.moderator, world.author, world.outsider, world.superuser):
+        with pytest.raises(Forbidden):
+            services.create_session(world.process.id, actor, "Sitzung", "2026-03-14")
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-14")
+    for actor in (world.member, world.moderator, world.superuser):
+        with pytest.raises(Forbidden):
+            services.add_to_agenda(meeting.id, actor, rec.id)
+        with pytest.raises(Forbidden):
+            services.close_session(meeting.id, actor)
+    with pytest.raises(NotFound):
+        services.close_session(meeting.id + 100, world.administrator)
+    assert audit_count() == events + 1
+
+
+@pytest.mark.parametrize("held_at", ["", "14.03.2026", "2026-13-01", "1900-01-01", None, 5])
+def test_a_session_needs_a_usable_date(world, held_at):
+    events = audit_count()
+    with pytest.raises(ValidationError):
+        services.create_session(world.process.id, world.administrator, "Sitzung", held_at)
+    assert audit_count() == events and db.session.scalar(db.select(db.func.count()).select_from(SteeringSession)) == 0
+
+
+def test_an_item_is_removed_only_while_undecided(world, rec_in):
+    rec = rec_in(world, "steering_review")
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-14")
+    services.add_to_agenda(meeting.id, world.administrator, rec.id)
+    services.remove_from_agenda(meeting.id, world.administrator, rec.id)
+    assert db.session.scalars(db.select(AgendaItem)).all() == []
+    services.add_to_agenda(meeting.id, world.administrator, rec.id)
+    services.decide(meeting.id, world.administrator, rec.id, "adopt", "Ja.", _version(rec.id))
+    with pytest.raises(ValidationError):
+        services.remove_from_agenda(meeting.id, world.administrator, rec.id)

@@ -1,0 +1,205 @@
+"""Sessions on the pages: create, build the agenda, decide item by item, close, and the minutes as PDF."""
+from __future__ import annotations
+
+import io
+import json
+
+from pypdf import PdfReader
+
+from app import audit, services
+from app.extensions import db
+from app.models import AgendaItem, AuditEvent, Recommendation, SteeringSession
+from tests.conftest import audit_count
+
+
+def _version(rec_id):
+    db.session.expire_all()
+    return db.session.get(Recommendation, rec_id).version
+
+
+def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, browser, rec_in, make_user):
+    people(world)
+    first = rec_in(world, "steering_review", title="Früh informieren")
+    second = rec_in(world, "steering_review", title="Barrierefrei tagen")
+    admin = browser(world.administrator)
+    admin.get(f"/processes/{world.process.slug}/sessions")
+    assert "New session" in admin.text
+    # A refusal at its field, nothing written.
+    events = audit_count()
+    admin.post(f"/processes/{world.process.slug}/sessions", {"title": "3. Sitzung", "held_at": "14.03.2026"}, status=422)
+    assert "the date must look like 2026-03-14" in admin.text and 'aria-invalid="true"' in admin.page.text
+    assert audit_count() == events
+    admin.post(f"/processes/{world.process.slug}/sessions",
+               {"title": "3. Sitzung", "held_at": "2026-03-14T18:30", "place": "Rathaus", "participants": "Anna, Ben"})
+    assert "The session “3. Sitzung” is created." in admin.text
+    meeting = db.session.scalars(db.select(SteeringSession)).one()
+    page = f"/sessions/{meeting.id}"
+    assert "Add all that are ready (2)" in admin.text
+    admin.post(page + "/agenda/ready", {})
+    assert "2 recommendations added to the agenda." in admin.text
+    admin.post(page + f"/agenda/{second.id}/up", {})
+    assert [i.recommendation_id for i in db.session.scalars(db.select(AgendaItem).order_by(AgendaItem.position))] \
+        == [second.id, first.id]
+
+    # Each item's form starts from the answer template of its first decision.
+    admin.get(page)
+    assert "The steering round adopts the recommendation because …" in admin.text
+    events = audit_count()
+    admin.post(page + f"/decide/{second.id}", {f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-note": "",
+                                              f"i{second.id}-version": str(_version(second.id))}, status=422)
+    assert "This step needs a note that explains it." in admin.text
+    assert audit_count() == events
+    admin.post(page + f"/decide/{second.id}", {
+        f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-version": str(_version(second.id)),
+        f"i{second.id}-note": "Angenommen: Teil 1 (Aushang). Nicht angenommen: Teil 2, der Haushalt fehlt."})
+    assert "Decided. The decision is recorded with this session." in admin.text
+    assert "(Steering round review → Adopted in part) in a session of the steering round" in admin.client.get(
+        f"/processes/{world.process.slug}/recommendations/{second.number}").text
+    # A stale form (the recommendation moved meanwhile) keeps what was typed.
+    admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
+                                             f"i{first.id}-version": "1"}, status=409)
+    assert "Zu teuer für 2026." in admin.page.text
+    admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
+                                             f"i{first.id}-version": str(_version(first.id))})
+    admin.post(page + "/minutes", {"place": "Rathaus, Raum 101", "participants": "Anna Admin, Ben Bürger",
+                                   "notes": "Nächste Sitzung im Mai."})
+    assert "The minutes are saved." in admin.text
+    head = audit.head()
+    admin.post(page + "/close", {})
+    assert "The session is closed; its minutes are final." in admin.text
+    assert f"{head[0]}:{head[1]}" in admin.text
+    last = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert last.action == "session.closed" and json.loads(last.data)["chain_head"] == f"{head[0]}:{head[1]}"
+    # Closing twice: refused, nothing written.
+    events = audit_count()
+    admin.post(page + "/close", {}, status=409)
+    assert audit_count() == events
+
+    # The public reads the minutes and gets them as a tagged PDF in the reader's language.
+    visitor = browser()
+    visitor.get(page)
+    assert "Minutes: 3. Sitzung" in visitor.text and "Nächste Sitzung im Mai." in visitor.text
+    assert "<form" not in visitor.page.text.split('<main id="main">')[1]
+    response = visitor.client.get(page + "/minutes.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.data))
+    root = reader.trailer["/Root"]
+    assert root["/Lang"] == "en" and root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root
+    assert reader.metadata.title.startswith("3. Sitzung")
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    for expected in ("Minutes: 3. Sitzung", "Barrierefrei tagen", "Adopted in part", "Angenommen: Teil 1 (Aushang).",
+                     "Früh informieren", "Rejected", "Zu teuer für 2026.", "Anna Admin, Ben Bürger",
+                     "Nächste Sitzung im Mai."):
+        assert expected in text, expected
+    assert f"{head[0]}:{head[1]}" in text.replace(" ", "")  # the long hash wraps
+    assert "Sign in" not in text and "Close the session" not in text
+
+
+def test_minutes_of_an_open_session_are_no_document(world, browser):
+    meeting = services.create_session(world.process.id, world.administrator, "Offen", "2026-03-14")
+    assert browser().client.get(f"/sessions/{meeting.id}/minutes.pdf").status_code == 404
+    assert browser().client.get(f"/sessions/{meeting.id + 1}").status_code == 404
+
+
+def test_a_decision_starts_from_the_answer_template_and_the_process_may_keep_its_own(world, people, browser, rec_in):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    admin = browser(world.administrator)
+    admin.get(page)
+    assert "Adopted are these parts: …" in admin.text  # adopt in part: the justification says which parts
+    admin.get(f"/processes/{world.process.slug}/answer-templates")
+    events = audit_count()
+    admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": "Unser Bezirk nimmt an, weil …"})
+    assert "The answer templates are saved." in admin.text and audit_count() == events + 1
+    admin.get(page)
+    assert "Unser Bezirk nimmt an, weil …" in admin.text
+    # Emptied: back to the workflow's template.
+    admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": ""})
+    admin.get(page)
+    assert "The steering round adopts the recommendation because …" in admin.text
+    assert browser(world.moderator).client.get(f"/processes/{world.process.slug}/answer-templates").status_code == 403
+
+
+def test_follow_up_after_adoption_is_public_and_overdue_reports_are_listed(world, people, browser, rec_in, make_user):
+    people(world)
+    rec = rec_in(world, "adopted")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    admin = browser(world.administrator)
+    admin.get(page)
+    assert "Report on the implementation" in admin.text
+    events = audit_count()
+    admin.post(page + "/follow-ups", {"status": "in_progress", "body": "", "next_days": ""}, status=422)
+    assert "A report needs some text." in admin.text and audit_count() == events
+    admin.post(page + "/follow-ups", {"status": "in_progress", "body": "Aushang **hängt**.", "next_days": "30",
+                                      "department": ""})
+    assert "The report on the implementation is published." in admin.text and audit_count() == events + 1
+    assert "Aushang hängt" in admin.text, admin.text
+    visitor = browser()
+    visitor.get(page)
+    assert "Aushang hängt" in visitor.text and "in progress" in visitor.text
+    assert "Report on the implementation" not in visitor.text
+    # Members, moderators and the public do not report.
+    assert browser(world.member).post(page + "/follow-ups", {"status": "done", "body": "x"}, follow=False).status_code == 403
+    # An overdue report is listed on the front page.
+    from app.models import FollowUp, utcnow
+    from datetime import timedelta
+    from app.transactions import write_transaction
+    with write_transaction() as session:
+        session.add(FollowUp(recommendation_id=rec.id, status="planned", body="Plan", body_html="<p>Plan</p>",
+                             next_due_at=utcnow() - timedelta(days=1), author_id=world.administrator.id))
+    visitor.get("/")
+    assert "Implementation reports overdue" in visitor.text and rec.title in visitor.text.split("Implementation reports overdue")[1]
+
+
+def test_no_follow_up_before_adoption(world, people, browser, rec_in):
+    people(world)
+    rec = rec_in(world, "rejected")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    admin = browser(world.administrator)
+    admin.get(page)
+    assert "Report on the implementation" not in admin.text
+    assert admin.post(page + "/follow-ups", {"status": "done", "body": "x"}, follow=False).status_code == 403
+
+
+def test_german_minutes_say_so_in_the_pdf(world, browser, rec_in):
+    rec = rec_in(world, "steering_review", title="Früh informieren")
+    meeting = services.create_session(world.process.id, world.administrator, "5. Sitzung", "2026-05-06")
+    services.add_to_agenda(meeting.id, world.administrator, rec.id)
+    services.decide(meeting.id, world.administrator, rec.id, "reject", "Abgelehnt, weil der Haushalt fehlt.",
+                    _version(rec.id))
+    services.close_session(meeting.id, world.administrator)
+    response = browser().client.get(f"/sessions/{meeting.id}/minutes.pdf", headers={"Accept-Language": "de"})
+    reader = PdfReader(io.BytesIO(response.data))
+    assert reader.trailer["/Root"]["/Lang"] == "de"
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert "Protokoll: 5. Sitzung" in text and "Tagesordnung" in text and "Abgelehnt" in text
+    assert "Mittwoch, 6. Mai 2026" in text
+
+
+def test_a_recommendations_dossier_is_a_tagged_pdf_with_its_event_hashes(world, browser, rec_in, make_user):
+    rec = rec_in(world, "steering_review", title="Früh informieren")
+    planning = services.create_department("stadtplanung", "Stadtentwicklungsamt")
+    planner = make_user("Petra")
+    services.add_department_member(planning, planner)
+    asked = services.request_statement(rec.id, world.administrator, "stadtplanung", "Machbar?")
+    services.answer_statement(asked.id, planner, "Machbar mit zwei Aushängen.")
+    services.create_comment(rec.id, world.moderator, "Nur für die Steuerungsrunde.", visibility="internal")
+    rec = services.fire(rec.id, "adopt", world.administrator, "Angenommen, weil es wirkt.", _version(rec.id))
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    visitor = browser()
+    assert "Dossier as PDF" in visitor.get(page).text
+    response = visitor.client.get(page + "/dossier.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.data))
+    assert reader.trailer["/Root"]["/Lang"] == "en" and "/StructTreeRoot" in reader.trailer["/Root"]
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    for expected in ("Früh informieren", "Six weeks ahead", "Stadtentwicklungsamt", "Machbar mit zwei Aushängen.",
+                     "Angenommen, weil es wirkt.", "Adopted", "recommendation.transitioned"):
+        assert expected in text, expected
+    last = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert last.hash in text.replace(" ", "")
+    assert "Nur für die Steuerungsrunde." not in text  # an internal note stays internal
+    # A draft's dossier is not for the public.
+    draft = rec_in(world, "draft")
+    assert visitor.client.get(f"/processes/{world.process.slug}/recommendations/{draft.number}/dossier.pdf").status_code == 404
