@@ -473,7 +473,7 @@ class Statement(Model):
         return self.status == "requested" and self.due_at is not None and self.due_at < now
 
 
-class AnswerTemplate(db.Model):
+class AnswerTemplate(Model):
     """A process's own answer template for the decisions that lead into one state, in place of the
     workflow file's ``answer_template`` (docs/workflows.md)."""
 
@@ -491,7 +491,7 @@ class AnswerTemplate(db.Model):
 OPEN, CLOSED = SESSION_STATUSES = ("open", "closed")
 
 
-class SteeringSession(db.Model):
+class SteeringSession(Model):
     """A session (Sitzung) of the steering round: a date, a place, who attended, an agenda of
     recommendations decided item by item, and minutes frozen when it closes."""
 
@@ -527,7 +527,7 @@ class SteeringSession(db.Model):
         return self.status == CLOSED
 
 
-class AgendaItem(db.Model):
+class AgendaItem(Model):
     """One item (TOP) of a session's agenda: a recommendation, and what the session did with it."""
 
     __tablename__ = "agenda_items"
@@ -556,7 +556,7 @@ class AgendaItem(db.Model):
 FOLLOW_UP_STATUSES = ("planned", "in_progress", "done", "stalled")
 
 
-class FollowUp(db.Model):
+class FollowUp(Model):
     """One dated report on the implementation (Umsetzung) of an adopted recommendation; the newest
     report is where it stands, ``next_due_at`` when the next report is due."""
 

@@ -141,21 +141,21 @@ FEED_SIZE = 50
 
 def latest_decisions(process: Process, limit: int = FEED_SIZE) -> list[Any]:
     """The newest decisions on recommendations the public may see."""
-    return db.session.execute(
+    return list(db.session.execute(
         select(Recommendation.number, Recommendation.title, Decision.outcome, Decision.state, Decision.note,
                Decision.decided_at)
         .join(Decision, Decision.recommendation_id == Recommendation.id)
         .where(public(process)).order_by(Decision.decided_at.desc(), Recommendation.number.desc())
         .limit(limit)
-    ).all()
+    ))
 
 
 def latest_public(process: Process, limit: int = FEED_SIZE) -> list[Any]:
     """The public recommendations that most recently entered their state: one that has just become
     public stands first (a feed reader shows each once, by its id)."""
-    return db.session.execute(
+    return list(db.session.execute(
         select(Recommendation.number, Recommendation.title, Recommendation.body_html, Recommendation.state,
                Recommendation.state_entered_at, Recommendation.created_at)
         .where(public(process))
         .order_by(Recommendation.state_entered_at.desc(), Recommendation.number.desc()).limit(limit)
-    ).all()
+    ))

@@ -341,7 +341,7 @@ def department_queue_page(user: Any, status: str, offset: int, limit: int) -> tu
     items = db.session.scalars(select(Statement).where(*where).order_by(*order).offset(offset).limit(limit)
                                .options(selectinload(Statement.recommendation)
                                         .selectinload(Recommendation.process))).all()
-    return list(items), total
+    return list(items), total or 0
 
 
 # -- answers, sessions and follow-up ------------------------------------------------------
@@ -401,7 +401,7 @@ def sessions_of(process_id: int, offset: int = 0, limit: int = 50) -> tuple[list
     items = db.session.scalars(select(SteeringSession).where(where)
                                .order_by(SteeringSession.held_at.desc(), SteeringSession.id.desc())
                                .offset(offset).limit(limit)).all()
-    return list(items), total
+    return list(items), total or 0
 
 
 def session_items(session_id: int) -> list[AgendaItem]:

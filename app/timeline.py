@@ -7,14 +7,15 @@ still shows, with its name).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
 
 from . import permissions
-from .models import AuditEvent, Comment
+from .models import AuditEvent
+from .permissions import CommentFacts
 from .workflow.definition import Workflow
 
 
@@ -71,7 +72,7 @@ MODERATION_ONLY = {
 }
 
 
-def entries(events: Iterable[AuditEvent], comments: dict[int, Comment], workflow: Workflow,
+def entries(events: Iterable[AuditEvent], comments: Mapping[int, CommentFacts], workflow: Workflow,
             roles: frozenset[str], locale: str, default_locale: str) -> list[Entry]:
     """The timeline ``roles`` may read; events about comments they cannot read are left out."""
     result = []

@@ -6,6 +6,7 @@ answer it receives against them: the document cannot drift from the code.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from ..models import FOLLOW_UP_STATUSES, PARTICIPATION_LEVELS, PROCESS_STATUSES, SESSION_STATUSES, STATEMENT_STATUSES
 
@@ -515,9 +516,10 @@ def document() -> dict:
     }
 
 
+_SUMMARY: dict[str, Any] = SCHEMAS["SessionSummary"]
 SCHEMAS["Session"] = {
-    **SCHEMAS["SessionSummary"],
-    "required": [*SCHEMAS["SessionSummary"]["required"], "participants", "notes", "items"],
-    "properties": {**SCHEMAS["SessionSummary"]["properties"], "participants": _STRING, "notes": _STRING,
+    **_SUMMARY,
+    "required": [*_SUMMARY["required"], "participants", "notes", "items"],
+    "properties": {**_SUMMARY["properties"], "participants": _STRING, "notes": _STRING,
                    "items": {"type": "array", "items": _ref("AgendaItem")}},
 }

@@ -87,6 +87,7 @@ def edit_comment(comment_id: int, actor: User, body: Any) -> Comment:
         if not permissions.can_edit_comment(user_id(actor), comment):
             raise Forbidden(_("only its author may edit a comment, and not once it is hidden"))
         body = clean_text(body, "body", COMMENT_MAX)
+        assert body_html is not None  # rendered whenever clean_text accepts the text
         if body == comment.body:
             return comment
         now = utcnow()

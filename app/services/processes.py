@@ -181,7 +181,7 @@ def update_overview(process_id: int, actor: Any, *, description: Any = "", statu
         if not changes:
             return process
         process.description = new["description"]
-        process.description_html = description_html if new["description"] else ""
+        process.description_html = (description_html or "") if new["description"] else ""
         process.status = new["status"]
         process.starts_on, process.ends_on = new["starts_on"], new["ends_on"]
         process.participation = new["participation"]

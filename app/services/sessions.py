@@ -181,7 +181,7 @@ def move_item(session_id: int, actor: User, recommendation_id: Any, offset: int)
     """Move an item up (-1) or down (+1) the agenda; returns the new order of recommendation ids."""
     if offset not in (-1, 1):
         raise ValidationError(_("an item moves one place up or down"))
-    with write_transaction() as session:
+    with write_transaction():
         meeting, _roles = _for_change(session_id, actor)
         items = _agenda(meeting.id)
         index = next((n for n, i in enumerate(items) if i.recommendation_id == recommendation_id), None)

@@ -51,7 +51,7 @@ def start_session(user_id: int, remember: bool = False, session=None) -> User:
             user = _start(session, user_id, secret, now, remember)
     else:
         user = _start(session, user_id, secret, now, remember)
-    user.session_secret = secret
+    user.session_secret = secret  # type: ignore[assignment]  # an attribute, not a column
     return user
 
 
@@ -81,7 +81,7 @@ def user_for_session(cookie_id: str) -> User | None:
                SignIn.secret_hash == _hash(secret), SignIn.expires_at > utcnow())
     ).first()
     if user is not None:
-        user.session_secret = secret
+        user.session_secret = secret  # type: ignore[assignment]  # an attribute, not a column
     return user
 
 
@@ -103,7 +103,7 @@ def end_all_sessions(session, user: User) -> None:
 def sign_out_everywhere(user_id: int) -> User:
     """The person ends every one of their sign-ins, this one included. API tokens stay."""
     with write_transaction() as session:
-        user = session.get(User, user_id)
+        user = session.get_one(User, user_id)
         end_all_sessions(session, user)
         audit.record("user.signed_out_everywhere", user, user, {})
     return user

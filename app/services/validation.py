@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -25,6 +25,12 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
+@overload
+def clean_text(value: Any, field: str, max_length: int, required: Literal[True] = True,
+               error: type[ServiceError] = ValidationError) -> str: ...
+@overload
+def clean_text(value: Any, field: str, max_length: int, required: bool,
+               error: type[ServiceError] = ValidationError) -> str | None: ...
 def clean_text(value: Any, field: str, max_length: int, required: bool = True,
                error: type[ServiceError] = ValidationError) -> str | None:
     """A submitted text, stripped; blank counts as missing."""

@@ -34,7 +34,7 @@ def _refused(error: ServiceError, form=None, field: str | None = None):
     if error.status in (403, 404):
         abort(error.status)
     if form is not None and isinstance(error, ValidationError) and (error.field or field):
-        target = getattr(form, error.field or field, None)
+        target = getattr(form, error.field or field or "", None)
         if target is not None:
             target.errors = [*target.errors, error.message]
             return None
@@ -54,7 +54,7 @@ def sessions(slug: str):
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("web.login", next=request.path))
-        if not manage:
+        if not manage or form is None:
             abort(403)
         if form.validate():
             try:

@@ -121,9 +121,9 @@ class Workflow:
     initial: str
     states: Mapping[str, State]  # in file order
     transitions: tuple[Transition, ...]
-    _outgoing: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False, default_factory=dict)
     noun: Label = DEFAULT_NOUN  # what the workflow moves: "recommendation", "concern", ...
     noun_plural: Label = DEFAULT_NOUN_PLURAL
+    _outgoing: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self):
         outgoing: dict[str, list[Transition]] = {name: [] for name in self.states}
@@ -297,7 +297,8 @@ class _Checker:
         if self.problems:
             return None
         assert title is not None and isinstance(initial, str)  # else a problem was recorded
-        return Workflow(self.workflow_id, title, initial, states, tuple(transitions), **nouns)
+        return Workflow(self.workflow_id, title, initial, states, tuple(transitions),
+                        noun=nouns.get("noun", DEFAULT_NOUN), noun_plural=nouns.get("noun_plural", DEFAULT_NOUN_PLURAL))
 
     def nouns(self, data: dict) -> dict[str, Label]:
         """``noun`` and ``noun_plural``: labels, given both or neither (a plural cannot be guessed)."""
