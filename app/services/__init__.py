@@ -3,7 +3,8 @@
 One module per aggregate: ``accounts`` (people, passwords, API tokens), ``processes`` (processes
 and the roles held in them), ``recommendations`` (writing, editing, co-authors and ``fire``, the
 only way a state changes), ``comments`` (threads, hiding, reports), ``departments`` (departments, their members and the statements
-they are asked for); ``validation`` holds what they
+they are asked for), ``notifications`` (who is told what, follows, settings, the e-mail outbox),
+``passwords`` (invitations and password resets); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
 checks the actor's permissions, changes the models and appends exactly one audit event; anything
 that fails rolls all of it back. Nothing outside this package writes models or the audit trail.
@@ -36,6 +37,17 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
+from .notifications import (
+    follow,
+    follows,
+    mark_read,
+    modes as notification_modes,
+    save_settings as save_notification_settings,
+    unfollow,
+    unread_count,
+    unsubscribe,
+)
+from .passwords import invite_user, request_password_reset, set_password_with_link, token_for
 from .processes import create_process, find_process, grant_role, revoke_role
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 
@@ -46,5 +58,7 @@ __all__ = [
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
     "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",
-    "workflow_of",
+    "workflow_of", "follow", "follows", "mark_read", "notification_modes", "save_notification_settings",
+    "unfollow", "unread_count", "unsubscribe", "invite_user", "request_password_reset", "set_password_with_link",
+    "token_for",
 ]
