@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import jsonify, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -19,6 +20,7 @@ from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
 from .openapi import document
+from ..notify.text import visible_notifications
 from ..roles import department_ids, process_roles, roles_for
 
 PER_PAGE_DEFAULT = 20
@@ -274,3 +276,23 @@ def decline_statement(statement_id: int):
     user = caller(required=True)
     payload = body({"reason": (str,)})
     return jsonify(serializers.statement(services.decline_statement(statement_id, user, payload.get("reason"))))
+
+
+@bp.get("/notifications")
+def list_notifications():
+    """The caller's in-app notifications, newest first (``limit`` at most 100, ``before`` an id to page on)."""
+    user = caller(required=True)
+    limit = _whole_number("limit", 50, 1, PER_PAGE_MAX)
+    before = _whole_number("before", None, 1, 2**53)
+    items = visible_notifications(user, str(get_locale()), limit=limit, before=before)
+    return jsonify({"items": [serializers.notification(note, said) for note, said in items]})
+
+
+def _whole_number(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 16) or not low <= int(raw) <= high:
+        raise ValidationError(_("'%(name)s' must be a whole number from %(low)s to %(high)s", name=name, low=low,
+                                high=high))
+    return int(raw)

@@ -9,10 +9,17 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from typing import Any
+
 from flask import current_app
 from flask_babel import format_date, gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from .. import permissions
+from ..extensions import db
 from ..models import Notification, Recommendation
+from ..roles import roles_for
 from ..workflow import engine
 
 
@@ -86,3 +93,23 @@ def describe(note: Notification, language: str) -> Said:
     else:
         line = _("Something changed on “%(title)s”.", title=title)
     return Said(line, data.get("note") if kind in ("authored", "your_turn", "followed") else None, path)
+
+
+def visible_notifications(user: Any, language: str, limit: int = 50,
+                          before: int | None = None) -> list[tuple[Notification, Said]]:
+    """A person's newest notifications with what they say, leaving out any whose subject they may no
+    longer see (it moved to a state hidden from them). At most ``limit``, older than id ``before``."""
+    query = (select(Notification).where(Notification.user_id == user.id)
+             .options(selectinload(Notification.recommendation).selectinload(Recommendation.process),
+                      selectinload(Notification.recommendation).selectinload(Recommendation.author_links))
+             .order_by(Notification.id.desc()).limit(limit))
+    if before is not None:
+        query = query.where(Notification.id < before)
+    shown = []
+    for note in db.session.scalars(query):
+        rec = note.recommendation
+        if rec is not None and not permissions.can_view(roles_for(user, rec), engine().get(rec.process.workflow_id),
+                                                        rec.state):
+            continue
+        shown.append((note, describe(note, language)))
+    return shown

@@ -146,7 +146,7 @@ def transport():
 
 
 def backoff(attempts: int) -> timedelta:
-    first = int(current_app.config.get("MAIL_RETRY_SECONDS") or 60)
+    first = int(current_app.config.get("MAIL_RETRY_SECONDS", 60))
     return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 

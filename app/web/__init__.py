@@ -13,4 +13,4 @@ def error_page(error: HTTPException):
     return render_template("error.html", error=error), error.code
 
 
-from . import admin, auth, comments, drafting, queues, statements, views  # noqa: E402,F401
+from . import admin, auth, comments, drafting, notifications, queues, statements, views  # noqa: E402,F401
