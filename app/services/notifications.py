@@ -49,7 +49,7 @@ UNSUBSCRIBE_SCOPES = NOTIFICATION_KINDS + ("digest", "all")
 def modes(user_id: int) -> dict[str, str]:
     """A person's setting for every kind (the defaults where they chose nothing)."""
     chosen = dict(db.session.execute(select(NotificationSetting.kind, NotificationSetting.mode)
-                                     .where(NotificationSetting.user_id == user_id)).tuples().all())
+                                     .where(NotificationSetting.user_id == user_id)).all())
     return {kind: chosen.get(kind, DEFAULT_MODES[kind]) for kind in NOTIFICATION_KINDS}
 
 
@@ -350,7 +350,7 @@ def on_statement_given(session, statement: Statement, rec: Recommendation, workf
 
 def _insert_ignoring_duplicates(table, values: dict):
     dialect = postgresql if is_postgresql() else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def deadline_pass(now: datetime | None = None, batch: int = 200) -> int:
@@ -377,8 +377,8 @@ def deadline_pass(now: datetime | None = None, batch: int = 200) -> int:
         with write_transaction() as session:
             for rec_id, due_at, state, process_id, workflow_id, rec_stage in rows:
                 inserted = session.execute(_insert_ignoring_duplicates(DeadlineMark.__table__, {
-                    "recommendation_id": rec_id, "due_at": due_at, "stage": rec_stage, "created_at": now})).rowcount
-                if inserted != 1:
+                    "recommendation_id": rec_id, "due_at": due_at, "stage": rec_stage, "created_at": now})).first()
+                if inserted is None:
                     continue  # another worker was first
                 workflow = engine().get(workflow_id)
                 authors = session.scalars(select(RecommendationAuthor.user_id)
