@@ -436,10 +436,10 @@ class Notification(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('your_turn', 'authored', 'statement', 'reply', 'deadline', 'report', 'followed')",
                         name="kind"),
-        CheckConstraint("delivery IN ('immediate', 'digest', 'off')", name="delivery"),
+        CheckConstraint("delivery IN ('pending', 'immediate', 'digest', 'off')", name="delivery"),
         Index("ix_notifications_user_id", "user_id", "id"),
         Index("ix_notifications_user_unread", "user_id", "read_at"),
-        # The digest pass: what waits for a digest, per person.
+        # The routing and digest passes: what waits for them.
         Index("ix_notifications_digest", "delivery", "mail_id"),
     )
 
@@ -454,7 +454,9 @@ class Notification(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: JSON: what the text needs (trigger, from, to, note, department ...).
     data: Mapped[str] = mapped_column(Text, default="{}")
-    delivery: Mapped[str] = mapped_column(String(16))
+    #: ``pending`` until the worker routes it by the person's setting: ``immediate`` (its own mail,
+    #: ``mail_id``), ``digest`` (``mail_id`` set once the digest is queued) or ``off``.
+    delivery: Mapped[str] = mapped_column(String(16), default="pending")
     mail_id: Mapped[int | None] = mapped_column(ForeignKey("mails.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -177,6 +177,7 @@ def deliver(mail_id: int, sender) -> str:
 def drain(sender, limit: int | None = None) -> dict[str, int]:
     """Send what is due now, until nothing is left (or the server is down); counts per outcome."""
     counts: dict[str, int] = {}
+    notifications.route_pass()
     while limit is None or sum(counts.values()) < limit:
         mail_id = notifications.claim_mail()
         if mail_id is None:
@@ -192,7 +193,9 @@ def drain(sender, limit: int | None = None) -> dict[str, int]:
 
 def passes() -> tuple[int, int]:
     """The reminder and digest passes (both idempotent)."""
-    return notifications.deadline_pass(), notifications.digest_pass()
+    reminders = notifications.deadline_pass()
+    notifications.route_pass()
+    return reminders, notifications.digest_pass()
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import permissions
@@ -188,30 +188,36 @@ def mark_read(actor: Any, notification_ids: Iterable[int] | None = None) -> int:
 # -- who is told: called inside the change's own transaction --------------------------------------
 
 
-def _roles_in(session, process_id: int, recommendation_id: int | None, author_ids: Iterable[int],
-              extra_users: Iterable[int] = ()) -> dict[int, set[str]]:
-    """The roles every active person connected with a recommendation holds for it."""
-    held: dict[int, set[str]] = defaultdict(set)
-    for uid, role in session.execute(select(Membership.user_id, Membership.role)
-                                     .where(Membership.process_id == process_id)):
-        held[uid].add(role)
-    for uid in author_ids:
-        held[uid].add("author")
+FOLLOWER, REPLIED_TO = "follower", "replied_to"
+
+
+def _connected(session, process_id: int, recommendation_id: int | None,
+               parent_comment_id: int | None = None) -> dict[int, set[str]]:
+    """Every active person connected with a recommendation, with the roles they hold for it, plus
+    the marks ``follower`` (follows it or its process) and ``replied_to`` (wrote the parent comment).
+    One statement, whatever the number of people."""
+    parts = [select(Membership.user_id.label("user_id"), Membership.role.label("role"))
+             .where(Membership.process_id == process_id),
+             select(Follow.user_id, literal(FOLLOWER)).where(
+                 or_(Follow.process_id == process_id, Follow.recommendation_id == recommendation_id)
+                 if recommendation_id is not None else Follow.process_id == process_id)]
     if recommendation_id is not None:
+        parts.append(select(RecommendationAuthor.user_id, literal("author"))
+                     .where(RecommendationAuthor.recommendation_id == recommendation_id))
         asked = select(Statement.department_id).where(Statement.recommendation_id == recommendation_id)
-        for uid in session.scalars(select(DepartmentMember.user_id).where(DepartmentMember.department_id.in_(asked))):
-            held[uid].add(DEPARTMENT)
-    for uid in extra_users:
-        held[uid]  # noqa: B018  (a follower with no role: public)
-    active = set(session.scalars(select(User.id).where(User.id.in_(list(held)), User.active.is_(True)))) if held else set()
-    return {uid: roles | {PUBLIC} for uid, roles in held.items() if uid in active}
+        parts.append(select(DepartmentMember.user_id, literal(DEPARTMENT)).where(DepartmentMember.department_id.in_(asked)))
+    if parent_comment_id is not None:
+        parts.append(select(Comment.author_id, literal(REPLIED_TO)).where(Comment.id == parent_comment_id))
+    everyone = union_all(*parts).subquery()
+    held: dict[int, set[str]] = defaultdict(lambda: {PUBLIC})
+    for uid, role in session.execute(select(everyone.c.user_id, everyone.c.role)
+                                     .join(User, User.id == everyone.c.user_id).where(User.active.is_(True))):
+        held[uid].add(role)
+    return held
 
 
-def _followers(session, recommendation_id: int | None, process_id: int) -> set[int]:
-    condition = Follow.process_id == process_id
-    if recommendation_id is not None:
-        condition = or_(condition, Follow.recommendation_id == recommendation_id)
-    return set(session.scalars(select(Follow.user_id).where(condition)))
+def _roles(marks: set[str]) -> frozenset[str]:
+    return frozenset(marks - {FOLLOWER, REPLIED_TO})
 
 
 def _message_id() -> str:
@@ -227,16 +233,104 @@ def new_mail(session, user_id: int, kind: str, **values) -> Mail:
     return mail
 
 
-def _notify(session, user_id: int, kind: str, event: str, *, recommendation_id: int | None, actor_id: int | None,
-            data: dict, mode: str, comment_id: int | None = None, statement_id: int | None = None,
-            now: datetime | None = None) -> Notification:
-    mail = new_mail(session, user_id, kind) if mode == "immediate" else None
-    note = Notification(user_id=user_id, kind=kind, event=event, recommendation_id=recommendation_id,
-                        comment_id=comment_id, statement_id=statement_id, actor_id=actor_id,
-                        data=json.dumps(data, ensure_ascii=False), delivery=mode,
-                        mail_id=mail.id if mail else None, created_at=now or utcnow())
-    session.add(note)
-    return note
+def _tell(session, recipients: dict[int, str], event: str, *, recommendation_id: int | None,
+          actor_id: int | None, data: dict, comment_id: int | None = None, statement_id: int | None = None,
+          now: datetime | None = None) -> int:
+    """Write one notification per recipient (``{user_id: kind}``) in one statement. Whether and how
+    each is e-mailed (the person's setting) the worker decides (``route_pass``), outside this transaction."""
+    if recipients:
+        now = now or utcnow()
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        session.execute(insert(Notification.__table__), [
+            {"user_id": uid, "kind": kind, "event": event, "recommendation_id": recommendation_id,
+             "comment_id": comment_id, "statement_id": statement_id, "actor_id": actor_id, "data": text,
+             "delivery": "pending", "mail_id": None, "created_at": now, "read_at": None}
+            for uid, kind in recipients.items()])
+    return len(recipients)
+
+
+def may_fire_from(roles: frozenset[str], workflow: Workflow, state: str) -> bool:
+    return any(permissions.can_fire(roles, t) for t in workflow.outgoing(state))
+
+
+def on_transition(session, rec: Any, workflow: Workflow, source: str | None, dest: str, actor: Any,
+                  trigger: str | None, note: str | None) -> int:
+    """A recommendation moved from ``source`` to ``dest`` (or was created in it): tell its authors
+    (``authored``), those who may act now (``your_turn``) and its followers (``followed``), each
+    only if they can see it in ``dest`` and did not do it themselves."""
+    recipients = {}
+    for uid, marks in _connected(session, rec.process_id, rec.id).items():
+        roles = _roles(marks)
+        if uid == id_of(actor) or not permissions.can_view(roles, workflow, dest):
+            continue
+        if "author" in roles:
+            recipients[uid] = "authored"
+        elif may_fire_from(roles, workflow, dest):
+            recipients[uid] = "your_turn"
+        elif FOLLOWER in marks:
+            recipients[uid] = "followed"
+    data = {"trigger": trigger, "from": source, "to": dest}
+    if note:
+        data["note"] = note
+    return _tell(session, recipients, "transition", recommendation_id=rec.id, actor_id=id_of(actor), data=data)
+
+
+def on_comment(session, comment: Comment, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
+    """A comment was written: tell the author of the comment it answers (``reply``) and the followers,
+    each only if they may read it."""
+    recipients = {}
+    for uid, marks in _connected(session, rec.process_id, rec.id, comment.parent_id).items():
+        roles = _roles(marks)
+        if uid == id_of(actor) or not (permissions.can_view(roles, workflow, rec.state)
+                                       and permissions.can_read_comment(roles, comment)):
+            continue
+        if REPLIED_TO in marks:
+            recipients[uid] = "reply"
+        elif FOLLOWER in marks:
+            recipients[uid] = "followed"
+    session.flush()  # the comment's id
+    return _tell(session, recipients, "comment", recommendation_id=rec.id, comment_id=comment.id,
+                 actor_id=id_of(actor), data={})
+
+
+def on_report(session, comment: Comment, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
+    """A comment was reported: tell the process's moderators (but not a reporting moderator)."""
+    recipients = {uid: "report" for uid, marks in _connected(session, rec.process_id, rec.id).items()
+                  if "moderator" in marks and uid != id_of(actor)
+                  and permissions.can_view(_roles(marks), workflow, rec.state)}
+    return _tell(session, recipients, "report", recommendation_id=rec.id, comment_id=comment.id,
+                 actor_id=id_of(actor), data={})
+
+
+def on_statement_requested(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
+    """A department was asked: tell its members who can see the recommendation (``statement``)."""
+    session.flush()
+    members = set(session.scalars(select(DepartmentMember.user_id)
+                                  .where(DepartmentMember.department_id == statement.department_id)))
+    recipients = {uid: "statement" for uid, marks in _connected(session, rec.process_id, rec.id).items()
+                  if uid in members and uid != id_of(actor) and permissions.can_view(_roles(marks), workflow, rec.state)}
+    return _tell(session, recipients, "statement", recommendation_id=rec.id, statement_id=statement.id,
+                 actor_id=id_of(actor), data={"department": statement.department.name})
+
+
+def on_statement_given(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
+    """A statement was answered or declined: tell the followers who may read it (``followed``)."""
+    members = set(session.scalars(select(DepartmentMember.user_id)
+                                  .where(DepartmentMember.department_id == statement.department_id)))
+    recipients = {uid: "followed" for uid, marks in _connected(session, rec.process_id, rec.id).items()
+                  if FOLLOWER in marks and uid != id_of(actor)
+                  and permissions.can_view(_roles(marks), workflow, rec.state)
+                  and permissions.can_read_statement(_roles(marks), statement, uid in members)}
+    return _tell(session, recipients, "statement", recommendation_id=rec.id, statement_id=statement.id,
+                 actor_id=id_of(actor), data={"department": statement.department.name, "status": statement.status})
+
+
+# -- the worker's passes ----------------------------------------------------------------------
+
+
+def _insert_ignoring_duplicates(table, values: dict):
+    dialect = postgresql if is_postgresql() else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def _modes_of(session, user_ids: Iterable[int]) -> dict[int, dict[str, str]]:
@@ -250,107 +344,45 @@ def _modes_of(session, user_ids: Iterable[int]) -> dict[int, dict[str, str]]:
     return {uid: {kind: chosen[uid].get(kind, DEFAULT_MODES[kind]) for kind in NOTIFICATION_KINDS} for uid in ids}
 
 
-def _tell(session, recipients: dict[int, str], event: str, **values) -> int:
-    """Write one notification per recipient (``{user_id: kind}``) with their mode for that kind."""
-    settings = _modes_of(session, recipients)
-    now = utcnow()
-    for uid, kind in recipients.items():
-        _notify(session, uid, kind, event, mode=settings[uid][kind], now=now, **values)
-    return len(recipients)
-
-
-def may_fire_from(roles: frozenset[str], workflow: Workflow, state: str) -> bool:
-    return any(permissions.can_fire(roles, t) for t in workflow.outgoing(state))
-
-
-def on_transition(session, rec: Any, workflow: Workflow, source: str, dest: str, actor: Any,
-                  trigger: str, note: str | None) -> int:
-    """A recommendation moved from ``source`` to ``dest``: tell its authors (``authored``), those who
-    may act now (``your_turn``) and its followers (``followed``) who can see it in ``dest``."""
-    followers = _followers(session, rec.id, rec.process_id)
-    held = _roles_in(session, rec.process_id, rec.id, rec.author_ids, followers)
-    recipients = {}
-    for uid, roles in held.items():
-        roles = frozenset(roles)
-        if uid == id_of(actor) or not permissions.can_view(roles, workflow, dest):
-            continue
-        if "author" in roles:
-            recipients[uid] = "authored"
-        elif may_fire_from(roles, workflow, dest):
-            recipients[uid] = "your_turn"
-        elif uid in followers:
-            recipients[uid] = "followed"
-    data = {"trigger": trigger, "from": source, "to": dest}
-    if note:
-        data["note"] = note
-    return _tell(session, recipients, "transition", recommendation_id=rec.id, actor_id=id_of(actor), data=data)
-
-
-def on_comment(session, comment: Comment, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
-    """A comment was written: tell the author of the comment it answers (``reply``) and the followers."""
-    followers = _followers(session, rec.id, rec.process_id)
-    parent_author = session.scalar(select(Comment.author_id).where(Comment.id == comment.parent_id)) \
-        if comment.parent_id else None
-    extra = followers | ({parent_author} if parent_author else set())
-    held = _roles_in(session, rec.process_id, rec.id, rec.author_ids, extra)
-    recipients = {}
-    for uid, roles in held.items():
-        roles = frozenset(roles)
-        if uid == id_of(actor) or not (permissions.can_view(roles, workflow, rec.state)
-                                       and permissions.can_read_comment(roles, comment)):
-            continue
-        if uid == parent_author:
-            recipients[uid] = "reply"
-        elif uid in followers:
-            recipients[uid] = "followed"
-    return _tell(session, recipients, "comment", recommendation_id=rec.id, comment_id=comment.id,
-                 actor_id=id_of(actor), data={})
-
-
-def on_report(session, comment: Comment, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
-    """A comment was reported: tell the process's moderators (but not a reporting moderator)."""
-    held = _roles_in(session, rec.process_id, rec.id, rec.author_ids)
-    recipients = {uid: "report" for uid, roles in held.items()
-                  if "moderator" in roles and uid != id_of(actor)
-                  and permissions.can_view(frozenset(roles), workflow, rec.state)}
-    return _tell(session, recipients, "report", recommendation_id=rec.id, comment_id=comment.id,
-                 actor_id=id_of(actor), data={})
-
-
-def on_statement_requested(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
-    """A department was asked: tell its members who can see the recommendation (``statement``)."""
-    session.flush()
-    held = _roles_in(session, rec.process_id, rec.id, rec.author_ids)
-    members = set(session.scalars(select(DepartmentMember.user_id)
-                                  .where(DepartmentMember.department_id == statement.department_id)))
-    recipients = {uid: "statement" for uid, roles in held.items()
-                  if uid in members and uid != id_of(actor) and permissions.can_view(frozenset(roles), workflow, rec.state)}
-    return _tell(session, recipients, "statement", recommendation_id=rec.id, statement_id=statement.id,
-                 actor_id=id_of(actor), data={"department": statement.department.name})
-
-
-def on_statement_given(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
-    """A statement was answered or declined: tell the followers who may read it (``followed``)."""
-    followers = _followers(session, rec.id, rec.process_id)
-    if not followers:
-        return 0
-    held = _roles_in(session, rec.process_id, rec.id, rec.author_ids, followers)
-    members = set(session.scalars(select(DepartmentMember.user_id)
-                                  .where(DepartmentMember.department_id == statement.department_id)))
-    recipients = {uid: "followed" for uid, roles in held.items()
-                  if uid in followers and uid != id_of(actor)
-                  and permissions.can_view(frozenset(roles), workflow, rec.state)
-                  and permissions.can_read_statement(frozenset(roles), statement, uid in members)}
-    return _tell(session, recipients, "statement", recommendation_id=rec.id, statement_id=statement.id,
-                 actor_id=id_of(actor), data={"department": statement.department.name, "status": statement.status})
-
-
-# -- the worker's passes ----------------------------------------------------------------------
-
-
-def _insert_ignoring_duplicates(table, values: dict):
-    dialect = postgresql if is_postgresql() else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+def route_pass(batch: int = 500) -> int:
+    """Give every new notification its way by its recipient's setting: a mail of its own now
+    (``immediate``), a place in the next digest (``digest``), or none (``off``). Each batch is one
+    transaction; on PostgreSQL several workers take different rows (SKIP LOCKED), so no notification
+    gets two mails. Returns how many mails it queued."""
+    queued = 0
+    while True:
+        with write_transaction() as session:
+            query = (select(Notification.id, Notification.user_id, Notification.kind)
+                     .where(Notification.delivery == "pending").order_by(Notification.id).limit(batch))
+            if is_postgresql():
+                query = query.with_for_update(skip_locked=True)
+            rows = session.execute(query).all()
+            if not rows:
+                return queued
+            settings = _modes_of(session, {uid for _id, uid, _kind in rows})
+            now = utcnow()
+            routed = {"digest": [], "off": []}
+            mails = []
+            for note_id, uid, kind in rows:
+                mode = settings[uid][kind]
+                if mode == "immediate":
+                    mails.append({"note_id": note_id, "user_id": uid, "kind": kind, "message_id": _message_id()})
+                else:
+                    routed[mode].append(note_id)
+            for mode, ids in routed.items():
+                if ids:
+                    session.execute(update(Notification).where(Notification.id.in_(ids)).values(delivery=mode))
+            if mails:
+                created = session.execute(insert(Mail.__table__).returning(
+                    Mail.__table__.c.id, Mail.__table__.c.message_id, sort_by_parameter_order=True), [
+                    {"user_id": m["user_id"], "kind": m["kind"], "message_id": m["message_id"], "status": "pending",
+                     "attempts": 0, "next_attempt_at": now, "created_at": now} for m in mails]).all()
+                mail_ids = dict((message_id, mail_id) for mail_id, message_id in created)
+                session.execute(update(Notification.__table__).where(
+                    Notification.__table__.c.id == bindparam("note_id")).values(
+                    mail_id=bindparam("mail_id"), delivery="immediate"),
+                    [{"note_id": m["note_id"], "mail_id": mail_ids[m["message_id"]]} for m in mails])
+                queued += len(mails)
 
 
 def deadline_pass(now: datetime | None = None, batch: int = 200) -> int:
@@ -381,12 +413,9 @@ def deadline_pass(now: datetime | None = None, batch: int = 200) -> int:
                 if inserted is None:
                     continue  # another worker was first
                 workflow = engine().get(workflow_id)
-                authors = session.scalars(select(RecommendationAuthor.user_id)
-                                          .where(RecommendationAuthor.recommendation_id == rec_id)).all()
-                held = _roles_in(session, process_id, rec_id, authors)
-                recipients = {uid: "deadline" for uid, roles in held.items()
-                              if permissions.can_view(frozenset(roles), workflow, state)
-                              and may_fire_from(frozenset(roles), workflow, state)}
+                recipients = {uid: "deadline" for uid, marks in _connected(session, process_id, rec_id).items()
+                              if permissions.can_view(_roles(marks), workflow, state)
+                              and may_fire_from(_roles(marks), workflow, state)}
                 written += _tell(session, recipients, rec_stage, recommendation_id=rec_id, actor_id=None,
                                  data={"state": state, "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
 

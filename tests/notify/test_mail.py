@@ -182,6 +182,7 @@ def test_a_worker_killed_mid_batch_sends_everything_and_only_the_one_in_flight_t
         rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
         services.fire(rec.id, "submit", world.author, None, rec.version)
     # a worker claims a mail, sends it, and is killed before it can record that
+    notifications.route_pass()
     claimed = notifications.claim_mail()
     sender = worker.transport()
     sender.send(worker.compose(db.session.get(Mail, claimed)), db.session.get(Mail, claimed))
@@ -297,9 +298,11 @@ def test_followers_get_a_daily_digest(world, inbox, work, rec_in, app, make_user
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
     fan = make_user("Fan")
     rec = rec_in(world, "steering_review")
+    notifications.route_pass()
     services.follow(fan, recommendation_id=rec.id)
     services.create_comment(rec.id, world.member, "I agree")
     services.create_comment(rec.id, world.moderator, "Noted")
+    assert notifications.route_pass() == 0  # followed: for the digest, no mail of its own
     early = utcnow().replace(hour=3, minute=0)  # 04:00 or 05:00 in Berlin: before the digest hour
     assert notifications.digest_pass(now=early) == 0
     late = early.replace(hour=12)

@@ -77,7 +77,7 @@ def upgrade():
         sa.Column("read_at", sa.DateTime(), nullable=True),
         sa.CheckConstraint("kind IN ('your_turn', 'authored', 'statement', 'reply', 'deadline', 'report', 'followed')",
                            name=op.f("ck_notifications_kind")),
-        sa.CheckConstraint("delivery IN ('immediate', 'digest', 'off')", name=op.f("ck_notifications_delivery")),
+        sa.CheckConstraint("delivery IN ('pending', 'immediate', 'digest', 'off')", name=op.f("ck_notifications_delivery")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_notifications_user_id_users")),
         sa.ForeignKeyConstraint(["recommendation_id"], ["recommendations.id"],
                                 name=op.f("fk_notifications_recommendation_id_recommendations")),
