@@ -91,8 +91,8 @@ def compose(mail: Mail) -> EmailMessage | None:
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
-    message["Content-Language"] = language
     message.set_content(body, subtype="plain", charset="utf-8")
+    message["Content-Language"] = language  # after set_content, which clears the Content- headers
     return message
 
 
