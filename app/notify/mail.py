@@ -9,6 +9,7 @@ is not sent.
 """
 from __future__ import annotations
 
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -26,6 +27,12 @@ from ..services.notifications import unsubscribe_token
 from ..services.passwords import link_secret
 from ..workflow import engine
 from .text import describe, one_line
+
+
+#: The standard policy, but a long URL in a header stays one literal line (up to SMTP's 998
+#: characters) instead of being RFC 2047-encoded: ``List-Unsubscribe`` must stay readable to
+#: the mail programs that offer one-click unsubscribe.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
 
 
 def base_url() -> str:
@@ -82,7 +89,7 @@ def compose(mail: Mail) -> EmailMessage | None:
         unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(user.id, scope)}"
         body += "\n\n-- \n" + _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings") + "\n" + \
             _("Stop these e-mails: %(url)s", url=unsubscribe) + "\n"
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = one_line(subject, 180)
     message["From"] = _address("Ratschlag", current_app.config["MAIL_FROM"])
     message["To"] = _address(user.name, user.email)

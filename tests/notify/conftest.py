@@ -23,6 +23,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes = b""
 
     @property
     def text(self) -> str:
@@ -42,8 +43,9 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

@@ -92,6 +92,9 @@ def test_headers_language_and_stable_message_id(world, inbox, work):
     assert message["Content-Language"] == "de"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert re.fullmatch(r"<https://ratschlag\.example\.org/unsubscribe/[^>\s]+>", message["List-Unsubscribe"])
+    # on the wire as one literal line, as mail programs read it (not RFC 2047-encoded)
+    assert re.search(rb"\r?\nList-Unsubscribe: <https://ratschlag\.example\.org/unsubscribe/[^>\s]+>\r?\n", mail.raw)
+    assert b"\nList-Unsubscribe-Post: List-Unsubscribe=One-Click" in mail.raw
     stored = db.session.scalar(sa.select(Mail).where(Mail.user_id == world.moderator.id))
     assert message["Message-ID"] == stored.message_id and stored.status == "sent"
     assert work() == {"reminders": 0, "digests": 0}  # nothing is sent twice
