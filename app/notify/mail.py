@@ -18,10 +18,11 @@ from datetime import UTC
 from flask import current_app
 from flask_babel import force_locale, gettext as _, ngettext
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import permissions
 from ..extensions import db
-from ..models import Comment, Mail, Notification, Statement, User, UserToken, utcnow
+from ..models import Comment, Mail, Notification, Recommendation, Statement, User, UserToken, utcnow
 from ..roles import department_ids, roles_for
 from ..services.notifications import unsubscribe_token
 from ..services.passwords import link_secret
@@ -44,12 +45,15 @@ def language_of(user: User) -> str:
     return user.language if user.language in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def still_visible(note: Notification, user: User) -> bool:
-    """Whether ``user`` may still see what ``note`` is about."""
+def still_visible(note: Notification, user: User, known: dict | None = None) -> bool:
+    """Whether ``user`` may still see what ``note`` is about (``known`` remembers roles across calls)."""
     rec = note.recommendation
     if rec is None:
         return True
-    roles = roles_for(user, rec)
+    known = {} if known is None else known
+    if (user.id, rec.id) not in known:
+        known[(user.id, rec.id)] = roles_for(user, rec)
+    roles = known[(user.id, rec.id)]
     if not permissions.can_view(roles, engine().get(rec.process.workflow_id), rec.state):
         return False
     if note.comment_id is not None:
@@ -64,13 +68,28 @@ def still_visible(note: Notification, user: User) -> bool:
     return True
 
 
+def compose_many(mail_ids: list[int]) -> list[tuple[Mail, EmailMessage | None]]:
+    """The e-mails for several mails, read with a handful of statements whatever their number."""
+    mails = db.session.scalars(select(Mail).where(Mail.id.in_(mail_ids)).order_by(Mail.id)
+                               .execution_options(populate_existing=True)).all()
+    notes: dict[int, list[Notification]] = {}
+    for note in db.session.scalars(
+            select(Notification).where(Notification.mail_id.in_(mail_ids)).order_by(Notification.id)
+            .options(selectinload(Notification.recommendation).selectinload(Recommendation.process),
+                     selectinload(Notification.recommendation).selectinload(Recommendation.author_links))):
+        notes.setdefault(note.mail_id, []).append(note)
+    known: dict = {}
+    return [(mail, compose(mail, notes.get(mail.id, []), known)) for mail in mails]
+
+
 def _address(name: str, email: str) -> Address:
     local, _at, domain = email.rpartition("@")
     return Address(display_name=one_line(name, 100), username=local, domain=domain)
 
 
-def compose(mail: Mail) -> EmailMessage | None:
-    """The e-mail for ``mail``, or None when nothing in it may be sent any more."""
+def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | None = None) -> EmailMessage | None:
+    """The e-mail for ``mail``, or None when nothing in it may be sent any more. ``notes``: its
+    notifications, when the caller read them already."""
     user = mail.user
     if not user.active or not user.email:
         return None
@@ -80,8 +99,10 @@ def compose(mail: Mail) -> EmailMessage | None:
         if mail.kind in ("invitation", "password_reset"):
             subject, body, scope = _account_mail(mail, user, base)
         else:
-            notes = [n for n in db.session.scalars(select(Notification).where(Notification.mail_id == mail.id)
-                                                    .order_by(Notification.id)) if still_visible(n, user)]
+            if notes is None:
+                notes = db.session.scalars(select(Notification).where(Notification.mail_id == mail.id)
+                                           .order_by(Notification.id)).all()
+            notes = [n for n in notes if still_visible(n, user, known)]
             if not notes:
                 return None
             subject, body = _notification_mail(mail, notes, language, base)

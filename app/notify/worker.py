@@ -34,7 +34,7 @@ from ..extensions import db
 from ..models import Mail, utcnow
 from ..services import notifications
 from ..transactions import is_postgresql
-from .mail import compose
+from .mail import compose, compose_many
 
 MAX_BACKOFF = timedelta(hours=6)
 PASS_INTERVAL = 60  # seconds between deadline and digest passes of a long-running worker
@@ -150,44 +150,57 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def deliver(mail_id: int, sender) -> str:
-    """Send one claimed mail and record the outcome; returns the new status. Raises
+def _send(sender, mail: Mail, message: EmailMessage | None, attempts: int) -> str:
+    """Send one claimed mail and record the outcome at once; returns the new status. Raises
     ``TemporaryFailure`` (after recording it) when the server is down, so the caller pauses."""
-    mail = db.session.get(Mail, mail_id, populate_existing=True)
-    message = compose(mail)
-    attempts = mail.attempts
-    db.session.rollback()  # no read transaction stays open while the mail travels
     if message is None:
-        notifications.finish_mail(mail_id, "skipped")
+        notifications.finish_mail(mail.id, "skipped")
         return "skipped"
     try:
         sender.send(message, mail)
     except PermanentFailure as error:
-        notifications.finish_mail(mail_id, "failed", str(error))
+        notifications.finish_mail(mail.id, "failed", str(error))
         return "failed"
     except TemporaryFailure as error:
-        notifications.finish_mail(mail_id, "pending", str(error), utcnow() + backoff(attempts))
+        notifications.finish_mail(mail.id, "pending", str(error), utcnow() + backoff(attempts))
         if error.down:
             raise
         return "pending"
-    notifications.finish_mail(mail_id, "sent")
+    notifications.finish_mail(mail.id, "sent")
     return "sent"
 
 
-def drain(sender, limit: int | None = None) -> dict[str, int]:
-    """Send what is due now, until nothing is left (or the server is down); counts per outcome."""
+def deliver(mail_id: int, sender) -> str:
+    """Send one claimed mail (``drain`` does this for a batch)."""
+    [(mail, message)] = compose_many([mail_id])
+    attempts = mail.attempts
+    db.session.rollback()
+    return _send(sender, mail, message, attempts)
+
+
+def drain(sender, limit: int | None = None, batch: int = 50) -> dict[str, int]:
+    """Send what is due now, until nothing is left (or the server is down); counts per outcome.
+
+    Mails are claimed and composed in batches, but each is recorded as sent the moment the server
+    took it: a worker killed mid-batch resends only the mail in flight (the rest of its batch was
+    never sent and goes out once, when the lease ends)."""
     counts: dict[str, int] = {}
     notifications.route_pass()
     while limit is None or sum(counts.values()) < limit:
-        mail_id = notifications.claim_mail()
-        if mail_id is None:
+        claimed = notifications.claim_mails(batch if limit is None else min(batch, limit - sum(counts.values())))
+        if not claimed:
             break
-        try:
-            status = deliver(mail_id, sender)
-        except TemporaryFailure:
-            counts["pending"] = counts.get("pending", 0) + 1
-            break
-        counts[status] = counts.get(status, 0) + 1
+        composed = [(mail, message, mail.attempts) for mail, message in compose_many(claimed)]
+        db.session.rollback()  # no read transaction stays open while the mails travel
+        for index, (mail, message, attempts) in enumerate(composed):
+            try:
+                status = _send(sender, mail, message, attempts)
+            except TemporaryFailure:
+                counts["pending"] = counts.get("pending", 0) + 1
+                notifications.release_mails([m.id for m, _msg, _a in composed[index + 1:]],
+                                            utcnow() + backoff(attempts))
+                return counts
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 

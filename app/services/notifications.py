@@ -447,27 +447,42 @@ def digest_pass(now: datetime | None = None) -> int:
     return queued
 
 
-def claim_mail(now: datetime | None = None, lease_seconds: int = 300) -> int | None:
-    """Take the next due mail for sending: marked ``sending`` until the lease ends, so a worker that
-    dies mid-send leaves it to the next one (at-least-once; the mail keeps its Message-ID). Several
-    workers never take the same mail: PostgreSQL skips rows another worker has locked, and SQLite's
-    write transactions run one at a time."""
+def claim_mails(limit: int = 50, now: datetime | None = None, lease_seconds: int = 300) -> list[int]:
+    """Take up to ``limit`` due mails for sending: marked ``sending`` until the lease ends, so a worker
+    that dies leaves them to the next one when the lease is over (at-least-once; a mail keeps its
+    Message-ID). The worker records each mail's outcome as soon as it is sent, so only the one in
+    flight can go out twice. Several workers never take the same mail: PostgreSQL skips rows another
+    worker has locked, and SQLite's write transactions run one at a time."""
     now = now or utcnow()
     with write_transaction() as session:
-        found = None
+        found: list[int] = []
         for condition in (and_(Mail.status == "sending", Mail.locked_until < now),
                           and_(Mail.status == "pending", Mail.next_attempt_at <= now)):
-            query = select(Mail.id).where(condition).order_by(Mail.next_attempt_at, Mail.id).limit(1)
+            query = select(Mail.id).where(condition).order_by(Mail.next_attempt_at, Mail.id).limit(limit - len(found))
             if is_postgresql():
                 query = query.with_for_update(skip_locked=True)
-            found = session.scalar(query)
-            if found is not None:
+            found.extend(session.scalars(query))
+            if len(found) >= limit:
                 break
-        if found is None:
-            return None
-        session.execute(update(Mail).where(Mail.id == found).values(
-            status="sending", locked_until=now + timedelta(seconds=lease_seconds), attempts=Mail.attempts + 1))
+        if found:
+            session.execute(update(Mail).where(Mail.id.in_(found)).values(
+                status="sending", locked_until=now + timedelta(seconds=lease_seconds), attempts=Mail.attempts + 1))
     return found
+
+
+def claim_mail(now: datetime | None = None, lease_seconds: int = 300) -> int | None:
+    """Take the next due mail (``claim_mails`` for one)."""
+    found = claim_mails(1, now, lease_seconds)
+    return found[0] if found else None
+
+
+def release_mails(mail_ids: list[int], retry_at: datetime) -> None:
+    """Give back claimed mails that were not tried (the server went down first): queued again, the
+    claim's attempt not counted."""
+    if mail_ids:
+        with write_transaction() as session:
+            session.execute(update(Mail).where(Mail.id.in_(mail_ids), Mail.status == "sending").values(
+                status="pending", locked_until=None, next_attempt_at=retry_at, attempts=Mail.attempts - 1))
 
 
 def finish_mail(mail_id: int, status: str, error: str | None = None, retry_at: datetime | None = None) -> None:
