@@ -48,6 +48,11 @@ PAGES = [
     ("admin-process", "betrieb@example.org", "/admin/processes/leitlinien-mitte"),
     ("audit-log", "betrieb@example.org", "/admin/audit"),
     ("audit-verify", "betrieb@example.org", "/admin/audit/verify"),
+    ("for-me", "mara@example.org", "/home"),
+    ("notifications", "mara@example.org", "/notifications"),
+    ("notification-settings", "amira@example.org", "/notifications/settings"),
+    ("forgot-password", None, "/password/forgot"),
+    ("outbox", "betrieb@example.org", "/admin/outbox"),
 ]
 
 
