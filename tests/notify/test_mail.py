@@ -326,3 +326,18 @@ def test_without_an_smtp_url_mails_are_written_as_files(world, app, tmp_path, wo
     assert work()["sent"] == 1
     [written] = list((tmp_path / "mail").glob("*.eml"))
     assert world.moderator.email in written.read_text()
+
+
+def test_a_server_that_goes_down_mid_batch_loses_nothing_and_counts_no_untried_attempt(world, smtp, inbox, work, app):
+    app.config["MAIL_RETRY_SECONDS"] = 0
+    for n in range(5):
+        rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
+        services.fire(rec.id, "submit", world.author, None, rec.version)
+    smtp.stop()
+    assert work()["pending"] == 1  # the first attempt fails, the rest of the batch is given back untried
+    mails = db.session.scalars(sa.select(Mail).order_by(Mail.id)).all()
+    assert [m.status for m in mails] == ["pending"] * 5
+    assert [m.attempts for m in mails] == [1, 0, 0, 0, 0]
+    smtp.start()
+    assert work()["sent"] == 5
+    assert len({r.message["Message-ID"] for r in inbox.received}) == 5
