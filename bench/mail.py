@@ -169,8 +169,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, nothing recorded")
+    parser.add_argument("--mails", type=int, help="how many e-mails (default 10,000)")
     args = parser.parse_args()
     mails, recommendations = (50, 1000) if args.smoke else (10_000, 100_000)
+    mails = args.mails or mails
     rows = []
     for kind in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
         rows.extend(run(kind, mails, recommendations))

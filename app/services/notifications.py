@@ -328,11 +328,6 @@ def on_statement_given(session, statement: Statement, rec: Recommendation, workf
 # -- the worker's passes ----------------------------------------------------------------------
 
 
-def _insert_ignoring_duplicates(table, values: dict):
-    dialect = postgresql if is_postgresql() else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
-
-
 def _modes_of(session, user_ids: Iterable[int]) -> dict[int, dict[str, str]]:
     ids = list(user_ids)
     chosen: dict[int, dict[str, str]] = defaultdict(dict)
@@ -385,7 +380,7 @@ def route_pass(batch: int = 500) -> int:
                 queued += len(mails)
 
 
-def deadline_pass(now: datetime | None = None, batch: int = 200) -> int:
+def deadline_pass(now: datetime | None = None, batch: int = 500) -> int:
     """Tell those who may move a recommendation on that its decision is due in
     ``REMINDER_DAYS`` days (once), and that it is overdue (once). Idempotent: a mark per
     recommendation, due date and stage is written in the same transaction as the notifications,
@@ -407,17 +402,62 @@ def deadline_pass(now: datetime | None = None, batch: int = 200) -> int:
         if not rows:
             return written
         with write_transaction() as session:
-            for rec_id, due_at, state, process_id, workflow_id, rec_stage in rows:
-                inserted = session.execute(_insert_ignoring_duplicates(DeadlineMark.__table__, {
-                    "recommendation_id": rec_id, "due_at": due_at, "stage": rec_stage, "created_at": now})).first()
-                if inserted is None:
-                    continue  # another worker was first
+            # The marks first, in one statement: the rows another worker marked meanwhile come back
+            # as nothing and are left to it.
+            dialect = postgresql if is_postgresql() else sqlite
+            ours = set(session.scalars(dialect.insert(DeadlineMark.__table__).values([
+                {"recommendation_id": rec_id, "due_at": due_at, "stage": rec_stage, "created_at": now}
+                for rec_id, due_at, _state, _process, _workflow, rec_stage in rows]).on_conflict_do_nothing()
+                .returning(DeadlineMark.__table__.c.recommendation_id)))
+            mine = [row for row in rows if row[0] in ours]
+            held = _connected_many(session, [(row[0], row[3]) for row in mine])
+            notes = []
+            for rec_id, due_at, state, _process_id, workflow_id, rec_stage in mine:
                 workflow = engine().get(workflow_id)
-                recipients = {uid: "deadline" for uid, marks in _connected(session, process_id, rec_id).items()
-                              if permissions.can_view(_roles(marks), workflow, state)
-                              and may_fire_from(_roles(marks), workflow, state)}
-                written += _tell(session, recipients, rec_stage, recommendation_id=rec_id, actor_id=None,
-                                 data={"state": state, "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                data = json.dumps({"state": state, "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ")}, sort_keys=True)
+                notes.extend({"user_id": uid, "kind": "deadline", "event": rec_stage, "recommendation_id": rec_id,
+                              "comment_id": None, "statement_id": None, "actor_id": None, "data": data,
+                              "delivery": "pending", "mail_id": None, "created_at": now, "read_at": None}
+                             for uid, roles in held.get(rec_id, {}).items()
+                             if permissions.can_view(frozenset(roles), workflow, state)
+                             and may_fire_from(frozenset(roles), workflow, state))
+            if notes:
+                session.execute(insert(Notification.__table__), notes)
+            written += len(notes)
+
+
+def _connected_many(session, recommendations: list[tuple[int, int]]) -> dict[int, dict[int, set[str]]]:
+    """``_connected`` for many recommendations (id, process id) at once, without followers: three
+    statements whatever their number (the reminder pass)."""
+    if not recommendations:
+        return {}
+    rec_ids = [rec_id for rec_id, _process in recommendations]
+    active = User.active.is_(True)
+    by_process: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for process_id, uid, role in session.execute(
+            select(Membership.process_id, Membership.user_id, Membership.role).join(User, User.id == Membership.user_id)
+            .where(Membership.process_id.in_({process for _rec, process in recommendations}), active)):
+        by_process[process_id][uid].add(role)
+    extra: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for rec_id, uid in session.execute(
+            select(RecommendationAuthor.recommendation_id, RecommendationAuthor.user_id)
+            .join(User, User.id == RecommendationAuthor.user_id)
+            .where(RecommendationAuthor.recommendation_id.in_(rec_ids), active)):
+        extra[rec_id][uid].add("author")
+    for rec_id, uid in session.execute(
+            select(Statement.recommendation_id, DepartmentMember.user_id)
+            .join(DepartmentMember, DepartmentMember.department_id == Statement.department_id)
+            .join(User, User.id == DepartmentMember.user_id)
+            .where(Statement.recommendation_id.in_(rec_ids), active).distinct()):
+        extra[rec_id][uid].add(DEPARTMENT)
+    found = {}
+    for rec_id, process_id in recommendations:
+        people: dict[int, set[str]] = {}
+        for source in (by_process.get(process_id, {}), extra.get(rec_id, {})):
+            for uid, roles in source.items():
+                people.setdefault(uid, {PUBLIC}).update(roles)
+        found[rec_id] = people
+    return found
 
 
 def digest_pass(now: datetime | None = None) -> int:
