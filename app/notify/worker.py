@@ -212,8 +212,9 @@ def passes() -> tuple[int, int]:
 
 
 @contextmanager
-def single_sqlite_worker(wait: bool) -> Iterator[None]:
-    """On SQLite one worker at a time (a lock file beside the database); PostgreSQL takes many."""
+def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
+    """On SQLite one worker at a time (a lock file beside the database); PostgreSQL takes many.
+    Waits up to ``wait_seconds`` for another worker to finish, then gives up with an error."""
     if is_postgresql():
         yield
         return
@@ -223,10 +224,16 @@ def single_sqlite_worker(wait: bool) -> Iterator[None]:
         return
     descriptor = os.open(f"{database}-worker.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise RuntimeError("another worker is running on this SQLite database; on SQLite run one") from None
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RuntimeError("another worker is running on this SQLite database "
+                                       "(on SQLite one worker at a time; it sends what is due)") from None
+                time.sleep(0.2)
         yield
     finally:
         os.close(descriptor)
@@ -234,7 +241,7 @@ def single_sqlite_worker(wait: bool) -> Iterator[None]:
 
 def run_once() -> dict[str, int]:
     """``ratschlag worker --once``: the passes, then everything due now."""
-    with single_sqlite_worker(wait=True):
+    with single_sqlite_worker(wait_seconds=60):
         reminders, digests = passes()
         sender = transport()
         try:
@@ -254,7 +261,7 @@ def run_forever(idle_seconds: float = 2.0, log=print) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with single_sqlite_worker(wait=False):
+    with single_sqlite_worker():
         sender = transport()
         last_pass = 0.0
         try:

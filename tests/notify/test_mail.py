@@ -341,3 +341,14 @@ def test_a_server_that_goes_down_mid_batch_loses_nothing_and_counts_no_untried_a
     smtp.start()
     assert work()["sent"] == 5
     assert len({r.message["Message-ID"] for r in inbox.received}) == 5
+
+
+def test_on_sqlite_a_second_worker_is_refused(app, database):
+    if database.backend != "sqlite":
+        pytest.skip("PostgreSQL takes several workers")
+    with worker.single_sqlite_worker():
+        with pytest.raises(RuntimeError, match="another worker is running"):
+            with worker.single_sqlite_worker():
+                pass
+    with worker.single_sqlite_worker():  # free again once the first is done
+        pass
