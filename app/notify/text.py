@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import permissions
 from ..extensions import db
-from ..models import Notification, Recommendation
+from ..models import DECLINED, Notification, Recommendation
 from ..roles import roles_for
 from ..workflow import engine
 
@@ -80,7 +80,7 @@ def describe(note: Notification, language: str) -> Said:
     elif event == "statement":
         line = (_("%(department)s declined to give a statement on “%(title)s”.",
                   department=one_line(data.get("department", ""), 120), title=title)
-                if data.get("status") == "declined" else
+                if data.get("status") == DECLINED else
                 _("%(department)s gave a statement on “%(title)s”.",
                   department=one_line(data.get("department", ""), 120), title=title))
     elif event in ("reminder", "overdue"):

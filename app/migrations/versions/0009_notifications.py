@@ -18,8 +18,9 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+    # Plain ADD COLUMN, as in 0002: rebuilding users in batch mode would drop a table that
+    # every other table references.
+    op.add_column("users", sa.Column("language", sa.String(length=8), nullable=True))
     op.create_table(
         "user_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -139,5 +140,4 @@ def downgrade():
     op.drop_table("notifications")
     op.drop_table("mails")
     op.drop_table("user_tokens")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("language")
+    op.drop_column("users", "language")
