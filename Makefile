@@ -1,4 +1,4 @@
-# Ratschlag: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs the suite.
+# Ratschlag: `make run` serves the demo on http://127.0.0.1:5000 (with the mail worker), `make test` runs the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,6 +31,9 @@ run: install
 	@ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0 || echo "note: without Pango (apt-get install libpango-1.0-0 libpangoft2-1.0-0) the minutes and dossiers are not served as PDF; everything else works"
 	$(BIN)/ratschlag db upgrade
 	$(BIN)/ratschlag demo --if-empty
+	@# The mail worker runs beside the server and stops with it. Without RATSCHLAG_SMTP_URL it
+	@# sends nothing and writes each mail into instance/mail/ instead (docs/notifications.md).
+	$(BIN)/ratschlag worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/ratschlag run --host $(HOST) --port $(PORT)
 
 test: install-dev

@@ -120,6 +120,17 @@ def users_revoke_token(email, label, revoke_all):
     click.echo(ngettext("revoked %(num)d token of %(email)s", "revoked %(num)d tokens of %(email)s", count, email=user.email))
 
 
+@users.command("invite")
+@click.argument("email")
+@click.option("--name", required=True, help="The name others see.")
+@with_appcontext
+@user_errors
+def users_invite(email, name):
+    """Create an account and e-mail a single-use link to set its password (sent by the worker)."""
+    user = services.invite_user(email, name)
+    click.echo(_("invited %(email)s (id %(id)s); the worker e-mails the link", email=user.email, id=user.id))
+
+
 # -- processes -----------------------------------------------------------------
 
 
@@ -371,6 +382,26 @@ def restore_command(path, yes):
     click.echo(_("restored from %(path)s; %(result)s", path=path, result=result))
 
 
+# -- worker --------------------------------------------------------------------
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send everything due now, run the due reminders and digests, and exit.")
+@with_appcontext
+@user_errors
+def worker(once):
+    """Send the queued e-mails, reminders and digests (runs until stopped, unless --once)."""
+    from .notify import worker as mail_worker
+    try:
+        if once:
+            counts = mail_worker.run_once()
+            click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
+        else:
+            mail_worker.run_forever(log=lambda line: click.echo(line, err=True))
+    except (RuntimeError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 # -- demo ----------------------------------------------------------------------
 
 
@@ -383,7 +414,7 @@ def demo(if_empty):
     demo_data.load(if_empty=if_empty)
 
 
-COMMANDS = (users, processes, departments, workflows, audit, counts, backup_command, restore_command, demo)
+COMMANDS = (users, processes, departments, workflows, audit, counts, backup_command, restore_command, worker, demo)
 
 
 def register(group: click.Group) -> None:

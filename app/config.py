@@ -28,6 +28,12 @@ ENVIRONMENT = {
     "RATSCHLAG_TRUSTED_HOSTS": "TRUSTED_HOSTS",
     "RATSCHLAG_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URL",
     "RATSCHLAG_TOKEN_LIFETIME_DAYS": "TOKEN_LIFETIME_DAYS",
+    # E-mail (docs/notifications.md)
+    "RATSCHLAG_SMTP_URL": "SMTP_URL",
+    "RATSCHLAG_MAIL_FROM": "MAIL_FROM",
+    "RATSCHLAG_BASE_URL": "BASE_URL",
+    "RATSCHLAG_REMINDER_DAYS": "REMINDER_DAYS",
+    "RATSCHLAG_DIGEST_HOUR": "DIGEST_HOUR",
 }
 
 
@@ -73,6 +79,15 @@ def defaults(instance: Path) -> dict:
         "API_LIMIT_PER_ADDRESS": "1200 per minute",
         # API tokens expire after this many days; 0 keeps them until revoked.
         "TOKEN_LIFETIME_DAYS": 0,
+        # E-mail: without an SMTP URL nothing is sent; the worker writes each mail as an .eml file
+        # into MAIL_DIR instead, so a demo shows what would have gone out.
+        "SMTP_URL": "",
+        "MAIL_FROM": "ratschlag@localhost",
+        "BASE_URL": "http://127.0.0.1:5000",
+        "REMINDER_DAYS": 7,
+        "DIGEST_HOUR": 7,  # in BABEL_DEFAULT_TIMEZONE
+        "MAIL_RETRY_SECONDS": 60,  # the first retry; doubled per attempt, at most six hours
+        "MAIL_DIR": str(instance / "mail"),
     }
 
 

@@ -72,6 +72,8 @@ class User(UserMixin, Model):
     # Part of every session and remember-me cookie; replaced on password change,
     # which ends every session of the user.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
+    #: The language of the person's e-mails; None: the installation's default.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -580,3 +582,146 @@ class FollowUp(Model):
     recommendation: Mapped[Recommendation] = relationship()
     department: Mapped[Department | None] = relationship(lazy="joined")
     author: Mapped[User] = relationship(lazy="joined")
+
+
+# -- notifications and e-mail (docs/notifications.md) ---------------------------------------
+
+#: What a person may be told of; each kind is set per person to immediate, digest or off.
+NOTIFICATION_KINDS = ("your_turn", "authored", "statement", "reply", "deadline", "report", "followed")
+DELIVERY_MODES = ("immediate", "digest", "off")
+#: Every kind is sent at once unless the person says otherwise, except ``followed`` (a daily digest).
+DEFAULT_MODES = {kind: "digest" if kind == "followed" else "immediate" for kind in NOTIFICATION_KINDS}
+#: A mail's life: queued, being sent (claimed by a worker until ``locked_until``), sent, failed
+#: (a permanent refusal), or skipped (its recipient may no longer see what it is about).
+MAIL_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+
+
+class Mail(db.Model):
+    """One e-mail in the transactional outbox: written in the transaction of the change that causes
+    it, sent later by ``ratschlag worker``. Its ``message_id`` is fixed here, so a retry reuses it."""
+
+    __tablename__ = "mails"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'skipped')", name="status"),
+        # The worker's claim: what is due, oldest first.
+        Index("ix_mails_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: A notification kind, ``digest``, ``invitation`` or ``password_reset``.
+    kind: Mapped[str] = mapped_column(String(32))
+    #: Makes a mail the worker computes (a digest) idempotent: at most one per key.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    user_token_id: Mapped[int | None] = mapped_column(ForeignKey("user_tokens.id"))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Notification(db.Model):
+    """Something a person is told in the application (the bell), and by e-mail through ``mail_id``."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("kind IN ('your_turn', 'authored', 'statement', 'reply', 'deadline', 'report', 'followed')",
+                        name="kind"),
+        CheckConstraint("delivery IN ('pending', 'immediate', 'digest', 'off')", name="delivery"),
+        Index("ix_notifications_user_id", "user_id", "id"),
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+        # The routing and digest passes: what waits for them.
+        Index("ix_notifications_digest", "delivery", "mail_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    #: What happened: ``transition``, ``comment``, ``report``, ``statement``, ``reminder``, ``overdue``.
+    event: Mapped[str] = mapped_column(String(16))
+    recommendation_id: Mapped[int | None] = mapped_column(ForeignKey("recommendations.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: JSON: what the text needs (trigger, from, to, note, department ...).
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    #: ``pending`` until the worker routes it by the person's setting: ``immediate`` (its own mail,
+    #: ``mail_id``), ``digest`` (``mail_id`` set once the digest is queued) or ``off``.
+    delivery: Mapped[str] = mapped_column(String(16), default="pending")
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("mails.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    recommendation: Mapped[Recommendation | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
+
+
+class NotificationSetting(db.Model):
+    """A person's choice for one kind; a kind without a row follows ``DEFAULT_MODES``."""
+
+    __tablename__ = "notification_settings"
+    __table_args__ = (CheckConstraint("mode IN ('immediate', 'digest', 'off')", name="mode"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+
+
+class Follow(db.Model):
+    """A person follows a recommendation or a whole process (exactly one of the two)."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        CheckConstraint("(recommendation_id IS NULL) <> (process_id IS NULL)", name="one_subject"),
+        UniqueConstraint("user_id", "recommendation_id", name="uq_follows_user_recommendation"),
+        UniqueConstraint("user_id", "process_id", name="uq_follows_user_process"),
+        Index("ix_follows_recommendation", "recommendation_id"),
+        Index("ix_follows_process", "process_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recommendation_id: Mapped[int | None] = mapped_column(ForeignKey("recommendations.id"))
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DeadlineMark(db.Model):
+    """That the worker has told of a deadline (``reminder``) or of its passing (``overdue``): the
+    primary key makes each pass idempotent, however often and by however many workers it runs."""
+
+    __tablename__ = "deadline_marks"
+
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UserToken(db.Model):
+    """A single-use link to set a password (``invitation``) or reset it (``password_reset``).
+
+    Only the SHA-256 of the link's secret is kept. The secret itself is an HMAC of the row's id and
+    ``nonce`` under the installation's secret key, so the worker can write it into the e-mail while
+    the database alone cannot produce a working link.
+    """
+
+    __tablename__ = "user_tokens"
+    __table_args__ = (CheckConstraint("purpose IN ('invitation', 'password_reset')", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -36,3 +36,9 @@ def test_the_benchmarks_run_every_scenario():
 def test_the_input_benchmark_runs():
     output = run(str(REPO / "bench" / "inputs.py"), "--smoke")
     assert "| comment (2,000) | typical document |" in output and "| body (5,000) | open brackets [ |" in output
+
+
+def test_the_mail_benchmark_runs():
+    output = run(str(REPO / "bench" / "mail.py"), "--smoke", "--db", "sqlite")
+    assert "| 50 e-mails, 1 worker | sqlite |" in output and "50 received, 50 distinct Message-IDs" in output
+    assert "| reminder pass, 1000 recs, second run | sqlite |" in output and "0 reminders written" in output

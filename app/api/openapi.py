@@ -236,6 +236,25 @@ SCHEMAS = {
             "overdue": {"type": "boolean"}, "author": _ref("Person"), "created_at": _TIME,
         },
     },
+    "Notification": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "kind", "event", "text", "note", "created_at", "read", "actor", "recommendation"],
+        "properties": {
+            "id": _INT,
+            "kind": {"enum": ["your_turn", "authored", "statement", "reply", "deadline", "report", "followed"]},
+            "event": {"enum": ["transition", "comment", "report", "statement", "reminder", "overdue"],
+                      "description": "what happened"},
+            "text": {**_STRING, "description": "one line, in the request's language"},
+            "note": {**_nullable(_STRING), "description": "the note of a transition, where there is one"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "read": {"type": "boolean"},
+            "actor": _nullable({"type": "object", "additionalProperties": False, "required": ["id", "name"],
+                                "properties": {"id": _INT, "name": _STRING}}),
+            "recommendation": _nullable({
+                "type": "object", "additionalProperties": False, "required": ["id", "title", "html_url"],
+                "properties": {"id": _INT, "title": _STRING, "html_url": {"type": "string", "format": "uri"}}}),
+        },
+    },
     "ProcessList": {
         "type": "object", "additionalProperties": False, "required": ["items"],
         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Process"}}},
@@ -387,6 +406,17 @@ def document() -> dict:
                 "security": _SECURED, "parameters": [_path_id("id", "the comment's id")],
                 "requestBody": _body({"reason": _STRING}, ["reason"]),
                 "responses": {"200": _json(_ref("Comment"), "the hidden comment"), **_errors(*_WRITE_ERRORS)},
+            }},
+            "/notifications": {"get": {
+                "summary": "The caller's in-app notifications, newest first (about what the caller may still see)",
+                "security": _SECURED,
+                "parameters": [
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+                    {"name": "before", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+                     "description": "only notifications with a smaller id (the next page)"},
+                ],
+                "responses": {"200": _json(_items("Notification"), "the notifications"), **_errors(401, 422)},
             }},
             "/departments": {"get": {
                 "summary": "Every department (Fachbereich)", "security": _OPTIONAL,

@@ -207,3 +207,22 @@ def follow_up(item: FollowUp) -> dict:
         "author": person(item.author),
         "created_at": iso(item.created_at),
     }
+
+
+def notification(note, said) -> dict:
+    """An in-app notification: what happened, in the request's language, and what it is about."""
+    rec = note.recommendation
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "event": note.event,
+        "text": said.line,
+        "note": said.note,
+        "created_at": iso(note.created_at),
+        "read": note.read_at is not None,
+        "actor": person(note.actor),
+        "recommendation": {
+            "id": rec.id, "title": rec.title,
+            "html_url": url_for("web.recommendation", slug=rec.process.slug, number=rec.number, _external=True),
+        } if rec is not None else None,
+    }

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import jsonify, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,6 +16,7 @@ from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
 from ..models import PROCESS_STATUSES, Comment, Process, Recommendation, Statement, SteeringSession
+from ..notify.text import visible_notifications
 from ..roles import department_ids, process_roles, roles_for
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
@@ -391,3 +393,23 @@ def record_follow_up(rec_id: int):
     report = services.record_follow_up(rec_id, user, payload["status"], payload["body"], payload.get("next_days"),
                                        payload.get("department"))
     return jsonify(serializers.follow_up(report)), 201
+
+
+@bp.get("/notifications")
+def list_notifications():
+    """The caller's in-app notifications, newest first (``limit`` at most 100, ``before`` an id to page on)."""
+    user = caller(required=True)
+    limit = _whole_number("limit", 50, 1, PER_PAGE_MAX)
+    before = _whole_number("before", None, 1, 2**53)
+    items = visible_notifications(user, str(get_locale()), limit=limit, before=before)
+    return jsonify({"items": [serializers.notification(note, said) for note, said in items]})
+
+
+def _whole_number(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 16) or not low <= int(raw) <= high:
+        raise ValidationError(_("'%(name)s' must be a whole number from %(low)s to %(high)s", name=name, low=low,
+                                high=high))
+    return int(raw)

@@ -5,7 +5,8 @@ and the roles held in them), ``recommendations`` (writing, editing, co-authors a
 only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` (sign-ins as rows, signing out),
 ``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
 they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
-``follow_ups`` (reports on the implementation of adopted recommendations); ``validation`` holds what they
+``follow_ups`` (reports on the implementation of adopted recommendations), ``notifications`` (who is told what,
+follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
 checks the actor's permissions, changes the models and appends exactly one audit event; anything
 that fails rolls all of it back. Nothing outside this package writes models or the audit trail.
@@ -40,6 +41,21 @@ from .departments import (
     request_statement,
 )
 from .follow_ups import record_follow_up
+from .notifications import (
+    follow,
+    follows,
+    mark_read,
+    unfollow,
+    unread_count,
+    unsubscribe,
+)
+from .notifications import (
+    modes as notification_modes,
+)
+from .notifications import (
+    save_settings as save_notification_settings,
+)
+from .passwords import invite_user, request_password_reset, set_password_with_link, token_for
 from .processes import (
     create_process,
     find_process,
@@ -76,4 +92,7 @@ __all__ = [
     "sign_in_attempt",
     "record_follow_up", "set_answer_template", "add_ready", "add_to_agenda", "close_session",
     "create_session", "decide", "move_item", "parse_held_at", "remove_from_agenda", "update_minutes",
+    "follow", "follows", "mark_read", "notification_modes", "save_notification_settings",
+    "unfollow", "unread_count", "unsubscribe", "invite_user", "request_password_reset", "set_password_with_link",
+    "token_for",
 ]

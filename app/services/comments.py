@@ -14,6 +14,7 @@ from ..models import Comment, CommentReport, CommentRevision, User, utcnow
 from ..roles import roles_for, user_id
 from ..threads import check_reply_depth
 from ..transactions import write_transaction
+from . import notifications
 from .recommendations import recommendation_for_change, workflow_of
 from .validation import COMMENT_MAX, NOTE_MAX, clean_text, render_ahead
 
@@ -22,7 +23,7 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
                    visibility: Any = "public") -> Comment:
     body_html = render_ahead(body, COMMENT_MAX)
     with write_transaction() as session:
-        rec, _workflow, roles = recommendation_for_change(recommendation_id, actor)
+        rec, workflow, roles = recommendation_for_change(recommendation_id, actor)
         if visibility not in ("public", "internal"):
             raise ValidationError(_("visibility must be 'public' or 'internal'"))
         if not permissions.can_comment(roles, visibility):
@@ -42,6 +43,7 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
         session.add(comment)
         audit.record("comment.created", comment, actor,
                      {"body": body, "visibility": visibility, "parent_id": parent_id})
+        notifications.on_comment(session, comment, rec, workflow, actor)
     return comment
 
 
@@ -109,6 +111,8 @@ def report_comment(comment_id: int, actor: User, reason: Any) -> CommentReport:
         report = CommentReport(comment_id=comment.id, reporter_id=actor.id, reason=reason, created_at=utcnow())
         session.add(report)
         audit.record("comment.reported", report, actor, {"comment_id": comment.id, "reason": reason})
+        notifications.on_report(session, comment, comment.recommendation, workflow_of(comment.recommendation.process),
+                                actor)
     return report
 
 

@@ -16,9 +16,22 @@ from sqlalchemy import select
 from .. import audit, permissions
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
-from ..models import ANSWERED, DECLINED, REQUESTED, VISIBILITIES, Department, DepartmentMember, Statement, User, utcnow
+from ..models import (
+    ANSWERED,
+    DECLINED,
+    REQUESTED,
+    VISIBILITIES,
+    Department,
+    DepartmentMember,
+    Recommendation,
+    Statement,
+    User,
+    utcnow,
+)
 from ..roles import department_ids, forget_roles
 from ..transactions import write_transaction
+from ..workflow.definition import Workflow
+from . import notifications
 from .recommendations import recommendation_for_change
 from .validation import COMMENT_MAX, NAME_MAX, NOTE_MAX, SLUG, clean_text, render_ahead, require_superuser
 
@@ -131,11 +144,12 @@ def request_statement(recommendation_id: int, actor: User, department: Any, ques
         audit.record("statement.requested", statement, actor, {
             "department": target.slug, "question": question,
             "due_at": statement.due_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if statement.due_at else None})
+        notifications.on_statement_requested(session, statement, rec, workflow, actor)
     forget_roles()  # the department's members now hold the department role here
     return statement
 
 
-def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, frozenset[str]]:
+def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, Recommendation, Workflow]:
     """Load and lock a statement; 404 unless the actor may see its recommendation, 403 unless they are
     a member of the asked department, 409 unless it is still open."""
     statement = db.session.scalars(
@@ -144,7 +158,7 @@ def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, fr
     ).first()
     if statement is None:
         raise NotFound(_("there is no statement %(id)s", id=statement_id))
-    _rec, _workflow, roles = recommendation_for_change(statement.recommendation_id, actor)
+    rec, workflow, roles = recommendation_for_change(statement.recommendation_id, actor)
     in_department = statement.department_id in department_ids(actor)
     if not permissions.can_read_statement(roles, statement, in_department):
         raise NotFound(_("there is no statement %(id)s", id=statement_id))
@@ -153,14 +167,14 @@ def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, fr
     if statement.status != REQUESTED:
         raise Conflict(_("this request is answered already") if statement.status == ANSWERED
                        else _("this request was declined already"))
-    return statement, roles
+    return statement, rec, workflow
 
 
 def answer_statement(statement_id: int, actor: User, body: Any, visibility: Any = "public") -> Statement:
     """A department member answers a request; the first answer wins, any later one is a 409."""
     body_html = render_ahead(body, STATEMENT_MAX)
-    with write_transaction():
-        statement, _roles = _statement_for_change(statement_id, actor)
+    with write_transaction() as session:
+        statement, rec, workflow = _statement_for_change(statement_id, actor)
         if visibility not in VISIBILITIES:
             raise ValidationError(_("visibility must be 'public' or 'internal'"))
         body = clean_text(body, "body", STATEMENT_MAX)
@@ -168,15 +182,17 @@ def answer_statement(statement_id: int, actor: User, body: Any, visibility: Any 
         statement.visibility, statement.answered_at = visibility, utcnow()
         statement.answered_by = db.session.get(User, actor.id)
         audit.record("statement.answered", statement, actor, {"body": body, "visibility": visibility})
+        notifications.on_statement_given(session, statement, rec, workflow, actor)
     return statement
 
 
 def decline_statement(statement_id: int, actor: User, reason: Any) -> Statement:
     """A department member declines a request, saying why; the reason is public like the request."""
-    with write_transaction():
-        statement, _roles = _statement_for_change(statement_id, actor)
+    with write_transaction() as session:
+        statement, rec, workflow = _statement_for_change(statement_id, actor)
         reason = clean_text(reason, "reason", NOTE_MAX)
         statement.status, statement.reason = DECLINED, reason
         statement.answered_by, statement.answered_at = db.session.get(User, actor.id), utcnow()
         audit.record("statement.declined", statement, actor, {"reason": reason})
+        notifications.on_statement_given(session, statement, rec, workflow, actor)
     return statement

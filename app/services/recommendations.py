@@ -32,6 +32,7 @@ from ..transactions import write_transaction
 from ..workflow import engine
 from ..workflow.definition import Workflow
 from ..workflow.machines import Move
+from . import notifications
 from .validation import BODY_MAX, FIELDS, NOTE_MAX, TITLE_MAX, clean_text, render_ahead
 
 
@@ -87,6 +88,7 @@ def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -
         session.add(RecommendationRevision(recommendation_id=rec.id, revision=1, title=title, body=body,
                                            body_html=body_html, author_id=actor.id, created_at=now))
         audit.record("recommendation.created", rec, actor, {"title": title, "body": body, "state": rec.state})
+        notifications.on_transition(session, rec, workflow, None, rec.state, actor, None, None)
     return rec
 
 
@@ -254,6 +256,7 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
         if session_id is not None:
             data["session_id"] = session_id
         audit.record("recommendation.transitioned", rec, actor, data)
+        notifications.on_transition(session, rec, workflow, rec.state, state, actor, trigger, note)
         # A copy of the row that this session loaded earlier (a page that showed it, say) is out of
         # date now: it reads afresh when next used.
         loaded = session.identity_map.get(identity_key(Recommendation, rec.id))

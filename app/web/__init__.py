@@ -20,6 +20,7 @@ from . import (  # noqa: E402,F401
     drafting,
     follow_ups,
     legal,
+    notifications,
     opendata,
     procedures,
     queues,

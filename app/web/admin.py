@@ -17,7 +17,7 @@ from ..models import AuditEvent, Membership, Process, User
 from ..workflow import engine
 from . import bp
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
-from .forms import ButtonForm, GrantForm, ProcessForm, UserForm, options
+from .forms import ButtonForm, GrantForm, InviteForm, ProcessForm, UserForm, options
 from .procedures import overview_form
 
 AUDIT_PAGE = 50
@@ -39,7 +39,28 @@ def admin_users():
                     "pass it on safely.", email=user.email, password=password), "success")
             return redirect(url_for("web.admin_users"))
     users = db.session.scalars(select(User).order_by(User.name)).all()
-    return render_template("admin/users.html", form=form, users=users)
+    return render_template("admin/users.html", form=form, users=users, invite=InviteForm(prefix="invite"))
+
+
+@bp.post("/admin/users/invite")
+@superuser_only
+def admin_invite():
+    """Create an account and e-mail its holder a single-use link to choose a password."""
+    invite = InviteForm(prefix="invite")
+    if invite.validate_on_submit():
+        try:
+            user = services.invite_user(invite.email.data, invite.name.data, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            flash_error(error)
+        else:
+            flash(_("%(email)s is invited: an e-mail with a link to choose a password is on its way.",
+                    email=user.email), "success")
+            return redirect(url_for("web.admin_users"))
+    else:
+        flash(_("Give an e-mail address and a name."), "error")
+    users = db.session.scalars(select(User).order_by(User.name)).all()
+    return render_template("admin/users.html", form=UserForm(formdata=None), users=users, invite=invite), 422
 
 
 @bp.post("/admin/users/<id:user_id>/<any(activate, deactivate):change>")

@@ -49,7 +49,9 @@ def login():
             services.rehash_password_if_needed(user.id, form.password.data)
             login_user(services.sign_in(user.id, attempt, bool(form.remember.data)), remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
-            return redirect(local_target(request.args.get("next")))
+            # Without a page to return to, people land on what waits for them.
+            wanted = request.args.get("next")
+            return redirect(local_target(wanted) if wanted else url_for("web.home"))
         flash(_("E-mail or password is wrong."), "error")
     return render_template("auth/login.html", form=form)
 

@@ -158,3 +158,31 @@ class FollowUpForm(FlaskForm):
     next_days = IntegerField(_l("Next report due in (days, optional)"),
                              validators=[Optional(), NumberRange(min=1, max=730, message=_l("From 1 to 730 days."))])
     department = SelectField(_l("Responsible department (optional)"), validate_choice=False)
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, message=_l("At least 10 characters."))])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+
+
+MODE_CHOICES = [("immediate", _l("At once")), ("digest", _l("Daily summary")), ("off", _l("No e-mail"))]
+
+
+class NotificationSettingsForm(FlaskForm):
+    your_turn = SelectField(_l("A recommendation waits for a step of mine"), choices=MODE_CHOICES)
+    authored = SelectField(_l("A recommendation I wrote moved on"), choices=MODE_CHOICES)
+    statement = SelectField(_l("My department is asked for a statement"), choices=MODE_CHOICES)
+    reply = SelectField(_l("Someone replied to my comment"), choices=MODE_CHOICES)
+    deadline = SelectField(_l("A decision I take part in is due soon or overdue"), choices=MODE_CHOICES)
+    report = SelectField(_l("A comment was reported (moderators)"), choices=MODE_CHOICES)
+    followed = SelectField(_l("Activity on what I follow"), choices=MODE_CHOICES)
+    language = SelectField(_l("Language of my e-mails"), choices=[("", _l("The installation's language")),
+                                                                  ("de", "Deutsch"), ("en", "English")])

@@ -59,6 +59,11 @@ PAGES = [
     ("imprint", None, "/imprint"),
     ("privacy", None, "/privacy"),
     ("accessibility", None, "/accessibility"),
+    ("for-me", "mara@example.org", "/home"),
+    ("notifications", "mara@example.org", "/notifications"),
+    ("notification-settings", "amira@example.org", "/notifications/settings"),
+    ("forgot-password", None, "/password/forgot"),
+    ("outbox", "betrieb@example.org", "/admin/outbox"),
 ]
 
 

@@ -46,6 +46,8 @@ def pages(site):
         ("/admin/users", {"superuser"}, 403), ("/admin/processes", {"superuser"}, 403),
         (f"/admin/processes/{slug}", {"superuser"}, 403), ("/admin/audit", {"superuser"}, 403),
         ("/admin/audit/verify", {"superuser"}, 403),
+        ("/home", set(SIGNED_IN), None), ("/notifications", set(SIGNED_IN), None),
+        ("/notifications/settings", set(SIGNED_IN), None), ("/admin/outbox", {"superuser"}, 403),
     ]
 
 
@@ -85,6 +87,8 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
         ("/admin/processes", {"slug": "new", "title": "New", "workflow": "citizen-concern"}, 403),
         (f"/admin/users/{world.author.id}/deactivate", {}, 403),
         (f"/processes/{slug}/recommendations/{site['draft'].number}/transition", {"trigger": "submit", "version": 1}, 404),
+        ("/admin/users/invite", {"invite-email": "invited@example.org", "invite-name": "Invited"}, 403),
+        (f"/processes/{slug}/recommendations/{site['draft'].number}/follow", {}, 404),
     ]
     for url, data, status in refused:
         response = member.post(url, data)
@@ -102,6 +106,8 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     assert db.session.get(Recommendation, public.id).state == "steering_review"
     assert db.session.get(Comment, site["comment"]).body == "Ein Kommentar" and not db.session.get(Comment, site["comment"]).hidden
     assert services.find_user("new@example.org") is None and db.session.get(User, world.author.id).active
+    assert services.find_user("invited@example.org") is None
+    assert not services.follows(world.member.id, recommendation_id=site["draft"].id)
 
 
 def test_no_post_without_its_csrf_token(app, site):
@@ -122,6 +128,12 @@ def test_no_post_without_its_csrf_token(app, site):
         (superuser, "/admin/processes", {"slug": "csrf", "title": "Csrf", "workflow": "citizen-concern"}),
         (superuser, f"/admin/processes/{slug}", {"user_id": world.outsider.id, "role": "member"}),
         (moderator, "/account/sign-out-everywhere", {}),
+        (superuser, "/admin/users/invite", {"invite-email": "csrf@example.org", "invite-name": "Csrf"}),
+        (moderator, "/notifications/read", {}),
+        (moderator, "/notifications/settings", {"your_turn": "off"}),
+        (moderator, f"{page}/follow", {}),
+        (moderator, f"/processes/{slug}/follow", {}),
+        (moderator, "/password/forgot", {"email": world.moderator.email}),
         (moderator, "/logout", {}),
     ]
     for browser, url, data in posts:
@@ -129,4 +141,7 @@ def test_no_post_without_its_csrf_token(app, site):
         assert response.status_code == 400, (url, response.status_code)
         assert "The request could not be understood" in response.text
     assert audit_count() == events
+    assert services.notification_modes(world.moderator.id)["your_turn"] == "immediate"
+    assert not services.follows(world.moderator.id, recommendation_id=public.id)
+    assert services.unread_count(world.moderator.id) > 0  # the report; nothing was marked read
     assert world.moderator.name in moderator.get("/").text  # still signed in after the refused logout

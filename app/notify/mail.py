@@ -1,0 +1,157 @@
+"""Compose the e-mail for one queued mail, with the standard library (``email.message.EmailMessage``).
+
+Every e-mail has a ``text/plain`` part in the recipient's language, the mail's fixed
+``Message-ID`` (a retry sends the same one), and one-click unsubscribe headers (RFC 8058) with a
+signed link for that person and kind. Names and titles pass through ``one_line`` first, so line
+breaks in them cannot add headers. A notification whose subject the recipient may no longer see
+(moved to a state hidden from them, a comment hidden since) is left out; a mail with nothing left
+is not sent.
+"""
+from __future__ import annotations
+
+from datetime import UTC
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from flask import current_app
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import permissions
+from ..extensions import db
+from ..models import Comment, Mail, Notification, Recommendation, Statement, User, UserToken, utcnow
+from ..roles import department_ids, roles_for
+from ..services.notifications import unsubscribe_token
+from ..services.passwords import link_secret
+from ..workflow import engine
+from .text import describe, one_line
+
+#: The standard policy, but a long URL in a header stays one literal line (up to SMTP's 998
+#: characters) instead of being RFC 2047-encoded: ``List-Unsubscribe`` must stay readable to
+#: the mail programs that offer one-click unsubscribe.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
+
+
+def base_url() -> str:
+    return (current_app.config.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+
+
+def language_of(user: User) -> str:
+    languages = current_app.config["LANGUAGES"]
+    return user.language if user.language in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def still_visible(note: Notification, user: User, known: dict | None = None) -> bool:
+    """Whether ``user`` may still see what ``note`` is about (``known`` remembers roles across calls)."""
+    rec = note.recommendation
+    if rec is None:
+        return True
+    known = {} if known is None else known
+    if (user.id, rec.id) not in known:
+        known[(user.id, rec.id)] = roles_for(user, rec)
+    roles = known[(user.id, rec.id)]
+    if not permissions.can_view(roles, engine().get(rec.process.workflow_id), rec.state):
+        return False
+    if note.comment_id is not None:
+        comment = db.session.get(Comment, note.comment_id)
+        if comment is None or comment.hidden and note.kind != "report" or not permissions.can_read_comment(roles, comment):
+            return False
+    if note.statement_id is not None:
+        statement = db.session.get(Statement, note.statement_id)
+        if statement is None or not permissions.can_read_statement(roles, statement,
+                                                                   statement.department_id in department_ids(user)):
+            return False
+    return True
+
+
+def compose_many(mail_ids: list[int]) -> list[tuple[Mail, EmailMessage | None]]:
+    """The e-mails for several mails, read with a handful of statements whatever their number."""
+    mails = db.session.scalars(select(Mail).where(Mail.id.in_(mail_ids)).order_by(Mail.id)
+                               .execution_options(populate_existing=True)).all()
+    notes: dict[int, list[Notification]] = {}
+    for note in db.session.scalars(
+            select(Notification).where(Notification.mail_id.in_(mail_ids)).order_by(Notification.id)
+            .options(selectinload(Notification.recommendation).selectinload(Recommendation.process),
+                     selectinload(Notification.recommendation).selectinload(Recommendation.author_links))):
+        notes.setdefault(note.mail_id, []).append(note)
+    known: dict = {}
+    return [(mail, compose(mail, notes.get(mail.id, []), known)) for mail in mails]
+
+
+def _address(name: str, email: str) -> Address:
+    local, _at, domain = email.rpartition("@")
+    return Address(display_name=one_line(name, 100), username=local, domain=domain)
+
+
+def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | None = None) -> EmailMessage | None:
+    """The e-mail for ``mail``, or None when nothing in it may be sent any more. ``notes``: its
+    notifications, when the caller read them already."""
+    user = mail.user
+    if not user.active or not user.email:
+        return None
+    language = language_of(user)
+    base = base_url()
+    with force_locale(language):
+        if mail.kind in ("invitation", "password_reset"):
+            subject, body, scope = _account_mail(mail, user, base)
+        else:
+            if notes is None:
+                notes = db.session.scalars(select(Notification).where(Notification.mail_id == mail.id)
+                                           .order_by(Notification.id)).all()
+            notes = [n for n in notes if still_visible(n, user, known)]
+            if not notes:
+                return None
+            subject, body = _notification_mail(mail, notes, language, base)
+            scope = "digest" if mail.kind == "digest" else mail.kind
+        unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(user.id, scope)}"
+        body += "\n\n-- \n" + _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings") + "\n" + \
+            _("Stop these e-mails: %(url)s", url=unsubscribe) + "\n"
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["Subject"] = one_line(subject, 180)
+    message["From"] = _address("Ratschlag", current_app.config["MAIL_FROM"])
+    message["To"] = _address(user.name, user.email)
+    message["Date"] = format_datetime((mail.created_at or utcnow()).replace(tzinfo=UTC))
+    message["Message-ID"] = mail.message_id
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body, subtype="plain", charset="utf-8")
+    message["Content-Language"] = language  # after set_content, which clears the Content- headers
+    return message
+
+
+def _notification_mail(mail: Mail, notes: list[Notification], language: str, base: str) -> tuple[str, str]:
+    said = [describe(n, language) for n in notes]
+    lines = []
+    for item in said:
+        lines.append(item.line)
+        if item.note:
+            lines.append(_("Note: %(note)s", note=item.note))
+        if item.path:
+            lines.append(base + item.path)
+        lines.append("")
+    if mail.kind == "digest":
+        subject = ngettext("Ratschlag: %(num)d news of the day", "Ratschlag: %(num)d news of the day", len(said))
+        intro = _("What happened since your last summary:")
+        return subject, intro + "\n\n" + "\n".join(lines).rstrip()
+    return "Ratschlag: " + said[0].line, "\n".join(lines).rstrip()
+
+
+def _account_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str]:
+    token = db.session.get(UserToken, mail.user_token_id) if mail.user_token_id else None
+    link = f"{base}/password/{link_secret(token)}" if token else base
+    name = one_line(user.name, 100)
+    if mail.kind == "invitation":
+        subject = _("You are invited to Ratschlag")
+        body = _("Hello %(name)s,\n\nan account on Ratschlag was created for you. Choose your password here "
+                 "(the link works once, for 7 days):\n\n%(link)s", name=name, link=link)
+    else:
+        subject = _("Reset your Ratschlag password")
+        body = _("Hello %(name)s,\n\nsomeone asked to reset the password of your account. If it was you, choose a "
+                 "new password here (the link works once, for one hour):\n\n%(link)s\n\nIf it was not you, ignore "
+                 "this e-mail; your password stays as it is.", name=name, link=link)
+    return subject, body, "all"

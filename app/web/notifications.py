@@ -1,0 +1,203 @@
+"""Notifications in the browser: the bell, the list, the settings, following, the landing page after
+sign-in, one-click unsubscribe, and setting a password through an invitation or reset link."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import permissions, queries, services
+from ..errors import NotFound, ServiceError
+from ..extensions import csrf, db
+from ..models import NOTIFICATION_KINDS, REQUESTED, Comment, CommentReport, Mail, Recommendation, RecommendationAuthor
+from ..notify.text import visible_notifications
+from ..roles import roles_for
+from ..security import limiter
+from ..workflow import engine
+from . import bp
+from .common import locale, process_or_404, recommendation_or_404, signed_in, superuser_only
+from .forms import ButtonForm, ForgotPasswordForm, NewPasswordForm, NotificationSettingsForm
+from .queues import waiting_for
+
+
+@bp.app_context_processor
+def bell():
+    def following(recommendation_id=None, process_id=None) -> bool:
+        return services.follows(current_user.id if current_user.is_authenticated else None,
+                                recommendation_id, process_id)
+    if current_user.is_authenticated:
+        return {"unread_notifications": services.unread_count(current_user.id), "following": following}
+    return {"unread_notifications": 0, "following": following}
+
+
+@bp.get("/notifications")
+@signed_in
+def notifications():
+    return render_template("notifications/list.html", items=visible_notifications(current_user, locale()), form=ButtonForm())
+
+
+@bp.post("/notifications/read")
+@signed_in
+def notifications_read():
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    raw = request.form.get("id")
+    if raw is None:
+        count = services.mark_read(current_user)
+        flash(_("All notifications are marked read."), "success")
+    else:
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+            abort(400)
+        count = services.mark_read(current_user, [int(raw)])
+        if count:
+            flash(_("Marked read."), "success")
+    return redirect(url_for("web.notifications"))
+
+
+@bp.route("/notifications/settings", methods=["GET", "POST"])
+@signed_in
+def notification_settings():
+    current = services.notification_modes(current_user.id)
+    form = NotificationSettingsForm(data={**current, "language": current_user.language or ""})
+    if form.validate_on_submit():
+        try:
+            services.save_notification_settings(
+                current_user, {kind: getattr(form, kind).data for kind in NOTIFICATION_KINDS}, form.language.data)
+        except ServiceError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            flash(_("Your notification settings are saved."), "success")
+            return redirect(url_for("web.notification_settings"))
+    return render_template("notifications/settings.html", form=form, kinds=NOTIFICATION_KINDS)
+
+
+@bp.post("/processes/<slug>/recommendations/<id:number>/<any(follow, unfollow):change>")
+@signed_in
+def follow_recommendation(slug: str, number: int, change: str):
+    shown = recommendation_or_404(slug, number)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    (services.follow if change == "follow" else services.unfollow)(current_user, recommendation_id=shown.rec.id)
+    flash(_("You follow this now: news of it comes in your daily summary.") if change == "follow"
+          else _("You no longer follow this."), "success")
+    return redirect(url_for("web.recommendation", slug=slug, number=number))
+
+
+@bp.post("/processes/<slug>/<any(follow, unfollow):change>")
+@signed_in
+def follow_process(slug: str, change: str):
+    process = process_or_404(slug)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    (services.follow if change == "follow" else services.unfollow)(current_user, process_id=process.id)
+    flash(_("You follow this now: news of it comes in your daily summary.") if change == "follow"
+          else _("You no longer follow this."), "success")
+    return redirect(url_for("web.process", slug=slug))
+
+
+@bp.get("/home")
+@signed_in
+def home():
+    """What waits for the person: their turn, their statements, reports to them, and news."""
+    conditions = []
+    for role in ("moderator", "administrator", "member"):
+        processes, condition = waiting_for(role)
+        if processes:
+            conditions.append(condition)
+    authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == current_user.id)
+    candidates = db.session.scalars(
+        select(Recommendation).where(Recommendation.id.in_(authored))
+        .order_by(Recommendation.updated_at.desc()).limit(200)
+        .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))).all()
+    extra = []
+    for condition in conditions:
+        extra.extend(db.session.scalars(
+            select(Recommendation).where(condition).order_by(Recommendation.state_entered_at).limit(200)
+            .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))).all())
+    turn, seen = [], set()
+    for rec in [*candidates, *extra]:
+        if rec.id in seen:
+            continue
+        seen.add(rec.id)
+        workflow = engine().get(rec.process.workflow_id)
+        roles = roles_for(current_user, rec)
+        if permissions.can_view(roles, workflow, rec.state) and engine().allowed(workflow.id, rec.state, roles):
+            turn.append((rec, workflow))
+    statements, _total = queries.department_queue_page(current_user, REQUESTED, 0, 50)  # what waits, overdue first
+    moderated = [p.id for p in waiting_for("moderator")[0]]
+    reports = db.session.scalars(
+        select(CommentReport).join(Comment).join(Recommendation)
+        .where(CommentReport.resolved_at.is_(None), Recommendation.process_id.in_(moderated))
+        .order_by(CommentReport.created_at).limit(100)).all() if moderated else []
+    news = [item for item in visible_notifications(current_user, locale(), limit=20) if item[0].read_at is None]
+    return render_template("notifications/home.html", turn=turn, statements=statements, reports=reports, news=news)
+
+
+# -- without signing in -------------------------------------------------------------------
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: mail clients POST without a session; the signed token is the authority
+@limiter.limit("30 per minute")
+def unsubscribe(token: str):
+    try:
+        user, scope = services.notifications.read_unsubscribe_token(token)
+    except NotFound:
+        abort(404)
+    if request.method == "POST":
+        _user, kinds = services.unsubscribe(token)
+        if request.form.get("List-Unsubscribe") == "One-Click":
+            return "", 204
+        return render_template("notifications/unsubscribed.html", kinds=kinds)
+    return render_template("notifications/unsubscribe.html", scope=scope, token=token)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        # The same answer whether or not the address has an account.
+        flash(_("If an account has this address, an e-mail with a link to choose a new password is on its way."),
+              "info")
+        return redirect(url_for("web.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/password/<secret>", methods=["GET", "POST"])
+@limiter.limit("20 per minute")
+def set_password(secret: str):
+    try:
+        token = services.token_for(secret)
+    except NotFound:
+        return render_template("auth/link_invalid.html"), 404
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_password_with_link(secret, form.new.data)
+        except NotFound:
+            return render_template("auth/link_invalid.html"), 404
+        except ServiceError as error:
+            db.session.rollback()
+            form.new.errors.append(error.message)
+        else:
+            flash(_("Your password is set. You were signed out everywhere; sign in with the new password."), "success")
+            return redirect(url_for("web.login"))
+    return render_template("auth/set_password.html", form=form, invitation=token.purpose == "invitation",
+                           name=token.user.name)
+
+
+@bp.get("/admin/outbox")
+@superuser_only
+def admin_outbox():
+    """Superusers see what is queued, failed or recently sent."""
+    status = request.args.get("status", "")
+    query = select(Mail).order_by(Mail.id.desc()).limit(200)
+    if status in ("pending", "sending", "sent", "failed", "skipped"):
+        query = query.where(Mail.status == status)
+    return render_template("admin/outbox.html", mails=db.session.scalars(query).all(), status=status)
