@@ -11,7 +11,7 @@ from ..errors import Conflict, ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import Recommendation, RecommendationRevision, User
-from ..textdiff import diff_lines
+from ..textdiff import compare
 from . import bp
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
 from .forms import CoauthorForm, RecommendationForm
@@ -62,7 +62,7 @@ def edit_recommendation(slug: str, number: int):
                 db.session.rollback()
                 # Someone saved first: keep what this person typed, show the saved text beside it.
                 current = db.session.get(Recommendation, shown.rec.id)
-                theirs = diff_lines(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
+                theirs = compare(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
                 form.version.data = current.version
                 flash(_("Someone else saved a new version while you were writing. Your text is kept below; "
                         "the differences to the saved version are marked. Save again to replace it."), "error")
@@ -93,7 +93,7 @@ def versions(slug: str, number: int):
     diff, too_different = None, False
     if a in by_number and b in by_number and a != b:
         old, new = by_number[a], by_number[b]
-        diff = diff_lines(f"{old.title}\n\n{old.body}", f"{new.title}\n\n{new.body}")
+        diff = compare(f"{old.title}\n\n{old.body}", f"{new.title}\n\n{new.body}")
         too_different = diff is None  # the comparison would cost more than its bounded budget
     elif request.args.get("a") or request.args.get("b"):
         flash(_("Choose two different versions to compare."), "error")
