@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 from flask_babel import get_locale
 
 from .. import audit, permissions
@@ -20,6 +20,20 @@ def iso(moment: datetime | None) -> str | None:
 
 def text(label: Label) -> str:
     return label.text(str(get_locale()), current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def page_url(endpoint: str, **values) -> str:
+    """The absolute address of one of our pages. Under ``RATSCHLAG_BASE_URL`` when it is set, so that
+    no request's ``Host`` header chooses where the link leads; otherwise built from the request
+    (then ``RATSCHLAG_TRUSTED_HOSTS`` must limit the hosts answered: docs/security.md)."""
+    base = current_app.config.get("BASE_URL")
+    if not base:
+        return url_for(endpoint, **values, _external=True)
+    path = url_for(endpoint, **values)
+    root = request.script_root if has_request_context() else ""
+    if root and path.startswith(root):
+        path = path[len(root):]  # the base names the installation's own path, if it has one
+    return base.rstrip("/") + path
 
 
 def person(user: User | None) -> dict | None:
@@ -51,7 +65,7 @@ def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow,
             "decided_by": person(decision.decided_by),
             "decided_at": iso(decision.decided_at),
         },
-        "html_url": url_for("web.recommendation", slug=rec.process_slug, number=rec.number, _external=True),
+        "html_url": page_url("web.recommendation", slug=rec.process_slug, number=rec.number),
     }
 
 
