@@ -166,7 +166,7 @@ def change_password(user_id: int, current: str, new: str) -> User:
     verified = user.password_hash
     new_hash = hash_password(check_new_password(new, user.email, user.name))
     with write_transaction() as session:
-        user = session.get(User, user_id)
+        user = session.get(User, user_id, populate_existing=True)
         if user.password_hash != verified:
             raise Conflict(_("the password was changed meanwhile; sign in again"))
         user.password_hash = new_hash
@@ -180,7 +180,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
     """Deactivate (or reactivate) an account: a deactivated user's sessions and tokens stop at once."""
     with write_transaction() as session:
         require_superuser(actor)
-        user = session.get(User, user_id)
+        user = session.get(User, user_id, populate_existing=True)
         if user is None:
             raise NotFound(_("there is no user %(id)s", id=user_id))
         if user.id == actor.id and not active:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from sqlalchemy import select as sa_select
+
 from app import services
 from app.extensions import db
-from app.models import Recommendation
+from tests.conftest import audit_count
 
 
 def big_text(changed: set[int] = frozenset(), lines: int = 3_000) -> str:
@@ -100,3 +103,90 @@ def test_the_audit_page_filters_days_in_the_installations_time_zone(app_config, 
     assert not listed("to=2026-11-20")
     assert not listed("from=2026-11-22")
     assert listed("from=2026-11-20") and listed("to=2026-11-21")
+
+
+def test_the_audit_page_shows_payloads_by_the_same_rules_as_the_api(world, people, rec_in, browser, api):
+    """A superuser holds no process role: what an internal note, a hidden comment and a report say
+    stays withheld on /admin/audit as in the events endpoint; people and roles they administer."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    note = services.create_comment(rec.id, world.moderator, "Internal: the budget is gone", visibility="internal")
+    shown = services.create_comment(rec.id, world.member, "Public words later hidden")
+    services.report_comment(shown.id, world.author, "Reported for a secret reason")
+    services.hide_comment(shown.id, world.moderator, "Hidden for a stated reason")
+    admin = browser(world.superuser)
+    admin.get("/admin/audit")
+    for secret in ("Internal: the budget is gone", "Public words later hidden", "Reported for a secret reason"):
+        assert secret not in admin.page.text
+    assert "Hidden for a stated reason" in admin.text  # a hiding reason is for whoever reads the comment
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"(comment\.\w+) comment(?:_report)? \d+ (\S+)", admin.text)}
+    assert rows["comment.reported"] == "withheld"
+    assert world.member.email in admin.text  # user.created: superusers administer people
+    # Event by event, the same judgement the events endpoint gives a reader without a role.
+    page_shows = {int(m.group(1)): "<code>" in m.group(2)
+                  for m in re.finditer(r"<tr><td>(\d+)</td>(.*?)</tr>", admin.page.text, re.S)}
+    api_shows = {e["seq"]: e["data"] is not None for e in api.get(f"/recommendations/{rec.id}/events").json["items"]}
+    assert len(set(page_shows) & set(api_shows)) >= 8
+    assert {seq: page_shows[seq] for seq in api_shows if seq in page_shows} == \
+        {seq: shown for seq, shown in api_shows.items() if seq in page_shows}
+    assert note.id and False in api_shows.values() and True in api_shows.values()
+
+
+def test_a_write_transaction_refuses_changes_it_did_not_make(world):
+    from app.models import Process
+    from app.transactions import PendingChanges
+    events = audit_count()
+    process = db.session.get(Process, world.process.id)
+    process.title = "Changed outside any service"
+    with pytest.raises(PendingChanges):
+        services.create_process("next", "Next", "citizen-recommendation")
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Process, world.process.id).title == "Participation guidelines"
+    assert audit_count() == events
+    db.session.add(Process(slug="smuggled", title="Smuggled", workflow_id="citizen-recommendation"))
+    with pytest.raises(PendingChanges):
+        services.create_process("next", "Next", "citizen-recommendation")
+    db.session.rollback()
+    assert services.create_process("next", "Next", "citizen-recommendation").slug == "next"  # clean again: writes
+    assert audit_count() == events + 1
+
+
+def test_sqlite_settings_stay_on_our_engine(app):
+    import sqlalchemy as sa
+    other = sa.create_engine("sqlite://")
+    with other.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0  # SQLite's default, untouched
+    other.dispose()
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_tokens_last_use_is_noted_at_most_once_a_minute(world, token, monkeypatch):
+    from datetime import timedelta
+
+    from app.models import ApiToken
+    from app.services import accounts
+    raw = token(world.member)
+    start = accounts.utcnow()
+    moments = iter([start, start + timedelta(seconds=30), start + timedelta(seconds=60),
+                    start + timedelta(seconds=61), start + timedelta(seconds=90)])
+    monkeypatch.setattr(accounts, "utcnow", lambda: next(moments))
+
+    def last_used():
+        db.session.expire_all()
+        return db.session.scalars(sa_select(ApiToken.last_used_at).where(ApiToken.user_id == world.member.id)).one()
+
+    assert last_used() is None
+    assert accounts.user_for_token(raw).id == world.member.id
+    assert last_used() == start  # the first use is noted
+    accounts.user_for_token(raw)
+    assert last_used() == start  # 30 s later: not written again
+    accounts.user_for_token(raw)
+    assert last_used() == start  # a minute exactly: not yet
+    accounts.user_for_token(raw)
+    assert last_used() == start + timedelta(seconds=61)  # more than a minute: noted
+    accounts.user_for_token(raw)
+    assert last_used() == start + timedelta(seconds=61)
