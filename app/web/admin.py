@@ -16,7 +16,7 @@ from ..extensions import db
 from ..ids import parse_id
 from ..models import AuditEvent, Membership, Process, User
 from ..workflow import engine
-from . import bp
+from . import bp, kept
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
 from .forms import ButtonForm, GrantForm, ProcessForm, UserForm
 
@@ -27,18 +27,22 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 @bp.route("/admin/users", methods=["GET", "POST"])
 @superuser_only
 def admin_users():
-    form = UserForm()
-    if form.validate_on_submit():
-        try:
-            user, password = services.create_user(form.email.data, form.name.data, superuser=form.superuser.data,
-                                                   actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("%(email)s can now sign in with the password %(password)s. It is shown only now; "
-                    "pass it on safely.", email=user.email, password=password), "success")
-            return redirect(url_for("web.admin_users"))
+    form = kept.form("user", UserForm)
+    if form.is_submitted():
+        if form.validate():
+            try:
+                user, password = services.create_user(form.email.data, form.name.data, superuser=form.superuser.data,
+                                                      actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("%(email)s can now sign in with the password %(password)s. It is shown only now; "
+                        "pass it on safely.", email=user.email, password=password), "success")
+                return redirect(url_for("web.admin_users"))
+        response = kept.again("user", form)
+        if response is not None:
+            return response
     users = db.session.scalars(select(User).order_by(User.name)).all()
     return render_template("admin/users.html", form=form, users=users)
 
@@ -62,17 +66,21 @@ def admin_user_active(user_id: int, change: str):
 @bp.route("/admin/processes", methods=["GET", "POST"])
 @superuser_only
 def admin_processes():
-    form = ProcessForm()
+    form = kept.form("process", ProcessForm)
     form.workflow.choices = [(wid, label(wf.title)) for wid, wf in sorted(engine().workflows.items())]
-    if form.validate_on_submit():
-        try:
-            process = services.create_process(form.slug.data, form.title.data, form.workflow.data, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("The process “%(title)s” is created. Now give people their roles.", title=process.title), "success")
-            return redirect(url_for("web.admin_process", slug=process.slug))
+    if form.is_submitted():
+        if form.validate():
+            try:
+                process = services.create_process(form.slug.data, form.title.data, form.workflow.data, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("The process “%(title)s” is created. Now give people their roles.", title=process.title), "success")
+                return redirect(url_for("web.admin_process", slug=process.slug))
+        response = kept.again("process", form)
+        if response is not None:
+            return response
     processes = db.session.scalars(select(Process).order_by(Process.title)).all()
     return render_template("admin/processes.html", form=form, processes=processes)
 
@@ -81,23 +89,27 @@ def admin_processes():
 @superuser_only
 def admin_process(slug: str):
     process = process_or_404(slug)
-    form = GrantForm()
+    form = kept.form("grant", GrantForm)
     form.user_id.choices = [(u.id, f"{u.name} <{u.email}>") for u in
                             db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))]
     form.role.choices = [(role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES]
-    if form.validate_on_submit():
-        user = db.session.get(User, form.user_id.data)
-        if user is None:
-            abort(400)
-        try:
-            granted = services.grant_role(process, user, form.role.data, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data]) if granted
-                  else _("%(name)s already had that role.", name=user.name), "success" if granted else "info")
-            return redirect(url_for("web.admin_process", slug=slug))
+    if form.is_submitted():
+        if form.validate():
+            user = db.session.get(User, form.user_id.data)
+            if user is None:
+                abort(400)
+            try:
+                granted = services.grant_role(process, user, form.role.data, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data]) if granted
+                      else _("%(name)s already had that role.", name=user.name), "success" if granted else "info")
+                return redirect(url_for("web.admin_process", slug=slug))
+        response = kept.again("grant", form)
+        if response is not None:
+            return response
     memberships = db.session.scalars(
         select(Membership).where(Membership.process_id == process.id).order_by(Membership.role, Membership.id)
     ).all()

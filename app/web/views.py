@@ -17,7 +17,7 @@ from ..ids import parse_id
 from ..models import (ANSWERED, REQUESTED, Comment, CommentReport, Decision, Membership, Process, Recommendation,
                       RecommendationAuthor, User, utcnow)
 from ..workflow import engine, graph
-from . import bp, dates
+from . import bp, dates, kept
 from .common import ROLE_NAMES, Shown, default_locale, explain, label, locale, page_number, process_or_404, recommendation_or_404
 from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm
 from ..roles import department_ids, process_roles, roles_for, user_id
@@ -181,7 +181,9 @@ def statement_parts(shown: Shown, bound=None) -> dict:
 
 
 def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
-                          meanwhile_after: int | None = None, statement_form=None):
+                          meanwhile_after: int | None = None, statement_form=None, kept_texts: dict | None = None):
+    """The recommendation page. ``kept_note`` (trigger, note), ``statement_form`` and ``kept_texts``
+    ({(form, comment id or 0): text}) put back what a refused form held (app/web/kept.py)."""
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -218,14 +220,35 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         can_text=lambda c: permissions.can_read_comment_text(roles, c),
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
         entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
-        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
+        kept_note=kept_note, kept_texts=kept_texts or {}, max_depth=MAX_DEPTH, coauthor_form=coauthor_form,
         overdue=rec.due_at is not None and rec.due_at < utcnow(), **statement_parts(shown, statement_form),
     ), status
 
 
 @bp.get("/processes/<slug>/recommendations/<id:number>")
 def recommendation(slug: str, number: int):
-    return render_recommendation(recommendation_or_404(slug, number))
+    shown = recommendation_or_404(slug, number)
+    refused = kept.take("transition", "comment", "report", "hide", "statement")
+    if refused is None:
+        return render_recommendation(shown)
+    if refused["form"] == "transition":
+        return render_recommendation(shown, kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")),
+                                     meanwhile_after=refused.get("seen"))
+    if refused["form"] == "statement":
+        return render_recommendation(shown, statement_form=kept_statement_form(refused))
+    field = "body" if refused["form"] == "comment" else "reason"
+    return render_recommendation(shown, kept_texts={(refused["form"], refused.get("about") or 0): kept.text(refused, field)})
+
+
+STATEMENT_FORMS = {"request": StatementRequestForm, "answer": StatementAnswerForm, "decline": StatementDeclineForm}
+
+
+def kept_statement_form(refused: dict):
+    """A refused statement form as the person left it (``kind`` and ``prefix`` say which one)."""
+    form_class = STATEMENT_FORMS.get(refused.get("kind"))
+    if form_class is None:
+        return None
+    return kept.restore(form_class, refused, **({"prefix": refused["prefix"]} if refused.get("prefix") else {}))
 
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/transition")
@@ -235,15 +258,25 @@ def transition(slug: str, number: int):
     if not current_user.is_authenticated:
         return redirect(url_for("web.login", next=request.path))
     if not form.validate():
-        abort(400)
-    try:
-        rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(explain(error), "error")
-        # Show the recommendation as it is now, what happened meanwhile, and keep the note typed.
-        return render_recommendation(recommendation_or_404(slug, number), error.status,
-                                     kept_note=(form.trigger.data, form.note.data or ""), meanwhile_after=form.seen.data)
+        if set(form.errors) - {"note"}:
+            abort(400)  # not sent by our page, or its CSRF token expired
+        refusal, error_status = " ".join(str(e) for e in form.note.errors), 422  # the note is too long
+    else:
+        try:
+            rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
+        except ServiceError as error:
+            db.session.rollback()
+            refusal, error_status = explain(error), error.status
+        else:
+            refusal = None
+    if refusal is not None:
+        flash(refusal, "error")
+        # Back to the recommendation as it is now, with what happened meanwhile and the note typed.
+        note = (form.trigger.data, form.note.data or "")
+        target = url_for("web.recommendation", slug=slug, number=number)
+        return kept.back("transition", target, fields={"trigger": [note[0]], "note": [note[1]]}, seen=form.seen.data) \
+            or render_recommendation(recommendation_or_404(slug, number), error_status, kept_note=note,
+                                     meanwhile_after=form.seen.data)
     flash(_("Done: the recommendation is now “%(state)s”.", state=label(shown.workflow.states[rec.state].label)), "success")
     if not permissions.can_view(roles_for(current_user, rec), shown.workflow, rec.state):
         return redirect(url_for("web.process", slug=slug))
