@@ -86,28 +86,44 @@ def test_each_transition_bumps_the_version_and_appends_one_event(world, rec_in):
     assert audit.event_dict(last)["data"]["note"] == "We will bring a new version."
 
 
-@pytest.mark.parametrize("fail_at", ["move", "after_state_change", "audit", "commit"])
+@pytest.mark.parametrize("fail_at", ["after_state_change", "after_decision", "after_audit_event", "commit"])
 def test_a_failure_at_any_step_leaves_no_trace(world, rec_in, monkeypatch, fail_at):
+    """Each failure comes after a write of the transition that it must undo: the injected failure
+    first checks, inside the transaction, that the write is there."""
+    import app.services.recommendations as service
     rec = rec_in(world, "steering_review")
     before = snapshot(rec.id)
+    written = []
 
-    def boom(*args, **kwargs):
-        raise RuntimeError(f"injected failure at {fail_at}")
-    if fail_at == "move":
-        from app.workflow.machines import Engine
-        monkeypatch.setattr(Engine, "move", boom)
-    elif fail_at == "after_state_change":
-        import app.services.recommendations as service
-        monkeypatch.setattr(service, "utcnow", boom)  # the first thing done once the state has moved
-    elif fail_at == "audit":
-        monkeypatch.setattr(audit, "record", boom)
-    else:
-        monkeypatch.setattr(db.session(), "commit", boom)
-    with pytest.raises(RuntimeError):
+    def state():
+        return db.session.scalar(sa.select(Recommendation.state).where(Recommendation.id == rec.id))
+
+    def decisions():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Decision).where(Decision.recommendation_id == rec.id))
+
+    def failing(check):
+        def boom(*args, **kwargs):
+            written.append(check())
+            raise RuntimeError(f"injected failure at {fail_at}")
+        return boom
+    if fail_at == "after_state_change":  # the state has moved; the decision is next
+        monkeypatch.setattr(service, "insert", failing(lambda: state() == "adopted"))
+    elif fail_at == "after_decision":  # state and decision are written; the audit event is next
+        monkeypatch.setattr(audit, "record", failing(lambda: (state(), decisions()) == ("adopted", 1)))
+    elif fail_at == "after_audit_event":  # everything is written but not committed
+        monkeypatch.setattr(service, "identity_key", failing(
+            lambda: (state(), decisions(), audit_count()) == ("adopted", 1, before[3] + 1)))
+    else:  # the final commit (on SQLite a commit that ends the read transaction comes first, and passes)
+        session = db.session()
+        commit, fail = session.commit, failing(lambda: (decisions(), audit_count()) == (1, before[3] + 1))
+        monkeypatch.setattr(session, "commit", lambda: fail() if state() == "adopted" else commit())
+    with pytest.raises(RuntimeError, match="injected failure"):
         fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version)
     monkeypatch.undo()
+    assert written == [True]  # the failure came after the write it had to undo
     assert snapshot(rec.id) == before
     assert audit.verify().ok
+    assert fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version).state == "adopted"  # nothing left locked
 
 
 def test_machines_are_built_once_not_per_call(world, rec_in, monkeypatch):
