@@ -190,3 +190,33 @@ def test_a_tokens_last_use_is_noted_at_most_once_a_minute(world, token, monkeypa
     assert last_used() == start + timedelta(seconds=61)  # more than a minute: noted
     accounts.user_for_token(raw)
     assert last_used() == start + timedelta(seconds=61)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()), min_size=1, max_size=40)  # lone surrogates included
+
+
+def unstorable(value: str) -> bool:
+    return "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=ANY_TEXT, body=ANY_TEXT, comment=ANY_TEXT)
+def test_any_text_given_to_a_service_is_stored_as_given_or_refused(world, title, body, comment):
+    """A lone surrogate (a command line's undecodable bytes arrive as one) reached the database and
+    the audit hash, which cannot encode it; now every text is valid Unicode or refused with 422."""
+    from app.errors import ValidationError
+    events = audit_count()
+    try:
+        rec = services.create_recommendation(world.process.id, world.author, title, body)
+    except ValidationError as error:
+        db.session.rollback()
+        assert audit_count() == events
+        assert unstorable(title + body) or not title.strip() or not body.strip(), error
+        return
+    assert (rec.title, rec.body) == (title.strip(), body.strip())
+    try:
+        services.create_comment(rec.id, world.author, comment)
+    except ValidationError:
+        assert unstorable(comment) or not comment.strip()
