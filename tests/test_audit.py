@@ -1,4 +1,4 @@
-"""The audit trail: the chain as CONTRACT.md section 5 defines it, append-only, and tamper-evident."""
+"""The audit trail: the chain as docs/auditing.md defines it, append-only, and tamper-evident."""
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,4 @@
-"""JSON shapes of CONTRACT.md section 4."""
+"""JSON shapes of docs/api.md."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -86,7 +86,7 @@ def comment(item: Comment, roles: frozenset[str]) -> dict:
 
 
 def event(item: AuditEvent, shown: Shown) -> dict:
-    """An event as the reader may see it (CONTRACT.md section 5), with its actor's name."""
+    """An event as the reader may see it (docs/auditing.md), with its actor's name."""
     return {**audit.event_dict(item, shown.data, shown.actor), "actor": person(item.actor) if shown.actor else None}
 
 
@@ -112,7 +112,7 @@ def department(item: Department) -> dict:
 
 
 def statement(item: Statement) -> dict:
-    """CONTRACT.md section 6. ``answered_by`` and ``answered_at`` name who answered or declined, and when."""
+    """A statement (docs/api.md, "Departments and statements"). ``answered_by`` and ``answered_at`` name who answered or declined, and when."""
     return {
         "id": item.id,
         "recommendation_id": item.recommendation_id,
