@@ -40,7 +40,7 @@ def new_recommendation(slug: str):
                     flash(_("Your draft is saved. Submit it when it is ready."), "success")
                     return redirect(url_for("web.recommendation", slug=slug, number=rec.number))
         # A preview or a refusal: back to this page with the text kept (app/web/kept.py).
-        response = kept.back("recommendation", request.path, form, preview=preview is not None)
+        response = kept.back("recommendation", request.script_root + request.path, form, preview=preview is not None)
         if response is not None:
             return response
     else:
@@ -83,7 +83,7 @@ def edit_recommendation(slug: str, number: int):
                     flash(_("Your changes are saved; the earlier version is kept."), "success")
                     return redirect(url_for("web.recommendation", slug=slug, number=number))
         # A preview or a refusal: back to this page with the text kept (app/web/kept.py).
-        response = kept.back("recommendation", request.path, form, preview=preview is not None, collided=collided)
+        response = kept.back("recommendation", request.script_root + request.path, form, preview=preview is not None, collided=collided)
         if response is not None:
             return response
     else:

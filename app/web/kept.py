@@ -39,7 +39,10 @@ def errors_of(form: Form) -> dict[str, list[str]]:
 def keep(name: str, target: str, fields: dict[str, list[str]], errors: dict[str, list[str]] | None = None,
          **extra: Any) -> bool:
     """Keep a refused form for the next visit of ``target``; False when it does not fit the cookie."""
-    kept = {"form": name, "for": urlsplit(target).path, "fields": fields, "errors": errors or {}, **extra}
+    path = urlsplit(target).path
+    if request.script_root and path.startswith(request.script_root):
+        path = path[len(request.script_root):]  # as ``request.path`` will say it (served under a prefix)
+    kept = {"form": name, "for": path, "fields": fields, "errors": errors or {}, **extra}
     serializer = current_app.session_interface.get_signing_serializer(current_app)
     if serializer is None or len(serializer.dumps({**dict(session), KEY: kept})) > COOKIE_BUDGET:
         session.pop(KEY, None)
@@ -92,4 +95,4 @@ def form(name: str, form_class: type[Form], **kwargs: Any) -> Form:
 def again(name: str, form: Form):
     """After a refused POST to a page that posts to itself: back to it with the form kept; None
     (answer the page at once) when it is too large to keep."""
-    return back(name, request.path, form)
+    return back(name, request.script_root + request.path, form)

@@ -119,3 +119,16 @@ def test_an_address_that_only_takes_forms_explains_a_visit(world, rec_in, client
     assert f'href="{page}"' in response.text  # the page the address belongs to
     german = client.get(f"{page}/transition", headers={"Accept-Language": "de"})
     assert german.status_code == 405 and "nimmt nur Formulare an" in german.text
+
+
+def test_kept_forms_find_their_page_when_served_under_a_path(world, people, browser):
+    people(world)
+    new = f"/processes/{world.process.slug}/new"
+    author = browser(world.author)
+    author.get(new)
+    under = {"base_url": "http://ratschlag.test/ratschlag"}
+    answer = author.client.post(new, data={"csrf_token": author.token(), "title": "", "body": "Kept under a prefix",
+                                           "save": "Save"}, **under)
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/ratschlag{new}"
+    page = author.client.get(new, **under)
+    assert "Kept under a prefix</textarea>" in page.text
