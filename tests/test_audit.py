@@ -256,6 +256,7 @@ def test_every_appended_event_carries_the_contracts_hash(app, make_user, data, a
         event = audit.record(action, SimpleNamespace(audit_subject_type="recommendation", id=7), who, data)
     stored = db.session.execute(sa.select(AuditEvent).where(AuditEvent.seq == event.seq)).scalar_one()
     assert (stored.v, stored.hash, stored.prev_hash, stored.data_digest) == (2, event.hash, event.prev_hash, event.data_digest)
+    assert (stored.actor_id, stored.action) == (who.id if who else None, action)  # (a mutant dropped the actor)
     assert re.fullmatch(r"[0-9a-f]{32}", stored.salt)
     assert stored.data == canon(data)
     assert stored.data_digest == sha(stored.salt + canon(data))
