@@ -91,6 +91,20 @@ def test_the_chain_is_exactly_the_contracts(history, runner):
     assert result.stdout.strip() == f"ok: {len(events)} events, head {prev}"
 
 
+def test_a_published_head_must_still_be_in_the_chain(history):
+    """``verify(expect_head)``: the event published earlier is there with its hash (a mutant that
+    never remembered it survived the tests above)."""
+    db.session.rollback()
+    middle = audit.verify().count // 2
+    published = db.session.execute(sa.text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": middle}).scalar()
+    result = audit.verify((middle, published))
+    assert result.ok and result.published_hash == published
+    rewritten = audit.verify((middle, "f" * 64))
+    assert not rewritten.ok and rewritten.bad_seq == middle and "rewritten" in rewritten.reason
+    beyond = audit.verify((result.count + 5, published))
+    assert not beyond.ok and "truncated" in beyond.reason
+
+
 def test_an_empty_chain_verifies(runner):
     result = verify(runner)
     assert result.exit_code == 0 and result.stdout.strip() == f"ok: 0 events, head {'0' * 64}"
