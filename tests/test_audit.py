@@ -103,6 +103,17 @@ def test_a_published_head_must_still_be_in_the_chain(history):
     assert not rewritten.ok and rewritten.bad_seq == middle and "rewritten" in rewritten.reason
     beyond = audit.verify((result.count + 5, published))
     assert not beyond.ok and "truncated" in beyond.reason
+    assert result.head_seq == result.count and rewritten.head_seq == result.count
+
+
+def test_a_missing_or_repeated_event_is_named_for_what_it_is(history):
+    db.session.rollback()
+    rows = list(audit.stream())
+    deleted = audit.verify_rows(rows[:2] + rows[3:])
+    assert (deleted.ok, deleted.bad_seq, deleted.head_seq) == (False, 4, 2)
+    assert deleted.reason == "expected sequence number 3 here: an event was deleted"
+    repeated = audit.verify_rows(rows[:3] + rows[2:])
+    assert (repeated.ok, repeated.bad_seq, repeated.reason) == (False, 3, "sequence number out of order: an event was inserted")
 
 
 def test_an_empty_chain_verifies(runner):

@@ -149,3 +149,33 @@ def test_a_copy_loaded_before_a_transition_reads_the_new_state(world, rec_in):
     assert (loaded.state, loaded.version) == ("in_moderation", rec.version)
     moved = fire(rec.id, "forward", world.moderator, None, rec.version)
     assert (loaded.state, loaded.version) == ("steering_review", rec.version + 1) == (moved.state, moved.version)
+
+
+def test_open_statements_hold_back_only_the_transitions_that_require_them(world, rec_in, make_user):
+    """(Asked for by the mutation run: the statements checks of ``fire`` could be dropped unnoticed here.)"""
+    from app import services
+    from app.errors import StatementsPending
+    rec = rec_in(world, "steering_review")
+    department = services.create_department("stadtplanung", "Stadtplanung")
+    services.add_department_member(department, make_user("Planner"))
+    services.request_statement(rec.id, world.administrator, "stadtplanung")
+    before = snapshot(rec.id)
+    with pytest.raises(StatementsPending):
+        fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version)
+    assert snapshot(rec.id) == before
+    # A transition that does not require statements goes ahead while one is open.
+    moved = fire(rec.id, "send_back", world.administrator, "Ask again later.", rec.version)
+    assert moved.state == "in_moderation"
+
+
+def test_a_statement_requested_between_the_checks_and_the_write_holds_the_decision_back(world, rec_in, monkeypatch):
+    from app.errors import StatementsPending
+    import app.services.recommendations as service
+    rec = rec_in(world, "steering_review")
+    before = snapshot(rec.id)
+    answers = iter([[], ["Stadtplanung"]])  # none at the machine's check; one by the time of the write
+    monkeypatch.setattr(service.queries, "open_statement_departments", lambda _rec_id: next(answers))
+    with pytest.raises(StatementsPending):
+        fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version)
+    monkeypatch.undo()
+    assert snapshot(rec.id) == before
