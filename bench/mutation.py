@@ -149,6 +149,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants without running them")
     parser.add_argument("--record", action="store_true", help="add the score to bench/RESULTS.md")
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--retry", type=Path, help="run only the mutants a previous run's output lists as survived")
     args = parser.parse_args()
     targets = [t for t in TARGETS if not args.only or t.name in args.only]
     work = Path(tempfile.mkdtemp(prefix="ratschlag-mutation-"))
@@ -163,6 +164,10 @@ def main() -> int:
             original = (REPO / target.path).read_text(encoding="utf-8")
             tree = ast.parse(original)
             found = sites(tree, target.functions)
+            if args.retry:
+                again = {line.split(None, 2)[2] for line in args.retry.read_text(encoding="utf-8").splitlines()
+                         if line.startswith(target.name + " ") and line.split()[1] == "survived"}
+                found = [(i, d) for i, d in found if d in again]
             if args.list:
                 print("\n".join(f"{target.name} {target.path} {d}" for _i, d in found))
                 continue

@@ -179,3 +179,30 @@ def test_a_statement_requested_between_the_checks_and_the_write_holds_the_decisi
         fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version)
     monkeypatch.undo()
     assert snapshot(rec.id) == before
+
+
+def test_refusals_are_decided_before_the_write_transaction(world, rec_in, make_user, monkeypatch):
+    """Writers queue only for the write: a refusal, open statements included, never takes the write
+    lock (the machine's guards decide it; the recheck inside the transaction is for races)."""
+    from app import services
+    from app.errors import StatementsPending
+    import app.services.recommendations as service
+    rec = rec_in(world, "steering_review")
+    services.create_department("stadtplanung", "Stadtplanung")
+    services.request_statement(rec.id, world.administrator, "stadtplanung")
+
+    def no_write(*args, **kwargs):
+        raise AssertionError("a refused transition queued for the write lock")
+    monkeypatch.setattr(service, "write_transaction", no_write)
+    with pytest.raises(StatementsPending):
+        fire(rec.id, "adopt", world.administrator, "Adopted.", rec.version)
+    with pytest.raises(NoteRequired):
+        fire(rec.id, "adopt", world.administrator, None, rec.version)
+
+
+def test_the_engine_offers_no_automatic_triggers(world, rec_in):
+    """``transitions`` adds a ``to_<state>`` trigger per state unless told not to: none may exist here."""
+    rec = rec_in(world, "draft")
+    for trigger in ("to_adopted", "to_steering_review"):
+        with pytest.raises(InvalidTransition):
+            fire(rec.id, trigger, world.author, "Skipping ahead.", rec.version)
