@@ -115,6 +115,15 @@ def test_a_missing_or_repeated_event_is_named_for_what_it_is(history):
     repeated = audit.verify_rows(rows[:3] + rows[2:])
     assert (repeated.ok, repeated.bad_seq, repeated.reason) == (False, 3, "sequence number out of order: an event was inserted")
 
+    def first(**changes):
+        row = list(rows[0])
+        for name, value in changes.items():
+            row[audit.FIELDS.index(name)] = value
+        return audit.verify_rows([tuple(row)]).reason
+    assert first(v=2, data_digest=None) == "a v2 event without data_digest"
+    assert first(v=3) == "unknown event format v=3"
+    assert first(v=1, data=None) == "a v1 event without data: its payload cannot be erased"
+
 
 def test_an_empty_chain_verifies(runner):
     result = verify(runner)

@@ -80,6 +80,8 @@ def test_each_transition_bumps_the_version_and_appends_one_event(world, rec_in):
     rec = fire(rec.id, "submit", world.author, None, rec.version)
     assert rec.version == version + 1
     assert audit_count() == events + 1
+    first = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert audit.event_dict(first)["data"] == {"trigger": "submit", "from": "draft", "to": "submitted"}  # no note: none
     # a note given where none is required is kept in the event, not demanded
     rec = fire(rec.id, "withdraw", world.author, "We will bring a new version.", rec.version)
     last = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
