@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint e2e bench bench-inputs bench-peer load translations install install-dev install-e2e clean
+.PHONY: run test lint e2e bench bench-inputs bench-peer mutation load translations install install-dev install-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-peer: install-dev
 # Pathological inputs at the field limits against a typical one (issue 12); the table goes to bench/RESULTS.md.
 bench-inputs: install-dev
 	$(BIN)/python bench/inputs.py $(BENCH_ARGS)
+
+# Mutation testing of permissions, the transition service and the audit hash (issue 12); --record adds the
+# score to bench/RESULTS.md. Each mutant runs only its target's test files; the whole run takes a while.
+mutation: install-dev
+	$(BIN)/python bench/mutation.py $(MUTATION_ARGS)
 
 load: install-dev
 	$(BIN)/python bench/load.py $(LOAD_ARGS)

@@ -36,10 +36,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import (
         models,  # noqa: F401  (tables for Alembic)
-        transactions,  # noqa: F401  (SQLite pragmas and BEGIN IMMEDIATE)
+        transactions,
     )
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            transactions.register(engine)  # SQLite pragmas and BEGIN IMMEDIATE, on our engines only
     migrate.init_app(app, db, directory=str(config.PACKAGE_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -1,4 +1,4 @@
-"""What did happen: the append-only, hash-chained audit trail (CONTRACT.md section 5).
+"""What did happen: the append-only, hash-chained audit trail (docs/auditing.md).
 
 One chain for the whole installation. ``record`` appends an event inside the caller's write
 transaction; appends are serialized (PostgreSQL: a transaction advisory lock, taken by the
@@ -44,7 +44,7 @@ def canonical_data(data: Any) -> str:
 
 def canonical(seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None,
               data: Any) -> str:
-    """The string an event's hash covers after its ``prev_hash`` (CONTRACT.md section 5)."""
+    """The string an event's hash covers after its ``prev_hash`` (docs/auditing.md)."""
     return canonical_data({
         "seq": seq, "at": at, "actor_id": actor_id, "action": action,
         "subject_type": subject_type, "subject_id": subject_id, "data": data,
@@ -116,7 +116,7 @@ def server_pieces(at: str, actor_id: int | None, action: str, subject_type: str,
 def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
     """Append one event about ``subject`` done by ``actor`` (a user, or None for the system).
 
-    Must run inside ``app.db.write_transaction`` so the event commits with the change. The
+    Must run inside ``app.transactions.write_transaction`` so the event commits with the change. The
     number and the previous hash are read under the chain's lock: on SQLite the write
     transaction already holds the database's only write lock; on PostgreSQL the server-side
     ``audit_append`` takes an advisory lock, digests the salted data and hashes the canonical

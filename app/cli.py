@@ -1,4 +1,4 @@
-"""The ``ratschlag`` command line (CONTRACT.md section 2).
+"""The ``ratschlag`` command line (README.md, "Command line").
 
 Commands are thin: parse, call a service, print. A user's mistake (an unknown
 e-mail, a duplicate user, an invalid workflow file) ends with a one-line error

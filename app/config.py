@@ -83,7 +83,7 @@ def defaults(instance: Path) -> dict:
         # into MAIL_DIR instead, so a demo shows what would have gone out.
         "SMTP_URL": "",
         "MAIL_FROM": "ratschlag@localhost",
-        "BASE_URL": "http://127.0.0.1:5000",
+        "BASE_URL": "",  # unset: e-mailed links point at http://127.0.0.1:5000; html_url follows the Host header
         "REMINDER_DAYS": 7,
         "DIGEST_HOUR": 7,  # in BABEL_DEFAULT_TIMEZONE
         "MAIL_RETRY_SECONDS": 60,  # the first retry; doubled per attempt, at most six hours

@@ -1,5 +1,5 @@
 """Errors a service raises for a refused action. Blueprints map them to their medium
-(JSON error, flash message, one-line CLI error); the codes are CONTRACT.md section 4's."""
+(JSON error, flash message, one-line CLI error); the codes are those of docs/api.md."""
 from __future__ import annotations
 
 

@@ -370,7 +370,7 @@ class CommentReport(Model):
 
 
 class AuditEvent(Model):
-    """One link of the installation's hash chain (CONTRACT.md section 5). Never updated or deleted,
+    """One link of the installation's hash chain (docs/auditing.md). Never updated or deleted,
     except that erasure may blank a v2 event's ``data`` and ``salt``."""
 
     __tablename__ = "audit_events"

@@ -10,6 +10,10 @@ gap anchor nothing). Its search for the longest matching block costs at
 most (lines searched) x (places the most frequent line occurs); that bound is summed before
 each search, and past ``MAX_WORK`` the comparison stops: the caller shows "too different to
 compare line by line".
+
+What a page shows is :func:`compare`: only ``CONTEXT`` unchanged lines around each change (a
+longer unchanged stretch becomes one ``skipped`` row), and past ``MAX_CHANGED`` changed lines
+nothing at all ("too different"): a page of tens of thousands of rows cost seconds to render.
 """
 from __future__ import annotations
 
@@ -19,7 +23,11 @@ from collections import Counter
 # About 0.1-0.3 s of the budgeted searches on a slow machine; ordinary revisions of a
 # 100,000-character text use a small fraction of it (bench/inputs.py measures both).
 MAX_WORK = 250_000
-Line = tuple[str, str]  # ('same' | 'removed' | 'added', text)
+#: Unchanged lines shown before and after each change.
+CONTEXT = 3
+#: More changed (removed plus added) lines than this are not shown line by line.
+MAX_CHANGED = 2_000
+Line = tuple[str, str]  # ('same' | 'removed' | 'added', text), or ('skipped', number of unchanged lines left out)
 
 
 class TooDifferent(Exception):
@@ -125,3 +133,34 @@ def diff_lines(old: str, new: str, max_work: int = MAX_WORK) -> list[Line] | Non
         return None
     rows += [("same", line) for line in a[len(a) - tail:]]
     return rows
+
+
+def compare(old: str, new: str, context: int = CONTEXT, max_changed: int = MAX_CHANGED,
+            max_work: int = MAX_WORK) -> list[Line] | None:
+    """What a page shows of ``old`` to ``new``: the changes with ``context`` unchanged lines around
+    each, longer unchanged stretches as one ``('skipped', 'N')`` row; None when the texts are too
+    different to compare line by line (over ``max_work``, or over ``max_changed`` changed lines)."""
+    a, b = old.splitlines(), new.splitlines()
+    if abs(len(a) - len(b)) > max_changed:  # at least that many lines were added or removed
+        return None
+    rows = diff_lines(old, new, max_work)
+    if rows is None or sum(kind != "same" for kind, _line in rows) > max_changed:
+        return None
+    keep = [False] * len(rows)
+    for index, (kind, _line) in enumerate(rows):
+        if kind != "same":
+            for near in range(max(0, index - context), min(len(rows), index + context + 1)):
+                keep[near] = True
+    shown: list[Line] = []
+    skipped = 0
+    for row, kept in zip(rows, keep, strict=True):
+        if not kept:
+            skipped += 1
+            continue
+        if skipped:
+            shown.append(("skipped", str(skipped)))
+            skipped = 0
+        shown.append(row)
+    if skipped:
+        shown.append(("skipped", str(skipped)))
+    return shown

@@ -7,6 +7,10 @@ beside the database (``<database>-writer.lock``); on PostgreSQL callers lock the
 rows they change (``SELECT ... FOR UPDATE``) or name the version they read, and
 the audit append takes an advisory lock. Either way one write transaction holds
 one audit append.
+
+The SQLite settings (pragmas, and BEGIN IMMEDIATE for writes) are listeners on the
+application's own engines (:func:`register`, called by ``create_app``), not on
+SQLAlchemy's ``Engine`` class, so no other engine in the process is touched.
 """
 from __future__ import annotations
 
@@ -29,7 +33,18 @@ from .extensions import db
 WRITE_OPTION = "ratschlag_write"
 
 
-@event.listens_for(Engine, "connect")
+class PendingChanges(RuntimeError):
+    """A write transaction began while the session held changes no service wrote: a bug."""
+
+
+def register(engine: Engine) -> None:
+    """Give one of the application's SQLite engines its settings (other engines are left alone)."""
+    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _sqlite_connect):
+        return
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+
+
 def _sqlite_connect(dbapi_connection, _record):
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
@@ -44,29 +59,31 @@ def _sqlite_connect(dbapi_connection, _record):
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin(connection):
-    if connection.dialect.name == "sqlite":
-        immediate = connection.get_execution_options().get(WRITE_OPTION)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    immediate = connection.get_execution_options().get(WRITE_OPTION)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @contextmanager
 def write_transaction() -> Iterator[Session]:
     """One database transaction for one audited change; commits or rolls back everything.
 
-    Whatever the request read before is settled first: pending changes are rolled back, so
-    nothing unaudited can ride along. On SQLite a clean read transaction commits, so that the
-    write can begin IMMEDIATE; on PostgreSQL (READ COMMITTED, where every statement sees what is
-    committed) it simply continues, which saves a round trip. Either way a service re-reads and
-    locks what it changes (``populate_existing``), so nothing decided on stale data can commit.
+    Whatever the request read before is settled first. Changes the session holds that no service
+    wrote would ride along unaudited: that is a bug, and :class:`PendingChanges` says so (nothing
+    is rolled back quietly). On SQLite a clean read transaction commits, so that the write can
+    begin IMMEDIATE; on PostgreSQL (READ COMMITTED, where every statement sees what is committed)
+    it simply continues, which saves a round trip. A service either reads what it changes again
+    inside the transaction (``populate_existing``, and on PostgreSQL ``FOR UPDATE``: see
+    ``recommendation_for_change``), or names in its UPDATE the version its checks read (``fire``),
+    so nothing decided on stale data can commit.
     """
     session = db.session()
     with ExitStack() as stack:
         if session.in_transaction():
-            if session.new or session.dirty or session.deleted:
-                session.rollback()
-            elif not is_postgresql():
+            if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
+                raise PendingChanges("the session holds changes that no service wrote: "
+                                     f"{len(session.new)} new, {len(session.dirty)} changed, {len(session.deleted)} deleted")
+            if not is_postgresql():
                 session.commit()  # objects stay loaded (expire_on_commit=False)
         if not is_postgresql():
             stack.enter_context(_sqlite_writer_queue())

@@ -1,4 +1,4 @@
-"""The audit trail: the chain as CONTRACT.md section 5 defines it, append-only, and tamper-evident."""
+"""The audit trail: the chain as docs/auditing.md defines it, append-only, and tamper-evident."""
 from __future__ import annotations
 
 import csv
@@ -89,6 +89,40 @@ def test_the_chain_is_exactly_the_contracts(history, runner):
     result = verify(runner)
     assert result.exit_code == 0
     assert result.stdout.strip() == f"ok: {len(events)} events, head {prev}"
+
+
+def test_a_published_head_must_still_be_in_the_chain(history):
+    """``verify(expect_head)``: the event published earlier is there with its hash (a mutant that
+    never remembered it survived the tests above)."""
+    db.session.rollback()
+    middle = audit.verify().count // 2
+    published = db.session.execute(sa.text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": middle}).scalar()
+    result = audit.verify((middle, published))
+    assert result.ok and result.published_hash == published
+    rewritten = audit.verify((middle, "f" * 64))
+    assert not rewritten.ok and rewritten.bad_seq == middle and "rewritten" in rewritten.reason
+    beyond = audit.verify((result.count + 5, published))
+    assert not beyond.ok and "truncated" in beyond.reason
+    assert result.head_seq == result.count and rewritten.head_seq == result.count
+
+
+def test_a_missing_or_repeated_event_is_named_for_what_it_is(history):
+    db.session.rollback()
+    rows = list(audit.stream())
+    deleted = audit.verify_rows(rows[:2] + rows[3:])
+    assert (deleted.ok, deleted.bad_seq, deleted.head_seq) == (False, 4, 2)
+    assert deleted.reason == "expected sequence number 3 here: an event was deleted"
+    repeated = audit.verify_rows(rows[:3] + rows[2:])
+    assert (repeated.ok, repeated.bad_seq, repeated.reason) == (False, 3, "sequence number out of order: an event was inserted")
+
+    def first(**changes):
+        row = list(rows[0])
+        for name, value in changes.items():
+            row[audit.FIELDS.index(name)] = value
+        return audit.verify_rows([tuple(row)]).reason
+    assert first(v=2, data_digest=None) == "a v2 event without data_digest"
+    assert first(v=3) == "unknown event format v=3"
+    assert first(v=1, data=None) == "a v1 event without data: its payload cannot be erased"
 
 
 def test_an_empty_chain_verifies(runner):
@@ -256,6 +290,7 @@ def test_every_appended_event_carries_the_contracts_hash(app, make_user, data, a
         event = audit.record(action, SimpleNamespace(audit_subject_type="recommendation", id=7), who, data)
     stored = db.session.execute(sa.select(AuditEvent).where(AuditEvent.seq == event.seq)).scalar_one()
     assert (stored.v, stored.hash, stored.prev_hash, stored.data_digest) == (2, event.hash, event.prev_hash, event.data_digest)
+    assert (stored.actor_id, stored.action) == (who.id if who else None, action)  # (a mutant dropped the actor)
     assert re.fullmatch(r"[0-9a-f]{32}", stored.salt)
     assert stored.data == canon(data)
     assert stored.data_digest == sha(stored.salt + canon(data))

@@ -1,4 +1,4 @@
-"""Audit format v2 (CONTRACT.md section 5): erasure-ready triggers, what each reader sees, the public
+"""Audit format v2 (docs/auditing.md): erasure-ready triggers, what each reader sees, the public
 export and a process's download, a v1 chain continued in v2, and ``audit verify --deep``."""
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from app.textdiff import MAX_WORK, diff_lines
+from app.textdiff import CONTEXT, MAX_CHANGED, MAX_WORK, compare, diff_lines
 
 
 def apply(rows, side):
@@ -61,3 +61,34 @@ def test_the_budget_is_what_decides():
     assert diff_lines(old, new, max_work=1_000) is None
     assert diff_lines(old, new, max_work=10**9) is not None
     assert MAX_WORK >= 100_000
+
+
+def test_a_page_shows_three_lines_around_each_change_and_counts_the_rest():
+    old = [f"line {i}" for i in range(100)]
+    new = list(old)
+    new[10] = "line ten, changed"
+    new[80] = "line eighty, changed"
+    rows = compare("\n".join(old), "\n".join(new))
+    assert rows == [("skipped", "7"), *[("same", f"line {i}") for i in (7, 8, 9)],
+                    ("removed", "line 10"), ("added", "line ten, changed"),
+                    *[("same", f"line {i}") for i in (11, 12, 13)], ("skipped", "63"),
+                    *[("same", f"line {i}") for i in (77, 78, 79)],
+                    ("removed", "line 80"), ("added", "line eighty, changed"),
+                    *[("same", f"line {i}") for i in (81, 82, 83)], ("skipped", "16")]
+    # Changes closer than twice the context share their context: nothing is skipped between them.
+    near = list(old)
+    near[50], near[55] = "x", "y"
+    kinds = [kind for kind, _line in compare("\n".join(old), "\n".join(near))]
+    assert kinds == ["skipped", "same", "same", "same", "removed", "added", "same", "same", "same", "same",
+                     "removed", "added", "same", "same", "same", "skipped"]
+    assert compare("a\nb", "a\nb") == [("skipped", "2")]
+    assert compare("a", "b") == [("removed", "a"), ("added", "b")]
+
+
+def test_past_two_thousand_changed_lines_a_page_says_too_different():
+    old = "\n".join(f"old {i}" for i in range(1_000))
+    assert compare(old, "\n".join(f"new {i}" for i in range(1_000))) == [("removed", f"old {i}") for i in range(1_000)] + \
+        [("added", f"new {i}") for i in range(1_000)]  # exactly 2,000: still shown
+    assert compare(old, "\n".join(f"new {i}" for i in range(1_001))) is None
+    assert compare("", "\n".join(f"new {i}" for i in range(2_001))) is None  # refused before any comparing
+    assert MAX_CHANGED == 2_000 and CONTEXT == 3

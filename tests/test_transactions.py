@@ -49,20 +49,14 @@ def test_a_change_between_the_checks_and_the_write_is_a_conflict(world, rec_in, 
             other.execute(sa.update(Recommendation).where(Recommendation.id == rec_id).values(version=version + 1))
         return checked(*args, **kwargs)
     monkeypatch.setattr(service, "clean_text", another_writer_slips_in)
-    # The suite's re-reading at each transaction (tests/conftest.py) would hide the race.
-    read_afresh = next(fn for fn in db.session().dispatch.after_begin if fn.__name__ == "_read_afresh")
-    sa.event.remove(db.session(), "after_begin", read_afresh)
-    try:
-        with pytest.raises(Conflict):
-            service.fire(rec_id, "forward", world.moderator, None, version)
-    finally:
-        sa.event.listen(db.session(), "after_begin", read_afresh)
+    with pytest.raises(Conflict):
+        service.fire(rec_id, "forward", world.moderator, None, version)
     db.session.expire_all()
     assert db.session.get(Recommendation, rec_id).state == "in_moderation"
     assert audit_count() == events
 
 
-def test_sqlite_writers_queue_on_a_lock_file_beside_the_database(app, world):
+def test_sqlite_writers_queue_on_a_lock_file_beside_the_database(app, world, monkeypatch):
     import fcntl
     import os
     import threading
@@ -70,9 +64,16 @@ def test_sqlite_writers_queue_on_a_lock_file_beside_the_database(app, world):
     from app import services
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the lock file is SQLite's")
+    from app import transactions
     holder = os.open(db.engine.url.database + "-writer.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(holder, fcntl.LOCK_EX)  # as a writer in another process would
-    done = threading.Event()
+    queued, done = threading.Event(), threading.Event()
+    real_flock = fcntl.flock
+
+    def flock(descriptor, operation):
+        queued.set()  # the writer asks for the lock now, and blocks while we hold it
+        return real_flock(descriptor, operation)
+    monkeypatch.setattr(transactions.fcntl, "flock", flock)
 
     def write():
         with app.app_context():
@@ -81,9 +82,12 @@ def test_sqlite_writers_queue_on_a_lock_file_beside_the_database(app, world):
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        assert not done.wait(0.5)  # it waits for its turn
+        assert queued.wait(60)  # (a bound against hanging, not a measure of time)
+        assert not done.is_set()  # it asked for the lock we hold, so it has not written
+        assert db.session.scalar(sa.text("SELECT count(*) FROM processes WHERE slug = 'queued'")) == 0
     finally:
         os.close(holder)
-    assert done.wait(10)  # and writes as soon as the lock is free
-    writer.join()
+    writer.join(60)
+    assert done.is_set()  # it wrote once the lock was free
+    db.session.rollback()  # a new read transaction, which sees it
     assert db.session.scalar(sa.text("SELECT count(*) FROM processes WHERE slug = 'queued'")) == 1

@@ -1,4 +1,4 @@
-"""The JSON API, ``/api/v1`` (CONTRACT.md section 4)."""
+"""The JSON API, ``/api/v1`` (docs/api.md)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify

@@ -1,9 +1,9 @@
-"""JSON shapes of CONTRACT.md section 4."""
+"""JSON shapes of docs/api.md."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 from flask_babel import get_locale
 
 from .. import audit, permissions
@@ -32,6 +32,20 @@ def iso(moment: datetime | None) -> str | None:
 
 def text(label: Label) -> str:
     return label.text(str(get_locale()), current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def page_url(endpoint: str, **values) -> str:
+    """The absolute address of one of our pages. Under ``RATSCHLAG_BASE_URL`` when it is set, so that
+    no request's ``Host`` header chooses where the link leads; otherwise built from the request
+    (then ``RATSCHLAG_TRUSTED_HOSTS`` must limit the hosts answered: docs/security.md)."""
+    base = current_app.config.get("BASE_URL")
+    if not base:
+        return url_for(endpoint, **values, _external=True)
+    path = url_for(endpoint, **values)
+    root = request.script_root if has_request_context() else ""
+    if root and path.startswith(root):
+        path = path[len(root):]  # the base names the installation's own path, if it has one
+    return base.rstrip("/") + path
 
 
 def person(user: User | Author | None) -> dict | None:
@@ -63,7 +77,7 @@ def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow,
             "decided_by": person(decision.decided_by),
             "decided_at": iso(decision.decided_at),
         },
-        "html_url": url_for("web.recommendation", slug=rec.process_slug, number=rec.number, _external=True),
+        "html_url": page_url("web.recommendation", slug=rec.process_slug, number=rec.number),
     }
 
 
@@ -84,7 +98,7 @@ def comment(item: Comment | CommentView, roles: frozenset[str]) -> dict:
 
 
 def event(item: AuditEvent, shown: Shown) -> dict:
-    """An event as the reader may see it (CONTRACT.md section 5), with its actor's name."""
+    """An event as the reader may see it (docs/auditing.md), with its actor's name."""
     return {**audit.event_dict(item, shown.data, shown.actor), "actor": person(item.actor) if shown.actor else None}
 
 
@@ -131,7 +145,7 @@ def department(item: Department) -> dict:
 
 
 def statement(item: Statement) -> dict:
-    """CONTRACT.md section 6. ``answered_by`` and ``answered_at`` name who answered or declined, and when."""
+    """A statement (docs/api.md, "Departments and statements"). ``answered_by`` and ``answered_at`` name who answered or declined, and when."""
     return {
         "id": item.id,
         "recommendation_id": item.recommendation_id,

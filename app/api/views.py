@@ -244,7 +244,7 @@ def list_events(rec_id: int):
     return jsonify({"items": [serializers.event(item, s) for item, s in zip(events, shown, strict=True)]})
 
 
-# -- departments and statements (CONTRACT.md section 6) ----------------------------------
+# -- departments and statements (docs/api.md, "Departments and statements") ---------------
 
 
 @bp.get("/departments")

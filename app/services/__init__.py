@@ -7,9 +7,13 @@ only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` 
 they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
 ``follow_ups`` (reports on the implementation of adopted recommendations), ``notifications`` (who is told what,
 follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets); ``validation`` holds what they
-all check the same way. Each function runs in one write transaction (``app.transactions``),
-checks the actor's permissions, changes the models and appends exactly one audit event; anything
-that fails rolls all of it back. Nothing outside this package writes models or the audit trail.
+all check the same way. Each function that changes something runs in one write transaction
+(``app.transactions.write_transaction``), checks the actor's permissions, changes the models and
+appends exactly one audit event; anything that fails rolls all of it back. A call that changes
+nothing (the same text saved again, a role already held) records nothing; the one write without
+an event is bookkeeping, a token's last use (``user_for_token``, at most once a minute). The
+``find_*`` and hashing functions only read or compute. Nothing outside this package writes models
+or the audit trail.
 
 The names below are the package's public face, so that the ways in (web, API, CLI) say
 ``services.create_comment(...)`` without knowing which module holds it.

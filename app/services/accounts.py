@@ -196,7 +196,7 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
     """Deactivate (or reactivate) an account: a deactivated user's sessions and tokens stop at once."""
     with write_transaction() as session:
         require_superuser(actor)
-        user = session.get(User, user_id)
+        user = session.get(User, user_id, populate_existing=True)
         if user is None:
             raise NotFound(_("there is no user %(id)s", id=user_id))
         if user.id == actor.id and not active:

@@ -23,6 +23,7 @@ FIELDS = {"title": _l("title"), "body": _l("body"), "note": _l("note"), "reason"
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @overload
@@ -42,6 +43,8 @@ def clean_text(value: Any, field: str, max_length: int, required: bool = True,
         raise ValidationError(_("%(field)s must be a string", field=FIELDS.get(field, field)))
     if "\x00" in value:
         raise ValidationError(_("%(field)s must not contain NUL characters", field=FIELDS.get(field, field)))
+    if SURROGATE.search(value):  # half of a UTF-16 pair (from a command line's undecodable bytes, say): no database stores it
+        raise ValidationError(_("%(field)s must be valid Unicode text", field=FIELDS.get(field, field)))
     value = value.strip()
     if len(value) > max_length:
         raise ValidationError(_("%(field)s is longer than %(max)s characters", field=FIELDS.get(field, field), max=max_length))

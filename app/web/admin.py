@@ -1,9 +1,11 @@
 """Administration for superusers: people, processes, roles, and the audit log."""
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,29 +17,34 @@ from ..extensions import db
 from ..ids import parse_id
 from ..models import AuditEvent, Membership, Process, User
 from ..workflow import engine
-from . import bp
+from . import bp, kept
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
 from .forms import ButtonForm, GrantForm, InviteForm, ProcessForm, UserForm, options
 from .procedures import overview_form
 
 AUDIT_PAGE = 50
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
 @superuser_only
 def admin_users():
-    form = UserForm()
-    if form.validate_on_submit():
-        try:
-            user, password = services.create_user(form.email.data, form.name.data, superuser=form.superuser.data,
-                                                   actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("%(email)s can now sign in with the password %(password)s. It is shown only now; "
-                    "pass it on safely.", email=user.email, password=password), "success")
-            return redirect(url_for("web.admin_users"))
+    form = kept.form("user", UserForm)
+    if form.is_submitted():
+        if form.validate():
+            try:
+                user, password = services.create_user(form.email.data, form.name.data, superuser=form.superuser.data,
+                                                      actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("%(email)s can now sign in with the password %(password)s. It is shown only now; "
+                        "pass it on safely.", email=user.email, password=password), "success")
+                return redirect(url_for("web.admin_users"))
+        response = kept.again("user", form)
+        if response is not None:
+            return response
     users = db.session.scalars(select(User).order_by(User.name)).all()
     return render_template("admin/users.html", form=form, users=users, invite=InviteForm(prefix="invite"))
 
@@ -82,17 +89,21 @@ def admin_user_active(user_id: int, change: str):
 @bp.route("/admin/processes", methods=["GET", "POST"])
 @superuser_only
 def admin_processes():
-    form = ProcessForm()
+    form = kept.form("process", ProcessForm)
     form.workflow.choices = options((wid, label(wf.title)) for wid, wf in sorted(engine().workflows.items()))
-    if form.validate_on_submit():
-        try:
-            process = services.create_process(form.slug.data, form.title.data, form.workflow.data, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("The process “%(title)s” is created. Now give people their roles.", title=process.title), "success")
-            return redirect(url_for("web.admin_process", slug=process.slug))
+    if form.is_submitted():
+        if form.validate():
+            try:
+                process = services.create_process(form.slug.data, form.title.data, form.workflow.data, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("The process “%(title)s” is created. Now give people their roles.", title=process.title), "success")
+                return redirect(url_for("web.admin_process", slug=process.slug))
+        response = kept.again("process", form)
+        if response is not None:
+            return response
     processes = db.session.scalars(select(Process).order_by(Process.title)).all()
     return render_template("admin/processes.html", form=form, processes=processes)
 
@@ -101,23 +112,27 @@ def admin_processes():
 @superuser_only
 def admin_process(slug: str):
     process = process_or_404(slug)
-    form = GrantForm()
+    form = kept.form("grant", GrantForm)
     form.user_id.choices = options((u.id, f"{u.name} <{u.email}>") for u in
                                    db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
     form.role.choices = options((role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES)
-    if form.validate_on_submit():
-        user = db.session.get(User, form.user_id.data)
-        if user is None:
-            abort(400)
-        try:
-            granted = services.grant_role(process, user, form.role.data, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data]) if granted
-                  else _("%(name)s already had that role.", name=user.name), "success" if granted else "info")
-            return redirect(url_for("web.admin_process", slug=slug))
+    if form.is_submitted():
+        if form.validate():
+            user = db.session.get(User, form.user_id.data)
+            if user is None:
+                abort(400)
+            try:
+                granted = services.grant_role(process, user, form.role.data, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data]) if granted
+                      else _("%(name)s already had that role.", name=user.name), "success" if granted else "info")
+                return redirect(url_for("web.admin_process", slug=slug))
+        response = kept.again("grant", form)
+        if response is not None:
+            return response
     memberships = db.session.scalars(
         select(Membership).where(Membership.process_id == process.id).order_by(Membership.role, Membership.id)
     ).all()
@@ -154,28 +169,52 @@ def admin_audit():
         query = query.where(AuditEvent.action == action)
     if parse_id(actor):
         query = query.where(AuditEvent.actor_id == parse_id(actor))
+    errors = {}
     for value, name in ((start, "from"), (end, "to")):
-        if value:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                abort(400, description=_("Dates are written as YYYY-MM-DD."))
-    if start:
-        query = query.where(AuditEvent.at >= start)  # the stored strings sort as the times do
-    if end:
-        query = query.where(AuditEvent.at < end + "T99")
+        day = iso_date(value)
+        if value and day is None:
+            errors[name] = _("Write the date as YYYY-MM-DD, for example 2026-11-21.")
+        elif day is not None:  # from the day's first moment (inclusive) to the next day's (exclusive)
+            bound = audit.timestamp(day_begins(day if name == "from" else day + timedelta(days=1)))
+            query = query.where(AuditEvent.at >= bound if name == "from" else AuditEvent.at < bound)
     before = request.args.get("before", "")
     if parse_id(before):
         query = query.where(AuditEvent.seq < parse_id(before))
-    events = db.session.scalars(query.order_by(AuditEvent.seq.desc()).limit(AUDIT_PAGE)).all()
+    events = [] if errors else db.session.scalars(query.order_by(AuditEvent.seq.desc()).limit(AUDIT_PAGE)).all()
     actions = db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
     people = db.session.scalars(select(User).order_by(User.name)).all()
     # Superusers administer people, roles and tokens, but read what an event about a recommendation
-    # or comment says only with a role in its process that lets them (CONTRACT.md section 5).
+    # or comment says only with a role in its process that lets them (docs/auditing.md).
     # A filter by person must not tell who made a report either.
     shown = [(event, s) for event, s in zip(events, Reader(current_user).judge(events), strict=True) if s.actor or not parse_id(actor)]
     return render_template("admin/audit.html", events=shown, actions=actions, people=people, action=action,
-                           actor=actor, start=start, end=end, more=len(events) == AUDIT_PAGE and bool(shown))
+                           actor=actor, start=start, end=end, more=len(events) == AUDIT_PAGE and bool(shown),
+                           errors=errors, when=when), 400 if errors else 200
+
+
+def iso_date(value: str) -> date | None:
+    """A date written YYYY-MM-DD, nothing else (``date.fromisoformat`` also takes 20261121), in
+    years whose days a time zone can shift without leaving the calendar."""
+    if not ISO_DATE.fullmatch(value):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if 1 < day.year < 9999 else None
+
+
+def day_begins(day: date) -> datetime:
+    """The first moment of ``day`` in the installation's time zone (as the page shows times)."""
+    zone = get_timezone()
+    midnight = datetime.combine(day, time())
+    moment = zone.localize(midnight) if hasattr(zone, "localize") else midnight.replace(tzinfo=zone)  # pytz or zoneinfo
+    return moment.astimezone(UTC)
+
+
+def when(at: str) -> datetime:
+    """A stored event time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) as the naive UTC the date filters take."""
+    return datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @bp.get("/admin/audit/verify")

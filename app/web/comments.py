@@ -1,7 +1,7 @@
 """Comment threads: write and reply, edit one's own, report to moderation, hide, dismiss reports."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,9 +10,10 @@ from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import Comment, CommentReport
-from . import bp
+from . import bp, kept
 from .common import flash_error, recommendation_or_404, signed_in
 from .forms import ButtonForm, CommentForm, EditCommentForm, ReasonForm
+from .views import render_recommendation
 
 
 def back_to(comment: Comment):
@@ -30,6 +31,20 @@ def refused(error: ServiceError):
     flash_error(error)
 
 
+def back_with_text(rec, name: str, field: str, about: int | None, anchor: str):
+    """Back to the recommendation after a refusal, keeping the text typed for the page to put back
+    in its form (app/web/kept.py). Too long to keep: the page is shown at once, with it."""
+    tab = {"tab": "internal"} if request.form.get("visibility") == "internal" else {}
+    target = url_for("web.recommendation", slug=rec.process.slug, number=rec.number, **tab)
+    typed = request.form.get(field, "")
+    response = kept.back(name, target, fields={field: [typed]}, about=about)
+    if response is not None:
+        response.location += anchor
+        return response
+    return render_recommendation(recommendation_or_404(rec.process.slug, rec.number), 422,
+                                 kept_texts={(name, about or 0): typed})
+
+
 def readable_comment_or_404(comment_id: int) -> Comment:
     comment = db.session.get(Comment, comment_id)
     if comment is None:
@@ -45,16 +60,17 @@ def readable_comment_or_404(comment_id: int) -> Comment:
 def create_comment(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
     form = CommentForm()
-    if not form.validate():
-        flash(_("A comment needs some text."), "error")
-        return redirect(url_for("web.recommendation", slug=slug, number=number))
     parent = parse_id(form.parent_id.data)
+    anchor = f"#comment-{parent}" if parent else "#new-comment"
+    if not form.validate():
+        flash(" ".join(str(e) for e in form.body.errors) if form.body.data else _("A comment needs some text."), "error")
+        return back_with_text(shown.rec, "comment", "body", parent, anchor)
     try:
         comment = services.create_comment(shown.rec.id, current_user, form.body.data, parent,
                                           form.visibility.data or "public")
     except ServiceError as error:
         refused(error)
-        return redirect(url_for("web.recommendation", slug=slug, number=number))
+        return back_with_text(shown.rec, "comment", "body", parent, anchor)
     flash(_("Your comment is published.") if comment.visibility == "public" else _("Your internal note is saved."), "success")
     return back_to(comment)
 
@@ -66,23 +82,30 @@ def edit_comment(comment_id: int):
     if not permissions.can_edit_comment(current_user.id, comment):
         abort(403)
     form = EditCommentForm(obj=comment)
-    if form.validate_on_submit():
-        try:
-            services.edit_comment(comment_id, current_user, form.body.data)
-        except ServiceError as error:
-            refused(error)
-        else:
-            flash(_("Your comment is changed; the earlier text is kept."), "success")
-            return back_to(comment)
-    return render_template("comments/edit.html", form=form, comment=comment)
+    if request.method == "POST":
+        if form.validate():
+            try:
+                services.edit_comment(comment_id, current_user, form.body.data)
+            except ServiceError as error:
+                refused(error)
+            else:
+                flash(_("Your comment is changed; the earlier text is kept."), "success")
+                return back_to(comment)
+        response = kept.back("comment-edit", url_for("web.edit_comment", comment_id=comment_id), form)
+        if response is not None:
+            return response
+    else:
+        refusal = kept.take("comment-edit")
+        form = kept.restore(EditCommentForm, refusal) if refusal else form
+    return render_template("comments/edit.html", form=form, comment=comment), 422 if request.method == "POST" else 200
 
 
-def reasoned(comment_id: int, action, missing: str, done: str):
+def reasoned(comment_id: int, name: str, action, missing: str, done: str):
     """A moderation step on a comment that needs a reason (report, hide)."""
     comment = readable_comment_or_404(comment_id)
     form = ReasonForm()
     if not form.validate():
-        flash(missing, "error")
+        flash(" ".join(str(e) for e in form.reason.errors) if form.reason.data else missing, "error")
     else:
         try:
             action(comment_id, current_user, form.reason.data)
@@ -90,20 +113,21 @@ def reasoned(comment_id: int, action, missing: str, done: str):
             refused(error)
         else:
             flash(done, "success")
-    return back_to(comment)
+            return back_to(comment)
+    return back_with_text(comment.recommendation, name, "reason", comment.id, f"#comment-{comment.id}")
 
 
 @bp.post("/comments/<id:comment_id>/report")
 @signed_in
 def report_comment(comment_id: int):
-    return reasoned(comment_id, services.report_comment, _("Please say why you report this comment."),
+    return reasoned(comment_id, "report", services.report_comment, _("Please say why you report this comment."),
                     _("Thank you. Moderation will look at this comment."))
 
 
 @bp.post("/comments/<id:comment_id>/hide")
 @signed_in
 def hide_comment(comment_id: int):
-    return reasoned(comment_id, services.hide_comment,
+    return reasoned(comment_id, "hide", services.hide_comment,
                     _("Hiding a comment needs a reason; it is shown in the comment's place."),
                     _("The comment is hidden; your reason is shown in its place."))
 

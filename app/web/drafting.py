@@ -12,8 +12,8 @@ from ..extensions import db
 from ..ids import parse_id
 from ..models import Recommendation, RecommendationRevision, User
 from ..roles import process_roles
-from ..textdiff import diff_lines
-from . import bp
+from ..textdiff import compare
+from . import bp, kept
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
 from .forms import CoauthorForm, RecommendationForm
 
@@ -26,19 +26,30 @@ def new_recommendation(slug: str):
         abort(403)
     form = RecommendationForm()
     preview = None
-    if form.validate_on_submit():
-        if form.preview.data:
-            preview = text.render(form.body.data)
-        else:
-            try:
-                rec = services.create_recommendation(process.id, current_user, form.title.data, form.body.data)
-            except ServiceError as error:
-                db.session.rollback()
-                flash_error(error)
+    if request.method == "POST":
+        if form.validate():
+            if form.preview.data:
+                preview = text.render(form.body.data)
             else:
-                flash(_("Your draft is saved. Submit it when it is ready."), "success")
-                return redirect(url_for("web.recommendation", slug=slug, number=rec.number))
-    return render_template("recommendations/edit.html", form=form, process=process, rec=None, preview=preview)
+                try:
+                    rec = services.create_recommendation(process.id, current_user, form.title.data, form.body.data)
+                except ServiceError as error:
+                    db.session.rollback()
+                    flash_error(error)
+                else:
+                    flash(_("Your draft is saved. Submit it when it is ready."), "success")
+                    return redirect(url_for("web.recommendation", slug=slug, number=rec.number))
+        # A preview or a refusal: back to this page with the text kept (app/web/kept.py).
+        response = kept.back("recommendation", request.script_root + request.path, form, preview=preview is not None)
+        if response is not None:
+            return response
+    else:
+        refusal = kept.take("recommendation")
+        if refusal:
+            form = kept.restore(RecommendationForm, refusal)
+            preview = text.render(form.body.data) if refusal.get("preview") else None
+    return render_template("recommendations/edit.html", form=form, process=process, rec=None, preview=preview), \
+        200 if request.method == "GET" or preview is not None else 422
 
 
 @bp.route("/processes/<slug>/recommendations/<id:number>/edit", methods=["GET", "POST"])
@@ -51,31 +62,46 @@ def edit_recommendation(slug: str, number: int):
     if request.method == "GET":
         form.version.data = shown.rec.version
     preview = theirs = None
-    if form.validate_on_submit():
-        if form.preview.data:
-            preview = text.render(form.body.data)
-        else:
-            try:
-                services.update_recommendation(shown.rec.id, current_user, parse_id(form.version.data),
-                                               form.title.data, form.body.data)
-            except Conflict:
-                db.session.rollback()
-                # Someone saved first: keep what this person typed, show the saved text beside it.
-                current = db.session.get(Recommendation, shown.rec.id)
-                theirs = diff_lines(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
-                form.version.data = current.version
-                flash(_("Someone else saved a new version while you were writing. Your text is kept below; "
-                        "the differences to the saved version are marked. Save again to replace it."), "error")
-                return render_template("recommendations/edit.html", form=form, process=shown.process,
-                                       rec=current, preview=None, theirs=theirs, too_different=theirs is None), 409
-            except ServiceError as error:
-                db.session.rollback()
-                flash_error(error)
+    collided = False
+    if request.method == "POST":
+        if form.validate():
+            if form.preview.data:
+                preview = text.render(form.body.data)
             else:
-                flash(_("Your changes are saved; the earlier version is kept."), "success")
-                return redirect(url_for("web.recommendation", slug=slug, number=number))
+                try:
+                    services.update_recommendation(shown.rec.id, current_user, parse_id(form.version.data),
+                                                   form.title.data, form.body.data)
+                except Conflict:
+                    db.session.rollback()
+                    collided = True
+                    flash(_("Someone else saved a new version while you were writing. Your text is kept below; "
+                            "the differences to the saved version are marked. Save again to replace it."), "error")
+                except ServiceError as error:
+                    db.session.rollback()
+                    flash_error(error)
+                else:
+                    flash(_("Your changes are saved; the earlier version is kept."), "success")
+                    return redirect(url_for("web.recommendation", slug=slug, number=number))
+        # A preview or a refusal: back to this page with the text kept (app/web/kept.py).
+        response = kept.back("recommendation", request.script_root + request.path, form, preview=preview is not None, collided=collided)
+        if response is not None:
+            return response
+    else:
+        refusal = kept.take("recommendation")
+        if refusal:
+            form = kept.restore(RecommendationForm, refusal)
+            preview = text.render(form.body.data) if refusal.get("preview") else None
+            collided = bool(refusal.get("collided"))
+    if collided:
+        # Someone saved first: keep what this person typed, show the saved text beside it.
+        current = db.session.get(Recommendation, shown.rec.id, populate_existing=True)
+        theirs = compare(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
+        form.version.data = current.version
+        return render_template("recommendations/edit.html", form=form, process=shown.process,
+                               rec=current, preview=None, theirs=theirs, too_different=theirs is None), \
+            200 if request.method == "GET" else 409
     return render_template("recommendations/edit.html", form=form, process=shown.process, rec=shown.rec,
-                           preview=preview, theirs=theirs)
+                           preview=preview, theirs=theirs), 200 if request.method == "GET" or preview is not None else 422
 
 
 @bp.get("/processes/<slug>/recommendations/<id:number>/versions")
@@ -93,7 +119,7 @@ def versions(slug: str, number: int):
     diff, too_different = None, False
     if a in by_number and b in by_number and a != b:
         old, new = by_number[a], by_number[b]
-        diff = diff_lines(f"{old.title}\n\n{old.body}", f"{new.title}\n\n{new.body}")
+        diff = compare(f"{old.title}\n\n{old.body}", f"{new.title}\n\n{new.body}")
         too_different = diff is None  # the comparison would cost more than its bounded budget
     elif request.args.get("a") or request.args.get("b"):
         flash(_("Choose two different versions to compare."), "error")

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import REQUESTED, Statement, User
 from ..roles import department_ids, roles_for
 from ..workflow import engine
-from . import bp
+from . import bp, kept
 from .common import flash_error, page_number, recommendation_or_404, signed_in, superuser_only
 from .forms import (
     ButtonForm,
@@ -27,7 +27,7 @@ from .forms import (
 from .views import render_recommendation
 
 
-def _refused(error: ServiceError, shown, form, field: str):
+def _refused(error: ServiceError, shown, form, field: str, kind: str):
     """A refused statement write: 403/404 end on their error page, 409 says so above the page, anything
     else is shown at the form field it concerns, with the page as it is now."""
     db.session.rollback()
@@ -37,6 +37,18 @@ def _refused(error: ServiceError, shown, form, field: str):
         getattr(form, field).errors = [*getattr(form, field).errors, error.message]
     else:
         flash_error(error)
+    return _invalid(shown, form, kind)
+
+
+def _invalid(shown, form, kind: str):
+    """Back to the recommendation with the form as it was sent and its errors (app/web/kept.py); a form
+    too large to keep is shown at once instead."""
+    db.session.rollback()
+    target = url_for("web.recommendation", slug=shown.process.slug, number=shown.rec.number)
+    response = kept.back("statement", target, form, kind=kind, prefix=form._prefix.rstrip("-") or None)
+    if response is not None:
+        response.location += "#statements-heading"
+        return response
     return render_recommendation(recommendation_or_404(shown.process.slug, shown.rec.number), 422,
                                  statement_form=form)
 
@@ -60,15 +72,14 @@ def request_statement(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
     form = StatementRequestForm()
     if not form.validate():
-        db.session.rollback()
-        return render_recommendation(shown, 422, statement_form=form)
+        return _invalid(shown, form, "request")
     try:
         statement = services.request_statement(shown.rec.id, current_user, form.department.data,
                                                form.question.data, form.due_days.data)
     except ServiceError as error:
         field = "due_days" if "due_days" in error.message else "question" if "question" in error.message.lower() \
             else "department"
-        return _refused(error, shown, form, field)
+        return _refused(error, shown, form, field, "request")
     flash(_("%(name)s is asked for a statement.", name=statement.department.name), "success")
     return _back(shown, statement.id)
 
@@ -93,12 +104,11 @@ def respond_to_statement(statement_id: int, action: str):
     _statement, shown = _statement_or_404(statement_id)
     form = make_form(statement_id)
     if not form.validate():
-        db.session.rollback()
-        return render_recommendation(shown, 422, statement_form=form)
+        return _invalid(shown, form, action)
     try:
         call(statement_id, form)
     except ServiceError as error:
-        return _refused(error, shown, form, field)
+        return _refused(error, shown, form, field, action)
     flash(done(), "success")
     return _back(shown, statement_id)
 
@@ -133,16 +143,20 @@ def statement_queue():
 @bp.route("/admin/departments", methods=["GET", "POST"])
 @superuser_only
 def admin_departments():
-    form = DepartmentForm()
-    if form.validate_on_submit():
-        try:
-            department = services.create_department(form.slug.data, form.name.data, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("The department “%(name)s” is created. Now add its members.", name=department.name), "success")
-            return redirect(url_for("web.admin_department", slug=department.slug))
+    form = kept.form("department", DepartmentForm)
+    if form.is_submitted():
+        if form.validate():
+            try:
+                department = services.create_department(form.slug.data, form.name.data, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("The department “%(name)s” is created. Now add its members.", name=department.name), "success")
+                return redirect(url_for("web.admin_department", slug=department.slug))
+        response = kept.again("department", form)
+        if response is not None:
+            return response
     return render_template("admin/departments.html", form=form, departments=queries.departments())
 
 
@@ -153,23 +167,28 @@ def admin_department(slug: str):
         department = services.find_department(slug)
     except ServiceError:
         abort(404)
-    form = DepartmentMemberForm()
+    form = kept.form("department-member", DepartmentMemberForm)
     member_ids = {m.user_id for m in department.members}
     form.user_id.choices = options((u.id, f"{u.name} <{u.email}>") for u in
                                    db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
                                    if u.id not in member_ids)
-    if form.validate_on_submit():
-        user = db.session.get(User, form.user_id.data)
-        if user is None:
-            abort(400)
-        try:
-            services.add_department_member(department, user, actor=current_user)
-        except ServiceError as error:
-            db.session.rollback()
-            flash_error(error)
-        else:
-            flash(_("%(name)s is now a member of %(department)s.", name=user.name, department=department.name), "success")
-            return redirect(url_for("web.admin_department", slug=slug))
+    if form.is_submitted():
+        if form.validate():
+            user = db.session.get(User, form.user_id.data)
+            if user is None:
+                abort(400)
+            try:
+                services.add_department_member(department, user, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(_("%(name)s is now a member of %(department)s.", name=user.name, department=department.name),
+                      "success")
+                return redirect(url_for("web.admin_department", slug=slug))
+        response = kept.again("department-member", form)
+        if response is not None:
+            return response
     return render_template("admin/department.html", department=department, form=form, remove=ButtonForm())
 
 

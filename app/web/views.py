@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
-from . import bp, dates, follow_ups
+from . import bp, dates, follow_ups, kept
 from .common import (
     PARTICIPATION_NAMES,
     ROLE_NAMES,
@@ -212,7 +212,10 @@ def statement_parts(shown: Shown, bound=None) -> dict:
 
 
 def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
-                          meanwhile_after: int | None = None, statement_form=None, follow_up=None):
+                          meanwhile_after: int | None = None, statement_form=None, follow_up=None,
+                          kept_texts: dict | None = None):
+    """The recommendation page. ``kept_note`` (trigger, note), ``statement_form`` and ``kept_texts``
+    ({(form, comment id or 0): text}) put back what a refused form held (app/web/kept.py)."""
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -252,7 +255,7 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
         can_text=lambda c: permissions.can_read_comment_text(roles, c),
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
         entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
-        kept_note=kept_note, max_depth=MAX_DEPTH, coauthor_form=coauthor_form, answer_templates=answer_templates,
+        kept_note=kept_note, kept_texts=kept_texts or {}, max_depth=MAX_DEPTH, coauthor_form=coauthor_form, answer_templates=answer_templates,
         follow_ups=queries.follow_ups_of(rec.id) if rec.decision is not None else [],
         follow_up_form=follow_ups.follow_up_form(shown, follow_up), status_names=follow_ups.STATUS_NAMES,
         overdue=rec.due_at is not None and rec.due_at < utcnow(), **statement_parts(shown, statement_form),
@@ -261,7 +264,28 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
 
 @bp.get("/processes/<slug>/recommendations/<id:number>")
 def recommendation(slug: str, number: int):
-    return render_recommendation(recommendation_or_404(slug, number))
+    shown = recommendation_or_404(slug, number)
+    refused = kept.take("transition", "comment", "report", "hide", "statement")
+    if refused is None:
+        return render_recommendation(shown)
+    if refused["form"] == "transition":
+        return render_recommendation(shown, kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")),
+                                     meanwhile_after=refused.get("seen"))
+    if refused["form"] == "statement":
+        return render_recommendation(shown, statement_form=kept_statement_form(refused))
+    field = "body" if refused["form"] == "comment" else "reason"
+    return render_recommendation(shown, kept_texts={(refused["form"], refused.get("about") or 0): kept.text(refused, field)})
+
+
+STATEMENT_FORMS = {"request": StatementRequestForm, "answer": StatementAnswerForm, "decline": StatementDeclineForm}
+
+
+def kept_statement_form(refused: dict):
+    """A refused statement form as the person left it (``kind`` and ``prefix`` say which one)."""
+    form_class = STATEMENT_FORMS.get(refused.get("kind"))
+    if form_class is None:
+        return None
+    return kept.restore(form_class, refused, **({"prefix": refused["prefix"]} if refused.get("prefix") else {}))
 
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/transition")
@@ -271,15 +295,25 @@ def transition(slug: str, number: int):
     if not current_user.is_authenticated:
         return redirect(url_for("web.login", next=request.path))
     if not form.validate():
-        abort(400)
-    try:
-        rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(explain(error), "error")
-        # Show the recommendation as it is now, what happened meanwhile, and keep the note typed.
-        return render_recommendation(recommendation_or_404(slug, number), error.status,
-                                     kept_note=(form.trigger.data, form.note.data or ""), meanwhile_after=form.seen.data)
+        if set(form.errors) - {"note"}:
+            abort(400)  # not sent by our page, or its CSRF token expired
+        refusal, error_status = " ".join(str(e) for e in form.note.errors), 422  # the note is too long
+    else:
+        try:
+            rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
+        except ServiceError as error:
+            db.session.rollback()
+            refusal, error_status = explain(error), error.status
+        else:
+            refusal = None
+    if refusal is not None:
+        flash(refusal, "error")
+        # Back to the recommendation as it is now, with what happened meanwhile and the note typed.
+        note = (form.trigger.data, form.note.data or "")
+        target = url_for("web.recommendation", slug=slug, number=number)
+        return kept.back("transition", target, fields={"trigger": [note[0]], "note": [note[1]]}, seen=form.seen.data) \
+            or render_recommendation(recommendation_or_404(slug, number), error_status, kept_note=note,
+                                     meanwhile_after=form.seen.data)
     flash(_("Done: %(noun)s %(number)s is now “%(state)s”.", noun=noun(shown.workflow, capital=True), number=rec.number,
             state=label(shown.workflow.states[rec.state].label)), "success")
     if not permissions.can_view(roles_for(current_user, rec), shown.workflow, rec.state):

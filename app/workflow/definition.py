@@ -2,7 +2,7 @@
 
 Pure functions: no Flask, no database. Every problem in a file is collected (not
 just the first), each naming the file, the line where known, and the state,
-transition or key at fault. The format is fixed in CONTRACT.md section 3.
+transition or key at fault. The format is fixed in docs/workflows.md.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The recommendation endpoints: shapes, writes, and every error code of CONTRACT.md section 4."""
+"""The recommendation endpoints: shapes, writes, and every error code of docs/api.md."""
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,4 @@
-"""Departments' statements through the API (CONTRACT.md section 6)."""
+"""Departments' statements through the API (docs/api.md, "Departments and statements")."""
 from __future__ import annotations
 
 from datetime import timedelta

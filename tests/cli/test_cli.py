@@ -1,4 +1,4 @@
-"""The command line of CONTRACT.md section 2, its output and every user-mistake path."""
+"""The command line of README.md, "Command line", its output and every user-mistake path."""
 from __future__ import annotations
 
 import os

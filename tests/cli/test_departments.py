@@ -1,4 +1,4 @@
-"""``ratschlag departments create|add|list`` (CONTRACT.md section 6)."""
+"""``ratschlag departments create|add|list`` (docs/api.md, "Departments and statements")."""
 from __future__ import annotations
 
 from app import services

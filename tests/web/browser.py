@@ -39,6 +39,11 @@ class Browser:
             assert self.page.status_code == status, (url, self.page.status_code, text_of(self.page.text)[:800])
         return self.page
 
+    @property
+    def redirected_to(self) -> str | None:
+        """Where the last POST's redirect led (post/redirect/get), or None when it answered directly."""
+        return self.page.request.path if self.page is not None and self.page.history else None
+
     def login(self, user, password: str = PASSWORD):
         self.get("/login")
         self.post("/login", {"email": user.email, "password": password}, status=200)

@@ -79,7 +79,8 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     member.get(page)
     events = audit_count()
     refused = [
-        (f"{page}/transition", {"trigger": "adopt", "version": public.version, "note": "Mine"}, 403),
+        # A refused step goes back to the page (post/redirect/get), which says so and keeps the note.
+        (f"{page}/transition", {"trigger": "adopt", "version": public.version, "note": "Mine"}, 200),
         (f"/comments/{site['comment']}/hide", {"reason": "Weg damit"}, 403),
         (f"/reports/{site['report']}/dismiss", {}, 403),
         (f"{page}/authors", {"user_id": world.member.id}, 403),
@@ -93,6 +94,8 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     for url, data, status in refused:
         response = member.post(url, data)
         assert response.status_code == status, (url, response.status_code)
+        if url.endswith("/transition") and status == 200:
+            assert member.redirected_to == page and "You may not do this." in member.text
     outsider = Browser(app).login(world.outsider)
     outsider.get(f"/processes/{slug}")
     assert outsider.post(f"/processes/{slug}/new", {"title": "T", "body": "B", "save": "Save"}).status_code == 403

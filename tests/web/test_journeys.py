@@ -48,7 +48,8 @@ def test_from_draft_to_a_public_decision(world, people, browser):
     moderator.get(page)
     assert "Start moderation" in moderator.text and "Forward to the steering round" not in moderator.text
     moderator.post(f"{page}/transition", {"trigger": "start_moderation", "version": version(1)}, status=200)
-    moderator.post(f"{page}/transition", {"trigger": "return_to_authors", "version": version(1), "note": ""}, status=422)
+    moderator.post(f"{page}/transition", {"trigger": "return_to_authors", "version": version(1), "note": ""}, status=200)
+    assert moderator.redirected_to == page  # post/redirect/get, also when refused
     assert "This step needs a note that explains it." in moderator.text
     assert state_of(1) == "in_moderation"
     moderator.post(f"{page}/transition", {"trigger": "return_to_authors", "version": version(1),
@@ -119,7 +120,8 @@ def test_acting_on_a_stale_page_shows_what_changed_and_keeps_the_note(world, peo
     fire(rec.id, "forward", world.moderator, None, rec.version)
 
     slow.post(f"{page}/transition", {"trigger": "adopt", "version": seen_version, "seen": seen,
-                                     "note": "Meine lange Begründung."}, status=409)
+                                     "note": "Meine lange Begründung."}, status=200)
+    assert slow.redirected_to == page
     assert "Someone else changed this in the meantime." in slow.text
     assert "What happened meanwhile" in slow.text
     assert "Send back to moderation (Steering round review → In moderation): Fachamt fragen." in slow.text
@@ -141,6 +143,7 @@ def test_a_note_for_a_step_no_longer_possible_is_shown_back(world, people, brows
     seen_version = rec.version
     fire(rec.id, "forward", world.moderator, None, seen_version)
     slow.post(f"{page}/transition", {"trigger": "return_to_authors", "version": seen_version,
-                                     "note": "Drei Absätze sorgfältiger Begründung."}, status=409)
+                                     "note": "Drei Absätze sorgfältiger Begründung."}, status=200)
+    assert slow.redirected_to == page
     assert "Your note was not saved" in slow.text
     assert "Drei Absätze sorgfältiger Begründung." in slow.text

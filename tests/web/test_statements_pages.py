@@ -1,6 +1,8 @@
 """Statements on the pages: ask, answer, decline, the department queue, and the administration."""
 from __future__ import annotations
 
+import re
+
 from app import services
 from app.extensions import db
 from app.models import Department, DepartmentMember, Statement
@@ -27,9 +29,11 @@ def test_a_round_through_the_pages(world, people, browser, rec_in, make_user):
     assert "Ask a department" in admin.text and 'for="department"' in admin.page.text
     # A refusal is shown at its field, and nothing is written.
     events = audit_count()
-    admin.post(page + "/statements", {"department": "stadtplanung", "question": "Machbar?", "due_days": "0"}, status=422)
+    admin.post(page + "/statements", {"department": "stadtplanung", "question": "Machbar?", "due_days": "0"}, status=200)
+    assert admin.redirected_to == page  # back on the page, which can be reloaded
     assert "A whole number of days, at least 1." in admin.text and 'aria-invalid="true"' in admin.page.text
-    admin.post(page + "/statements", {"department": "bauamt", "question": "", "due_days": "7"}, status=422)
+    assert re.search(r'<textarea[^>]*name="question"[^>]*>\s*Machbar\?</textarea>', admin.page.text)  # kept
+    admin.post(page + "/statements", {"department": "bauamt", "question": "", "due_days": "7"}, status=200)
     assert "there is no department &#39;bauamt&#39;" in admin.page.text or "there is no department 'bauamt'" in admin.text
     assert audit_count() == events
     admin.post(page + "/statements", {"department": "stadtplanung", "question": "Machbar?", "due_days": "14"})
@@ -44,7 +48,8 @@ def test_a_round_through_the_pages(world, people, browser, rec_in, make_user):
     member_browser.get(page)
     assert "Answer for your department" in member_browser.text
     member_browser.post(f"/statements/{statement.id}/answer", {f"s{statement.id}-body": "", f"s{statement.id}-visibility": "public"},
-                        status=422)
+                        status=200)
+    assert member_browser.redirected_to == page
     assert "A statement needs some text." in member_browser.text
     member_browser.post(f"/statements/{statement.id}/answer",
                         {f"s{statement.id}-body": "Machbar, **mit** Personal.", f"s{statement.id}-visibility": "public"})
@@ -55,13 +60,14 @@ def test_a_round_through_the_pages(world, people, browser, rec_in, make_user):
 
     social_browser = _login(browser, people, social_member)
     other = db.session.scalars(db.select(Statement).where(Statement.id != statement.id)).first()
-    social_browser.post(f"/statements/{other.id}/decline", {f"d{other.id}-reason": ""}, status=422)
+    social_browser.post(f"/statements/{other.id}/decline", {f"d{other.id}-reason": ""}, status=200)
     assert "Please give a reason." in social_browser.text
     social_browser.post(f"/statements/{other.id}/decline", {f"d{other.id}-reason": "Nicht zuständig."})
     assert "Nicht zuständig." in social_browser.text
     # A member of another department cannot answer.
-    assert social_browser.post(f"/statements/{statement.id}/answer", {f"s{statement.id}-body": "x"},
-                               follow=False).status_code in (403, 422)
+    assert social_browser.post(f"/statements/{statement.id}/answer",
+                               {f"s{statement.id}-body": "x", f"s{statement.id}-visibility": "public"},
+                               follow=False).status_code == 403
 
     admin.get(page)
     admin.post(page + "/transition", {"trigger": "adopt", "version": str(_version(rec)), "note": "Gut so.", "seen": "0"})

@@ -1,4 +1,4 @@
-"""Workflow files: each validation rule of CONTRACT.md section 3 with its own broken file."""
+"""Workflow files: each validation rule of docs/workflows.md with its own broken file."""
 from __future__ import annotations
 
 import textwrap
@@ -187,7 +187,7 @@ def test_definitions_are_immutable():
         workflow.states["extra"] = workflow.states["draft"]
 
 
-# -- statements (CONTRACT.md section 6) -----------------------------------------------------
+# -- statements (docs/api.md, "Departments and statements") -----------------------------------------------------
 
 WITH_STATEMENTS = replace("    deadline_days: 14\n", "    deadline_days: 14\n    statements:\n      requested_by: [administrator]\n      due_days: 21\n") \
     .replace("    requires: [note]\n", "    requires: [note, statements]\n")

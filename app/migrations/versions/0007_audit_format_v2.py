@@ -1,4 +1,4 @@
-"""Audit format v2 (CONTRACT.md section 5): salted data commitments, and payloads that can be erased.
+"""Audit format v2 (docs/auditing.md): salted data commitments, and payloads that can be erased.
 
 New columns: ``v`` (the event format; every existing row is 1), ``salt`` and ``data_digest``
 (null on v1 rows); ``data`` becomes nullable, because erasure blanks a v2 payload.

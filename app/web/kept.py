@@ -1,0 +1,98 @@
+"""Post/redirect/get: every form answers with a redirect to a page, also when it was refused.
+
+A page rendered as the answer to a POST stays at the POST's address: reloading it sends the form
+again, and the next link that leads back to that address (the language switch) meets a 405. So a
+form that was refused (a step no longer possible, someone else's save, a field in error) keeps
+what the person typed and the errors in the session, and redirects to the page it came from,
+which shows them once (:func:`take`).
+
+The session is a signed cookie, and browsers drop cookies above 4 KB. What does not fit (a long
+text) is not kept that way: :func:`back` then returns None and the page is answered directly, as
+before, so nothing typed is ever lost; only reloading that answer sends it again.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, redirect, request, session
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, SubmitField
+from wtforms.csrf.core import CSRFTokenField
+
+KEY = "kept"
+#: The largest session cookie value we write (browsers keep about 4,096 bytes per cookie, name and
+#: attributes included).
+COOKIE_BUDGET = 3_800
+
+
+def fields_of(form: Form) -> dict[str, list[str]]:
+    """What the person typed into ``form`` (by full field name), without its buttons and CSRF token."""
+    return {field.name: request.form.getlist(field.name) for field in form
+            if not isinstance(field, (SubmitField, CSRFTokenField)) and field.name in request.form}
+
+
+def errors_of(form: Form) -> dict[str, list[str]]:
+    return {name: [str(e) for e in field.errors] for name, field in form._fields.items() if field.errors}
+
+
+def keep(name: str, target: str, fields: dict[str, list[str]], errors: dict[str, list[str]] | None = None,
+         **extra: Any) -> bool:
+    """Keep a refused form for the next visit of ``target``; False when it does not fit the cookie."""
+    path = urlsplit(target).path
+    if request.script_root and path.startswith(request.script_root):
+        path = path[len(request.script_root):]  # as ``request.path`` will say it (served under a prefix)
+    kept = {"form": name, "for": path, "fields": fields, "errors": errors or {}, **extra}
+    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    if serializer is None or len(serializer.dumps({**dict(session), KEY: kept})) > COOKIE_BUDGET:
+        session.pop(KEY, None)
+        return False
+    session[KEY] = kept
+    return True
+
+
+def back(name: str, target: str, form: Form | None = None, fields: dict[str, list[str]] | None = None,
+         **extra: Any):
+    """Redirect to ``target`` keeping ``form`` (or ``fields``) and its errors; None when it does not fit."""
+    fields = fields if fields is not None else fields_of(form)
+    if not keep(name, target, fields, errors_of(form) if form is not None else {}, **extra):
+        return None
+    return redirect(target, code=303)
+
+
+def take(*names: str) -> dict | None:
+    """The form kept for this page (one of ``names``), once; None if there is none."""
+    kept = session.get(KEY)
+    if not kept or kept.get("form") not in names or kept.get("for") != request.path:
+        return None
+    session.pop(KEY)
+    return kept
+
+
+def restore(form_class: type[Form], kept: dict, **kwargs: Any) -> Form:
+    """``form_class`` filled as the person left it, with the errors it had."""
+    form = form_class(formdata=MultiDict([(key, value) for key, values in kept["fields"].items() for value in values]),
+                      **kwargs)
+    for name, errors in kept["errors"].items():
+        if name in form._fields:
+            form._fields[name].errors = list(errors)
+    return form
+
+
+def text(kept: dict | None, field: str) -> str:
+    """One typed text of a kept form ('' when there is none)."""
+    values = (kept or {}).get("fields", {}).get(field) or [""]
+    return values[0]
+
+
+def form(name: str, form_class: type[Form], **kwargs: Any) -> Form:
+    """The form of a page that posts to itself: as sent (POST), as it was refused (the GET after
+    :func:`again`), or fresh."""
+    refusal = take(name) if request.method == "GET" else None
+    return restore(form_class, refusal, **kwargs) if refusal else form_class(**kwargs)
+
+
+def again(name: str, form: Form):
+    """After a refused POST to a page that posts to itself: back to it with the form kept; None
+    (answer the page at once) when it is too large to keep."""
+    return back(name, request.script_root + request.path, form)
