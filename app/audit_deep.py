@@ -6,7 +6,8 @@ the events and compares them with the tables, row by row:
 
 - every recommendation: its state, title and body, and its decision (outcome, state, note, who);
 - every comment: its body, visibility and hidden flag;
-- every membership: who holds which role in which process, and that it was not revoked.
+- every membership: who holds which role in which process, and that it was not revoked (nor
+  ended by its holder's erasure, which ends every role the person held).
 
 Events about one kind of subject are read ordered by subject and sequence number, beside the
 table ordered by id, and merged: only the current subject's state is held, so memory stays flat
@@ -95,17 +96,30 @@ def _comment(events: Iterable[Any]) -> dict:
     return said
 
 
-def _membership(events: Iterable[Any]) -> dict:
+def _membership(events: Iterable[Any], erasures: dict[int, int] | None = None) -> dict:
+    """``erasures`` maps an erased person's id to the ``user.erased`` event's number: their erasure
+    ended every role they held then."""
     said: dict[str, Any] = {"exists": False, "granted": False}
+    granted_at = 0
     for event in events:
         data = _payload(event)
         if event.action == "membership.granted":
             said.update(exists=True, granted=True)
+            granted_at = event.seq
             for field in ("user_id", "process", "role"):
                 said[field] = data[field] if data is not None else UNKNOWN
         elif event.action == "membership.revoked":
             said["exists"] = False
+    if said["exists"] and erasures and erasures.get(said["user_id"], 0) > granted_at:
+        said.update(exists=False, erased=True)
     return said
+
+
+def _erasures() -> dict[int, int]:
+    """Who was erased, and by which event (a few rows: one per erased person)."""
+    events = AuditEvent.__table__
+    return dict(db.session.execute(select(events.c.subject_id, events.c.seq).where(
+        events.c.action == "user.erased", events.c.subject_type == "user")).all())
 
 
 # -- comparing one row with what its events said ------------------------------------
@@ -150,6 +164,8 @@ def _compare_comment(row: Any, said: dict) -> str | None:
 
 def _compare_membership(row: Any, said: dict) -> str | None:
     if not said["exists"]:
+        if said.get("erased"):
+            return "the events say it ended when its holder was erased"
         return "the events say it was revoked" if said["granted"] else "no event grants it"
     for field in ("user_id", "process", "role"):
         problem = _differs(field, getattr(row, field), said[field])
@@ -209,10 +225,11 @@ def check() -> DeepResult:
     memberships = (select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
                    .join(Process, Process.id == Membership.process_id).order_by(Membership.id))
     counts: dict[str, int] = {}
+    erasures = _erasures()
     for kind, rows, replay, compare in (
             ("recommendation", recommendations, _recommendation, _compare_recommendation),
             ("comment", comments, _comment, _compare_comment),
-            ("membership", memberships, _membership, _compare_membership)):
+            ("membership", memberships, lambda events: _membership(events, erasures), _compare_membership)):
         problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare)
         if problem:
             return DeepResult(problem, counts)

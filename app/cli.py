@@ -52,7 +52,7 @@ def user_errors(command):
 
 def _user(email: str):
     user = services.find_user(email)
-    if user is None:
+    if user is None or user.erased_at is not None:  # an erased account has no address to find it by
         raise click.ClickException(_("there is no user with the e-mail %(email)s", email=email))
     return user
 
@@ -116,6 +116,27 @@ def users_revoke_token(email, label, revoke_all):
         raise click.ClickException(_("%(email)s has no active token labelled '%(label)s'", email=user.email, label=label)
                                    if label else _("%(email)s has no active token", email=user.email))
     click.echo(ngettext("revoked %(num)d token of %(email)s", "revoked %(num)d tokens of %(email)s", count, email=user.email))
+
+
+@users.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Confirm: the erasure cannot be undone.")
+@with_appcontext
+@user_errors
+def users_erase(email, yes):
+    """Erase a person: anonymize the account and blank the audit payloads that hold their personal data."""
+    user = _user(email)
+    if not yes:
+        raise click.ClickException(_("erasing %(name)s <%(email)s> cannot be undone; nothing was changed. "
+                                     "Add --yes to erase.", name=user.name, email=user.email))
+    done = services.erase_user(user.id)
+    click.echo(_("erased user %(id)s, now %(pseudonym)s: %(count)s audit payloads erased",
+                 id=done.user_id, pseudonym=done.pseudonym, count=len(done.erased)))
+    if done.v1_kept:
+        click.echo(ngettext("%(num)d event written before audit format v2 holds their data and cannot be erased "
+                            "without breaking the chain: it was left",
+                            "%(num)d events written before audit format v2 hold their data and cannot be erased "
+                            "without breaking the chain: they were left", done.v1_kept))
 
 
 # -- processes -----------------------------------------------------------------

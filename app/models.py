@@ -6,6 +6,7 @@ hashed (see app/audit.py).
 """
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 
@@ -49,6 +50,8 @@ class User(UserMixin, db.Model):
     # Part of every session and remember-me cookie; replaced on password change,
     # which ends every session of the user.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
+    # Set when the person was erased (app/services/erasure.py): the name is then a pseudonym.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="user")
 
@@ -61,6 +64,22 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+#: The name an erased person's account carries instead of theirs (docs/auditing.md#erasure). Pages
+#: show it in the reader's language ("erased person 7"); the API gives it as stored.
+PSEUDONYM = "Erased person {id}"
+_PSEUDONYM = re.compile(r"Erased person ([1-9][0-9]*)")
+
+
+def pseudonym(user_id: int) -> str:
+    return PSEUDONYM.format(id=user_id)
+
+
+def pseudonym_id(name: str | None) -> int | None:
+    """The user id in an erased person's pseudonym, or None for any other name."""
+    found = _PSEUDONYM.fullmatch(name) if isinstance(name, str) else None
+    return int(found.group(1)) if found else None
 
 
 # E-mail addresses are unique regardless of case.

@@ -3,7 +3,7 @@
 One module per aggregate: ``accounts`` (people, passwords, API tokens), ``processes`` (processes
 and the roles held in them), ``recommendations`` (writing, editing, co-authors and ``fire``, the
 only way a state changes), ``comments`` (threads, hiding, reports), ``departments`` (departments, their members and the statements
-they are asked for); ``validation`` holds what they
+they are asked for), ``erasure`` (erasing a person); ``validation`` holds what they
 all check the same way. Each function runs in one write transaction (``app.transactions``),
 checks the actor's permissions, changes the models and appends exactly one audit event; anything
 that fails rolls all of it back. Nothing outside this package writes models or the audit trail.
@@ -36,13 +36,14 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
+from .erasure import Erasure, erase_user
 from .processes import create_process, find_process, grant_role, revoke_role
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 
 __all__ = [
     "Caller", "add_author", "add_department_member", "answer_statement", "change_password", "check_new_password",
     "create_comment", "create_department", "create_process", "create_recommendation", "create_token", "create_user",
-    "decline_statement", "decoy_password_hash", "dismiss_report", "edit_comment", "find_department", "find_process",
+    "decline_statement", "decoy_password_hash", "Erasure", "erase_user", "dismiss_report", "edit_comment", "find_department", "find_process",
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
     "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_recommendation", "user_for_token",

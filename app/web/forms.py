@@ -94,3 +94,8 @@ class StatementAnswerForm(FlaskForm):
 
 class StatementDeclineForm(FlaskForm):
     reason = TextAreaField(_l("Why the department does not give a statement"), validators=[DataRequired(message=_l("Please give a reason."))])
+
+
+class EraseForm(FlaskForm):
+    """Erasing a person cannot be undone: the superuser types the person's e-mail address to confirm."""
+    confirm = StringField(_l("Type the person's e-mail address to confirm"), validators=[DataRequired(), Length(max=254)])

@@ -38,6 +38,9 @@ def number(value) -> str:
     return format_decimal(value)
 
 
+# An erased person's pseudonym in the reader's language: ``{{ comment.author.name | person }}``.
+bp.add_app_template_filter(timeline.person, "person")
+
 # In place of Flask-Babel's filter of the same name (registered before the blueprints).
 bp.add_app_template_filter(dates.datetimeformat, "datetimeformat")
 

@@ -46,6 +46,7 @@ def pages(site):
         ("/admin/users", {"superuser"}, 403), ("/admin/processes", {"superuser"}, 403),
         (f"/admin/processes/{slug}", {"superuser"}, 403), ("/admin/audit", {"superuser"}, 403),
         ("/admin/audit/verify", {"superuser"}, 403),
+        (f"/admin/users/{site['world'].member.id}/erase", {"superuser"}, 403),
     ]
 
 
@@ -84,6 +85,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
         ("/admin/users", {"email": "new@example.org", "name": "New"}, 403),
         ("/admin/processes", {"slug": "new", "title": "New", "workflow": "citizen-concern"}, 403),
         (f"/admin/users/{world.author.id}/deactivate", {}, 403),
+        (f"/admin/users/{world.author.id}/erase", {"confirm": world.author.email}, 403),
         (f"/processes/{slug}/recommendations/{site['draft'].number}/transition", {"trigger": "submit", "version": 1}, 404),
     ]
     for url, data, status in refused:
@@ -102,6 +104,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     assert db.session.get(Recommendation, public.id).state == "steering_review"
     assert db.session.get(Comment, site["comment"]).body == "Ein Kommentar" and not db.session.get(Comment, site["comment"]).hidden
     assert services.find_user("new@example.org") is None and db.session.get(User, world.author.id).active
+    assert db.session.get(User, world.author.id).erased_at is None and db.session.get(User, world.author.id).email
 
 
 def test_no_post_without_its_csrf_token(app, site):
@@ -119,6 +122,7 @@ def test_no_post_without_its_csrf_token(app, site):
         (moderator, "/account/password", {"current": "a-long-test-password", "new": "another-long-password"}),
         (superuser, "/admin/users", {"email": "csrf@example.org", "name": "Csrf"}),
         (superuser, f"/admin/users/{world.member.id}/deactivate", {}),
+        (superuser, f"/admin/users/{world.member.id}/erase", {"confirm": world.member.email}),
         (superuser, "/admin/processes", {"slug": "csrf", "title": "Csrf", "workflow": "citizen-concern"}),
         (superuser, f"/admin/processes/{slug}", {"user_id": world.outsider.id, "role": "member"}),
         (moderator, "/logout", {}),

@@ -1,0 +1,189 @@
+"""Erasure of a person (GDPR Art. 17): the account anonymized, their personal data blanked in the trail.
+
+``erase_user`` is what ``ratschlag users erase`` and the superusers' page call. In one write
+transaction it
+
+- anonymizes the account: the name becomes a pseudonym (``Erased person 7``), the e-mail address
+  is removed, the password, sessions and API tokens stop working, the account is deactivated and
+  loses superuser rights, process roles and department memberships;
+- blanks ``data`` and ``salt`` of every v2 event that holds the person's personal data (the one
+  change the database triggers allow on audit rows; ``data_digest`` and ``hash`` stay, so the
+  chain still verifies), and counts the v1 events that hold it and cannot be erased;
+- appends one ``user.erased`` event, which names the erased events but none of the erased data.
+
+What counts as the person's personal data in each action's payload is decided in ``holds`` and
+documented in docs/auditing.md (section "Erasure"). Contributions stay in the tables, attributed
+to the pseudonym.
+
+The trail is searched in two passes so that a long chain does not hold the write lock: first,
+outside the write transaction, a cheap filter picks candidate events; then, inside it, the
+candidates and every event appended since are judged by the full rules and blanked.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, select, update
+
+from .. import audit
+from ..disclosure import Reader
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..models import ApiToken, AuditEvent, DepartmentMember, Membership, User, pseudonym, utcnow
+from ..roles import forget_roles
+from ..transactions import write_transaction
+from .validation import require_superuser
+
+#: What an erased account holds instead of an e-mail address: no address (no "@"), so nobody signs
+#: in with it and no e-mail is ever sent to it; unique, as the column's index demands.
+ERASED_EMAIL = "erased-{id}"
+#: Not a password hash werkzeug knows: every password check against it fails.
+UNUSABLE_PASSWORD = "!erased"
+#: Shorter names are not searched for in other people's payloads: "Al" is in too many words.
+NAME_MIN_SEARCHED = 3
+
+#: Actions whose payload carries a text the actor wrote (a title, a body, a note, a reason, a question).
+AUTHORED_TEXT = ("recommendation.created", "recommendation.updated", "recommendation.transitioned",
+                 "comment.created", "comment.edited", "comment.hidden", "comment.reported",
+                 "statement.requested", "statement.answered", "statement.declined")
+#: Actions whose payload names the person by ``user_id`` together with something more than the id:
+#: a co-author's name, a token's label (free text the person chose).
+NAMES_THE_PERSON = ("recommendation.author_added", "token.created", "token.revoked")
+
+_FIELDS = (AuditEvent.seq, AuditEvent.v, AuditEvent.actor_id, AuditEvent.action, AuditEvent.subject_type,
+           AuditEvent.subject_id, AuditEvent.data)
+_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did."""
+    user_id: int
+    pseudonym: str
+    erased: list[int]  # the sequence numbers of the v2 events whose payload was blanked now
+    v1_kept: int  # v1 events that hold the person's data: erasing them would break the chain
+
+
+class Person:
+    """The person being erased, as the rules below look for them."""
+
+    def __init__(self, user: User):
+        self.id = user.id
+        self._user_id = re.compile(rf'"user_id":{user.id}[,}}]')
+        needles = {user.email.strip().lower()}
+        if len(user.name.strip()) >= NAME_MIN_SEARCHED:
+            needles.add(user.name.strip().lower())
+        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped.
+        self._needles = tuple(needles | {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles})
+
+    def about_account(self, row: Any) -> bool:
+        """An event about the person's account (created, (de)activated, password changed)."""
+        return row.subject_type == "user" and row.subject_id == self.id
+
+    def named_by_id(self, row: Any) -> bool:
+        return row.action in NAMES_THE_PERSON and row.data is not None and bool(self._user_id.search(row.data))
+
+    def mentioned(self, row: Any) -> bool:
+        """The person's e-mail address or name written anywhere in the payload, by anyone."""
+        if row.data is None:
+            return False
+        text = row.data.lower()
+        return any(needle in text for needle in self._needles)
+
+    def wrote(self, row: Any) -> bool:
+        """A text the person wrote (a transition counts only with its note)."""
+        return (row.actor_id == self.id and row.action in AUTHORED_TEXT and row.data is not None
+                and (row.action != "recommendation.transitioned" or '"note":' in row.data))
+
+    def candidate(self, row: Any) -> bool:
+        """The cheap first pass: everything ``holds`` might say yes to."""
+        return self.about_account(row) or self.named_by_id(row) or self.mentioned(row) or self.wrote(row)
+
+
+def holds(person: Person, rows: list[Any]) -> list[Any]:
+    """The events among ``rows`` whose payload holds the person's personal data (docs/auditing.md):
+
+    - every event about their account (``user.*`` with them as subject): e-mail and name;
+    - a co-author's addition naming them, and their API tokens' events (the label is their text);
+    - any payload, whoever wrote it, that contains their e-mail address or name;
+    - a text they wrote that is not public: what an anonymous visitor may not read now (a draft, an
+      internal note, a hidden comment, a report, an internal statement). Their public
+      contributions stay, attributed to the pseudonym.
+    """
+    found, texts = [], []
+    for row in rows:
+        if row.data is None or row.data == "{}":
+            continue  # erased already, or nothing to erase
+        if person.about_account(row) or person.named_by_id(row) or person.mentioned(row):
+            found.append(row)
+        elif person.wrote(row):
+            texts.append(row)
+    found += [row for row, shown in zip(texts, Reader(None).judge(texts)) if not shown.data]
+    return sorted(found, key=lambda row: row.seq)
+
+
+def _candidates(person: Person, up_to: int) -> list[int]:
+    statement = select(*_FIELDS).where(AuditEvent.seq <= up_to).order_by(AuditEvent.seq)
+    return [row.seq for row in db.session.execute(statement.execution_options(yield_per=_BATCH))
+            if person.candidate(row)]
+
+
+def _rows(where: Any) -> list[Any]:
+    return list(db.session.execute(select(*_FIELDS).where(where).order_by(AuditEvent.seq)))
+
+
+def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def erase_user(user_id: int, actor: User | None = None) -> Erasure:
+    """Erase a person (``actor`` a superuser, or None for the operator at the command line or the
+    worker). Refuses a person erased already, and a superuser's own account."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("there is no user %(id)s", id=user_id))
+    if user.erased_at is not None:
+        raise ValidationError(_("%(name)s is erased already", name=user.name))
+    person = Person(user)
+    seen_up_to = audit.head()[0]
+    candidates = _candidates(person, seen_up_to)
+    with write_transaction() as session:
+        require_superuser(actor)
+        user = session.scalars(select(User).where(User.id == user_id).with_for_update()
+                               .execution_options(populate_existing=True)).one()
+        if user.erased_at is not None:
+            raise ValidationError(_("%(name)s is erased already", name=user.name))
+        if actor is not None and actor.id == user.id:
+            raise ValidationError(_("you cannot erase your own account"))
+        person = Person(user)  # as it is now, under the lock
+        rows = [row for chunk in _chunks(candidates) for row in _rows(AuditEvent.seq.in_(chunk))]
+        rows += [row for row in _rows(AuditEvent.seq > seen_up_to) if person.candidate(row)]
+        found = holds(person, rows)
+        erased = [row.seq for row in found if row.v == 2]
+        for chunk in _chunks(erased):
+            session.execute(update(AuditEvent).where(AuditEvent.seq.in_(chunk)).values(data=None, salt=None)
+                            .execution_options(synchronize_session=False))
+        now = utcnow()
+        user.name, user.email = pseudonym(user.id), ERASED_EMAIL.format(id=user.id)
+        user.password_hash, user.session_token = UNUSABLE_PASSWORD, secrets.token_hex(16)
+        user.active, user.is_superuser, user.erased_at = False, False, now
+        session.execute(update(ApiToken).where(ApiToken.user_id == user.id)
+                        .values(label="").execution_options(synchronize_session=False))
+        session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now).execution_options(synchronize_session=False))
+        roles = session.execute(delete(Membership).where(Membership.user_id == user.id)
+                                .execution_options(synchronize_session=False)).rowcount
+        departments = session.execute(delete(DepartmentMember).where(DepartmentMember.user_id == user.id)
+                                      .execution_options(synchronize_session=False)).rowcount
+        v1_kept = len(found) - len(erased)
+        audit.record("user.erased", user, actor, {
+            "pseudonym": user.name, "erased_events": erased, "v1_events_kept": v1_kept,
+            "roles_ended": roles, "departments_left": departments})
+    forget_roles()
+    return Erasure(user.id, user.name, erased, v1_kept)
