@@ -13,6 +13,8 @@ Events about one kind of subject are read ordered by subject and sequence number
 table ordered by id, and merged: only the current subject's state is held, so memory stays flat
 however long the chain. An erased payload (a v2 event whose data is null) cannot be compared:
 the fields it would have set are unknown until a later event sets them again, and are skipped.
+The same holds for the texts in which an erasure replaced the person's name by the pseudonym: the
+``user.erased`` event lists those rows, and their texts are unknown until a later event sets them.
 """
 from __future__ import annotations
 
@@ -62,9 +64,29 @@ def _payload(event: Any) -> dict | None:
 # -- replaying one subject's events -----------------------------------------------
 
 
-def _recommendation(events: Iterable[Any]) -> dict:
-    said: dict[str, Any] = {"exists": False, "state": UNKNOWN, "title": UNKNOWN, "body": UNKNOWN, "decision": UNKNOWN}
+def _redact(said: dict, fields: tuple[str, ...]) -> None:
+    """An erasure redacted the person's name in this row's texts: what they said before is unknown."""
+    for field in fields:
+        said[field] = UNKNOWN
+    if isinstance(said.get("decision"), tuple):
+        said["decision"] = (said["decision"][0], UNKNOWN, said["decision"][2])
+
+
+def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...],
+                 said: dict) -> Iterator[Any]:
+    """The events, with the redaction (at the erasure's number) applied to ``said`` where it happened."""
     for event in events:
+        if redacted_at is not None and event.seq > redacted_at:
+            _redact(said, fields)
+            redacted_at = None
+        yield event
+    if redacted_at is not None:
+        _redact(said, fields)
+
+
+def _recommendation(events: Iterable[Any], redacted_at: int | None = None) -> dict:
+    said: dict[str, Any] = {"exists": False, "state": UNKNOWN, "title": UNKNOWN, "body": UNKNOWN, "decision": UNKNOWN}
+    for event in _redacted_at(events, redacted_at, ("title", "body"), said):
         data = _payload(event)
         if event.action == "recommendation.created":
             said["exists"] = True
@@ -82,9 +104,9 @@ def _recommendation(events: Iterable[Any]) -> dict:
     return said
 
 
-def _comment(events: Iterable[Any]) -> dict:
+def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
     said: dict[str, Any] = {"exists": False, "body": UNKNOWN, "visibility": UNKNOWN, "hidden": UNKNOWN}
-    for event in events:
+    for event in _redacted_at(events, redacted_at, ("body",), said):
         data = _payload(event)
         if event.action == "comment.created":
             said.update(exists=True, hidden=False, body=data["body"] if data is not None else UNKNOWN,
@@ -115,11 +137,18 @@ def _membership(events: Iterable[Any], erasures: dict[int, int] | None = None) -
     return said
 
 
-def _erasures() -> dict[int, int]:
-    """Who was erased, and by which event (a few rows: one per erased person)."""
+def _erasures() -> tuple[dict[int, int], dict[str, dict[int, int]]]:
+    """Who was erased, by which event, and which rows' texts each erasure redacted (a few events: one
+    per erased person): ``({user_id: seq}, {kind: {row id: seq}})``."""
     events = AuditEvent.__table__
-    return dict(db.session.execute(select(events.c.subject_id, events.c.seq).where(
-        events.c.action == "user.erased", events.c.subject_type == "user")).all())
+    people: dict[int, int] = {}
+    redacted: dict[str, dict[int, int]] = {}
+    for user_id, seq, data in db.session.execute(select(events.c.subject_id, events.c.seq, events.c.data).where(
+            events.c.action == "user.erased", events.c.subject_type == "user").order_by(events.c.seq)):
+        people[user_id] = seq
+        for kind, ids in (json.loads(data).get("redacted", {}) if data is not None else {}).items():
+            redacted.setdefault(kind, {}).update(dict.fromkeys(ids, seq))
+    return people, redacted
 
 
 # -- comparing one row with what its events said ------------------------------------
@@ -177,15 +206,15 @@ def _compare_membership(row: Any, said: dict) -> str | None:
 # -- merging a table with its events ------------------------------------------------
 
 
-def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callable[[Iterable[Any]], dict],
-           compare: Callable[[Any, dict], str | None]) -> tuple[str | None, int]:
+def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callable[[Iterable[Any], int | None], dict],
+           compare: Callable[[Any, dict], str | None], redacted: dict[int, int]) -> tuple[str | None, int]:
     """Walk the table (by id) and the events (by subject, then sequence) side by side."""
     groups = groupby(events, key=attrgetter("subject_id"))
     row, group, count = next(rows, None), next(groups, None), 0
     while row is not None or group is not None:
         if group is None or (row is not None and row.id < group[0]):
             return f"{kind} {row.id}: no event records it", count
-        said = replay(group[1])
+        said = replay(group[1], redacted.get(group[0]))
         if row is None or group[0] < row.id:
             if said["exists"]:
                 return f"{kind} {group[0]}: the events say it exists, the table has no such row", count
@@ -225,12 +254,12 @@ def check() -> DeepResult:
     memberships = (select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
                    .join(Process, Process.id == Membership.process_id).order_by(Membership.id))
     counts: dict[str, int] = {}
-    erasures = _erasures()
+    erasures, redacted = _erasures()
     for kind, rows, replay, compare in (
             ("recommendation", recommendations, _recommendation, _compare_recommendation),
             ("comment", comments, _comment, _compare_comment),
-            ("membership", memberships, lambda events: _membership(events, erasures), _compare_membership)):
-        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare)
+            ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership)):
+        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare, redacted.get(kind, {}))
         if problem:
             return DeepResult(problem, counts)
     return DeepResult(None, counts)

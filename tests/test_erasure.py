@@ -52,8 +52,12 @@ def victim(world, people, rec_in):
     services.hide_comment(rude.id, world.moderator, "Bitte sachlich bleiben.")
     other = services.create_comment(public.id, world.member, "Ein anderer Kommentar.")
     report = services.report_comment(other.id, person, "Meldegrund der Person.")
+    # other people name them, in a public comment and in a draft's text
+    mention = services.create_comment(public.id, world.member, f"Ich stimme **{NAME}** zu.")
+    others = services.update_recommendation(others.id, world.author, others.version,
+                                            body=f"Abgestimmt mit {EMAIL.lower()} und der Moderation.")
     return dict(person=person, token=token, public=public, draft=draft, others=others, said=said, note=note,
-                rude=rude, other=other, report=report, world=world)
+                rude=rude, other=other, report=report, mention=mention, world=world)
 
 
 def payload(action: str, subject_id: int) -> dict | None:
@@ -98,13 +102,14 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
                                              f"{len(data['erased_events'])} audit payloads erased")
     assert (erased_event.subject_type, erased_event.subject_id, erased_event.actor_id) == ("user", person.id, None)
     assert data == {"pseudonym": f"Erased person {person.id}", "erased_events": data["erased_events"],
-                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1}
+                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1,
+                    "redacted": {"comment": [victim["mention"].id], "recommendation": [victim["others"].id]}}
 
     # exactly the listed payloads were blanked, nothing else changed, and the chain verifies
     after = {row.seq: row for row in db.session.execute(sa.select(AuditEvent.seq, AuditEvent.data, AuditEvent.hash))}
     assert max(after) == max(before) + 1
     blanked = sorted(seq for seq in before if before[seq].data is not None and after[seq].data is None)
-    assert blanked == data["erased_events"] and len(blanked) == 8  # the eight listed below
+    assert blanked == data["erased_events"] and len(blanked) == 10  # the ten listed below
     assert all(after[seq].hash == before[seq].hash for seq in before)
     assert all(after[seq].data == before[seq].data for seq in before if seq not in blanked)
     verify = cli(runner, "audit", "verify")
@@ -145,6 +150,14 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
     assert payload("comment.created", victim["rude"].id) is None  # hidden: not public
     assert payload("comment.reported", victim["report"].id) is None
     assert payload("recommendation.author_added", victim["others"].id) is None
+    # other people's texts that named them: the name is the pseudonym now, in the tables; erased in the trail
+    mention = db.session.get(Comment, victim["mention"].id)
+    assert mention.body == f"Ich stimme **Erased person {person.id}** zu."
+    assert mention.body_html == f"<p>Ich stimme <strong>Erased person {person.id}</strong> zu.</p>"
+    assert payload("comment.created", victim["mention"].id) is None
+    assert db.session.get(Recommendation, victim["others"].id).body == \
+        f"Abgestimmt mit Erased person {person.id} und der Moderation."
+    assert payload("recommendation.updated", victim["others"].id) is None
     assert payload("user.created", person.id) is None
     assert payload("token.created", db.session.scalars(sa.select(ApiToken.id).where(ApiToken.user_id == person.id)).first()) is None
     # the state changes stay: the transitions' payloads say what happened
@@ -250,3 +263,56 @@ def test_only_superusers_erase(victim, app, browser):
     with pytest.raises(Forbidden):
         services.erase_user(person.id, actor=world.moderator)
     assert audit_count() == events and db.session.get(User, person.id).name == NAME
+
+
+def test_v1_events_that_hold_their_data_are_counted_and_left(victim, runner):
+    """An event of the format before v2 hashes its data: erasing it would break the chain."""
+    person, world = victim["person"], victim["world"]
+    seq, prev = audit.head()
+    at, body = "2026-11-01T10:00:00.000000Z", f"Danke an {NAME}!"
+    with db.engine.begin() as conn:  # a comment from before v2 that names them, and their account's creation
+        comment_id = conn.execute(sa.text(
+            "INSERT INTO comments (recommendation_id, author_id, body, body_html, visibility, created_at, hidden) "
+            "VALUES (:rec, :author, :body, :html, 'public', '2026-11-01 10:00:00', false) RETURNING id"),
+            {"rec": victim["public"].id, "author": world.member.id, "body": body, "html": f"<p>{body}</p>"}).scalar()
+        for n, (action, kind, subject, data) in enumerate((
+                ("user.created", "user", person.id, {"email": EMAIL, "name": NAME, "superuser": False}),
+                ("comment.created", "comment", comment_id, {"body": body, "visibility": "public", "parent_id": None})),
+                start=seq + 1):
+            digest = audit.compute_hash(prev, n, at, None, action, kind, subject, data)
+            conn.execute(sa.text(
+                "INSERT INTO audit_events (seq, at, actor_id, action, subject_type, subject_id, data, prev_hash, hash) "
+                "VALUES (:seq, :at, NULL, :action, :kind, :id, :data, :prev, :hash)"),
+                {"seq": n, "at": at, "action": action, "kind": kind, "id": subject, "data": audit.canonical_data(data),
+                 "prev": prev, "hash": digest})
+            prev = digest
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+    result = cli(runner, "users", "erase", EMAIL, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == ("2 events written before audit format v2 hold their data and cannot "
+                                             "be erased without breaking the chain: they were left")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.erased")).one()
+    assert json.loads(event.data)["v1_events_kept"] == 2
+    assert json.loads(db.session.get(AuditEvent, seq + 1).data)["email"] == EMAIL  # still there, and still hashed
+    # the table names the pseudonym now, the v1 event still the person: the deep check knows why
+    assert db.session.get(Comment, comment_id).body == f"Danke an Erased person {person.id}!"
+    assert comment_id in json.loads(event.data)["redacted"]["comment"]
+    assert cli(runner, "audit", "verify").exit_code == 0
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 0, deep.output
+
+
+def test_deep_still_finds_a_role_given_back_to_an_erased_person_by_sql(victim, runner, world):
+    from tests.test_audit import tamper
+    person = victim["person"]
+    assert cli(runner, "users", "erase", EMAIL, "--yes").exit_code == 0
+    granted = [row.subject_id for row in db.session.execute(sa.text(
+        "SELECT subject_id, data FROM audit_events WHERE action = 'membership.granted' ORDER BY seq"))
+        if json.loads(row.data)["user_id"] == person.id]
+    tamper("INSERT INTO memberships (id, user_id, process_id, role, created_at) "
+           "VALUES (:id, :user, :process, 'moderator', '2026-11-01 10:00:00')",
+           id=granted[-1], user=person.id, process=world.process.id)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1
+    assert deep.stderr.strip() == (f"bad: membership {granted[-1]}: the events say it ended when its holder "
+                                   "was erased")

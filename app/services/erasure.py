@@ -30,11 +30,12 @@ from typing import Any, Iterable
 from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 
-from .. import audit
+from .. import audit, text
 from ..disclosure import Reader
 from ..errors import NotFound, ValidationError
 from ..extensions import db
-from ..models import ApiToken, AuditEvent, DepartmentMember, Membership, User, pseudonym, utcnow
+from ..models import (ApiToken, AuditEvent, Comment, CommentReport, CommentRevision, Decision, DepartmentMember,
+                      Membership, Recommendation, RecommendationRevision, Statement, User, pseudonym, utcnow)
 from ..roles import forget_roles
 from ..transactions import write_transaction
 from .validation import require_superuser
@@ -74,12 +75,20 @@ class Person:
 
     def __init__(self, user: User):
         self.id = user.id
+        self.pseudonym = pseudonym(user.id)
         self._user_id = re.compile(rf'"user_id":{user.id}[,}}]')
-        needles = {user.email.strip().lower()}
+        needles = {user.email.strip()}
         if len(user.name.strip()) >= NAME_MIN_SEARCHED:
-            needles.add(user.name.strip().lower())
-        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped.
-        self._needles = tuple(needles | {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles})
+            needles.add(user.name.strip())
+        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there.
+        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
+        # Whole words only, whatever the case: "Max" is not in "maximal".
+        self.mention = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True)))
+                                  + r")(?!\w)", re.IGNORECASE)
+
+    def redact(self, text: str | None) -> str | None:
+        """``text`` with every mention of the person replaced by the pseudonym."""
+        return self.mention.sub(self.pseudonym, text) if text else text
 
     def about_account(self, row: Any) -> bool:
         """An event about the person's account (created, (de)activated, password changed)."""
@@ -90,10 +99,7 @@ class Person:
 
     def mentioned(self, row: Any) -> bool:
         """The person's e-mail address or name written anywhere in the payload, by anyone."""
-        if row.data is None:
-            return False
-        text = row.data.lower()
-        return any(needle in text for needle in self._needles)
+        return row.data is not None and self.mention.search(row.data) is not None
 
     def wrote(self, row: Any) -> bool:
         """A text the person wrote (a transition counts only with its note)."""
@@ -127,6 +133,46 @@ def holds(person: Person, rows: list[Any]) -> list[Any]:
     return sorted(found, key=lambda row: row.seq)
 
 
+#: Free texts in the tables where anyone may have named the person: the model, its text columns, the
+#: column holding the HTML rendered from ``body``, and the audit subject the row belongs to (its kind
+#: and the column with its id), which ``user.erased`` lists as redacted.
+TEXTS = (
+    (Recommendation, ("title", "body"), "body_html", ("recommendation", "id")),
+    (RecommendationRevision, ("title", "body"), "body_html", ("recommendation", "recommendation_id")),
+    (Decision, ("note",), None, ("recommendation", "recommendation_id")),
+    (Comment, ("body", "hidden_reason"), "body_html", ("comment", "id")),
+    (CommentRevision, ("body",), "body_html", ("comment", "comment_id")),
+    (CommentReport, ("reason",), None, ("comment_report", "id")),
+    (Statement, ("question", "body", "reason"), "body_html", ("statement", "id")),
+)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    model: Any
+    id: int
+    old: dict[str, str | None]
+    new: dict[str, str | None]  # with the HTML rendered from a redacted body
+    key: tuple[str, int]  # the audit subject it belongs to, e.g. ("recommendation", 12)
+
+
+def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
+    """Every table row whose free text mentions the person, with its text redacted (and its Markdown
+    rendered again)."""
+    found = {}
+    for model, columns, html, (kind, subject) in TEXTS:
+        statement = select(model.id, getattr(model, subject), *(getattr(model, c) for c in columns)).order_by(model.id)
+        for row in db.session.execute(statement.execution_options(yield_per=_BATCH)):
+            old = dict(zip(columns, row[2:]))
+            if not any(value and person.mention.search(value) for value in old.values()):
+                continue
+            new = {c: person.redact(v) for c, v in old.items()}
+            if html and new.get("body") != old.get("body"):
+                new[html] = text.render(new["body"])
+            found[(model, row[0])] = Redaction(model, row[0], old, new, (kind, row[1]))
+    return found
+
+
 def _candidates(person: Person, up_to: int) -> list[int]:
     statement = select(*_FIELDS).where(AuditEvent.seq <= up_to).order_by(AuditEvent.seq)
     return [row.seq for row in db.session.execute(statement.execution_options(yield_per=_BATCH))
@@ -153,6 +199,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
     person = Person(user)
     seen_up_to = audit.head()[0]
     candidates = _candidates(person, seen_up_to)
+    prepared = _redactions(person)  # Markdown is rendered before the write transaction
     with write_transaction() as session:
         require_superuser(actor)
         user = session.scalars(select(User).where(User.id == user_id).with_for_update()
@@ -173,6 +220,19 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         user.name, user.email = pseudonym(user.id), ERASED_EMAIL.format(id=user.id)
         user.password_hash, user.session_token = UNUSABLE_PASSWORD, secrets.token_hex(16)
         user.active, user.is_superuser, user.erased_at = False, False, now
+        # The tables' texts, read again under the lock: a text changed since the first pass is redacted
+        # as it is now (rendering its Markdown here, a rare race, rather than missing a mention).
+        planned, redacted = _redactions(person), {}
+        for key, redaction in planned.items():
+            ahead = prepared.get(key)
+            if ahead is not None and ahead.old == redaction.old:
+                redaction = ahead
+            values = dict(redaction.new)
+            if redaction.model is Recommendation:  # a client holding the text before cannot write it back
+                values["version"] = Recommendation.version + 1
+            session.execute(update(redaction.model).where(redaction.model.id == redaction.id)
+                            .values(**values).execution_options(synchronize_session=False))
+            redacted.setdefault(redaction.key[0], set()).add(redaction.key[1])
         session.execute(update(ApiToken).where(ApiToken.user_id == user.id)
                         .values(label="").execution_options(synchronize_session=False))
         session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -184,6 +244,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         v1_kept = len(found) - len(erased)
         audit.record("user.erased", user, actor, {
             "pseudonym": user.name, "erased_events": erased, "v1_events_kept": v1_kept,
+            "redacted": {kind: sorted(ids) for kind, ids in sorted(redacted.items())},
             "roles_ended": roles, "departments_left": departments})
     forget_roles()
     return Erasure(user.id, user.name, erased, v1_kept)
