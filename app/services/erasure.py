@@ -129,7 +129,7 @@ def holds(person: Person, rows: list[Any]) -> list[Any]:
             found.append(row)
         elif person.wrote(row):
             texts.append(row)
-    found += [row for row, shown in zip(texts, Reader(None).judge(texts)) if not shown.data]
+    found += [row for row, data_shown, _actor in Reader(None).judged(texts) if not data_shown]
     return sorted(found, key=lambda row: row.seq)
 
 
