@@ -191,6 +191,7 @@ def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
 def erase_user(user_id: int, actor: User | None = None) -> Erasure:
     """Erase a person (``actor`` a superuser, or None for the operator at the command line or the
     worker). Refuses a person erased already, and a superuser's own account."""
+    require_superuser(actor)  # before the search, which reads the whole trail
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(_("there is no user %(id)s", id=user_id))
