@@ -60,7 +60,7 @@ def _user(email: str):
 # -- users ---------------------------------------------------------------------
 
 
-@click.group(help="Create users and their API tokens.")
+@click.group(help="Create users and their API tokens; erase a person.")
 def users():
     pass
 
