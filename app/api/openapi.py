@@ -23,7 +23,8 @@ _INT = {"type": "integer"}
 _TIME = {"type": "string", "format": "date-time"}
 _PERSON = {
     "type": "object", "required": ["id", "name"], "additionalProperties": False,
-    "properties": {"id": _INT, "name": _STRING},
+    "properties": {"id": _INT, "name": {"type": "string", "description": "an erased person's is the pseudonym "
+                                                                "'Erased person ID' (docs/auditing.md#erasure)"}},
 }
 
 SCHEMAS = {
