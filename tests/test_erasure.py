@@ -239,6 +239,9 @@ def test_the_superusers_page_asks_for_the_address_first(victim, app, browser):
     assert db.session.get(User, person.id).erased_at is not None
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.erased")).one()
     assert event.actor_id == world.superuser.id
+    log = admin.get("/admin/audit").text  # the audit log: the erased payloads say so, the name is gone
+    assert "user.erased" in log and log.count("erased") > len(json.loads(event.data)["erased_events"])
+    assert "Quast" not in log and EMAIL.lower() not in log.lower()
     # erased already: the page says so and changes nothing
     again = admin.client.get(url, follow_redirects=True)
     assert "This person is erased already." in again.text
