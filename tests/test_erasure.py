@@ -92,6 +92,8 @@ def test_the_command_wants_yes_and_changes_nothing_without_it(victim, runner):
 
 def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner, app, api):
     person, world = victim["person"], victim["world"]
+    signed_in = Browser(app).login(person)
+    assert signed_in.client.get("/my").status_code == 200
     before = {row.seq: row for row in db.session.execute(sa.select(AuditEvent.seq, AuditEvent.data, AuditEvent.hash))}
 
     result = cli(runner, "users", "erase", EMAIL.lower(), "--yes")
@@ -139,6 +141,7 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
     browser.post("/login", {"email": EMAIL, "password": PASSWORD})
     assert "E-mail or password is wrong." in browser.text
     assert browser.client.get("/my").status_code == 302
+    assert signed_in.client.get("/my").status_code == 302  # the session that was open has ended
 
     # public contributions stay, under the pseudonym; non-public texts are gone from the trail
     assert db.session.get(Recommendation, victim["public"].id).title == "Mehr Bänke am Ufer"
