@@ -7,7 +7,8 @@ the events and compares them with the tables, row by row:
 - every recommendation: its state, title and body, and its decision (outcome, state, note, who);
 - every comment: its body, visibility and hidden flag;
 - every membership: who holds which role in which process, and that it was not revoked (nor
-  ended by its holder's erasure, which ends every role the person held).
+  ended by its holder's erasure, which ends every role the person held);
+- every erased payload: a ``user.erased`` event after it lists it.
 
 Events about one kind of subject are read ordered by subject and sequence number, beside the
 table ordered by id, and merged: only the current subject's state is held, so memory stays flat
@@ -239,6 +240,23 @@ class DeepResult:
                 + " agree with the events")
 
 
+def _unlisted_erasure() -> str | None:
+    """The first erased payload that no later ``user.erased`` event lists. The database lets anyone
+    with access blank a v2 payload (the erasure's one exception to append-only); blanking one to
+    hide what an event said, and then changing the row it explains, would otherwise pass as an
+    erasure. A ``user.erased`` event cannot be slipped in without rewriting the chain after it."""
+    events = AuditEvent.__table__
+    listed: dict[int, int] = {}
+    for seq, data in db.session.execute(select(events.c.seq, events.c.data).where(
+            events.c.action == "user.erased", events.c.data.is_not(None))):
+        listed.update(dict.fromkeys(json.loads(data).get("erased_events", ()), seq))
+    erased = select(events.c.seq).where(events.c.v == 2, events.c.data.is_(None)).order_by(events.c.seq)
+    for (seq,) in db.session.execute(erased.execution_options(yield_per=_BATCH)):
+        if listed.get(seq, 0) <= seq:
+            return f"event {seq}: its payload was erased, but no user.erased event after it lists it"
+    return None
+
+
 def check() -> DeepResult:
     """Compare every recommendation, comment and membership with the events; stop at the first
     row that no event explains (or that the events say should be there and is not)."""
@@ -254,6 +272,9 @@ def check() -> DeepResult:
     memberships = (select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
                    .join(Process, Process.id == Membership.process_id).order_by(Membership.id))
     counts: dict[str, int] = {}
+    problem = _unlisted_erasure()
+    if problem:
+        return DeepResult(problem, counts)
     erasures, redacted = _erasures()
     for kind, rows, replay, compare in (
             ("recommendation", recommendations, _recommendation, _compare_recommendation),
