@@ -6,10 +6,13 @@ transaction it
 - anonymizes the account: the name becomes a pseudonym (``Erased person 7``), the e-mail address
   is removed, the password, sessions and API tokens stop working, the account is deactivated and
   loses superuser rights, process roles and department memberships;
+- replaces the person's name and e-mail address by the pseudonym wherever a text in the tables
+  mentions them (recommendations and their versions, decisions, comments, reports, statements);
 - blanks ``data`` and ``salt`` of every v2 event that holds the person's personal data (the one
   change the database triggers allow on audit rows; ``data_digest`` and ``hash`` stay, so the
   chain still verifies), and counts the v1 events that hold it and cannot be erased;
-- appends one ``user.erased`` event, which names the erased events but none of the erased data.
+- appends one ``user.erased`` event, which lists the erased events and the redacted rows but holds
+  none of the erased data (``audit verify --deep`` checks every erased payload against these lists).
 
 What counts as the person's personal data in each action's payload is decided in ``holds`` and
 documented in docs/auditing.md (section "Erasure"). Contributions stay in the tables, attributed
