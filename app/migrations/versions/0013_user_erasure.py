@@ -23,5 +23,8 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("erased_at")
+    # Not batch mode: on SQLite that copies and drops ``users``, which the foreign keys of every
+    # other table refuse. SQLite drops a plain column in place since 3.35 (2021). The pseudonyms of
+    # erased people stay; they are ordinary names to the previous release, and their accounts stay
+    # deactivated.
+    op.execute("ALTER TABLE users DROP COLUMN erased_at")
