@@ -6,12 +6,16 @@ the events and compares them with the tables, row by row:
 
 - every recommendation: its state, title and body, and its decision (outcome, state, note, who);
 - every comment: its body, visibility and hidden flag;
-- every membership: who holds which role in which process, and that it was not revoked.
+- every membership: who holds which role in which process, and that it was not revoked (nor
+  ended by its holder's erasure, which ends every role the person held);
+- every erased payload: a ``user.erased`` event after it lists it.
 
 Events about one kind of subject are read ordered by subject and sequence number, beside the
 table ordered by id, and merged: only the current subject's state is held, so memory stays flat
 however long the chain. An erased payload (a v2 event whose data is null) cannot be compared:
 the fields it would have set are unknown until a later event sets them again, and are skipped.
+The same holds for the texts in which an erasure replaced the person's name by the pseudonym: the
+``user.erased`` event lists those rows, and their texts are unknown until a later event sets them.
 """
 from __future__ import annotations
 
@@ -62,9 +66,29 @@ def _payload(event: Any) -> dict | None:
 # -- replaying one subject's events -----------------------------------------------
 
 
-def _recommendation(events: Iterable[Any]) -> dict:
-    said: dict[str, Any] = {"exists": False, "state": UNKNOWN, "title": UNKNOWN, "body": UNKNOWN, "decision": UNKNOWN}
+def _redact(said: dict, fields: tuple[str, ...]) -> None:
+    """An erasure redacted the person's name in this row's texts: what they said before is unknown."""
+    for field in fields:
+        said[field] = UNKNOWN
+    if isinstance(said.get("decision"), tuple):
+        said["decision"] = (said["decision"][0], UNKNOWN, said["decision"][2])
+
+
+def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...],
+                 said: dict) -> Iterator[Any]:
+    """The events, with the redaction (at the erasure's number) applied to ``said`` where it happened."""
     for event in events:
+        if redacted_at is not None and event.seq > redacted_at:
+            _redact(said, fields)
+            redacted_at = None
+        yield event
+    if redacted_at is not None:
+        _redact(said, fields)
+
+
+def _recommendation(events: Iterable[Any], redacted_at: int | None = None) -> dict:
+    said: dict[str, Any] = {"exists": False, "state": UNKNOWN, "title": UNKNOWN, "body": UNKNOWN, "decision": UNKNOWN}
+    for event in _redacted_at(events, redacted_at, ("title", "body"), said):
         data = _payload(event)
         if event.action == "recommendation.created":
             said["exists"] = True
@@ -82,9 +106,9 @@ def _recommendation(events: Iterable[Any]) -> dict:
     return said
 
 
-def _comment(events: Iterable[Any]) -> dict:
+def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
     said: dict[str, Any] = {"exists": False, "body": UNKNOWN, "visibility": UNKNOWN, "hidden": UNKNOWN}
-    for event in events:
+    for event in _redacted_at(events, redacted_at, ("body",), said):
         data = _payload(event)
         if event.action == "comment.created":
             said.update(exists=True, hidden=False, body=data["body"] if data is not None else UNKNOWN,
@@ -96,17 +120,37 @@ def _comment(events: Iterable[Any]) -> dict:
     return said
 
 
-def _membership(events: Iterable[Any]) -> dict:
+def _membership(events: Iterable[Any], erasures: dict[int, int] | None = None) -> dict:
+    """``erasures`` maps an erased person's id to the ``user.erased`` event's number: their erasure
+    ended every role they held then."""
     said: dict[str, Any] = {"exists": False, "granted": False}
+    granted_at = 0
     for event in events:
         data = _payload(event)
         if event.action == "membership.granted":
             said.update(exists=True, granted=True)
+            granted_at = event.seq
             for field in ("user_id", "process", "role"):
                 said[field] = data[field] if data is not None else UNKNOWN
         elif event.action == "membership.revoked":
             said["exists"] = False
+    if said["exists"] and erasures and erasures.get(said["user_id"], 0) > granted_at:
+        said.update(exists=False, erased=True)
     return said
+
+
+def _erasures() -> tuple[dict[int, int], dict[str, dict[int, int]]]:
+    """Who was erased, by which event, and which rows' texts each erasure redacted (a few events: one
+    per erased person): ``({user_id: seq}, {kind: {row id: seq}})``."""
+    events = AuditEvent.__table__
+    people: dict[int, int] = {}
+    redacted: dict[str, dict[int, int]] = {}
+    for user_id, seq, data in db.session.execute(select(events.c.subject_id, events.c.seq, events.c.data).where(
+            events.c.action == "user.erased", events.c.subject_type == "user").order_by(events.c.seq)):
+        people[user_id] = seq
+        for kind, ids in (json.loads(data).get("redacted", {}) if data is not None else {}).items():
+            redacted.setdefault(kind, {}).update(dict.fromkeys(ids, seq))
+    return people, redacted
 
 
 # -- comparing one row with what its events said ------------------------------------
@@ -154,6 +198,8 @@ def _compare_comment(row: Any, said: dict) -> str | None:
 
 def _compare_membership(row: Any, said: dict) -> str | None:
     if not said["exists"]:
+        if said.get("erased"):
+            return "the events say it ended when its holder was erased"
         return "the events say it was revoked" if said["granted"] else "no event grants it"
     for field in ("user_id", "process", "role"):
         problem = _differs(field, getattr(row, field), said[field])
@@ -165,8 +211,8 @@ def _compare_membership(row: Any, said: dict) -> str | None:
 # -- merging a table with its events ------------------------------------------------
 
 
-def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callable[[Iterable[Any]], dict],
-           compare: Callable[[Any, dict], str | None]) -> tuple[str | None, int]:
+def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callable[[Iterable[Any], int | None], dict],
+           compare: Callable[[Any, dict], str | None], redacted: dict[int, int]) -> tuple[str | None, int]:
     """Walk the table (by id) and the events (by subject, then sequence) side by side."""
     groups = groupby(events, key=attrgetter("subject_id"))
     row, group, count = next(rows, None), next(groups, None), 0
@@ -174,7 +220,7 @@ def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callab
         if group is None or (row is not None and row.id < group[0]):
             assert row is not None  # the loop runs while either is left
             return f"{kind} {row.id}: no event records it", count
-        said = replay(group[1])
+        said = replay(group[1], redacted.get(group[0]))
         if row is None or group[0] < row.id:
             if said["exists"]:
                 return f"{kind} {group[0]}: the events say it exists, the table has no such row", count
@@ -199,6 +245,23 @@ class DeepResult:
                 + " agree with the events")
 
 
+def _unlisted_erasure() -> str | None:
+    """The first erased payload that no later ``user.erased`` event lists. The database lets anyone
+    with access blank a v2 payload (the erasure's one exception to append-only); blanking one to
+    hide what an event said, and then changing the row it explains, would otherwise pass as an
+    erasure. A ``user.erased`` event cannot be slipped in without rewriting the chain after it."""
+    events = AuditEvent.__table__
+    listed: dict[int, int] = {}
+    for seq, data in db.session.execute(select(events.c.seq, events.c.data).where(
+            events.c.action == "user.erased", events.c.data.is_not(None))):
+        listed.update(dict.fromkeys(json.loads(data).get("erased_events", ()), seq))
+    erased = select(events.c.seq).where(events.c.v == 2, events.c.data.is_(None)).order_by(events.c.seq)
+    for (seq,) in db.session.execute(erased.execution_options(yield_per=_BATCH)):
+        if listed.get(seq, 0) <= seq:
+            return f"event {seq}: its payload was erased, but no user.erased event after it lists it"
+    return None
+
+
 def check() -> DeepResult:
     """Compare every recommendation, comment and membership with the events; stop at the first
     row that no event explains (or that the events say should be there and is not)."""
@@ -214,11 +277,15 @@ def check() -> DeepResult:
     memberships = (select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
                    .join(Process, Process.id == Membership.process_id).order_by(Membership.id))
     counts: dict[str, int] = {}
+    problem = _unlisted_erasure()
+    if problem:
+        return DeepResult(problem, counts)
+    erasures, redacted = _erasures()
     for kind, rows, replay, compare in (
             ("recommendation", recommendations, _recommendation, _compare_recommendation),
             ("comment", comments, _comment, _compare_comment),
-            ("membership", memberships, _membership, _compare_membership)):
-        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare)
+            ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership)):
+        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare, redacted.get(kind, {}))
         if problem:
             return DeepResult(problem, counts)
     return DeepResult(None, counts)

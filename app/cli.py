@@ -14,12 +14,9 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from flask_babel import force_locale, ngettext
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _, ngettext
 
-from . import audit as trail
-from . import audit_deep, backup, config, create_app, queries, services
-from . import demo as demo_data
+from . import audit as trail, audit_deep, backup, config, create_app, demo as demo_data, queries, services
 from .disclosure import Reader
 from .errors import ServiceError
 from .workflow import graph
@@ -54,7 +51,7 @@ def user_errors(command):
 
 def _user(email: str):
     user = services.find_user(email)
-    if user is None:
+    if user is None or user.erased_at is not None:  # an erased account has no address to find it by
         raise click.ClickException(_("there is no user with the e-mail %(email)s", email=email))
     return user
 
@@ -62,7 +59,7 @@ def _user(email: str):
 # -- users ---------------------------------------------------------------------
 
 
-@click.group(help="Create users and their API tokens.")
+@click.group(help="Create users and their API tokens; erase a person.")
 def users():
     pass
 
@@ -129,6 +126,27 @@ def users_invite(email, name):
     """Create an account and e-mail a single-use link to set its password (sent by the worker)."""
     user = services.invite_user(email, name)
     click.echo(_("invited %(email)s (id %(id)s); the worker e-mails the link", email=user.email, id=user.id))
+
+
+@users.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Confirm: the erasure cannot be undone.")
+@with_appcontext
+@user_errors
+def users_erase(email, yes):
+    """Erase a person: anonymize the account and blank the audit payloads that hold their personal data."""
+    user = _user(email)
+    if not yes:
+        raise click.ClickException(_("erasing %(name)s <%(email)s> cannot be undone; nothing was changed. "
+                                     "Add --yes to erase.", name=user.name, email=user.email))
+    done = services.erase_user(user.id)
+    click.echo(_("erased user %(id)s, now %(pseudonym)s: %(count)s audit payloads erased",
+                 id=done.user_id, pseudonym=done.pseudonym, count=len(done.erased)))
+    if done.v1_kept:
+        click.echo(ngettext("%(num)d event written before audit format v2 holds their data and cannot be erased "
+                            "without breaking the chain: it was left",
+                            "%(num)d events written before audit format v2 hold their data and cannot be erased "
+                            "without breaking the chain: they were left", done.v1_kept))
 
 
 # -- processes -----------------------------------------------------------------

@@ -7,6 +7,7 @@ hashed (see app/audit.py).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import unicodedata
 from datetime import UTC, date, datetime
@@ -74,6 +75,8 @@ class User(UserMixin, Model):
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     #: The language of the person's e-mails; None: the installation's default.
     language: Mapped[str | None] = mapped_column(String(8))
+    # Set when the person was erased (app/services/erasure.py): the name is then a pseudonym.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -99,6 +102,23 @@ class User(UserMixin, Model):
 
 # One account per address, whatever its case and Unicode form, on both databases.
 Index("uq_users_email_key", User.email_key, unique=True)
+
+
+#: The name an erased person's account carries instead of theirs (docs/auditing.md#erasure). Pages
+#: show it in the reader's language ("erased person 7"); the API gives it as stored.
+PSEUDONYM = "Erased person {id}"
+_PSEUDONYM = re.compile(r"Erased person ([1-9][0-9]*)")
+
+
+def pseudonym(user_id: int) -> str:
+    return PSEUDONYM.format(id=user_id)
+
+
+def pseudonym_id(name: str | None) -> int | None:
+    """The user id in an erased person's pseudonym, or None for any other name."""
+    found = _PSEUDONYM.fullmatch(name) if isinstance(name, str) else None
+    return int(found.group(1)) if found else None
+
 
 
 class SignIn(Model):

@@ -14,7 +14,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 
 from . import permissions
-from .models import AuditEvent
+from .models import AuditEvent, pseudonym_id
 from .permissions import CommentFacts
 from .workflow.definition import Workflow
 
@@ -39,8 +39,20 @@ def _transitioned(event: AuditEvent, data: dict, workflow: Workflow, locale: str
     return text, data.get("note")
 
 
+def person(name: str) -> str:
+    """A person's name as pages show it: an erased person's pseudonym in the reader's language."""
+    erased = pseudonym_id(name)
+    return _("Erased person %(id)s", id=erased) if erased is not None else name
+
+
 def _actor(event: AuditEvent) -> str:
-    return event.actor.name if event.actor is not None else _("The system")
+    return person(event.actor.name) if event.actor is not None else _("The system")
+
+
+def _author_added(event: AuditEvent, data: dict, *_args) -> tuple[str, str | None]:
+    if "name" not in data:  # erased
+        return _("%(actor)s added a co-author.", actor=_actor(event)), None
+    return _("%(actor)s added %(name)s as co-author.", actor=_actor(event), name=person(data["name"])), None
 
 
 Sentence = Callable[[AuditEvent, dict, Workflow, str, str], tuple[str, str | None]]
@@ -50,8 +62,7 @@ SENTENCES: dict[str, Sentence] = {
     "recommendation.updated": lambda e, d, *_rest: (
         _("%(actor)s revised the text.", actor=_actor(e)) if "body" in d.get("changes", {})
         else _("%(actor)s changed the title.", actor=_actor(e)), None),
-    "recommendation.author_added": lambda e, d, *_rest: (
-        _("%(actor)s added %(name)s as co-author.", actor=_actor(e), name=d.get("name", "?")), None),
+    "recommendation.author_added": _author_added,
     "recommendation.transitioned": _transitioned,
     "comment.created": lambda e, d, *_rest: (
         _("%(actor)s wrote an internal note.", actor=_actor(e)) if d.get("visibility") == "internal"

@@ -2,6 +2,7 @@
 
     python bench/seed.py main SIZES_JSON      # users, tokens, transitions, comments, list volumes; prints JSON
     python bench/seed.py events COUNT         # a chain of COUNT audit events, nothing else
+    python bench/seed.py explained COUNT      # COUNT events that the tables agree with (for verify --deep)
 
 People, tokens and the recommendations that transitions move are made through the services;
 volume that only has to be there (comments, list rows, audit events) is bulk-loaded.
@@ -107,10 +108,47 @@ def events(count: int) -> None:
         db.session.commit()
 
 
+def explained(count: int) -> None:
+    """A chain of ``count`` v2 events that the tables agree with, so ``audit verify --deep`` walks every
+    one: a person, a process and a recommendation through the services, then comments on it, each
+    row bulk-loaded beside its ``comment.created`` event (digested and hashed as the application does)."""
+    author, _password = services.create_user("bench@example.org", "Bench Author")
+    process = services.create_process("bench", "Bench", "citizen-recommendation")
+    services.grant_role(process, author, "member")
+    rec = services.create_recommendation(process.id, author, "Bench", "Comments follow.")
+    seq, prev = audit.head()
+    start, now = datetime(2026, 1, 1, tzinfo=UTC), utcnow()
+    comment_id = 0
+    while seq < count:
+        comments, rows = [], []
+        for seq in range(seq + 1, min(count, seq + BATCH) + 1):
+            comment_id += 1
+            body = f"Kommentar {comment_id}"
+            comments.append({"id": comment_id, "recommendation_id": rec.id, "author_id": author.id, "body": body,
+                             "body_html": f"<p>{body}</p>", "visibility": "public", "created_at": now, "hidden": False})
+            at = audit.timestamp(start + timedelta(seconds=seq))
+            data = audit.canonical_data({"body": body, "parent_id": None, "visibility": "public"})
+            salt = audit.new_salt()
+            data_digest = audit.digest_data(salt, data)
+            digest = audit.compute_hash_v2(prev, seq, at, author.id, "comment.created", "comment", comment_id, data_digest)
+            rows.append({"seq": seq, "v": 2, "at": at, "actor_id": author.id, "action": "comment.created",
+                         "subject_type": "comment", "subject_id": comment_id, "data": data, "salt": salt,
+                         "data_digest": data_digest, "prev_hash": prev, "hash": digest})
+            prev = digest
+        db.session.execute(insert(Comment), comments)
+        db.session.execute(insert(AuditEvent), rows)
+        db.session.commit()
+    if db.engine.dialect.name == "postgresql":  # the ids were given: move the sequence past them
+        db.session.execute(text("SELECT setval('comments_id_seq', (SELECT max(id) FROM comments))"))
+        db.session.commit()
+
+
 if __name__ == "__main__":
     app = create_app()
     with app.app_context():
         if sys.argv[1] == "main":
             print(json.dumps(main(json.loads(sys.argv[2]))))
+        elif sys.argv[1] == "explained":
+            explained(int(sys.argv[2]))
         else:
             events(int(sys.argv[2]))

@@ -278,10 +278,25 @@ def test_deep_finds_a_decision_changed_and_a_row_gone(world, rec_in, runner):
 
 
 def test_deep_skips_what_an_erased_payload_would_have_said(world, rec_in, runner):
-    rec = rec_in(world, "steering_review")
-    update("UPDATE audit_events SET data = NULL, salt = NULL WHERE action = 'recommendation.created'")
+    from app.models import Recommendation
+    rec = rec_in(world, "submitted")  # not public: erasing its author erases its creation and their note
+    services.erase_user(world.author.id)
+    services.fire(rec.id, "start_moderation", world.moderator, None, db.session.get(Recommendation, rec.id).version)
     update("UPDATE recommendations SET title = 'Changed after erasure' WHERE id = :r", r=rec.id)
     result = cli(runner, "audit", "verify", "--deep")
     assert result.exit_code == 0, result.output
     update("UPDATE recommendations SET state = 'adopted' WHERE id = :r", r=rec.id)  # the state is still known
     assert cli(runner, "audit", "verify", "--deep").exit_code == 1
+
+
+def test_deep_finds_a_payload_blanked_behind_the_erasures_back(world, rec_in, runner):
+    """The triggers let anyone with database access blank a v2 payload; only an erasure lists it."""
+    rec = rec_in(world, "steering_review")
+    seq = seq_of("recommendation.created", rec.id)
+    update("UPDATE audit_events SET data = NULL, salt = NULL WHERE seq = :seq", seq=seq)
+    update("UPDATE recommendations SET title = 'Changed after blanking' WHERE id = :r", r=rec.id)
+    assert cli(runner, "audit", "verify").exit_code == 0  # the chain itself is whole
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1
+    assert deep.stderr.strip() == (f"bad: event {seq}: its payload was erased, but no user.erased event after it "
+                                   "lists it")

@@ -33,6 +33,13 @@ def test_the_benchmarks_run_every_scenario():
     assert output.count("- met:") + output.count("- **missed**:") >= 10  # every target is judged
 
 
+def test_the_audit_chain_benchmark_runs_verify_and_deep():
+    output = run(str(REPO / "bench" / "audit_chain.py"), "--smoke", "--db", "sqlite")
+    for scenario in ("audit verify, 5000 events", "audit verify --deep, 5000 events"):
+        assert f"| {scenario} | sqlite |" in output, scenario
+    assert output.count("- met:") + output.count("- **missed**:") == 4  # speed and memory, for each
+
+
 def test_the_input_benchmark_runs():
     output = run(str(REPO / "bench" / "inputs.py"), "--smoke")
     assert "| comment (2,000) | typical document |" in output and "| body (5,000) | open brackets [ |" in output

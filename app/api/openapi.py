@@ -25,7 +25,8 @@ _TIME = {"type": "string", "format": "date-time"}
 _DATE = {"type": "string", "format": "date"}
 _PERSON = {
     "type": "object", "required": ["id", "name"], "additionalProperties": False,
-    "properties": {"id": _INT, "name": _STRING},
+    "properties": {"id": _INT, "name": {"type": "string", "description": "an erased person's is the pseudonym "
+                                                                "'Erased person ID' (docs/auditing.md#erasure)"}},
 }
 
 SCHEMAS = {

@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from flask import jsonify, request
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 

@@ -16,8 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from flask import current_app
-from flask_babel import force_locale, ngettext
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 

@@ -6,7 +6,7 @@ only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` 
 ``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
 they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
 ``follow_ups`` (reports on the implementation of adopted recommendations), ``notifications`` (who is told what,
-follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets); ``validation`` holds what they
+follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets), ``erasure`` (erasing a person); ``validation`` holds what they
 all check the same way. Each function that changes something runs in one write transaction
 (``app.transactions.write_transaction``), checks the actor's permissions, changes the models and
 appends exactly one audit event; anything that fails rolls all of it back. A call that changes
@@ -44,20 +44,17 @@ from .departments import (
     remove_department_member,
     request_statement,
 )
+from .erasure import Erasure, erase_user
 from .follow_ups import record_follow_up
 from .notifications import (
     follow,
     follows,
     mark_read,
+    modes as notification_modes,
+    save_settings as save_notification_settings,
     unfollow,
     unread_count,
     unsubscribe,
-)
-from .notifications import (
-    modes as notification_modes,
-)
-from .notifications import (
-    save_settings as save_notification_settings,
 )
 from .passwords import invite_user, request_password_reset, set_password_with_link, token_for
 from .processes import (
@@ -87,7 +84,7 @@ from .throttle import password_attempt, sign_in_attempt
 __all__ = [
     "Caller", "counts", "add_author", "add_department_member", "answer_statement", "change_password", "check_new_password",
     "create_comment", "create_department", "create_process", "create_recommendation", "create_token", "create_user",
-    "decline_statement", "decoy_password_hash", "dismiss_report", "edit_comment", "find_department", "find_process",
+    "decline_statement", "decoy_password_hash", "Erasure", "erase_user", "dismiss_report", "edit_comment", "find_department", "find_process",
     "remove_department_member", "request_statement",
     "find_user", "fire", "grant_role", "hash_password", "hash_token", "hide_comment", "rehash_password_if_needed",
     "parse_links", "report_comment", "revoke_role", "revoke_tokens", "set_active", "update_overview",

@@ -201,6 +201,8 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
             raise NotFound(_("there is no user %(id)s", id=user_id))
         if user.id == actor.id and not active:
             raise ValidationError(_("you cannot deactivate your own account"))
+        if user.erased_at is not None:
+            raise ValidationError(_("%(name)s is erased: the account cannot be used again", name=user.name))
         if user.active == active:
             return user
         user.active = active

@@ -4,8 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, overload
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from .. import text
 from ..errors import Forbidden, ServiceError, ValidationError

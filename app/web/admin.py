@@ -5,12 +5,11 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_timezone
-from flask_babel import gettext as _
+from flask_babel import get_timezone, gettext as _, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, permissions, services
+from .. import audit, permissions, services, timeline
 from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
@@ -19,7 +18,7 @@ from ..models import AuditEvent, Membership, Process, User
 from ..workflow import engine
 from . import bp, kept
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
-from .forms import ButtonForm, GrantForm, InviteForm, ProcessForm, UserForm, options
+from .forms import ButtonForm, EraseForm, GrantForm, InviteForm, ProcessForm, UserForm, options
 from .procedures import overview_form
 
 AUDIT_PAGE = 50
@@ -84,6 +83,45 @@ def admin_user_active(user_id: int, change: str):
         flash(_("%(name)s can sign in again.", name=user.name) if user.active
               else _("%(name)s is deactivated: their sessions and API tokens stop working.", name=user.name), "success")
     return redirect(url_for("web.admin_users"))
+
+
+@bp.route("/admin/users/<id:user_id>/erase", methods=["GET", "POST"])
+@superuser_only
+def admin_user_erase(user_id: int):
+    """Erase a person (docs/auditing.md#erasure), after the superuser typed their e-mail address."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if user.erased_at is not None:
+        flash(_("This person is erased already."), "error")
+        return redirect(url_for("web.admin_users"))
+    form = EraseForm()
+    status = 200
+    if form.validate_on_submit():
+        if form.confirm.data.strip().lower() != user.email.strip().lower():
+            form.confirm.errors.append(_("This is not the person's e-mail address; nothing was erased."))
+            status = 422
+        else:
+            try:
+                done = services.erase_user(user.id, actor=current_user)
+            except ServiceError as error:
+                db.session.rollback()
+                flash_error(error)
+            else:
+                flash(ngettext("The person is erased and now appears as “%(pseudonym)s”; %(num)d audit payload "
+                               "holding their data was erased.",
+                               "The person is erased and now appears as “%(pseudonym)s”; %(num)d audit payloads "
+                               "holding their data were erased.", len(done.erased),
+                               pseudonym=timeline.person(done.pseudonym)), "success")
+                if done.v1_kept:
+                    flash(ngettext("%(num)d older audit event (format v1) holds their data and cannot be erased "
+                                   "without breaking the chain.",
+                                   "%(num)d older audit events (format v1) hold their data and cannot be erased "
+                                   "without breaking the chain.", done.v1_kept), "info")
+                return redirect(url_for("web.admin_users"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("admin/erase.html", form=form, user=user), status
 
 
 @bp.route("/admin/processes", methods=["GET", "POST"])

@@ -5,9 +5,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app, flash, request
-from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload

@@ -186,3 +186,8 @@ class NotificationSettingsForm(FlaskForm):
     followed = SelectField(_l("Activity on what I follow"), choices=MODE_CHOICES)
     language = SelectField(_l("Language of my e-mails"), choices=[("", _l("The installation's language")),
                                                                   ("de", "Deutsch"), ("en", "English")])
+
+
+class EraseForm(FlaskForm):
+    """Erasing a person cannot be undone: the superuser types the person's e-mail address to confirm."""
+    confirm = StringField(_l("Type the person's e-mail address to confirm"), validators=[DataRequired(), Length(max=254)])

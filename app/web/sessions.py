@@ -15,8 +15,7 @@ from ..roles import process_roles, roles_for
 from ..workflow import engine
 from . import bp, follow_ups
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
-from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm
-from .forms import options as choices
+from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm, options as choices
 
 PER_PAGE = 20
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import format_decimal
-from flask_babel import gettext as _
+from flask_babel import format_decimal, gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -62,6 +61,9 @@ SORTS = {
 def number(value) -> str:
     return format_decimal(value)
 
+
+# An erased person's pseudonym in the reader's language: ``{{ comment.author.name | person }}``.
+bp.add_app_template_filter(timeline.person, "person")
 
 # In place of Flask-Babel's filter of the same name (registered before the blueprints).
 bp.add_app_template_filter(dates.datetimeformat, "datetimeformat")

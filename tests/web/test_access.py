@@ -48,6 +48,7 @@ def pages(site):
         ("/admin/audit/verify", {"superuser"}, 403),
         ("/home", set(SIGNED_IN), None), ("/notifications", set(SIGNED_IN), None),
         ("/notifications/settings", set(SIGNED_IN), None), ("/admin/outbox", {"superuser"}, 403),
+        (f"/admin/users/{site['world'].member.id}/erase", {"superuser"}, 403),
     ]
 
 
@@ -87,6 +88,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
         ("/admin/users", {"email": "new@example.org", "name": "New"}, 403),
         ("/admin/processes", {"slug": "new", "title": "New", "workflow": "citizen-concern"}, 403),
         (f"/admin/users/{world.author.id}/deactivate", {}, 403),
+        (f"/admin/users/{world.author.id}/erase", {"confirm": world.author.email}, 403),
         (f"/processes/{slug}/recommendations/{site['draft'].number}/transition", {"trigger": "submit", "version": 1}, 404),
         ("/admin/users/invite", {"invite-email": "invited@example.org", "invite-name": "Invited"}, 403),
         (f"/processes/{slug}/recommendations/{site['draft'].number}/follow", {}, 404),
@@ -111,6 +113,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     assert services.find_user("new@example.org") is None and db.session.get(User, world.author.id).active
     assert services.find_user("invited@example.org") is None
     assert not services.follows(world.member.id, recommendation_id=site["draft"].id)
+    assert db.session.get(User, world.author.id).erased_at is None and db.session.get(User, world.author.id).email
 
 
 def test_no_post_without_its_csrf_token(app, site):
@@ -128,6 +131,7 @@ def test_no_post_without_its_csrf_token(app, site):
         (moderator, "/account/password", {"current": "a-long-test-password", "new": "another-long-password"}),
         (superuser, "/admin/users", {"email": "csrf@example.org", "name": "Csrf"}),
         (superuser, f"/admin/users/{world.member.id}/deactivate", {}),
+        (superuser, f"/admin/users/{world.member.id}/erase", {"confirm": world.member.email}),
         (superuser, "/admin/processes", {"slug": "csrf", "title": "Csrf", "workflow": "citizen-concern"}),
         (superuser, f"/admin/processes/{slug}", {"user_id": world.outsider.id, "role": "member"}),
         (moderator, "/account/sign-out-everywhere", {}),

@@ -1,0 +1,279 @@
+"""Erasure of a person (GDPR Art. 17): the account anonymized, their personal data blanked in the trail.
+
+``erase_user`` is what ``ratschlag users erase`` and the superusers' page call. In one write
+transaction it
+
+- anonymizes the account: the name becomes a pseudonym (``Erased person 7``), the e-mail address
+  is removed, the password, sessions and API tokens stop working, the account is deactivated and
+  loses superuser rights, process roles and department memberships;
+- replaces the person's name and e-mail address by the pseudonym wherever a text in the tables
+  mentions them (recommendations and their versions, decisions, comments, reports, statements);
+- blanks ``data`` and ``salt`` of every v2 event that holds the person's personal data (the one
+  change the database triggers allow on audit rows; ``data_digest`` and ``hash`` stay, so the
+  chain still verifies), and counts the v1 events that hold it and cannot be erased;
+- appends one ``user.erased`` event, which lists the erased events and the redacted rows but holds
+  none of the erased data (``audit verify --deep`` checks every erased payload against these lists).
+
+What counts as the person's personal data in each action's payload is decided in ``holds`` and
+documented in docs/auditing.md (section "Erasure"). Contributions stay in the tables, attributed
+to the pseudonym.
+
+The trail is searched in two passes so that a long chain does not hold the write lock: first,
+outside the write transaction, a cheap filter picks candidate events; then, inside it, the
+candidates and every event appended since are judged by the full rules and blanked.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, select, update
+
+from .. import audit, text
+from ..disclosure import Reader
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..models import (
+    ApiToken,
+    AuditEvent,
+    Comment,
+    CommentReport,
+    CommentRevision,
+    Decision,
+    DepartmentMember,
+    Membership,
+    Recommendation,
+    RecommendationRevision,
+    Statement,
+    User,
+    pseudonym,
+    utcnow,
+)
+from ..roles import forget_roles
+from ..transactions import write_transaction
+from .validation import require_superuser
+
+#: What an erased account holds instead of an e-mail address: no address (no "@"), so nobody signs
+#: in with it and no e-mail is ever sent to it; unique, as the column's index demands.
+ERASED_EMAIL = "erased-{id}"
+#: Not a password hash werkzeug knows: every password check against it fails.
+UNUSABLE_PASSWORD = "!erased"
+#: Shorter names are not searched for in other people's payloads: "Al" is in too many words.
+NAME_MIN_SEARCHED = 3
+
+#: Actions whose payload carries a text the actor wrote (a title, a body, a note, a reason, a question).
+AUTHORED_TEXT = ("recommendation.created", "recommendation.updated", "recommendation.transitioned",
+                 "comment.created", "comment.edited", "comment.hidden", "comment.reported",
+                 "statement.requested", "statement.answered", "statement.declined")
+#: Actions whose payload names the person by ``user_id`` together with something more than the id:
+#: a co-author's name, a token's label (free text the person chose).
+NAMES_THE_PERSON = ("recommendation.author_added", "token.created", "token.revoked")
+
+_FIELDS = (AuditEvent.seq, AuditEvent.v, AuditEvent.actor_id, AuditEvent.action, AuditEvent.subject_type,
+           AuditEvent.subject_id, AuditEvent.data)
+_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did."""
+    user_id: int
+    pseudonym: str
+    erased: list[int]  # the sequence numbers of the v2 events whose payload was blanked now
+    v1_kept: int  # v1 events that hold the person's data: erasing them would break the chain
+
+
+class Person:
+    """The person being erased, as the rules below look for them."""
+
+    def __init__(self, user: User):
+        self.id = user.id
+        self.pseudonym = pseudonym(user.id)
+        self._user_id = re.compile(rf'"user_id":{user.id}[,}}]')
+        needles = {user.email.strip()}
+        if len(user.name.strip()) >= NAME_MIN_SEARCHED:
+            needles.add(user.name.strip())
+        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there.
+        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
+        # Whole words only, whatever the case: "Max" is not in "maximal".
+        self.mention = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True)))
+                                  + r")(?!\w)", re.IGNORECASE)
+        # A plain search of the lower-cased text first: three times as fast as the pattern alone, which
+        # then only confirms the few hits (the whole trail is searched).
+        self._lowered = tuple({needle.lower() for needle in needles})
+
+    def names(self, text: str | None) -> bool:
+        """Whether ``text`` mentions the person (their e-mail address or name)."""
+        if not text:
+            return False
+        lowered = text.lower()
+        return any(needle in lowered for needle in self._lowered) and self.mention.search(text) is not None
+
+    def redact(self, text: str | None) -> str | None:
+        """``text`` with every mention of the person replaced by the pseudonym."""
+        return self.mention.sub(self.pseudonym, text) if text else text
+
+    def about_account(self, row: Any) -> bool:
+        """An event about the person's account (created, (de)activated, password changed)."""
+        return row.subject_type == "user" and row.subject_id == self.id
+
+    def named_by_id(self, row: Any) -> bool:
+        return row.action in NAMES_THE_PERSON and row.data is not None and bool(self._user_id.search(row.data))
+
+    def mentioned(self, row: Any) -> bool:
+        """The person's e-mail address or name written anywhere in the payload, by anyone."""
+        return self.names(row.data)
+
+    def wrote(self, row: Any) -> bool:
+        """A text the person wrote (a transition counts only with its note)."""
+        return (row.actor_id == self.id and row.action in AUTHORED_TEXT and row.data is not None
+                and (row.action != "recommendation.transitioned" or '"note":' in row.data))
+
+    def candidate(self, row: Any) -> bool:
+        """The cheap first pass: everything ``holds`` might say yes to."""
+        return self.about_account(row) or self.named_by_id(row) or self.mentioned(row) or self.wrote(row)
+
+
+def holds(person: Person, rows: list[Any]) -> list[Any]:
+    """The events among ``rows`` whose payload holds the person's personal data (docs/auditing.md):
+
+    - every event about their account (``user.*`` with them as subject): e-mail and name;
+    - a co-author's addition naming them, and their API tokens' events (the label is their text);
+    - any payload, whoever wrote it, that contains their e-mail address or name;
+    - a text they wrote that is not public: what an anonymous visitor may not read now (a draft, an
+      internal note, a hidden comment, a report, an internal statement). Their public
+      contributions stay, attributed to the pseudonym.
+    """
+    found, texts = [], []
+    for row in rows:
+        if row.data is None or row.data == "{}":
+            continue  # erased already, or nothing to erase
+        if person.about_account(row) or person.named_by_id(row) or person.mentioned(row):
+            found.append(row)
+        elif person.wrote(row):
+            texts.append(row)
+    found += [row for row, data_shown, _actor in Reader(None).judged(texts) if not data_shown]
+    return sorted(found, key=lambda row: row.seq)
+
+
+#: Free texts in the tables where anyone may have named the person: the model, its text columns, the
+#: column holding the HTML rendered from ``body``, and the audit subject the row belongs to (its kind
+#: and the column with its id), which ``user.erased`` lists as redacted.
+TEXTS = (
+    (Recommendation, ("title", "body"), "body_html", ("recommendation", "id")),
+    (RecommendationRevision, ("title", "body"), "body_html", ("recommendation", "recommendation_id")),
+    (Decision, ("note",), None, ("recommendation", "recommendation_id")),
+    (Comment, ("body", "hidden_reason"), "body_html", ("comment", "id")),
+    (CommentRevision, ("body",), "body_html", ("comment", "comment_id")),
+    (CommentReport, ("reason",), None, ("comment_report", "id")),
+    (Statement, ("question", "body", "reason"), "body_html", ("statement", "id")),
+)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    model: Any
+    id: int
+    old: dict[str, str | None]
+    new: dict[str, str | None]  # with the HTML rendered from a redacted body
+    key: tuple[str, int]  # the audit subject it belongs to, e.g. ("recommendation", 12)
+
+
+def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
+    """Every table row whose free text mentions the person, with its text redacted (and its Markdown
+    rendered again)."""
+    found = {}
+    for model, columns, html, (kind, subject) in TEXTS:
+        statement = select(model.id, getattr(model, subject), *(getattr(model, c) for c in columns)).order_by(model.id)
+        for row in db.session.execute(statement.execution_options(yield_per=_BATCH)):
+            old = dict(zip(columns, row[2:], strict=True))
+            if not any(person.names(value) for value in old.values()):
+                continue
+            new = {c: person.redact(v) for c, v in old.items()}
+            if html and new.get("body") != old.get("body"):
+                new[html] = text.render(new["body"])
+            found[(model, row[0])] = Redaction(model, row[0], old, new, (kind, row[1]))
+    return found
+
+
+def _candidates(person: Person, up_to: int) -> list[int]:
+    statement = select(*_FIELDS).where(AuditEvent.seq <= up_to).order_by(AuditEvent.seq)
+    return [row.seq for row in db.session.execute(statement.execution_options(yield_per=_BATCH))
+            if person.candidate(row)]
+
+
+def _rows(where: Any) -> list[Any]:
+    return list(db.session.execute(select(*_FIELDS).where(where).order_by(AuditEvent.seq)))
+
+
+def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def erase_user(user_id: int, actor: User | None = None) -> Erasure:
+    """Erase a person (``actor`` a superuser, or None for the operator at the command line or the
+    worker). Refuses a person erased already, and a superuser's own account."""
+    require_superuser(actor)  # before the search, which reads the whole trail
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("there is no user %(id)s", id=user_id))
+    if user.erased_at is not None:
+        raise ValidationError(_("%(name)s is erased already", name=user.name))
+    person = Person(user)
+    seen_up_to = audit.head()[0]
+    candidates = _candidates(person, seen_up_to)
+    prepared = _redactions(person)  # Markdown is rendered before the write transaction
+    with write_transaction() as session:
+        require_superuser(actor)
+        user = session.scalars(select(User).where(User.id == user_id).with_for_update()
+                               .execution_options(populate_existing=True)).one()
+        if user.erased_at is not None:
+            raise ValidationError(_("%(name)s is erased already", name=user.name))
+        if actor is not None and actor.id == user.id:
+            raise ValidationError(_("you cannot erase your own account"))
+        person = Person(user)  # as it is now, under the lock
+        rows = [row for chunk in _chunks(candidates) for row in _rows(AuditEvent.seq.in_(chunk))]
+        rows += [row for row in _rows(AuditEvent.seq > seen_up_to) if person.candidate(row)]
+        found = holds(person, rows)
+        erased = [row.seq for row in found if row.v == 2]
+        for chunk in _chunks(erased):
+            session.execute(update(AuditEvent).where(AuditEvent.seq.in_(chunk)).values(data=None, salt=None)
+                            .execution_options(synchronize_session=False))
+        now = utcnow()
+        user.name, user.email = pseudonym(user.id), ERASED_EMAIL.format(id=user.id)
+        user.password_hash, user.session_token = UNUSABLE_PASSWORD, secrets.token_hex(16)
+        user.active, user.is_superuser, user.erased_at = False, False, now
+        # The tables' texts, read again under the lock: a text changed since the first pass is redacted
+        # as it is now (rendering its Markdown here, a rare race, rather than missing a mention).
+        planned, redacted = _redactions(person), {}
+        for key, redaction in planned.items():
+            ahead = prepared.get(key)
+            if ahead is not None and ahead.old == redaction.old:
+                redaction = ahead
+            values = dict(redaction.new)
+            if redaction.model is Recommendation:  # a client holding the text before cannot write it back
+                values["version"] = Recommendation.version + 1
+            session.execute(update(redaction.model).where(redaction.model.id == redaction.id)
+                            .values(**values).execution_options(synchronize_session=False))
+            redacted.setdefault(redaction.key[0], set()).add(redaction.key[1])
+        session.execute(update(ApiToken).where(ApiToken.user_id == user.id)
+                        .values(label="").execution_options(synchronize_session=False))
+        session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now).execution_options(synchronize_session=False))
+        roles = session.execute(delete(Membership).where(Membership.user_id == user.id)
+                                .execution_options(synchronize_session=False)).rowcount
+        departments = session.execute(delete(DepartmentMember).where(DepartmentMember.user_id == user.id)
+                                      .execution_options(synchronize_session=False)).rowcount
+        v1_kept = len(found) - len(erased)
+        audit.record("user.erased", user, actor, {
+            "pseudonym": user.name, "erased_events": erased, "v1_events_kept": v1_kept,
+            "redacted": {kind: sorted(ids) for kind, ids in sorted(redacted.items())},
+            "roles_ended": roles, "departments_left": departments})
+    forget_roles()
+    return Erasure(user.id, user.name, erased, v1_kept)

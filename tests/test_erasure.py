@@ -1,0 +1,338 @@
+"""Erasing a person (docs/auditing.md, "Erasure"): ``ratschlag users erase EMAIL --yes`` and the
+superusers' page anonymize the account and blank the v2 payloads that hold the person's data; the
+chain and the deep check still pass, one ``user.erased`` event records it, and nothing else changes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from app import audit, services
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ApiToken, AuditEvent, Comment, DepartmentMember, Membership, Recommendation, User
+from tests.conftest import audit_count, path_to
+from tests.test_audit_v2 import cli, lines, recipe
+from tests.web.browser import PASSWORD, Browser
+
+NAME, EMAIL = "Wilhelmine Quast", "W.Quast@Example.org"
+SECRETS = ("wilhelmine", "quast")  # every trace of the name or address contains one of these
+
+
+def fire_along(world, rec, state, author):
+    from app.workflow import engine
+    for _source, transition in path_to(engine().get(world.process.workflow_id), state):
+        role = transition.roles[0]
+        actor = author if role in ("author", "member") else world.by_role(role)
+        rec = services.fire(rec.id, transition.trigger, actor, "Weil es richtig ist.", rec.version)
+    return rec
+
+
+@pytest.fixture
+def victim(world, people, rec_in):
+    """A person with roles in a process and a department, a token, public and non-public texts, a
+    report and a co-authorship, among other people's contributions."""
+    people(world)
+    person = services.create_user(EMAIL, NAME, password=PASSWORD)[0]
+    services.grant_role(world.process, person, "member")
+    services.grant_role(world.process, person, "moderator")
+    department = services.create_department("umwelt", "Umweltamt")
+    services.add_department_member(department, person)
+    token = services.create_token(person, "Laptop")
+    public = services.create_recommendation(world.process.id, person, "Mehr Bänke am Ufer", "Zum Ausruhen.")
+    public = fire_along(world, public, "steering_review", person)
+    draft = services.create_recommendation(world.process.id, person, "Noch geheim", "Entwurfstext der Person.")
+    services.update_recommendation(draft.id, person, draft.version, body="Überarbeiteter Entwurf.")
+    others = rec_in(world, "draft", title="Fremder Entwurf")
+    services.add_author(others.id, world.author, person)  # the event names the co-author
+    said = services.create_comment(public.id, person, "Öffentlich gesagt.")
+    note = services.create_comment(public.id, person, "Interne Notiz der Person.", visibility="internal")
+    rude = services.create_comment(public.id, person, "Unhöflich gesagt.")
+    services.hide_comment(rude.id, world.moderator, "Bitte sachlich bleiben.")
+    other = services.create_comment(public.id, world.member, "Ein anderer Kommentar.")
+    report = services.report_comment(other.id, person, "Meldegrund der Person.")
+    # other people name them, in a public comment and in a draft's text
+    mention = services.create_comment(public.id, world.member, f"Ich stimme **{NAME}** zu.")
+    others = services.update_recommendation(others.id, world.author, others.version,
+                                            body=f"Abgestimmt mit {EMAIL.lower()} und der Moderation.")
+    return dict(person=person, token=token, public=public, draft=draft, others=others, said=said, note=note,
+                rude=rude, other=other, report=report, mention=mention, world=world)
+
+
+def payload(action: str, subject_id: int) -> dict | None:
+    row = db.session.execute(sa.select(AuditEvent.data).where(
+        AuditEvent.action == action, AuditEvent.subject_id == subject_id).order_by(AuditEvent.seq)).first()
+    return None if row.data is None else json.loads(row.data)
+
+
+def text_values() -> list[tuple[str, str, str]]:
+    """Every text value in every table: (table, column, value)."""
+    inspector = sa.inspect(db.engine)
+    found = []
+    for table in inspector.get_table_names():
+        columns = [c["name"] for c in inspector.get_columns(table) if isinstance(c["type"], (sa.String, sa.Text))]
+        for column in columns:
+            for (value,) in db.session.execute(sa.text(f'SELECT "{column}" FROM "{table}"')):
+                if value is not None:
+                    found.append((table, column, value))
+    return found
+
+
+def test_the_command_wants_yes_and_changes_nothing_without_it(victim, runner):
+    events = audit_count()
+    result = cli(runner, "users", "erase", EMAIL)
+    assert result.exit_code == 1
+    assert "cannot be undone; nothing was changed. Add --yes to erase." in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert audit_count() == events
+    user = db.session.get(User, victim["person"].id)
+    assert (user.name, user.email, user.erased_at) == (NAME, EMAIL, None)
+
+
+def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner, app, api):
+    person, world = victim["person"], victim["world"]
+    signed_in = Browser(app).login(person)
+    assert signed_in.client.get("/my").status_code == 200
+    before = {row.seq: row for row in db.session.execute(sa.select(AuditEvent.seq, AuditEvent.data, AuditEvent.hash))}
+
+    result = cli(runner, "users", "erase", EMAIL.lower(), "--yes")
+    assert result.exit_code == 0, result.output
+    erased_event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.erased")).one()
+    data = json.loads(erased_event.data)
+    assert result.stdout.splitlines()[0] == (f"erased user {person.id}, now Erased person {person.id}: "
+                                             f"{len(data['erased_events'])} audit payloads erased")
+    assert (erased_event.subject_type, erased_event.subject_id, erased_event.actor_id) == ("user", person.id, None)
+    assert data == {"pseudonym": f"Erased person {person.id}", "erased_events": data["erased_events"],
+                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1,
+                    "redacted": {"comment": [victim["mention"].id], "recommendation": [victim["others"].id]}}
+
+    # exactly the listed payloads were blanked, nothing else changed, and the chain verifies
+    after = {row.seq: row for row in db.session.execute(sa.select(AuditEvent.seq, AuditEvent.data, AuditEvent.hash))}
+    assert max(after) == max(before) + 1
+    blanked = sorted(seq for seq in before if before[seq].data is not None and after[seq].data is None)
+    assert blanked == data["erased_events"] and len(blanked) == 10  # the ten listed below
+    assert all(after[seq].hash == before[seq].hash for seq in before)
+    assert all(after[seq].data == before[seq].data for seq in before if seq not in blanked)
+    verify = cli(runner, "audit", "verify")
+    assert verify.exit_code == 0
+    assert verify.stdout.strip() == (f"ok: {max(after)} events, head {audit.head()[1]} "
+                                     f"({len(blanked)} erased payloads not checked)")
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 0, deep.output
+    assert deep.stdout.splitlines()[-1].endswith("agree with the events")
+
+    # the name and the address are nowhere in the database
+    leaks = [(t, c, v[:80]) for t, c, v in text_values() if any(s in v.lower() for s in SECRETS)]
+    assert leaks == []
+
+    # the account: pseudonym, no address, nothing to sign in with, no roles
+    user = db.session.get(User, person.id)
+    assert (user.name, user.active, user.is_superuser) == (f"Erased person {person.id}", False, False)
+    assert "@" not in user.email and user.erased_at is not None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(Membership.user_id == person.id)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DepartmentMember)
+                             .where(DepartmentMember.user_id == person.id)) == 0
+    assert all(t.revoked_at is not None and t.label == "" for t in
+               db.session.scalars(sa.select(ApiToken).where(ApiToken.user_id == person.id)))
+    assert api.get("/processes", headers={"Authorization": f"Bearer {victim['token']}"}).status_code == 401
+    browser = Browser(app)
+    browser.get("/login")
+    browser.post("/login", {"email": EMAIL, "password": PASSWORD})
+    assert "E-mail or password is wrong." in browser.text
+    assert browser.client.get("/my").status_code == 302
+    assert signed_in.client.get("/my").status_code == 302  # the session that was open has ended
+
+    # public contributions stay, under the pseudonym; non-public texts are gone from the trail
+    assert db.session.get(Recommendation, victim["public"].id).title == "Mehr Bänke am Ufer"
+    assert payload("recommendation.created", victim["public"].id)["title"] == "Mehr Bänke am Ufer"
+    assert payload("comment.created", victim["said"].id)["body"] == "Öffentlich gesagt."
+    assert payload("recommendation.created", victim["draft"].id) is None
+    assert payload("recommendation.updated", victim["draft"].id) is None
+    assert payload("comment.created", victim["note"].id) is None
+    assert payload("comment.created", victim["rude"].id) is None  # hidden: not public
+    assert payload("comment.reported", victim["report"].id) is None
+    assert payload("recommendation.author_added", victim["others"].id) is None
+    # other people's texts that named them: the name is the pseudonym now, in the tables; erased in the trail
+    mention = db.session.get(Comment, victim["mention"].id)
+    assert mention.body == f"Ich stimme **Erased person {person.id}** zu."
+    assert mention.body_html == f"<p>Ich stimme <strong>Erased person {person.id}</strong> zu.</p>"
+    assert payload("comment.created", victim["mention"].id) is None
+    assert db.session.get(Recommendation, victim["others"].id).body == \
+        f"Abgestimmt mit Erased person {person.id} und der Moderation."
+    assert payload("recommendation.updated", victim["others"].id) is None
+    assert payload("user.created", person.id) is None
+    assert payload("token.created", db.session.scalars(sa.select(ApiToken.id).where(ApiToken.user_id == person.id)).first()) is None
+    # the state changes stay: the transitions' payloads say what happened
+    transitions = db.session.scalars(sa.select(AuditEvent.data).where(
+        AuditEvent.action == "recommendation.transitioned", AuditEvent.subject_id == victim["public"].id)).all()
+    assert [json.loads(d)["to"] for d in transitions] == ["submitted", "in_moderation", "steering_review"]
+
+    # other people's data is untouched
+    assert payload("user.created", world.member.id)["email"] == world.member.email
+    assert payload("comment.created", victim["other"].id)["body"] == "Ein anderer Kommentar."
+    assert payload("comment.hidden", victim["rude"].id) == {"reason": "Bitte sachlich bleiben."}
+    assert payload("recommendation.created", victim["others"].id)["title"] == "Fremder Entwurf"
+    assert db.session.get(User, world.member.id).email == world.member.email
+    assert db.session.get(Comment, victim["note"].id).body == "Interne Notiz der Person."  # the file keeps it
+
+
+def test_readers_see_erased_payloads_and_the_pseudonym(victim, runner, app, api, browser):
+    person, world = victim["person"], victim["world"]
+    assert cli(runner, "users", "erase", EMAIL, "--yes").exit_code == 0
+    # the events endpoint: erased payloads say so, the actor is the pseudonym
+    events = api.get(f"/recommendations/{victim['draft'].id}/events", world.moderator).json["items"]
+    created = events[0]
+    assert (created["action"], created["data"], created["salt"], created["erased"]) == \
+        ("recommendation.created", None, None, True)
+    assert created["actor"] == {"id": person.id, "name": f"Erased person {person.id}"}
+    assert len(created["data_digest"]) == 64
+    public = api.get(f"/recommendations/{victim['public'].id}").json
+    assert public["authors"] == [{"id": person.id, "name": f"Erased person {person.id}"}]
+    # the public export marks them, and still verifies with the twenty-line script
+    exported = cli(runner, "audit", "export", "--public").stdout
+    erased = [e for e in lines(exported) if e.get("erased")]
+    assert erased and all(e["data"] is None and e["salt"] is None for e in erased)
+    assert not any(s in exported.lower() for s in SECRETS)
+    assert recipe(exported).stdout == cli(runner, "audit", "verify").stdout
+    # pages: "erased person" in English and German, never the name
+    page = f"/processes/{world.process.slug}/recommendations/{victim['public'].number}"
+    english = browser(world.member).get(page).text
+    assert f"Erased person {person.id}" in english and "Quast" not in english
+    german = browser(world.moderator)
+    german.client.get("/language/de")
+    german_text = german.get(page).text
+    assert f"Gelöschte Person {person.id}" in german_text and "Quast" not in german_text
+
+
+def test_a_second_erasure_is_a_clear_error(victim, runner):
+    person = victim["person"]
+    assert cli(runner, "users", "erase", EMAIL, "--yes").exit_code == 0
+    events = audit_count()
+    again = cli(runner, "users", "erase", EMAIL, "--yes")
+    assert again.exit_code == 1 and again.stderr.strip() == f"Error: there is no user with the e-mail {EMAIL}"
+    pseudonymous = cli(runner, "users", "erase", f"erased-{person.id}", "--yes")
+    assert pseudonymous.exit_code == 1 and "there is no user" in pseudonymous.stderr
+    with pytest.raises(ValidationError, match=f"Erased person {person.id} is erased already"):
+        services.erase_user(person.id)
+    assert audit_count() == events
+    with pytest.raises(ValidationError, match="cannot be used again"):
+        services.set_active(victim["world"].superuser, person.id, True)
+
+
+def test_the_superusers_page_asks_for_the_address_first(victim, app, browser):
+    person, world = victim["person"], victim["world"]
+    admin = browser(world.superuser)
+    admin.get("/admin/users")
+    assert f"Erase {NAME}…" in admin.text
+    url = f"/admin/users/{person.id}/erase"
+    admin.get(url)
+    assert "cannot be undone" in admin.text
+    events = audit_count()
+    admin.post(url, {"confirm": "someone@example.org"}, status=422)
+    assert "This is not the person's e-mail address; nothing was erased." in admin.text
+    admin.post(url, {"confirm": ""}, status=422)
+    assert audit_count() == events and db.session.get(User, person.id).name == NAME
+    # without its CSRF token the form is refused
+    assert admin.client.post(url, data={"confirm": EMAIL}).status_code == 400
+    assert audit_count() == events
+    admin.get(url)
+    admin.post(url, {"confirm": EMAIL.upper()}, status=200)
+    assert f"The person is erased and now appears as “Erased person {person.id}”" in admin.text
+    assert db.session.get(User, person.id).erased_at is not None
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.erased")).one()
+    assert event.actor_id == world.superuser.id
+    log = admin.get("/admin/audit").text  # the audit log: the erased payloads say so, the name is gone
+    assert "user.erased" in log and log.count("erased") > len(json.loads(event.data)["erased_events"])
+    assert "Quast" not in log and EMAIL.lower() not in log.lower()
+    # erased already: the page says so and changes nothing
+    again = admin.client.get(url, follow_redirects=True)
+    assert "This person is erased already." in again.text
+    assert f"Erased person {person.id}" in again.text and "Quast" not in again.text
+    assert audit_count() == events + 1
+    # a superuser cannot erase themselves
+    with pytest.raises(ValidationError, match="your own account"):
+        services.erase_user(world.superuser.id, actor=world.superuser)
+
+
+def test_only_superusers_erase(victim, app, browser):
+    person, world = victim["person"], victim["world"]
+    events = audit_count()
+    for role in ("member", "author", "moderator", "administrator", "outsider"):
+        visitor = browser(world.by_role(role))
+        visitor.get("/")
+        assert visitor.client.get(f"/admin/users/{person.id}/erase").status_code == 403
+        assert visitor.post(f"/admin/users/{person.id}/erase", {"confirm": EMAIL}).status_code == 403
+    anonymous = Browser(app)
+    assert anonymous.client.get(f"/admin/users/{person.id}/erase").status_code == 302
+    from app.errors import Forbidden
+    with pytest.raises(Forbidden):
+        services.erase_user(person.id, actor=world.moderator)
+    assert audit_count() == events and db.session.get(User, person.id).name == NAME
+
+
+def test_v1_events_that_hold_their_data_are_counted_and_left(victim, runner):
+    """An event of the format before v2 hashes its data: erasing it would break the chain."""
+    person, world = victim["person"], victim["world"]
+    seq, prev = audit.head()
+    at, body = "2026-11-01T10:00:00.000000Z", f"Danke an {NAME}!"
+    with db.engine.begin() as conn:  # a comment from before v2 that names them, and their account's creation
+        comment_id = conn.execute(sa.text(
+            "INSERT INTO comments (recommendation_id, author_id, body, body_html, visibility, created_at, hidden) "
+            "VALUES (:rec, :author, :body, :html, 'public', '2026-11-01 10:00:00', false) RETURNING id"),
+            {"rec": victim["public"].id, "author": world.member.id, "body": body, "html": f"<p>{body}</p>"}).scalar()
+        for n, (action, kind, subject, data) in enumerate((
+                ("user.created", "user", person.id, {"email": EMAIL, "name": NAME, "superuser": False}),
+                ("comment.created", "comment", comment_id, {"body": body, "visibility": "public", "parent_id": None})),
+                start=seq + 1):
+            digest = audit.compute_hash(prev, n, at, None, action, kind, subject, data)
+            conn.execute(sa.text(
+                "INSERT INTO audit_events (seq, at, actor_id, action, subject_type, subject_id, data, prev_hash, hash) "
+                "VALUES (:seq, :at, NULL, :action, :kind, :id, :data, :prev, :hash)"),
+                {"seq": n, "at": at, "action": action, "kind": kind, "id": subject, "data": audit.canonical_data(data),
+                 "prev": prev, "hash": digest})
+            prev = digest
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+    result = cli(runner, "users", "erase", EMAIL, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == ("2 events written before audit format v2 hold their data and cannot "
+                                             "be erased without breaking the chain: they were left")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "user.erased")).one()
+    assert json.loads(event.data)["v1_events_kept"] == 2
+    assert json.loads(db.session.get(AuditEvent, seq + 1).data)["email"] == EMAIL  # still there, and still hashed
+    # the table names the pseudonym now, the v1 event still the person: the deep check knows why
+    assert db.session.get(Comment, comment_id).body == f"Danke an Erased person {person.id}!"
+    assert comment_id in json.loads(event.data)["redacted"]["comment"]
+    assert cli(runner, "audit", "verify").exit_code == 0
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 0, deep.output
+
+
+def test_deep_still_finds_a_role_given_back_to_an_erased_person_by_sql(victim, runner, world):
+    from tests.test_audit import tamper
+    person = victim["person"]
+    assert cli(runner, "users", "erase", EMAIL, "--yes").exit_code == 0
+    granted = [row.subject_id for row in db.session.execute(sa.text(
+        "SELECT subject_id, data FROM audit_events WHERE action = 'membership.granted' ORDER BY seq"))
+        if json.loads(row.data)["user_id"] == person.id]
+    tamper("INSERT INTO memberships (id, user_id, process_id, role, created_at) "
+           "VALUES (:id, :user, :process, 'moderator', '2026-11-01 10:00:00')",
+           id=granted[-1], user=person.id, process=world.process.id)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1
+    assert deep.stderr.strip() == (f"bad: membership {granted[-1]}: the events say it ended when its holder "
+                                   "was erased")
+
+
+def test_a_mention_is_the_whole_name_or_address_in_any_case():
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name='Max "Maxi" Muster', email="max@example.org"))
+    assert person.names("Danke, MAX \"MAXI\" MUSTER!") and person.names("an max@Example.org schreiben")
+    assert person.names('{"body":"Max \\"Maxi\\" Muster sagt"}')  # as canonical JSON writes it
+    assert not person.names("maximal Max Mustermann") and not person.names("remax@example.org")
+    assert person.redact("Gruß an max \"maxi\" muster und max@example.org.") == \
+        "Gruß an Erased person 7 und Erased person 7."
+    short = Person(SimpleNamespace(id=8, name="Al", email="al@example.org"))  # too short to search for alone
+    assert not short.names("Al sagt") and short.names("al@example.org")
