@@ -1,4 +1,5 @@
 """Ratschlag: a deliberation and recommendation workflow engine."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +14,6 @@ from .workflow.definition import InvalidWorkflows, load_directory
 from .workflow.machines import Engine
 
 __all__ = ["create_app", "InvalidWorkflows"]
-
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -55,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # "<id>.<session token>.<secret>": signing out deletes the sign-in the secret names; a
         # password change replaces the token and so ends every sign-in (app/services/signins.py).
         from .services import signins
+
         return signins.user_for_session(session_id)
 
     app.url_map.converters["id"] = IdConverter
@@ -73,8 +74,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             return "Bad request: this server does not answer for that host name.\n", 400, {"Content-Type": "text/plain"}
         if request.path.startswith("/api/"):
             from .api import error_response
+
             return error_response(error.code or 500, error.description or "")
         from .web import error_page
+
         return error_page(error)
 
     return app

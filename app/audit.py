@@ -9,6 +9,7 @@ Every new event is format v2: its hash covers ``data_digest = sha256(salt + cano
 with a fresh random salt, not the data itself. Events written before (v1) hash the data and
 keep verifying as they always did.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,20 @@ from .extensions import db
 from .models import AuditEvent
 
 GENESIS = "0" * 64
-FIELDS = ("seq", "v", "at", "actor_id", "action", "subject_type", "subject_id", "data", "salt", "data_digest",
-          "prev_hash", "hash")
+FIELDS = (
+    "seq",
+    "v",
+    "at",
+    "actor_id",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "salt",
+    "data_digest",
+    "prev_hash",
+    "hash",
+)
 FORMAT = 2  # the format of every event written now
 _STREAM_BATCH = 2000
 
@@ -42,20 +55,26 @@ def canonical_data(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical(seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None,
-              data: Any) -> str:
+def canonical(seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None, data: Any) -> str:
     """The string an event's hash covers after its ``prev_hash`` (docs/auditing.md)."""
-    return canonical_data({
-        "seq": seq, "at": at, "actor_id": actor_id, "action": action,
-        "subject_type": subject_type, "subject_id": subject_id, "data": data,
-    })
+    return canonical_data(
+        {
+            "seq": seq,
+            "at": at,
+            "actor_id": actor_id,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "data": data,
+        }
+    )
 
 
-def compute_hash(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
-                 subject_type: str, subject_id: int | None, data: Any) -> str:
+def compute_hash(
+    prev_hash: str, seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None, data: Any
+) -> str:
     """The hash of a v1 event."""
-    return sha256((prev_hash + canonical(seq, at, actor_id, action, subject_type, subject_id, data))
-                  .encode("utf-8")).hexdigest()
+    return sha256((prev_hash + canonical(seq, at, actor_id, action, subject_type, subject_id, data)).encode("utf-8")).hexdigest()
 
 
 def new_salt() -> str:
@@ -67,25 +86,50 @@ def digest_data(salt: str, data_text: str) -> str:
     return sha256((salt + data_text).encode("utf-8")).hexdigest()
 
 
-def canonical_v2(seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None,
-                 data_digest: str) -> str:
+def canonical_v2(
+    seq: int, at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None, data_digest: str
+) -> str:
     """The string a v2 event's hash covers after its ``prev_hash``."""
-    return canonical_data({
-        "seq": seq, "v": 2, "at": at, "actor_id": actor_id, "action": action,
-        "subject_type": subject_type, "subject_id": subject_id, "data_digest": data_digest,
-    })
+    return canonical_data(
+        {
+            "seq": seq,
+            "v": 2,
+            "at": at,
+            "actor_id": actor_id,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "data_digest": data_digest,
+        }
+    )
 
 
-def compute_hash_v2(prev_hash: str, seq: int, at: str, actor_id: int | None, action: str,
-                    subject_type: str, subject_id: int | None, data_digest: str) -> str:
-    return sha256((prev_hash + canonical_v2(seq, at, actor_id, action, subject_type, subject_id, data_digest))
-                  .encode("utf-8")).hexdigest()
+def compute_hash_v2(
+    prev_hash: str,
+    seq: int,
+    at: str,
+    actor_id: int | None,
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    data_digest: str,
+) -> str:
+    return sha256(
+        (prev_hash + canonical_v2(seq, at, actor_id, action, subject_type, subject_id, data_digest)).encode("utf-8")
+    ).hexdigest()
 
 
 def event_hash(event: dict) -> str:
     """The hash an exported event (a dict of the contract's fields) must carry, either format."""
-    fields = (event["prev_hash"], event["seq"], event["at"], event["actor_id"], event["action"],
-              event["subject_type"], event["subject_id"])
+    fields = (
+        event["prev_hash"],
+        event["seq"],
+        event["at"],
+        event["actor_id"],
+        event["action"],
+        event["subject_type"],
+        event["subject_id"],
+    )
     if event.get("v", 1) == 1:
         return compute_hash(*fields, event["data"])
     return compute_hash_v2(*fields, event["data_digest"])
@@ -98,7 +142,8 @@ _APPEND = insert(_EVENTS)
 # PostgreSQL: lock, read the head, digest, hash and insert in one round trip (migration 0007).
 _APPEND_IN_SERVER = text(
     "SELECT event_seq, event_prev_hash, event_data_digest, event_hash FROM audit_append("
-    ":at, :actor_id, :action, :subject_type, :subject_id, :data, :salt, :before_digest, :after_seq)")
+    ":at, :actor_id, :action, :subject_type, :subject_id, :data, :salt, :before_digest, :after_seq)"
+)
 
 
 def server_pieces(at: str, actor_id: int | None, action: str, subject_type: str, subject_id: int | None) -> tuple[str, str]:
@@ -131,18 +176,30 @@ def record(action: str, subject: Any, actor: Any, data: dict) -> AuditEvent:
     # Round-trip through JSON so the stored text is what a reader of an export writes again from the
     # parsed data (integer keys, for one, sort differently once they are strings).
     data_text = canonical_data(json.loads(canonical_data(data)))
-    row = {"v": FORMAT, "at": at, "actor_id": actor_id, "action": action, "subject_type": subject_type,
-           "subject_id": subject_id, "data": data_text, "salt": new_salt()}
+    row = {
+        "v": FORMAT,
+        "at": at,
+        "actor_id": actor_id,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "data": data_text,
+        "salt": new_salt(),
+    }
     if session.get_bind().dialect.name == "postgresql":
         before, after = server_pieces(at, actor_id, action, subject_type, subject_id)
-        row["seq"], row["prev_hash"], row["data_digest"], row["hash"] = session.execute(_APPEND_IN_SERVER, {
-            **row, "before_digest": before, "after_seq": after}).one()
+        row["seq"], row["prev_hash"], row["data_digest"], row["hash"] = session.execute(
+            _APPEND_IN_SERVER, {**row, "before_digest": before, "after_seq": after}
+        ).one()
         return AuditEvent(**row)
     last = session.execute(_HEAD).first()
     seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
     row["data_digest"] = digest_data(row["salt"], data_text)
-    row.update(seq=seq, prev_hash=prev_hash,
-               hash=compute_hash_v2(prev_hash, seq, at, actor_id, action, subject_type, subject_id, row["data_digest"]))
+    row.update(
+        seq=seq,
+        prev_hash=prev_hash,
+        hash=compute_hash_v2(prev_hash, seq, at, actor_id, action, subject_type, subject_id, row["data_digest"]),
+    )
     session.execute(_APPEND, row)  # a plain INSERT: nothing in the session refers to it
     return AuditEvent(**row)
 
@@ -166,10 +223,11 @@ def _stored_hash(prev_hash: str, row: Any) -> str:
     what was hashed gives another hash, so nothing slips through. ``row`` holds the fields in
     ``FIELDS`` order; a v2 row's ``data_digest`` must be a string."""
     seq, v, at, actor_id, action, subject_type, subject_id, data, _salt, data_digest, _prev, _hash = row
-    head = (f'{{"action":{_json_string(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
-            f'"at":{_quoted(at)},')
-    tail = (f'"seq":{int(seq)},"subject_id":{"null" if subject_id is None else int(subject_id)},'
-            f'"subject_type":{_json_string(subject_type)}')
+    head = f'{{"action":{_json_string(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},"at":{_quoted(at)},'
+    tail = (
+        f'"seq":{int(seq)},"subject_id":{"null" if subject_id is None else int(subject_id)},'
+        f'"subject_type":{_json_string(subject_type)}'
+    )
     canonical = f'{head}"data":{data},{tail}}}' if v == 1 else f'{head}"data_digest":{_quoted(data_digest)},{tail},"v":2}}'
     return sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
@@ -184,10 +242,18 @@ def event_dict(row: Any, data: bool = True, actor: bool = True) -> dict:
     """
     erased = row.v == 2 and row.data is None
     item = {
-        "seq": row.seq, "v": row.v, "at": row.at, "actor_id": row.actor_id if actor else None,
-        "action": row.action, "subject_type": row.subject_type, "subject_id": row.subject_id,
-        "data": json.loads(row.data) if data and not erased else None, "salt": row.salt if data else None,
-        "data_digest": row.data_digest, "prev_hash": row.prev_hash, "hash": row.hash,
+        "seq": row.seq,
+        "v": row.v,
+        "at": row.at,
+        "actor_id": row.actor_id if actor else None,
+        "action": row.action,
+        "subject_type": row.subject_type,
+        "subject_id": row.subject_id,
+        "data": json.loads(row.data) if data and not erased else None,
+        "salt": row.salt if data else None,
+        "data_digest": row.data_digest,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
     }
     if erased:
         item["erased"] = True
@@ -252,11 +318,23 @@ def verify(expect_head: tuple[int, str] | None = None) -> Verification:
         return result
     seq, expected = expect_head
     if result.count < seq:
-        return Verification(False, result.count, result.head_seq, result.head_hash, seq,
-                            f"the chain ends at event {result.count}, before the published head {seq}: it was truncated")
+        return Verification(
+            False,
+            result.count,
+            result.head_seq,
+            result.head_hash,
+            seq,
+            f"the chain ends at event {result.count}, before the published head {seq}: it was truncated",
+        )
     if result.published_hash != expected:
-        return Verification(False, result.count, result.head_seq, result.head_hash, seq,
-                            "this is not the published event: the chain was rewritten")
+        return Verification(
+            False,
+            result.count,
+            result.head_seq,
+            result.head_hash,
+            seq,
+            "this is not the published event: the chain was rewritten",
+        )
     return result
 
 
@@ -269,8 +347,11 @@ def verify_rows(rows: Iterable[Any], remember_seq: int | None = None) -> Verific
         seq, v, _at, _actor, _action, _type, _id, data, salt, data_digest, row_prev, row_hash = row
         problem = None
         if seq != expected_seq:
-            problem = (f"expected sequence number {expected_seq} here: an event was deleted"
-                       if seq > expected_seq else "sequence number out of order: an event was inserted")
+            problem = (
+                f"expected sequence number {expected_seq} here: an event was deleted"
+                if seq > expected_seq
+                else "sequence number out of order: an event was inserted"
+            )
         elif row_prev != prev_hash:
             problem = "prev_hash is not the previous event's hash"
         elif v == 2:

@@ -17,6 +17,7 @@ the fields it would have set are unknown until a later event sets them again, an
 The same holds for the texts in which an erasure replaced the person's name by the pseudonym: the
 ``user.erased`` event lists those rows, and their texts are unknown until a later event sets them.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,11 @@ def _differs(field: str, table: Any, expected: Any) -> str | None:
 
 def _events(subject_type: str) -> Iterator[Any]:
     events = AuditEvent.__table__
-    statement = (select(events.c.subject_id, events.c.seq, events.c.action, events.c.data, events.c.actor_id)
-                 .where(events.c.subject_type == subject_type, events.c.subject_id.is_not(None))
-                 .order_by(events.c.subject_id, events.c.seq))
+    statement = (
+        select(events.c.subject_id, events.c.seq, events.c.action, events.c.data, events.c.actor_id)
+        .where(events.c.subject_type == subject_type, events.c.subject_id.is_not(None))
+        .order_by(events.c.subject_id, events.c.seq)
+    )
     return iter(db.session.execute(statement.execution_options(yield_per=_BATCH)))
 
 
@@ -74,8 +77,7 @@ def _redact(said: dict, fields: tuple[str, ...]) -> None:
         said["decision"] = (said["decision"][0], UNKNOWN, said["decision"][2])
 
 
-def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...],
-                 said: dict) -> Iterator[Any]:
+def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...], said: dict) -> Iterator[Any]:
     """The events, with the redaction (at the erasure's number) applied to ``said`` where it happened."""
     for event in events:
         if redacted_at is not None and event.seq > redacted_at:
@@ -111,8 +113,12 @@ def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
     for event in _redacted_at(events, redacted_at, ("body",), said):
         data = _payload(event)
         if event.action == "comment.created":
-            said.update(exists=True, hidden=False, body=data["body"] if data is not None else UNKNOWN,
-                        visibility=data["visibility"] if data is not None else UNKNOWN)
+            said.update(
+                exists=True,
+                hidden=False,
+                body=data["body"] if data is not None else UNKNOWN,
+                visibility=data["visibility"] if data is not None else UNKNOWN,
+            )
         elif event.action == "comment.edited":
             said["body"] = data["changes"]["body"][1] if data is not None else UNKNOWN
         elif event.action == "comment.hidden":
@@ -145,8 +151,11 @@ def _erasures() -> tuple[dict[int, int], dict[str, dict[int, int]]]:
     events = AuditEvent.__table__
     people: dict[int, int] = {}
     redacted: dict[str, dict[int, int]] = {}
-    for user_id, seq, data in db.session.execute(select(events.c.subject_id, events.c.seq, events.c.data).where(
-            events.c.action == "user.erased", events.c.subject_type == "user").order_by(events.c.seq)):
+    for user_id, seq, data in db.session.execute(
+        select(events.c.subject_id, events.c.seq, events.c.data)
+        .where(events.c.action == "user.erased", events.c.subject_type == "user")
+        .order_by(events.c.seq)
+    ):
         people[user_id] = seq
         for kind, ids in (json.loads(data).get("redacted", {}) if data is not None else {}).items():
             redacted.setdefault(kind, {}).update(dict.fromkeys(ids, seq))
@@ -171,8 +180,11 @@ def _compare_recommendation(row: Any, said: dict) -> str | None:
         workflow = engine().get(row.workflow_id)
         if dest in workflow.states and workflow.states[dest].final:
             expected = {"outcome": workflow.states[dest].outcome, "state": dest, "note": note, "decided_by": actor_id}
-    table = None if row.decision_id is None else {"outcome": row.outcome, "state": row.decision_state,
-                                                  "note": row.note, "decided_by": row.decided_by_id}
+    table = (
+        None
+        if row.decision_id is None
+        else {"outcome": row.outcome, "state": row.decision_state, "note": row.note, "decided_by": row.decided_by_id}
+    )
     if table is None and expected is not None:
         return f"it has no decision, but the events say it was decided ({_short(expected['outcome'])})"
     if table is not None and expected is None:
@@ -211,8 +223,14 @@ def _compare_membership(row: Any, said: dict) -> str | None:
 # -- merging a table with its events ------------------------------------------------
 
 
-def _merge(kind: str, rows: Iterator[Any], events: Iterator[Any], replay: Callable[[Iterable[Any], int | None], dict],
-           compare: Callable[[Any, dict], str | None], redacted: dict[int, int]) -> tuple[str | None, int]:
+def _merge(
+    kind: str,
+    rows: Iterator[Any],
+    events: Iterator[Any],
+    replay: Callable[[Iterable[Any], int | None], dict],
+    compare: Callable[[Any, dict], str | None],
+    redacted: dict[int, int],
+) -> tuple[str | None, int]:
     """Walk the table (by id) and the events (by subject, then sequence) side by side."""
     groups = groupby(events, key=attrgetter("subject_id"))
     row, group, count = next(rows, None), next(groups, None), 0
@@ -241,8 +259,7 @@ class DeepResult:
     def __str__(self) -> str:
         if self.problem:
             return f"bad: {self.problem}"
-        return ("deep: " + ", ".join(f"{count} {kind}s" for kind, count in self.counts.items())
-                + " agree with the events")
+        return "deep: " + ", ".join(f"{count} {kind}s" for kind, count in self.counts.items()) + " agree with the events"
 
 
 def _unlisted_erasure() -> str | None:
@@ -252,8 +269,9 @@ def _unlisted_erasure() -> str | None:
     erasure. A ``user.erased`` event cannot be slipped in without rewriting the chain after it."""
     events = AuditEvent.__table__
     listed: dict[int, int] = {}
-    for seq, data in db.session.execute(select(events.c.seq, events.c.data).where(
-            events.c.action == "user.erased", events.c.data.is_not(None))):
+    for seq, data in db.session.execute(
+        select(events.c.seq, events.c.data).where(events.c.action == "user.erased", events.c.data.is_not(None))
+    ):
         listed.update(dict.fromkeys(json.loads(data).get("erased_events", ()), seq))
     erased = select(events.c.seq).where(events.c.v == 2, events.c.data.is_(None)).order_by(events.c.seq)
     for (seq,) in db.session.execute(erased.execution_options(yield_per=_BATCH)):
@@ -267,24 +285,38 @@ def check() -> DeepResult:
     row that no event explains (or that the events say should be there and is not)."""
     decisions = Decision.__table__
     recommendations = (
-        select(Recommendation.id, Recommendation.state, Recommendation.title, Recommendation.body,
-               Process.workflow_id, decisions.c.id.label("decision_id"), decisions.c.outcome,
-               decisions.c.state.label("decision_state"), decisions.c.note, decisions.c.decided_by_id)
+        select(
+            Recommendation.id,
+            Recommendation.state,
+            Recommendation.title,
+            Recommendation.body,
+            Process.workflow_id,
+            decisions.c.id.label("decision_id"),
+            decisions.c.outcome,
+            decisions.c.state.label("decision_state"),
+            decisions.c.note,
+            decisions.c.decided_by_id,
+        )
         .join(Process, Process.id == Recommendation.process_id)
         .outerjoin(decisions, decisions.c.recommendation_id == Recommendation.id)
-        .order_by(Recommendation.id))
+        .order_by(Recommendation.id)
+    )
     comments = select(Comment.id, Comment.body, Comment.visibility, Comment.hidden).order_by(Comment.id)
-    memberships = (select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
-                   .join(Process, Process.id == Membership.process_id).order_by(Membership.id))
+    memberships = (
+        select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
+        .join(Process, Process.id == Membership.process_id)
+        .order_by(Membership.id)
+    )
     counts: dict[str, int] = {}
     problem = _unlisted_erasure()
     if problem:
         return DeepResult(problem, counts)
     erasures, redacted = _erasures()
     for kind, rows, replay, compare in (
-            ("recommendation", recommendations, _recommendation, _compare_recommendation),
-            ("comment", comments, _comment, _compare_comment),
-            ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership)):
+        ("recommendation", recommendations, _recommendation, _compare_recommendation),
+        ("comment", comments, _comment, _compare_comment),
+        ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership),
+    ):
         problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare, redacted.get(kind, {}))
         if problem:
             return DeepResult(problem, counts)

@@ -4,6 +4,7 @@ Both use SQLite's online backup API: a backup is a consistent snapshot even
 while the application writes, and a restore copies a checked backup into the
 live database file page by page.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -22,8 +23,9 @@ _Event = namedtuple("_Event", audit.FIELDS)  # type: ignore[misc]  # the audit f
 
 def _require_sqlite() -> None:
     if db.engine.dialect.name != "sqlite":
-        raise ValidationError(_("backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore "
-                                "(see docs/operations.md)"))
+        raise ValidationError(
+            _("backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore (see docs/operations.md)")
+        )
 
 
 def check_file(path: Path) -> audit.Verification:

@@ -4,6 +4,7 @@ Commands are thin: parse, call a service, print. A user's mistake (an unknown
 e-mail, a duplicate user, an invalid workflow file) ends with a one-line error
 on stderr and a non-zero exit, never a traceback.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,6 +40,7 @@ def cli_locale() -> str:
 
 def user_errors(command):
     """Speak the terminal's language; turn a refused action into a one-line error and exit status 1."""
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         with force_locale(cli_locale()):
@@ -46,6 +48,7 @@ def user_errors(command):
                 return command(*args, **kwargs)
             except ServiceError as error:
                 raise click.ClickException(str(error.message)) from None
+
     return wrapper
 
 
@@ -79,8 +82,11 @@ def users_create(email, name, superuser, password_stdin):
         if not password:
             raise click.ClickException(_("no password on standard input"))
     user, password_used = services.create_user(email, name, password, superuser)
-    click.echo(_("created superuser %(email)s (id %(id)s)", email=user.email, id=user.id) if superuser
-               else _("created user %(email)s (id %(id)s)", email=user.email, id=user.id))
+    click.echo(
+        _("created superuser %(email)s (id %(id)s)", email=user.email, id=user.id)
+        if superuser
+        else _("created user %(email)s (id %(id)s)", email=user.email, id=user.id)
+    )
     if not password_stdin:
         click.echo(f"password: {password_used}")
 
@@ -94,8 +100,11 @@ def users_token(email, label):
     """Create an API token; it is printed alone on the last line and only its hash is kept."""
     user = _user(email)
     token = services.create_token(user, label)
-    click.echo(_("API token for %(email)s (%(label)s); it is shown only now:", email=user.email, label=label) if label
-               else _("API token for %(email)s; it is shown only now:", email=user.email))
+    click.echo(
+        _("API token for %(email)s (%(label)s); it is shown only now:", email=user.email, label=label)
+        if label
+        else _("API token for %(email)s; it is shown only now:", email=user.email)
+    )
     click.echo(token)
 
 
@@ -112,8 +121,11 @@ def users_revoke_token(email, label, revoke_all):
     user = _user(email)
     count = services.revoke_tokens(user, None if revoke_all else label)
     if count == 0:
-        raise click.ClickException(_("%(email)s has no active token labelled '%(label)s'", email=user.email, label=label)
-                                   if label else _("%(email)s has no active token", email=user.email))
+        raise click.ClickException(
+            _("%(email)s has no active token labelled '%(label)s'", email=user.email, label=label)
+            if label
+            else _("%(email)s has no active token", email=user.email)
+        )
     click.echo(ngettext("revoked %(num)d token of %(email)s", "revoked %(num)d tokens of %(email)s", count, email=user.email))
 
 
@@ -137,16 +149,32 @@ def users_erase(email, yes):
     """Erase a person: anonymize the account and blank the audit payloads that hold their personal data."""
     user = _user(email)
     if not yes:
-        raise click.ClickException(_("erasing %(name)s <%(email)s> cannot be undone; nothing was changed. "
-                                     "Add --yes to erase.", name=user.name, email=user.email))
+        raise click.ClickException(
+            _(
+                "erasing %(name)s <%(email)s> cannot be undone; nothing was changed. Add --yes to erase.",
+                name=user.name,
+                email=user.email,
+            )
+        )
     done = services.erase_user(user.id)
-    click.echo(_("erased user %(id)s, now %(pseudonym)s: %(count)s audit payloads erased",
-                 id=done.user_id, pseudonym=done.pseudonym, count=len(done.erased)))
+    click.echo(
+        _(
+            "erased user %(id)s, now %(pseudonym)s: %(count)s audit payloads erased",
+            id=done.user_id,
+            pseudonym=done.pseudonym,
+            count=len(done.erased),
+        )
+    )
     if done.v1_kept:
-        click.echo(ngettext("%(num)d event written before audit format v2 holds their data and cannot be erased "
-                            "without breaking the chain: it was left",
-                            "%(num)d events written before audit format v2 hold their data and cannot be erased "
-                            "without breaking the chain: they were left", done.v1_kept))
+        click.echo(
+            ngettext(
+                "%(num)d event written before audit format v2 holds their data and cannot be erased "
+                "without breaking the chain: it was left",
+                "%(num)d events written before audit format v2 hold their data and cannot be erased "
+                "without breaking the chain: they were left",
+                done.v1_kept,
+            )
+        )
 
 
 # -- processes -----------------------------------------------------------------
@@ -309,10 +337,12 @@ def audit_head():
 
 
 @audit.command("verify")
-@click.option("--expect-head", callback=_published_head, metavar="SEQ:HASH",
-              help="A head published earlier: the chain must still hold it.")
-@click.option("--deep", is_flag=True,
-              help="Also replay the events and compare them with the tables; names the first row no event explains.")
+@click.option(
+    "--expect-head", callback=_published_head, metavar="SEQ:HASH", help="A head published earlier: the chain must still hold it."
+)
+@click.option(
+    "--deep", is_flag=True, help="Also replay the events and compare them with the tables; names the first row no event explains."
+)
 @with_appcontext
 def audit_verify(expect_head, deep):
     """Recompute the whole hash chain and every data digest; names the first bad event."""
@@ -331,8 +361,11 @@ def audit_verify(expect_head, deep):
 
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--public", is_flag=True,
-              help="As an anonymous visitor may see it: data and salt null where they may not read them; still verifiable.")
+@click.option(
+    "--public",
+    is_flag=True,
+    help="As an anonymous visitor may see it: data and salt null where they may not read them; still verifiable.",
+)
 @with_appcontext
 def audit_export(fmt, public):
     """Write every audit event, oldest first, to standard output."""
@@ -355,8 +388,10 @@ def counts_check():
     for difference in found:
         click.echo(str(difference))
     if found:
-        click.echo(f"{len(found)} count{'s' if len(found) != 1 else ''} differ; 'ratschlag counts rebuild' "
-                   "counts again from the rows", err=True)
+        click.echo(
+            f"{len(found)} count{'s' if len(found) != 1 else ''} differ; 'ratschlag counts rebuild' counts again from the rows",
+            err=True,
+        )
         sys.exit(1)
     click.echo("ok: every count matches its rows")
 
@@ -381,8 +416,14 @@ def counts_rebuild():
 def backup_command(path):
     """Write a consistent copy of the SQLite database to PATH, safe while the application runs."""
     result = backup.backup(path)
-    click.echo(_("backup written to %(path)s: %(count)s audit events, head %(head)s",
-                 path=path, count=result.count, head=f"{result.head_seq}:{result.head_hash}"))
+    click.echo(
+        _(
+            "backup written to %(path)s: %(count)s audit events, head %(head)s",
+            path=path,
+            count=result.count,
+            head=f"{result.head_seq}:{result.head_hash}",
+        )
+    )
 
 
 @click.command("restore")
@@ -394,8 +435,9 @@ def restore_command(path, yes):
     """Replace the SQLite database's content with a backup. Stop the application first."""
     checked = backup.check_file(path)
     if not yes:
-        click.confirm(_("Replace all current data with %(path)s (%(count)s audit events)?", path=path, count=checked.count),
-                      abort=True)
+        click.confirm(
+            _("Replace all current data with %(path)s (%(count)s audit events)?", path=path, count=checked.count), abort=True
+        )
     result = backup.restore(path)
     click.echo(_("restored from %(path)s; %(result)s", path=path, result=result))
 
@@ -410,6 +452,7 @@ def restore_command(path, yes):
 def worker(once):
     """Send the queued e-mails, reminders and digests (runs until stopped, unless --once)."""
     from .notify import worker as mail_worker
+
     try:
         if once:
             counts = mail_worker.run_once()

@@ -3,6 +3,7 @@
 Kept free of Flask application objects so the CLI can find the workflows folder
 even when the application refuses to start.
 """
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ public download all ask a ``Reader``. Every event stays listed where its list is
 Events are judged in batches, with one query per kind of subject, so that a stream of a million
 events is judged in flat memory.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -60,8 +61,7 @@ class Reader:
         """The workflow of a process and the reader's roles in it, read once per process."""
         if process_id not in self._processes:
             workflow_id = db.session.execute(select(Process.workflow_id).where(Process.id == process_id)).scalar_one()
-            self._processes[process_id] = (engine().get(workflow_id),
-                                           process_roles(self.user, process_id))
+            self._processes[process_id] = (engine().get(workflow_id), process_roles(self.user, process_id))
         return self._processes[process_id]
 
     def judge(self, events: Sequence[Any]) -> list[Shown]:
@@ -70,25 +70,66 @@ class Reader:
         for event in events:
             if event.subject_id is not None:
                 ids[event.subject_type].add(event.subject_id)
-        reports = dict(db.session.execute(select(CommentReport.id, CommentReport.comment_id)
-                                          .where(CommentReport.id.in_(ids["comment_report"]))).all()) \
-            if ids["comment_report"] else {}
+        reports = (
+            dict(
+                db.session.execute(
+                    select(CommentReport.id, CommentReport.comment_id).where(CommentReport.id.in_(ids["comment_report"]))
+                ).all()
+            )
+            if ids["comment_report"]
+            else {}
+        )
         comment_ids = ids["comment"] | set(reports.values())
-        comments = {c.id: c for c in db.session.execute(
-            select(Comment.id, Comment.recommendation_id, Comment.visibility, Comment.hidden)
-            .where(Comment.id.in_(comment_ids)))} if comment_ids else {}
-        statements = {s.id: s for s in db.session.execute(
-            select(Statement.id, Statement.recommendation_id, Statement.department_id, Statement.visibility)
-            .where(Statement.id.in_(ids["statement"])))} if ids["statement"] else {}
-        rec_ids = ids["recommendation"] | {c.recommendation_id for c in comments.values()} | \
-            {s.recommendation_id for s in statements.values()}
-        recs = {r.id: r for r in db.session.execute(
-            select(Recommendation.id, Recommendation.process_id, Recommendation.state)
-            .where(Recommendation.id.in_(rec_ids)))} if rec_ids else {}
+        comments = (
+            {
+                c.id: c
+                for c in db.session.execute(
+                    select(Comment.id, Comment.recommendation_id, Comment.visibility, Comment.hidden).where(
+                        Comment.id.in_(comment_ids)
+                    )
+                )
+            }
+            if comment_ids
+            else {}
+        )
+        statements = (
+            {
+                s.id: s
+                for s in db.session.execute(
+                    select(Statement.id, Statement.recommendation_id, Statement.department_id, Statement.visibility).where(
+                        Statement.id.in_(ids["statement"])
+                    )
+                )
+            }
+            if ids["statement"]
+            else {}
+        )
+        rec_ids = (
+            ids["recommendation"]
+            | {c.recommendation_id for c in comments.values()}
+            | {s.recommendation_id for s in statements.values()}
+        )
+        recs = (
+            {
+                r.id: r
+                for r in db.session.execute(
+                    select(Recommendation.id, Recommendation.process_id, Recommendation.state).where(
+                        Recommendation.id.in_(rec_ids)
+                    )
+                )
+            }
+            if rec_ids
+            else {}
+        )
         authored: set[int] = set()
         if self.user is not None and recs:
-            authored = set(db.session.scalars(select(RecommendationAuthor.recommendation_id).where(
-                RecommendationAuthor.user_id == self.user.id, RecommendationAuthor.recommendation_id.in_(recs))))
+            authored = set(
+                db.session.scalars(
+                    select(RecommendationAuthor.recommendation_id).where(
+                        RecommendationAuthor.user_id == self.user.id, RecommendationAuthor.recommendation_id.in_(recs)
+                    )
+                )
+            )
         return [self._one(event, recs, comments, reports, statements, authored) for event in events]
 
     def _one(self, event: Any, recs: dict, comments: dict, reports: dict, statements: dict, authored: set[int]) -> Shown:
@@ -112,7 +153,8 @@ class Reader:
         if rec.id in authored:
             roles = roles | {"author"}
         subject = permissions.can_view(roles, workflow, rec.state) and (
-            comment is None or permissions.can_read_comment(roles, comment))
+            comment is None or permissions.can_read_comment(roles, comment)
+        )
         if moderation:  # only moderators know of reports, and of who made them
             subject = subject and permissions.can_hide_comment(roles)
             return Shown(subject, subject, subject)

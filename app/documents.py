@@ -10,13 +10,15 @@ paragraphs become the PDF's structure tree, the page's ``lang`` its language and
 Nothing is fetched from outside: the stylesheet is read from the package's ``static``
 folder and every other address (an image in a statement, say) is refused.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
-PANGO_HINT = ("PDF documents need WeasyPrint and the Pango library (Debian/Ubuntu: "
-              "apt-get install libpango-1.0-0 libpangoft2-1.0-0)")
+PANGO_HINT = (
+    "PDF documents need WeasyPrint and the Pango library (Debian/Ubuntu: apt-get install libpango-1.0-0 libpangoft2-1.0-0)"
+)
 
 
 class PdfUnavailable(RuntimeError):
@@ -46,11 +48,14 @@ def _fetcher(weasyprint, static_url: str):
     class StaticOnly(URLFetcher):
         def fetch(self, url, headers=None):
             if url.startswith(static_url):
-                name = url[len(static_url):].split("?", 1)[0]
+                name = url[len(static_url) :].split("?", 1)[0]
                 path = (STATIC / name).resolve()
                 if path.is_file() and STATIC in path.parents:
-                    return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "text/css" if name.endswith(
-                        ".css") else "application/octet-stream"})
+                    return URLFetcherResponse(
+                        url,
+                        path.read_bytes(),
+                        {"Content-Type": "text/css" if name.endswith(".css") else "application/octet-stream"},
+                    )
             raise ValueError(f"not fetched for a PDF: {url}")
 
     return StaticOnly()

@@ -1,5 +1,6 @@
 """Errors a service raises for a refused action. Blueprints map them to their medium
 (JSON error, flash message, one-line CLI error); the codes are those of docs/api.md."""
+
 from __future__ import annotations
 
 
@@ -43,14 +44,17 @@ class Unauthorized(ServiceError):
 
 class StatementsPending(ServiceError):
     """A transition that requires statements while some requested statement is still open."""
+
     status, code = 422, "statements_pending"
 
 
 class TooManyAttempts(ServiceError):
     """Too many wrong passwords in a short time: ``wait`` seconds until the next attempt counts."""
+
     status, code = 429, "too_many_requests"
 
     def __init__(self, wait: int):
         from flask_babel import gettext as _
+
         super().__init__(_("Too many attempts. Please wait %(seconds)s seconds before you try again.", seconds=wait))
         self.wait = wait

@@ -1,4 +1,5 @@
 """Numbers that name rows: whole, positive, and small enough for the database's integer columns."""
+
 from __future__ import annotations
 
 from typing import Any

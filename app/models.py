@@ -4,6 +4,7 @@ Timestamps are naive UTC datetimes; the API writes them with a trailing ``Z``.
 The audit table keeps its timestamp and data as the exact strings that were
 hashed (see app/audit.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -120,7 +121,6 @@ def pseudonym_id(name: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-
 class SignIn(Model):
     """One sign-in: the cookie names it, signing out deletes it (app/services/signins.py).
 
@@ -175,8 +175,7 @@ class Process(Model):
     audit_subject_type = "process"
     __table_args__ = (
         CheckConstraint("status IN ('planned', 'running', 'finished')", name="status"),
-        CheckConstraint("participation IS NULL OR participation IN ('inform', 'consult', 'co-decide')",
-                        name="participation"),
+        CheckConstraint("participation IS NULL OR participation IN ('inform', 'consult', 'co-decide')", name="participation"),
         CheckConstraint("starts_on IS NULL OR ends_on IS NULL OR ends_on >= starts_on", name="dates"),
         Index("ix_processes_status_title", "status", "title"),
     )
@@ -293,6 +292,7 @@ class RecommendationCount(Model):
     every insert, state change and delete, so it is never out of step; the application only reads
     it. Lists count and page from it instead of scanning every row (app/queries.py).
     """
+
     __tablename__ = "recommendation_counts"
 
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), primary_key=True)
@@ -424,8 +424,7 @@ class Department(Model):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    members: Mapped[list[DepartmentMember]] = relationship(back_populates="department",
-                                                             order_by="DepartmentMember.id")
+    members: Mapped[list[DepartmentMember]] = relationship(back_populates="department", order_by="DepartmentMember.id")
 
 
 class DepartmentMember(Model):
@@ -467,8 +466,14 @@ class Statement(Model):
         Index("ix_statements_recommendation_id", "recommendation_id", "id"),
         Index("ix_statements_department_status", "department_id", "status"),
         # At most one open request per recommendation and department, whatever races.
-        Index("uq_statements_open_request", "recommendation_id", "department_id", unique=True,
-              sqlite_where=text("status = 'requested'"), postgresql_where=text("status = 'requested'")),
+        Index(
+            "uq_statements_open_request",
+            "recommendation_id",
+            "department_id",
+            unique=True,
+            sqlite_where=text("status = 'requested'"),
+            postgresql_where=text("status = 'requested'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -540,8 +545,9 @@ class SteeringSession(Model):
     chain_head: Mapped[str | None] = mapped_column(String(80))
 
     process: Mapped[Process] = relationship()
-    items: Mapped[list[AgendaItem]] = relationship(back_populates="session", order_by="AgendaItem.position",
-                                                      cascade="all, delete-orphan")
+    items: Mapped[list[AgendaItem]] = relationship(
+        back_populates="session", order_by="AgendaItem.position", cascade="all, delete-orphan"
+    )
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
 
     @property
@@ -616,7 +622,7 @@ DEFAULT_MODES = {kind: "digest" if kind == "followed" else "immediate" for kind 
 MAIL_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
 
-class Mail(db.Model):
+class Mail(Model):
     """One e-mail in the transactional outbox: written in the transaction of the change that causes
     it, sent later by ``ratschlag worker``. Its ``message_id`` is fixed here, so a retry reuses it."""
 
@@ -646,13 +652,12 @@ class Mail(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Something a person is told in the application (the bell), and by e-mail through ``mail_id``."""
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint("kind IN ('your_turn', 'authored', 'statement', 'reply', 'deadline', 'report', 'followed')",
-                        name="kind"),
+        CheckConstraint("kind IN ('your_turn', 'authored', 'statement', 'reply', 'deadline', 'report', 'followed')", name="kind"),
         CheckConstraint("delivery IN ('pending', 'immediate', 'digest', 'off')", name="delivery"),
         Index("ix_notifications_user_id", "user_id", "id"),
         Index("ix_notifications_user_unread", "user_id", "read_at"),
@@ -682,7 +687,7 @@ class Notification(db.Model):
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
 
 
-class NotificationSetting(db.Model):
+class NotificationSetting(Model):
     """A person's choice for one kind; a kind without a row follows ``DEFAULT_MODES``."""
 
     __tablename__ = "notification_settings"
@@ -693,7 +698,7 @@ class NotificationSetting(db.Model):
     mode: Mapped[str] = mapped_column(String(16))
 
 
-class Follow(db.Model):
+class Follow(Model):
     """A person follows a recommendation or a whole process (exactly one of the two)."""
 
     __tablename__ = "follows"
@@ -712,7 +717,7 @@ class Follow(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class DeadlineMark(db.Model):
+class DeadlineMark(Model):
     """That the worker has told of a deadline (``reminder``) or of its passing (``overdue``): the
     primary key makes each pass idempotent, however often and by however many workers it runs."""
 
@@ -724,7 +729,7 @@ class DeadlineMark(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class UserToken(db.Model):
+class UserToken(Model):
     """A single-use link to set a password (``invitation``) or reset it (``password_reset``).
 
     Only the SHA-256 of the link's secret is kept. The secret itself is an HMAC of the row's id and

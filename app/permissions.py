@@ -8,6 +8,7 @@ wrote, and ``public`` for everyone. Being a superuser grants no process role.
 The predicates are pure: they read no database and no request. ``app.roles`` finds the
 roles a person holds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ class CommentFacts(Protocol):
 
     @property
     def hidden(self) -> bool: ...
+
 
 PROCESS_ROLES = ("member", "moderator", "administrator")
 NO_ROLES: frozenset[str] = frozenset({PUBLIC})
@@ -83,8 +85,7 @@ def visible_states(roles: frozenset[str], workflow: Workflow) -> tuple[list[str]
     state is in the first list, or in the second and the caller is one of its authors.
     """
     by_role = [name for name, s in workflow.states.items() if _any(roles, s.visible_to)]
-    by_authorship = [name for name, s in workflow.states.items()
-                     if name not in by_role and "author" in s.visible_to]
+    by_authorship = [name for name, s in workflow.states.items() if name not in by_role and "author" in s.visible_to]
     return by_role, by_authorship
 
 
@@ -100,8 +101,7 @@ def department_states(roles: frozenset[str], workflow: Workflow) -> list[str]:
 def can_request_statement(roles: frozenset[str], workflow: Workflow, state: str) -> bool:
     """Whether a holder of ``roles`` may ask a department for a statement in ``state``."""
     definition = workflow.states.get(state)
-    return definition is not None and definition.statements is not None \
-        and _any(roles, definition.statements.requested_by)
+    return definition is not None and definition.statements is not None and _any(roles, definition.statements.requested_by)
 
 
 def can_read_statement(roles: frozenset[str], statement: Statement, in_department: bool) -> bool:
@@ -129,8 +129,11 @@ def can_manage_sessions(roles: frozenset[str]) -> bool:
 def deciding_states(workflow: Workflow) -> list[str]:
     """States whose recommendations wait for the steering round's decision: those from which
     ``administrator`` may fire a transition into a final state."""
-    return [name for name, state in workflow.states.items() if not state.final and any(
-        "administrator" in t.roles and workflow.states[t.dest].final for t in workflow.outgoing(name))]
+    return [
+        name
+        for name, state in workflow.states.items()
+        if not state.final and any("administrator" in t.roles and workflow.states[t.dest].final for t in workflow.outgoing(name))
+    ]
 
 
 def takes_follow_up(workflow: Workflow, state: str) -> bool:

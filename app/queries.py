@@ -7,6 +7,7 @@ definition of visibility for lists, derived from the same predicates as
 number of recommendations: they read the counts the database keeps per state
 and block of numbers (``RecommendationCount``) instead of every row.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -60,9 +61,11 @@ def _personal(user: Any, workflow, roles: frozenset[str], by_authorship: list[st
         parts.append(and_(Recommendation.state.in_(by_authorship), Recommendation.id.in_(authored)))
     by_department = permissions.department_states(roles, workflow)
     if by_department and department_ids(user):  # people in no department pay nothing here
-        asked = (select(Statement.recommendation_id)
-                 .join(DepartmentMember, DepartmentMember.department_id == Statement.department_id)
-                 .where(DepartmentMember.user_id == uid))
+        asked = (
+            select(Statement.recommendation_id)
+            .join(DepartmentMember, DepartmentMember.department_id == Statement.department_id)
+            .where(DepartmentMember.user_id == uid)
+        )
         parts.append(and_(Recommendation.state.in_(by_department), Recommendation.id.in_(asked)))
     return or_(*parts) if parts else None
 
@@ -91,15 +94,15 @@ def visible_counts(user: Any, process: Process, roles: frozenset[str] | None = N
     counts: Counter[tuple[str, int]] = Counter()
     if by_role:
         for state, block, count in db.session.execute(
-            select(RecommendationCount.state, RecommendationCount.block, RecommendationCount.count)
-            .where(RecommendationCount.process_id == process.id, RecommendationCount.state.in_(by_role))
+            select(RecommendationCount.state, RecommendationCount.block, RecommendationCount.count).where(
+                RecommendationCount.process_id == process.id, RecommendationCount.state.in_(by_role)
+            )
         ):
             counts[(state, block)] += count
     personal = _personal(user, workflow, roles, by_authorship)
     if personal is not None:  # a person's own drafts, their department's requests: few, counted one by one
         for state, number in db.session.execute(
-            select(Recommendation.state, Recommendation.number)
-            .where(Recommendation.process_id == process.id, personal)
+            select(Recommendation.state, Recommendation.number).where(Recommendation.process_id == process.id, personal)
         ):
             counts[(state, (number - 1) // COUNT_BLOCK)] += 1
     return {key: count for key, count in counts.items() if count > 0}
@@ -117,8 +120,17 @@ def total(counts: Counts, state: str | None = None) -> int:
     return sum(count for (in_state, _block), count in counts.items() if state is None or in_state == state)
 
 
-def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Counts, state: str | None,
-                 offset: int, limit: int, descending: bool = False, options: Sequence[Any] = ()) -> list[Recommendation]:
+def visible_page(
+    user: Any,
+    process: Process,
+    roles: frozenset[str],
+    counts: Counts,
+    state: str | None,
+    offset: int,
+    limit: int,
+    descending: bool = False,
+    options: Sequence[Any] = (),
+) -> list[Recommendation]:
     """Rows ``offset`` to ``offset + limit`` of what ``user`` may see (in ``state``, if given), by number.
 
     ``counts`` (from ``visible_counts``) says in which blocks of numbers those rows lie, so the
@@ -142,14 +154,19 @@ def visible_page(user: Any, process: Process, roles: frozenset[str], counts: Cou
     if first is None:
         return []
     low, high = sorted((first, last))
-    condition = and_(visible(user, process, roles), Recommendation.number > low * COUNT_BLOCK,
-                     Recommendation.number <= (high + 1) * COUNT_BLOCK)
+    condition = and_(
+        visible(user, process, roles),
+        Recommendation.number > low * COUNT_BLOCK,
+        Recommendation.number <= (high + 1) * COUNT_BLOCK,
+    )
     if state is not None:
         condition = and_(condition, Recommendation.state == state)
     order = Recommendation.number.desc() if descending else Recommendation.number.asc()
-    return list(db.session.scalars(
-        select(Recommendation).where(condition).order_by(order).offset(offset - before).limit(limit).options(*options)
-    ))
+    return list(
+        db.session.scalars(
+            select(Recommendation).where(condition).order_by(order).offset(offset - before).limit(limit).options(*options)
+        )
+    )
 
 
 def events_of(recommendation_id: int) -> list[AuditEvent]:
@@ -157,22 +174,32 @@ def events_of(recommendation_id: int) -> list[AuditEvent]:
     comment_ids = select(Comment.id).where(Comment.recommendation_id == recommendation_id)
     report_ids = select(CommentReport.id).where(CommentReport.comment_id.in_(comment_ids))
     statement_ids = select(Statement.id).where(Statement.recommendation_id == recommendation_id)
-    return list(db.session.scalars(select(AuditEvent).where(or_(
-        and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id == recommendation_id),
-        and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
-        and_(AuditEvent.subject_type == "comment_report", AuditEvent.subject_id.in_(report_ids)),
-        and_(AuditEvent.subject_type == "statement", AuditEvent.subject_id.in_(statement_ids)),
-    )).order_by(AuditEvent.seq)))
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                or_(
+                    and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id == recommendation_id),
+                    and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
+                    and_(AuditEvent.subject_type == "comment_report", AuditEvent.subject_id.in_(report_ids)),
+                    and_(AuditEvent.subject_type == "statement", AuditEvent.subject_id.in_(statement_ids)),
+                )
+            )
+            .order_by(AuditEvent.seq)
+        )
+    )
 
 
 def process_events(process_id: int):
     """The audit events about a process's recommendations and comments, oldest first, streamed."""
     rec_ids = select(Recommendation.id).where(Recommendation.process_id == process_id)
     comment_ids = select(Comment.id).where(Comment.recommendation_id.in_(rec_ids))
-    return audit.stream(or_(
-        and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id.in_(rec_ids)),
-        and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
-    ))
+    return audit.stream(
+        or_(
+            and_(AuditEvent.subject_type == "recommendation", AuditEvent.subject_id.in_(rec_ids)),
+            and_(AuditEvent.subject_type == "comment", AuditEvent.subject_id.in_(comment_ids)),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +215,7 @@ class CommentView:
     Read as plain rows: a thread may hold thousands of comments, and building ORM objects
     for them cost twice the query (sampled with py-spy). Changes load ``Comment`` itself.
     """
+
     id: int
     recommendation_id: int
     parent_id: int | None
@@ -209,11 +237,15 @@ def comments_of(recommendation_id: int) -> list[CommentView]:
     """Every comment of a recommendation, oldest first, with its author."""
     authors: dict[int, Author] = {}
     rows = db.session.execute(
-        select(*_VIEW_COLUMNS, User.name).join(User, User.id == Comment.author_id)
-        .where(Comment.recommendation_id == recommendation_id).order_by(Comment.id)
+        select(*_VIEW_COLUMNS, User.name)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.recommendation_id == recommendation_id)
+        .order_by(Comment.id)
     )
-    return [CommentView(*row[:-1], authors.setdefault(row.author_id, Author(row.author_id, row[-1])))  # type: ignore[call-arg]
-            for row in rows]  # the columns are the view's fields, in order
+    return [
+        CommentView(*row[:-1], authors.setdefault(row.author_id, Author(row.author_id, row[-1])))  # type: ignore[call-arg]
+        for row in rows
+    ]  # the columns are the view's fields, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +266,7 @@ class RecommendationView:
     Read with one plain statement for the transition service, whose every request reads one:
     loading the model with its process, authors and decision cost five to ten times as much.
     """
+
     audit_subject_type: ClassVar[str] = "recommendation"
 
     id: int
@@ -264,21 +297,46 @@ def _recommendation_view_statement():
     r, p, a = Recommendation.__table__, Process.__table__, RecommendationAuthor.__table__
     d, author, decider = Decision.__table__, User.__table__.alias("author"), User.__table__.alias("decider")
     m, st, dm = Membership.__table__, Statement.__table__, DepartmentMember.__table__
-    own = [r.c.id, r.c.process_id, p.c.slug, p.c.workflow_id, r.c.number, r.c.title, r.c.body, r.c.body_html,
-           r.c.state, r.c.version, r.c.state_entered_at, r.c.created_at, r.c.updated_at, r.c.due_at]
-    groups = [own, [a.c.user_id, author.c.name],
-              [d.c.outcome, d.c.state, d.c.note, d.c.decided_by_id, decider.c.name, d.c.decided_at],
-              [exists().where(m.c.process_id == r.c.process_id, m.c.user_id == bindparam("user_id"), m.c.role == role)
-               for role in permissions.PROCESS_ROLES],
-              # The department role: a member of a department asked for a statement on it.
-              [exists().where(st.c.recommendation_id == r.c.id, dm.c.department_id == st.c.department_id,
-                              dm.c.user_id == bindparam("user_id"))]]
+    own = [
+        r.c.id,
+        r.c.process_id,
+        p.c.slug,
+        p.c.workflow_id,
+        r.c.number,
+        r.c.title,
+        r.c.body,
+        r.c.body_html,
+        r.c.state,
+        r.c.version,
+        r.c.state_entered_at,
+        r.c.created_at,
+        r.c.updated_at,
+        r.c.due_at,
+    ]
+    groups = [
+        own,
+        [a.c.user_id, author.c.name],
+        [d.c.outcome, d.c.state, d.c.note, d.c.decided_by_id, decider.c.name, d.c.decided_at],
+        [
+            exists().where(m.c.process_id == r.c.process_id, m.c.user_id == bindparam("user_id"), m.c.role == role)
+            for role in permissions.PROCESS_ROLES
+        ],
+        # The department role: a member of a department asked for a statement on it.
+        [
+            exists().where(
+                st.c.recommendation_id == r.c.id, dm.c.department_id == st.c.department_id, dm.c.user_id == bindparam("user_id")
+            )
+        ],
+    ]
     statement = (
         select(*(column for group in groups for column in group))
         .join(p, p.c.id == r.c.process_id)
-        .outerjoin(a, a.c.recommendation_id == r.c.id).outerjoin(author, author.c.id == a.c.user_id)
-        .outerjoin(d, d.c.recommendation_id == r.c.id).outerjoin(decider, decider.c.id == d.c.decided_by_id)
-        .where(r.c.id == bindparam("id")).order_by(a.c.position)
+        .outerjoin(a, a.c.recommendation_id == r.c.id)
+        .outerjoin(author, author.c.id == a.c.user_id)
+        .outerjoin(d, d.c.recommendation_id == r.c.id)
+        .outerjoin(decider, decider.c.id == d.c.decided_by_id)
+        .where(r.c.id == bindparam("id"))
+        .order_by(a.c.position)
     )
     ends = list(accumulate(map(len, groups)))
     return statement, *(slice(start, end) for start, end in zip([0, *ends], ends, strict=False))
@@ -300,8 +358,9 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
     authors = tuple(Author(*row[_AUTHOR]) for row in rows if row[_AUTHOR][0] is not None)
     outcome, state, note, decided_by_id, decider, decided_at = first[_DECISION]
     decision = None if outcome is None else DecisionView(outcome, state, note, Author(decided_by_id, decider), decided_at)
-    remember_roles(user, first.process_id,
-                               {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES], strict=True) if held})
+    remember_roles(
+        user, first.process_id, {role for role, held in zip(permissions.PROCESS_ROLES, first[_ROLES], strict=True) if held}
+    )
     remember_department_role(user, first.id, bool(first[_DEPARTMENT][0]))
     return RecommendationView(*first[_OWN], authors, decision)  # type: ignore[call-arg]  # columns in field order
 
@@ -311,16 +370,21 @@ def recommendation_view(recommendation_id: int, user: Any) -> RecommendationView
 
 def open_statement_departments(recommendation_id: int) -> list[str]:
     """The names of the departments whose statements on a recommendation are still open."""
-    return list(db.session.scalars(
-        select(Department.name).join(Statement, Statement.department_id == Department.id)
-        .where(Statement.recommendation_id == recommendation_id, Statement.status == REQUESTED)
-        .order_by(Department.name)))
+    return list(
+        db.session.scalars(
+            select(Department.name)
+            .join(Statement, Statement.department_id == Department.id)
+            .where(Statement.recommendation_id == recommendation_id, Statement.status == REQUESTED)
+            .order_by(Department.name)
+        )
+    )
 
 
 def statements_of(recommendation_id: int) -> list[Statement]:
     """Every statement asked for on a recommendation, oldest first, with department and people."""
-    return list(db.session.scalars(
-        select(Statement).where(Statement.recommendation_id == recommendation_id).order_by(Statement.id)))
+    return list(
+        db.session.scalars(select(Statement).where(Statement.recommendation_id == recommendation_id).order_by(Statement.id))
+    )
 
 
 def departments() -> list[Department]:
@@ -333,27 +397,43 @@ def department_queue_page(user: Any, status: str, offset: int, limit: int) -> tu
     ids = department_ids(user)
     if not ids:
         return [], 0
-    where = [Statement.department_id.in_(ids),
-             Statement.status == REQUESTED if status == REQUESTED else Statement.status != REQUESTED]
-    order = (Statement.due_at.asc().nulls_last(), Statement.id) if status == REQUESTED \
+    where = [
+        Statement.department_id.in_(ids),
+        Statement.status == REQUESTED if status == REQUESTED else Statement.status != REQUESTED,
+    ]
+    order = (
+        (Statement.due_at.asc().nulls_last(), Statement.id)
+        if status == REQUESTED
         else (Statement.answered_at.desc(), Statement.id.desc())
+    )
     total = db.session.scalar(select(func.count()).select_from(Statement).where(*where))
-    items = db.session.scalars(select(Statement).where(*where).order_by(*order).offset(offset).limit(limit)
-                               .options(selectinload(Statement.recommendation)
-                                        .selectinload(Recommendation.process))).all()
+    items = db.session.scalars(
+        select(Statement)
+        .where(*where)
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+        .options(selectinload(Statement.recommendation).selectinload(Recommendation.process))
+    ).all()
     return list(items), total or 0
 
 
 # -- answers, sessions and follow-up ------------------------------------------------------
 
 
-def answer_template(process: Any, state: str, locale: str | None, default_locale: str | None,
-                    own_templates: dict[str, str] | None = None) -> str:
+def answer_template(
+    process: Any, state: str, locale: str | None, default_locale: str | None, own_templates: dict[str, str] | None = None
+) -> str:
     """The text that prefills the justification of a decision into ``state``: the process's own
     template, else the workflow file's ``answer_template``, else nothing. ``own_templates``: the
     process's templates read once already (``answer_templates``), for a page with many forms."""
-    own = (own_templates.get(state) if own_templates is not None else db.session.scalar(
-        select(AnswerTemplate.body).where(AnswerTemplate.process_id == process.id, AnswerTemplate.state == state)))
+    own = (
+        own_templates.get(state)
+        if own_templates is not None
+        else db.session.scalar(
+            select(AnswerTemplate.body).where(AnswerTemplate.process_id == process.id, AnswerTemplate.state == state)
+        )
+    )
     if own is not None:
         return own
     definition = engine().get(process.workflow_id).states.get(state)
@@ -363,8 +443,9 @@ def answer_template(process: Any, state: str, locale: str | None, default_locale
 
 def answer_templates(process: Any) -> dict[str, str]:
     """The process's own templates, by state."""
-    return dict(db.session.execute(select(AnswerTemplate.state, AnswerTemplate.body)
-                                   .where(AnswerTemplate.process_id == process.id)).all())
+    return dict(
+        db.session.execute(select(AnswerTemplate.state, AnswerTemplate.body).where(AnswerTemplate.process_id == process.id)).all()
+    )
 
 
 def ready_for_agenda(process: Any, exclude_session: int | None = None, limit: int = 200) -> list[int]:
@@ -374,11 +455,14 @@ def ready_for_agenda(process: Any, exclude_session: int | None = None, limit: in
     if not states or limit <= 0:
         return []
     query = select(Recommendation.id).where(
-        Recommendation.process_id == process.id, Recommendation.state.in_(states),
-        ~exists().where(Statement.recommendation_id == Recommendation.id, Statement.status == REQUESTED))
+        Recommendation.process_id == process.id,
+        Recommendation.state.in_(states),
+        ~exists().where(Statement.recommendation_id == Recommendation.id, Statement.status == REQUESTED),
+    )
     if exclude_session is not None:
-        query = query.where(~exists().where(AgendaItem.session_id == exclude_session,
-                                            AgendaItem.recommendation_id == Recommendation.id))
+        query = query.where(
+            ~exists().where(AgendaItem.session_id == exclude_session, AgendaItem.recommendation_id == Recommendation.id)
+        )
     return list(db.session.scalars(query.order_by(Recommendation.number).limit(limit)))
 
 
@@ -389,8 +473,9 @@ def waiting_for_decision(process: Any, exclude_session: int | None = None, limit
         return []
     query = select(Recommendation).where(Recommendation.process_id == process.id, Recommendation.state.in_(states))
     if exclude_session is not None:
-        query = query.where(~exists().where(AgendaItem.session_id == exclude_session,
-                                            AgendaItem.recommendation_id == Recommendation.id))
+        query = query.where(
+            ~exists().where(AgendaItem.session_id == exclude_session, AgendaItem.recommendation_id == Recommendation.id)
+        )
     return list(db.session.scalars(query.order_by(Recommendation.number).limit(limit)))
 
 
@@ -398,19 +483,30 @@ def sessions_of(process_id: int, offset: int = 0, limit: int = 50) -> tuple[list
     """A process's sessions, the latest first, with their total."""
     where = SteeringSession.process_id == process_id
     total = db.session.scalar(select(func.count()).select_from(SteeringSession).where(where))
-    items = db.session.scalars(select(SteeringSession).where(where)
-                               .order_by(SteeringSession.held_at.desc(), SteeringSession.id.desc())
-                               .offset(offset).limit(limit)).all()
+    items = db.session.scalars(
+        select(SteeringSession)
+        .where(where)
+        .order_by(SteeringSession.held_at.desc(), SteeringSession.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
     return list(items), total or 0
 
 
 def session_items(session_id: int) -> list[AgendaItem]:
     """A session's agenda in order, with each recommendation, its process and decision loaded."""
-    return list(db.session.scalars(
-        select(AgendaItem).where(AgendaItem.session_id == session_id).order_by(AgendaItem.position)
-        .options(selectinload(AgendaItem.recommendation).selectinload(Recommendation.process),
-                 selectinload(AgendaItem.recommendation).selectinload(Recommendation.author_links),
-                 selectinload(AgendaItem.recommendation).selectinload(Recommendation.decision))))
+    return list(
+        db.session.scalars(
+            select(AgendaItem)
+            .where(AgendaItem.session_id == session_id)
+            .order_by(AgendaItem.position)
+            .options(
+                selectinload(AgendaItem.recommendation).selectinload(Recommendation.process),
+                selectinload(AgendaItem.recommendation).selectinload(Recommendation.author_links),
+                selectinload(AgendaItem.recommendation).selectinload(Recommendation.decision),
+            )
+        )
+    )
 
 
 def public_statements(recommendation_ids: Sequence[int]) -> dict[int, list[Statement]]:
@@ -418,9 +514,15 @@ def public_statements(recommendation_ids: Sequence[int]) -> dict[int, list[State
     found: dict[int, list[Statement]] = {rid: [] for rid in recommendation_ids}
     if not recommendation_ids:
         return found
-    for statement in db.session.scalars(select(Statement).where(
-            Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == ANSWERED,
-            Statement.visibility == "public").order_by(Statement.id)):
+    for statement in db.session.scalars(
+        select(Statement)
+        .where(
+            Statement.recommendation_id.in_(list(recommendation_ids)),
+            Statement.status == ANSWERED,
+            Statement.visibility == "public",
+        )
+        .order_by(Statement.id)
+    ):
         found[statement.recommendation_id].append(statement)
     return found
 
@@ -430,30 +532,35 @@ def open_statement_departments_of(recommendation_ids: Sequence[int]) -> dict[int
     found: dict[int, list[str]] = {rid: [] for rid in recommendation_ids}
     if recommendation_ids:
         for rid, name in db.session.execute(
-                select(Statement.recommendation_id, Department.name).join(Department, Statement.department_id == Department.id)
-                .where(Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == REQUESTED)
-                .order_by(Department.name)):
+            select(Statement.recommendation_id, Department.name)
+            .join(Department, Statement.department_id == Department.id)
+            .where(Statement.recommendation_id.in_(list(recommendation_ids)), Statement.status == REQUESTED)
+            .order_by(Department.name)
+        ):
             found[rid].append(name)
     return found
 
 
 def follow_ups_of(recommendation_id: int) -> list[FollowUp]:
     """The implementation reports on a recommendation, newest first."""
-    return list(db.session.scalars(select(FollowUp).where(FollowUp.recommendation_id == recommendation_id)
-                                   .order_by(FollowUp.id.desc())))
+    return list(
+        db.session.scalars(select(FollowUp).where(FollowUp.recommendation_id == recommendation_id).order_by(FollowUp.id.desc()))
+    )
 
 
 def overdue_follow_ups(condition: ColumnElement[bool], now: datetime, limit: int = 50) -> list[tuple[Recommendation, FollowUp]]:
     """Recommendations (among those ``condition`` lets through) whose latest implementation report
     named a date for the next one that has passed, the longest overdue first."""
-    latest = select(FollowUp.recommendation_id, func.max(FollowUp.id).label("id")) \
-        .group_by(FollowUp.recommendation_id).subquery()
+    latest = select(FollowUp.recommendation_id, func.max(FollowUp.id).label("id")).group_by(FollowUp.recommendation_id).subquery()
     rows = db.session.execute(
-        select(Recommendation, FollowUp).join(latest, latest.c.recommendation_id == Recommendation.id)
+        select(Recommendation, FollowUp)
+        .join(latest, latest.c.recommendation_id == Recommendation.id)
         .join(FollowUp, FollowUp.id == latest.c.id)
         .where(condition, FollowUp.next_due_at < now, FollowUp.status != "done")
-        .order_by(FollowUp.next_due_at).limit(limit)
-        .options(selectinload(Recommendation.process))).all()
+        .order_by(FollowUp.next_due_at)
+        .limit(limit)
+        .options(selectinload(Recommendation.process))
+    ).all()
     return [(row[0], row[1]) for row in rows]
 
 

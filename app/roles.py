@@ -4,6 +4,7 @@
 (``app.queries``) and the services both ask here, so a request reads a person's roles in a
 process once however many recommendations it shows or changes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -46,7 +47,8 @@ def process_roles(user: Any, process_id: int) -> frozenset[str]:
     known = g.setdefault(_ROLES_KEY, {}) if has_request_context() else {}
     if (uid, process_id) not in known:
         known[(uid, process_id)] = NO_ROLES | frozenset(
-            db.session.scalars(_ROLES_QUERY, {"user_id": uid, "process_id": process_id}).all())
+            db.session.scalars(_ROLES_QUERY, {"user_id": uid, "process_id": process_id}).all()
+        )
     return known[(uid, process_id)]
 
 
@@ -95,8 +97,11 @@ def holds_department_role(user: Any, recommendation_id: int) -> bool:
     known = g.setdefault(_ASKED_KEY, {}) if has_request_context() else {}
     if (uid, recommendation_id) not in known:
         departments = department_ids(user)
-        known[(uid, recommendation_id)] = bool(departments) and db.session.scalar(
-            _ASKED_QUERY, {"recommendation_id": recommendation_id, "department_ids": list(departments)}) is not None
+        known[(uid, recommendation_id)] = (
+            bool(departments)
+            and db.session.scalar(_ASKED_QUERY, {"recommendation_id": recommendation_id, "department_ids": list(departments)})
+            is not None
+        )
     return known[(uid, recommendation_id)]
 
 
@@ -104,12 +109,18 @@ _ROLES_KEY = "ratschlag_process_roles"
 _DEPARTMENTS_KEY = "ratschlag_departments"
 _ASKED_KEY = "ratschlag_department_role"
 _DEPARTMENTS_QUERY = select(DepartmentMember.department_id).where(DepartmentMember.user_id == bindparam("user_id"))
-_ASKED_QUERY = select(Statement.id).where(
-    Statement.recommendation_id == bindparam("recommendation_id"),
-    Statement.department_id.in_(bindparam("department_ids", expanding=True))).limit(1)
+_ASKED_QUERY = (
+    select(Statement.id)
+    .where(
+        Statement.recommendation_id == bindparam("recommendation_id"),
+        Statement.department_id.in_(bindparam("department_ids", expanding=True)),
+    )
+    .limit(1)
+)
 _MEMBERSHIPS = Membership.__table__
-_ROLES_QUERY = select(_MEMBERSHIPS.c.role).where(_MEMBERSHIPS.c.user_id == bindparam("user_id"),
-                                                 _MEMBERSHIPS.c.process_id == bindparam("process_id"))
+_ROLES_QUERY = select(_MEMBERSHIPS.c.role).where(
+    _MEMBERSHIPS.c.user_id == bindparam("user_id"), _MEMBERSHIPS.c.process_id == bindparam("process_id")
+)
 
 
 def roles_for(user: Any, recommendation: Authored, in_process: frozenset[str] | None = None) -> frozenset[str]:

@@ -7,6 +7,7 @@ RATSCHLAG_PROXY_FIX=N        trust N reverse proxies for X-Forwarded-For/-Proto/
 RATSCHLAG_TRUSTED_HOSTS=a,b  answer only for these Host names
 RATSCHLAG_RATELIMIT_STORAGE_URL=redis://…   share the API's rate limits between servers (default: in memory)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,16 +17,18 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
@@ -42,14 +45,20 @@ def init_app(app: Flask) -> None:
     proxies = int(config.get("PROXY_FIX") or 0)
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to wrap it
-           app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     @app.before_request
     def refuse_nul_characters():
         # No text anywhere may hold NUL (PostgreSQL cannot store it): refuse it at the edge.
-        if "\x00" in request.path or any("\x00" in value for value in request.args.values()) or (
+        if (
+            "\x00" in request.path
+            or any("\x00" in value for value in request.args.values())
+            or (
                 request.mimetype == "application/x-www-form-urlencoded"
-                and any("\x00" in value for value in request.form.values())):
+                and any("\x00" in value for value in request.form.values())
+            )
+        ):
             abort(400, description="NUL characters are not allowed in addresses, queries or forms.")
 
     @app.after_request

@@ -14,6 +14,7 @@ number of siblings (16,000 table rows, 12,500 code blocks), so the walker here
 keeps the indices as it descends. ``bench/inputs.py`` measures both against a
 corpus of pathological inputs (``tests/security/pathological.py``).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,16 +26,38 @@ from bleach import html5lib_shim
 from bleach.linkifier import LinkifyFilter
 from markdown_it import MarkdownIt
 
-ALLOWED_TAGS = frozenset({
-    "p", "br", "hr",
-    "em", "strong", "del", "s", "sub", "sup",
-    "a",
-    "ul", "ol", "li",
-    "blockquote",
-    "code", "pre",
-    "h1", "h2", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "hr",
+        "em",
+        "strong",
+        "del",
+        "s",
+        "sub",
+        "sup",
+        "a",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "code",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+    }
+)
 ALLOWED_ATTRIBUTES = {
     "a": ["href", "title", "rel"],
     "th": ["align"],
@@ -138,9 +161,8 @@ def _align_attribute(state) -> None:
                 token.attrs["align"] = style.removeprefix("text-align:")
 
 
-_markdown = (
-    MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False, "maxNesting": MAX_NESTING})
-    .enable(["table", "strikethrough"])
+_markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False, "maxNesting": MAX_NESTING}).enable(
+    ["table", "strikethrough"]
 )
 _markdown.core.ruler.push("align_attribute", _align_attribute)
 

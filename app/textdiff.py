@@ -15,6 +15,7 @@ What a page shows is :func:`compare`: only ``CONTEXT`` unchanged lines around ea
 longer unchanged stretch becomes one ``skipped`` row), and past ``MAX_CHANGED`` changed lines
 nothing at all ("too different"): a page of tens of thousands of rows cost seconds to render.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -119,7 +120,7 @@ def diff_lines(old: str, new: str, max_work: int = MAX_WORK) -> list[Line] | Non
         if x != y:
             break
         tail += 1
-    middle_a, middle_b = a[head:len(a) - tail], b[head:len(b) - tail]
+    middle_a, middle_b = a[head : len(a) - tail], b[head : len(b) - tail]
     rows: list[Line] = [("same", line) for line in a[:head]]
     budget = [max_work]
     i = j = 0
@@ -131,12 +132,13 @@ def diff_lines(old: str, new: str, max_work: int = MAX_WORK) -> list[Line] | Non
             i, j = anchor_i + 1, anchor_j + 1
     except TooDifferent:
         return None
-    rows += [("same", line) for line in a[len(a) - tail:]]
+    rows += [("same", line) for line in a[len(a) - tail :]]
     return rows
 
 
-def compare(old: str, new: str, context: int = CONTEXT, max_changed: int = MAX_CHANGED,
-            max_work: int = MAX_WORK) -> list[Line] | None:
+def compare(
+    old: str, new: str, context: int = CONTEXT, max_changed: int = MAX_CHANGED, max_work: int = MAX_WORK
+) -> list[Line] | None:
     """What a page shows of ``old`` to ``new``: the changes with ``context`` unchanged lines around
     each, longer unchanged stretches as one ``('skipped', 'N')`` row; None when the texts are too
     different to compare line by line (over ``max_work``, or over ``max_changed`` changed lines)."""

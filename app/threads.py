@@ -6,6 +6,7 @@ so any depth already stored is shown; pages indent at most ``display_depth`` lev
 deeper replies flat, in order, each naming the comment it answers. New replies are refused
 beyond ``MAX_REPLY_DEPTH`` levels (422 ``validation``), documented in docs/api.md.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -22,8 +23,11 @@ MAX_REPLY_DEPTH = 50  # a reply to a top-level comment has depth 1
 
 
 class _Node(Protocol):
-    id: int
-    parent_id: int | None
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
 
 
 C = TypeVar("C", bound=_Node)
@@ -57,7 +61,9 @@ def thread_rows(comments: Iterable[C], display_depth: int) -> list[tuple[C, int,
             continue
         seen.add(comment.id)
         flat = depth > display_depth
-        rows.append((comment, min(depth, display_depth), by_id.get(comment.parent_id) if flat and comment.parent_id is not None else None))
+        rows.append(
+            (comment, min(depth, display_depth), by_id.get(comment.parent_id) if flat and comment.parent_id is not None else None)
+        )
         if comment.id in children:
             stack.append((depth + 1, iter(children[comment.id])))
     return rows
@@ -70,8 +76,11 @@ def reply_depth(parent_id: int) -> int:
     exact up to the limit and ``MAX_REPLY_DEPTH + 1`` for anything deeper (or for a cycle).
     0 when there is no such comment.
     """
-    chain = (select(Comment.id.label("id"), Comment.parent_id.label("parent_id"), literal(1).label("depth"))
-             .where(Comment.id == parent_id).cte("chain", recursive=True))
+    chain = (
+        select(Comment.id.label("id"), Comment.parent_id.label("parent_id"), literal(1).label("depth"))
+        .where(Comment.id == parent_id)
+        .cte("chain", recursive=True)
+    )
     parent = db.aliased(Comment)
     chain = chain.union_all(
         select(parent.id, parent.parent_id, chain.c.depth + 1)
@@ -84,5 +93,9 @@ def reply_depth(parent_id: int) -> int:
 def check_reply_depth(parent_id: int) -> None:
     """Refuse (422 ``validation``) a reply that would be nested deeper than ``MAX_REPLY_DEPTH``."""
     if reply_depth(parent_id) > MAX_REPLY_DEPTH:
-        raise ValidationError(_("parent_id: replies may be nested at most %(max)s levels deep; "
-                                "answer a comment higher up in the thread", max=MAX_REPLY_DEPTH))
+        raise ValidationError(
+            _(
+                "parent_id: replies may be nested at most %(max)s levels deep; answer a comment higher up in the thread",
+                max=MAX_REPLY_DEPTH,
+            )
+        )

@@ -4,6 +4,7 @@ The registry maps each action name to its sentence, so display text lives in one
 place and old events keep rendering after the code moves on (an unknown action
 still shows, with its name).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,13 @@ class Entry:
 def _transitioned(event: AuditEvent, data: dict, workflow: Workflow, locale: str, default: str) -> tuple[str, str | None]:
     transition = workflow.transition(data.get("from", ""), data.get("trigger", ""))
     action = transition.display(locale, default) if transition else data.get("trigger", "?")
-    text = _("%(actor)s: %(action)s (%(source)s → %(dest)s)", actor=_actor(event), action=action,
-             source=workflow.state_label(data.get("from", "?"), locale, default),
-             dest=workflow.state_label(data.get("to", "?"), locale, default))
+    text = _(
+        "%(actor)s: %(action)s (%(source)s → %(dest)s)",
+        actor=_actor(event),
+        action=action,
+        source=workflow.state_label(data.get("from", "?"), locale, default),
+        dest=workflow.state_label(data.get("to", "?"), locale, default),
+    )
     if data.get("session_id"):
         text += " " + _("in a session of the steering round")
     return text, data.get("note")
@@ -60,14 +65,21 @@ Sentence = Callable[[AuditEvent, dict, Workflow, str, str], tuple[str, str | Non
 SENTENCES: dict[str, Sentence] = {
     "recommendation.created": lambda e, d, *_rest: (_("%(actor)s wrote this recommendation.", actor=_actor(e)), None),
     "recommendation.updated": lambda e, d, *_rest: (
-        _("%(actor)s revised the text.", actor=_actor(e)) if "body" in d.get("changes", {})
-        else _("%(actor)s changed the title.", actor=_actor(e)), None),
+        _("%(actor)s revised the text.", actor=_actor(e))
+        if "body" in d.get("changes", {})
+        else _("%(actor)s changed the title.", actor=_actor(e)),
+        None,
+    ),
     "recommendation.author_added": _author_added,
     "recommendation.transitioned": _transitioned,
     "comment.created": lambda e, d, *_rest: (
-        _("%(actor)s wrote an internal note.", actor=_actor(e)) if d.get("visibility") == "internal"
-        else _("%(actor)s replied to a comment.", actor=_actor(e)) if d.get("parent_id")
-        else _("%(actor)s commented.", actor=_actor(e)), None),
+        _("%(actor)s wrote an internal note.", actor=_actor(e))
+        if d.get("visibility") == "internal"
+        else _("%(actor)s replied to a comment.", actor=_actor(e))
+        if d.get("parent_id")
+        else _("%(actor)s commented.", actor=_actor(e)),
+        None,
+    ),
     "comment.edited": lambda e, d, *_rest: (_("%(actor)s edited a comment.", actor=_actor(e)), None),
     "comment.hidden": lambda e, d, *_rest: (_("%(actor)s hid a comment.", actor=_actor(e)), d.get("reason")),
     # What a statement says stays in the statements section, which knows who may read it.
@@ -83,8 +95,14 @@ MODERATION_ONLY = {
 }
 
 
-def entries(events: Iterable[AuditEvent], comments: Mapping[int, CommentFacts], workflow: Workflow,
-            roles: frozenset[str], locale: str, default_locale: str) -> list[Entry]:
+def entries(
+    events: Iterable[AuditEvent],
+    comments: Mapping[int, CommentFacts],
+    workflow: Workflow,
+    roles: frozenset[str],
+    locale: str,
+    default_locale: str,
+) -> list[Entry]:
     """The timeline ``roles`` may read; events about comments they cannot read are left out."""
     result = []
     for event in events:

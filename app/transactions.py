@@ -12,6 +12,7 @@ The SQLite settings (pragmas, and BEGIN IMMEDIATE for writes) are listeners on t
 application's own engines (:func:`register`, called by ``create_app``), not on
 SQLAlchemy's ``Engine`` class, so no other engine in the process is touched.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -81,8 +82,10 @@ def write_transaction() -> Iterator[Session]:
     with ExitStack() as stack:
         if session.in_transaction():
             if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
-                raise PendingChanges("the session holds changes that no service wrote: "
-                                     f"{len(session.new)} new, {len(session.dirty)} changed, {len(session.deleted)} deleted")
+                raise PendingChanges(
+                    "the session holds changes that no service wrote: "
+                    f"{len(session.new)} new, {len(session.dirty)} changed, {len(session.deleted)} deleted"
+                )
             if not is_postgresql():
                 session.commit()  # objects stay loaded (expire_on_commit=False)
         if not is_postgresql():

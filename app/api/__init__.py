@@ -1,4 +1,5 @@
 """The JSON API, ``/api/v1`` (docs/api.md)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
@@ -13,9 +14,16 @@ limiter.limit(lambda: current_app.config["API_LIMIT_PER_ADDRESS"])(bp)
 
 #: Error codes for HTTP errors raised outside our services (routing, body size, ...).
 HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "validation", 429: "too_many_requests",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+    429: "too_many_requests",
     500: "internal_error",
 }
 

@@ -1,4 +1,5 @@
 """JSON shapes of docs/api.md."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,7 +45,7 @@ def page_url(endpoint: str, **values) -> str:
     path = url_for(endpoint, **values)
     root = request.script_root if has_request_context() else ""
     if root and path.startswith(root):
-        path = path[len(root):]  # the base names the installation's own path, if it has one
+        path = path[len(root) :]  # the base names the installation's own path, if it has one
     return base.rstrip("/") + path
 
 
@@ -70,7 +71,9 @@ def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow,
         "updated_at": iso(rec.updated_at),
         "due_at": iso(rec.due_at),
         "transitions": [t.trigger for t in engine().allowed(workflow.id, rec.state, roles)],
-        "decision": None if decision is None else {
+        "decision": None
+        if decision is None
+        else {
             "outcome": decision.outcome,
             "state": decision.state,
             "note": decision.note,
@@ -110,12 +113,16 @@ def workflow(item: Workflow) -> dict:
         "noun_plural": text(item.noun_plural),
         "initial": item.initial,
         "states": [
-            {"name": s.name, "label": text(s.label), "final": s.final, "outcome": s.outcome}
-            for s in item.states.values()
+            {"name": s.name, "label": text(s.label), "final": s.final, "outcome": s.outcome} for s in item.states.values()
         ],
         "transitions": [
-            {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest,
-             "roles": list(t.roles), "requires": list(t.requires)}
+            {
+                "trigger": t.trigger,
+                "source": list(t.sources),
+                "dest": t.dest,
+                "roles": list(t.roles),
+                "requires": list(t.requires),
+            }
             for t in item.transitions
         ],
     }
@@ -197,13 +204,22 @@ def agenda_item(item: AgendaItem, workflow: Workflow) -> dict:
     return {
         "position": item.position,
         "recommendation": {
-            "id": rec.id, "number": rec.number, "title": rec.title, "state": rec.state,
-            "state_label": text(state.label) if state else rec.state, "version": rec.version,
+            "id": rec.id,
+            "number": rec.number,
+            "title": rec.title,
+            "state": rec.state,
+            "state_label": text(state.label) if state else rec.state,
+            "version": rec.version,
             "html_url": url_for("web.recommendation", slug=rec.process.slug, number=rec.number, _external=True),
         },
-        "decision": None if item.result_state is None else {
-            "trigger": item.trigger, "state": item.result_state, "note": item.note,
-            "decided_by": person(item.decided_by), "decided_at": iso(item.decided_at),
+        "decision": None
+        if item.result_state is None
+        else {
+            "trigger": item.trigger,
+            "state": item.result_state,
+            "note": item.note,
+            "decided_by": person(item.decided_by),
+            "decided_at": iso(item.decided_at),
         },
     }
 
@@ -236,7 +252,10 @@ def notification(note, said) -> dict:
         "read": note.read_at is not None,
         "actor": person(note.actor),
         "recommendation": {
-            "id": rec.id, "title": rec.title,
+            "id": rec.id,
+            "title": rec.title,
             "html_url": url_for("web.recommendation", slug=rec.process.slug, number=rec.number, _external=True),
-        } if rec is not None else None,
+        }
+        if rec is not None
+        else None,
     }

@@ -1,4 +1,5 @@
 """API endpoints: parse the request, call a service or a permission, serialize the answer."""
+
 from __future__ import annotations
 
 import json
@@ -71,12 +72,12 @@ def body(allowed: dict[str, tuple[type, ...]], required: tuple[str, ...] = ()) -
     for name, value in payload.items():
         kinds = allowed[name]
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
-            raise ValidationError(_("'%(name)s' must be an integer", name=name) if int in kinds
-                                  else _("'%(name)s' must be a string", name=name))
+            raise ValidationError(
+                _("'%(name)s' must be an integer", name=name) if int in kinds else _("'%(name)s' must be a string", name=name)
+            )
         if isinstance(value, str) and _SURROGATE.search(value):
             # JSON may escape half of a UTF-16 pair ("\ud800"); no database can store it.
-            raise ValidationError(_("'%(name)s' must be valid Unicode text (it holds an unpaired surrogate)",
-                                    name=name))
+            raise ValidationError(_("'%(name)s' must be valid Unicode text (it holds an unpaired surrogate)", name=name))
     return payload
 
 
@@ -144,8 +145,9 @@ def list_processes():
     status = request.args.get("status") or None
     if status is not None:
         if status not in PROCESS_STATUSES:
-            raise ValidationError(_("unknown status '%(value)s' (known: %(known)s)", value=status[:40],
-                                    known=", ".join(PROCESS_STATUSES)))
+            raise ValidationError(
+                _("unknown status '%(value)s' (known: %(known)s)", value=status[:40], known=", ".join(PROCESS_STATUSES))
+            )
         query = query.where(Process.status == status)
     return jsonify({"items": [serializers.process(p) for p in db.session.scalars(query)]})
 
@@ -178,12 +180,24 @@ def list_recommendations(slug: str):
 
     roles = process_roles(user, process.id)
     counts = queries.visible_counts(user, process, roles)
-    items = queries.visible_page(user, process, roles, counts, state, (page - 1) * per_page, per_page,
-                                 options=(selectinload(Recommendation.author_links), selectinload(Recommendation.decision)))
-    return jsonify({
-        "items": [serializers.recommendation(r, workflow, roles_for(user, r, roles)) for r in items],
-        "total": queries.total(counts, state), "page": page, "per_page": per_page,
-    })
+    items = queries.visible_page(
+        user,
+        process,
+        roles,
+        counts,
+        state,
+        (page - 1) * per_page,
+        per_page,
+        options=(selectinload(Recommendation.author_links), selectinload(Recommendation.decision)),
+    )
+    return jsonify(
+        {
+            "items": [serializers.recommendation(r, workflow, roles_for(user, r, roles)) for r in items],
+            "total": queries.total(counts, state),
+            "page": page,
+            "per_page": per_page,
+        }
+    )
 
 
 @bp.get("/recommendations/<id:rec_id>")
@@ -221,8 +235,9 @@ def list_comments(rec_id: int):
 def create_comment(rec_id: int):
     user = caller(required=True)
     payload = body({"body": (str,), "parent_id": (int,), "visibility": (str,)}, required=("body",))
-    comment = services.create_comment(rec_id, user, payload["body"], payload.get("parent_id"),
-                                      payload.get("visibility") or "public")
+    comment = services.create_comment(
+        rec_id, user, payload["body"], payload.get("parent_id"), payload.get("visibility") or "public"
+    )
     return written_comment(comment, user, 201)
 
 
@@ -255,8 +270,7 @@ def list_departments():
 def readable_statements(rec_id: int, user) -> list[Statement]:
     _rec, _workflow, roles = visible_recommendation(rec_id, user)
     mine = department_ids(user)
-    return [s for s in queries.statements_of(rec_id)
-            if permissions.can_read_statement(roles, s, s.department_id in mine)]
+    return [s for s in queries.statements_of(rec_id) if permissions.can_read_statement(roles, s, s.department_id in mine)]
 
 
 @bp.get("/recommendations/<id:rec_id>/statements")
@@ -269,8 +283,7 @@ def list_statements(rec_id: int):
 def request_statement(rec_id: int):
     user = caller(required=True)
     payload = body({"department": (str,), "question": (str,), "due_days": (int,)}, required=("department",))
-    statement = services.request_statement(rec_id, user, payload["department"], payload.get("question"),
-                                           payload.get("due_days"))
+    statement = services.request_statement(rec_id, user, payload["department"], payload.get("question"), payload.get("due_days"))
     return jsonify(serializers.statement(statement)), 201
 
 
@@ -301,8 +314,11 @@ def _session(session_id: int) -> SteeringSession:
 
 def session_answer(meeting: SteeringSession, user, status: int = 200):
     workflow = engine().get(meeting.process.workflow_id)
-    items = [item for item in queries.session_items(meeting.id)
-             if permissions.can_view(roles_for(user, item.recommendation), workflow, item.recommendation.state)]
+    items = [
+        item
+        for item in queries.session_items(meeting.id)
+        if permissions.can_view(roles_for(user, item.recommendation), workflow, item.recommendation.state)
+    ]
     return jsonify(serializers.session(meeting, items, workflow)), status
 
 
@@ -313,18 +329,17 @@ def list_sessions(slug: str):
     page = query_int("page", 1, 1, 10**9)
     per_page = query_int("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
     items, total = queries.sessions_of(process.id, (page - 1) * per_page, per_page)
-    return jsonify({"items": [serializers.session_summary(s) for s in items], "total": total, "page": page,
-                    "per_page": per_page})
+    return jsonify({"items": [serializers.session_summary(s) for s in items], "total": total, "page": page, "per_page": per_page})
 
 
 @bp.post("/processes/<slug>/sessions")
 def create_session(slug: str):
     user = caller(required=True)
     process = services.find_process(slug)
-    payload = body({"title": (str,), "held_at": (str,), "place": (str,), "participants": (str,)},
-                   required=("title", "held_at"))
-    meeting = services.create_session(process.id, user, payload["title"], payload["held_at"], payload.get("place"),
-                                      payload.get("participants"))
+    payload = body({"title": (str,), "held_at": (str,), "place": (str,), "participants": (str,)}, required=("title", "held_at"))
+    meeting = services.create_session(
+        process.id, user, payload["title"], payload["held_at"], payload.get("place"), payload.get("participants")
+    )
     return session_answer(meeting, user, 201)
 
 
@@ -338,8 +353,7 @@ def get_session(session_id: int):
 def update_session(session_id: int):
     user = caller(required=True)
     payload = body({"place": (str,), "participants": (str,), "notes": (str,)})
-    meeting = services.update_minutes(session_id, user, payload.get("place"), payload.get("participants"),
-                                      payload.get("notes"))
+    meeting = services.update_minutes(session_id, user, payload.get("place"), payload.get("participants"), payload.get("notes"))
     return session_answer(meeting, user)
 
 
@@ -362,10 +376,13 @@ def add_ready_items(session_id: int):
 @bp.post("/sessions/<id:session_id>/decisions")
 def decide_in_session(session_id: int):
     user = caller(required=True)
-    payload = body({"recommendation_id": (int,), "trigger": (str,), "note": (str,), "version": (int,)},
-                   required=("recommendation_id", "trigger", "version"))
-    rec = services.decide(session_id, user, payload["recommendation_id"], payload["trigger"], payload.get("note"),
-                          payload["version"])
+    payload = body(
+        {"recommendation_id": (int,), "trigger": (str,), "note": (str,), "version": (int,)},
+        required=("recommendation_id", "trigger", "version"),
+    )
+    rec = services.decide(
+        session_id, user, payload["recommendation_id"], payload["trigger"], payload.get("note"), payload["version"]
+    )
     return written_recommendation(rec, user)
 
 
@@ -387,10 +404,10 @@ def list_follow_ups(rec_id: int):
 @bp.post("/recommendations/<id:rec_id>/follow-ups")
 def record_follow_up(rec_id: int):
     user = caller(required=True)
-    payload = body({"status": (str,), "body": (str,), "next_days": (int,), "department": (str,)},
-                   required=("status", "body"))
-    report = services.record_follow_up(rec_id, user, payload["status"], payload["body"], payload.get("next_days"),
-                                       payload.get("department"))
+    payload = body({"status": (str,), "body": (str,), "next_days": (int,), "department": (str,)}, required=("status", "body"))
+    report = services.record_follow_up(
+        rec_id, user, payload["status"], payload["body"], payload.get("next_days"), payload.get("department")
+    )
     return jsonify(serializers.follow_up(report)), 201
 
 
@@ -409,6 +426,5 @@ def _whole_number(name: str, default: int | None, low: int, high: int) -> int | 
     if raw is None or raw == "":
         return default
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 16) or not low <= int(raw) <= high:
-        raise ValidationError(_("'%(name)s' must be a whole number from %(low)s to %(high)s", name=name, low=low,
-                                high=high))
+        raise ValidationError(_("'%(name)s' must be a whole number from %(low)s to %(high)s", name=name, low=low, high=high))
     return int(raw)

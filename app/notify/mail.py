@@ -7,6 +7,7 @@ breaks in them cannot add headers. A notification whose subject the recipient ma
 (moved to a state hidden from them, a comment hidden since) is left out; a mail with nothing left
 is not sent.
 """
+
 from __future__ import annotations
 
 from datetime import UTC
@@ -41,7 +42,7 @@ def base_url() -> str:
 
 def language_of(user: User) -> str:
     languages = current_app.config["LANGUAGES"]
-    return user.language if user.language in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return user.language if user.language and user.language in languages else str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def still_visible(note: Notification, user: User, known: dict | None = None) -> bool:
@@ -61,22 +62,30 @@ def still_visible(note: Notification, user: User, known: dict | None = None) -> 
             return False
     if note.statement_id is not None:
         statement = db.session.get(Statement, note.statement_id)
-        if statement is None or not permissions.can_read_statement(roles, statement,
-                                                                   statement.department_id in department_ids(user)):
+        if statement is None or not permissions.can_read_statement(
+            roles, statement, statement.department_id in department_ids(user)
+        ):
             return False
     return True
 
 
 def compose_many(mail_ids: list[int]) -> list[tuple[Mail, EmailMessage | None]]:
     """The e-mails for several mails, read with a handful of statements whatever their number."""
-    mails = db.session.scalars(select(Mail).where(Mail.id.in_(mail_ids)).order_by(Mail.id)
-                               .execution_options(populate_existing=True)).all()
+    mails = db.session.scalars(
+        select(Mail).where(Mail.id.in_(mail_ids)).order_by(Mail.id).execution_options(populate_existing=True)
+    ).all()
     notes: dict[int, list[Notification]] = {}
     for note in db.session.scalars(
-            select(Notification).where(Notification.mail_id.in_(mail_ids)).order_by(Notification.id)
-            .options(selectinload(Notification.recommendation).selectinload(Recommendation.process),
-                     selectinload(Notification.recommendation).selectinload(Recommendation.author_links))):
-        notes.setdefault(note.mail_id, []).append(note)
+        select(Notification)
+        .where(Notification.mail_id.in_(mail_ids))
+        .order_by(Notification.id)
+        .options(
+            selectinload(Notification.recommendation).selectinload(Recommendation.process),
+            selectinload(Notification.recommendation).selectinload(Recommendation.author_links),
+        )
+    ):
+        if note.mail_id is not None:
+            notes.setdefault(note.mail_id, []).append(note)
     known: dict = {}
     return [(mail, compose(mail, notes.get(mail.id, []), known)) for mail in mails]
 
@@ -99,16 +108,22 @@ def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | N
             subject, body, scope = _account_mail(mail, user, base)
         else:
             if notes is None:
-                notes = db.session.scalars(select(Notification).where(Notification.mail_id == mail.id)
-                                           .order_by(Notification.id)).all()
+                notes = list(
+                    db.session.scalars(select(Notification).where(Notification.mail_id == mail.id).order_by(Notification.id))
+                )
             notes = [n for n in notes if still_visible(n, user, known)]
             if not notes:
                 return None
             subject, body = _notification_mail(mail, notes, language, base)
             scope = "digest" if mail.kind == "digest" else mail.kind
         unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(user.id, scope)}"
-        body += "\n\n-- \n" + _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings") + "\n" + \
-            _("Stop these e-mails: %(url)s", url=unsubscribe) + "\n"
+        body += (
+            "\n\n-- \n"
+            + _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings")
+            + "\n"
+            + _("Stop these e-mails: %(url)s", url=unsubscribe)
+            + "\n"
+        )
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = one_line(subject, 180)
     message["From"] = _address("Ratschlag", current_app.config["MAIL_FROM"])
@@ -146,11 +161,19 @@ def _account_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str]:
     name = one_line(user.name, 100)
     if mail.kind == "invitation":
         subject = _("You are invited to Ratschlag")
-        body = _("Hello %(name)s,\n\nan account on Ratschlag was created for you. Choose your password here "
-                 "(the link works once, for 7 days):\n\n%(link)s", name=name, link=link)
+        body = _(
+            "Hello %(name)s,\n\nan account on Ratschlag was created for you. Choose your password here "
+            "(the link works once, for 7 days):\n\n%(link)s",
+            name=name,
+            link=link,
+        )
     else:
         subject = _("Reset your Ratschlag password")
-        body = _("Hello %(name)s,\n\nsomeone asked to reset the password of your account. If it was you, choose a "
-                 "new password here (the link works once, for one hour):\n\n%(link)s\n\nIf it was not you, ignore "
-                 "this e-mail; your password stays as it is.", name=name, link=link)
+        body = _(
+            "Hello %(name)s,\n\nsomeone asked to reset the password of your account. If it was you, choose a "
+            "new password here (the link works once, for one hour):\n\n%(link)s\n\nIf it was not you, ignore "
+            "this e-mail; your password stays as it is.",
+            name=name,
+            link=link,
+        )
     return subject, body, "all"

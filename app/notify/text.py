@@ -3,6 +3,7 @@
 Read when the notification is shown or sent (never stored as text), so titles and labels are
 current and the language is the reader's. The caller makes sure the reader may see the subject.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,7 @@ def describe(note: Notification, language: str) -> Said:
     workflow = engine().workflows.get(rec.process.workflow_id) if rec is not None else None
 
     def state(name: str | None) -> str:
-        if workflow is None or name not in workflow.states:
+        if workflow is None or name is None or name not in workflow.states:
             return name or ""
         return workflow.states[name].label.text(language, default)
 
@@ -61,8 +62,13 @@ def describe(note: Notification, language: str) -> Said:
     elif event == "transition" and kind == "your_turn":
         line = _("“%(title)s” is now %(state)s: it is your turn.", title=title, state=state(data.get("to")))
     elif event == "transition":
-        line = _("%(actor)s moved “%(title)s” from %(source)s to %(dest)s.", actor=actor, title=title,
-                 source=state(data.get("from")), dest=state(data.get("to")))
+        line = _(
+            "%(actor)s moved “%(title)s” from %(source)s to %(dest)s.",
+            actor=actor,
+            title=title,
+            source=state(data.get("from")),
+            dest=state(data.get("to")),
+        )
     elif event == "comment" and kind == "reply":
         line = _("%(actor)s replied to your comment on “%(title)s”.", actor=actor, title=title)
         path = f"{path}#comment-{note.comment_id}" if path else path
@@ -73,42 +79,69 @@ def describe(note: Notification, language: str) -> Said:
         line = _("A comment on “%(title)s” was reported to the moderators.", title=title)
         path = "/moderation"
     elif event == "statement" and kind == "statement":
-        line = _("%(department)s is asked for a statement on “%(title)s”.",
-                 department=one_line(data.get("department", ""), 120), title=title)
+        line = _(
+            "%(department)s is asked for a statement on “%(title)s”.",
+            department=one_line(data.get("department", ""), 120),
+            title=title,
+        )
         path = "/statements"
     elif event == "statement":
-        line = (_("%(department)s declined to give a statement on “%(title)s”.",
-                  department=one_line(data.get("department", ""), 120), title=title)
-                if data.get("status") == DECLINED else
-                _("%(department)s gave a statement on “%(title)s”.",
-                  department=one_line(data.get("department", ""), 120), title=title))
+        line = (
+            _(
+                "%(department)s declined to give a statement on “%(title)s”.",
+                department=one_line(data.get("department", ""), 120),
+                title=title,
+            )
+            if data.get("status") == DECLINED
+            else _(
+                "%(department)s gave a statement on “%(title)s”.",
+                department=one_line(data.get("department", ""), 120),
+                title=title,
+            )
+        )
     elif event in ("reminder", "overdue"):
         due = datetime.strptime(data["due_at"], "%Y-%m-%dT%H:%M:%SZ")
-        line = (_("A decision on “%(title)s” (%(state)s) is due on %(date)s.", title=title,
-                  state=state(data.get("state")), date=format_date(due, "long"))
-                if event == "reminder" else
-                _("The decision on “%(title)s” (%(state)s) was due on %(date)s and is overdue.", title=title,
-                  state=state(data.get("state")), date=format_date(due, "long")))
+        line = (
+            _(
+                "A decision on “%(title)s” (%(state)s) is due on %(date)s.",
+                title=title,
+                state=state(data.get("state")),
+                date=format_date(due, "long"),
+            )
+            if event == "reminder"
+            else _(
+                "The decision on “%(title)s” (%(state)s) was due on %(date)s and is overdue.",
+                title=title,
+                state=state(data.get("state")),
+                date=format_date(due, "long"),
+            )
+        )
     else:
         line = _("Something changed on “%(title)s”.", title=title)
     return Said(line, data.get("note") if kind in ("authored", "your_turn", "followed") else None, path)
 
 
-def visible_notifications(user: Any, language: str, limit: int = 50,
-                          before: int | None = None) -> list[tuple[Notification, Said]]:
+def visible_notifications(
+    user: Any, language: str, limit: int = 50, before: int | None = None
+) -> list[tuple[Notification, Said]]:
     """A person's newest notifications with what they say, leaving out any whose subject they may no
     longer see (it moved to a state hidden from them). At most ``limit``, older than id ``before``."""
-    query = (select(Notification).where(Notification.user_id == user.id)
-             .options(selectinload(Notification.recommendation).selectinload(Recommendation.process),
-                      selectinload(Notification.recommendation).selectinload(Recommendation.author_links))
-             .order_by(Notification.id.desc()).limit(limit))
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .options(
+            selectinload(Notification.recommendation).selectinload(Recommendation.process),
+            selectinload(Notification.recommendation).selectinload(Recommendation.author_links),
+        )
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
     if before is not None:
         query = query.where(Notification.id < before)
     shown = []
     for note in db.session.scalars(query):
         rec = note.recommendation
-        if rec is not None and not permissions.can_view(roles_for(user, rec), engine().get(rec.process.workflow_id),
-                                                        rec.state):
+        if rec is not None and not permissions.can_view(roles_for(user, rec), engine().get(rec.process.workflow_id), rec.state):
             continue
         shown.append((note, describe(note, language)))
     return shown

@@ -12,6 +12,7 @@ it on the outbox page) and the worker goes on with the next.
 
 Without ``SMTP_URL`` nothing is sent: each mail is written as an ``.eml`` file into ``MAIL_DIR``.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -87,6 +88,7 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
+        connection: smtplib.SMTP
         if self.tls:
             connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
@@ -109,8 +111,13 @@ class SmtpTransport:
             if codes and all(code >= 500 for code in codes):
                 raise PermanentFailure(f"recipient refused: {error.recipients}") from None
             raise TemporaryFailure(f"recipient refused for now: {error.recipients}") from None
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError,
-                smtplib.SMTPNotSupportedError, OSError) as error:
+        except (
+            smtplib.SMTPServerDisconnected,
+            smtplib.SMTPConnectError,
+            smtplib.SMTPHeloError,
+            smtplib.SMTPNotSupportedError,
+            OSError,
+        ) as error:
             self.close()
             raise TemporaryFailure(f"mail server unavailable: {error}", down=True) from None
         except smtplib.SMTPAuthenticationError as error:
@@ -197,8 +204,7 @@ def drain(sender, limit: int | None = None, batch: int = 50) -> dict[str, int]:
                 status = _send(sender, mail, message, attempts)
             except TemporaryFailure:
                 counts["pending"] = counts.get("pending", 0) + 1
-                notifications.release_mails([m.id for m, _msg, _a in composed[index + 1:]],
-                                            utcnow() + backoff(attempts))
+                notifications.release_mails([m.id for m, _msg, _a in composed[index + 1 :]], utcnow() + backoff(attempts))
                 return counts
             counts[status] = counts.get(status, 0) + 1
     return counts
@@ -218,7 +224,7 @@ def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
     if is_postgresql():
         yield
         return
-    database = db.session.get_bind().url.database
+    database = db.engine.url.database
     if not database or database == ":memory:":
         yield
         return
@@ -231,8 +237,9 @@ def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise RuntimeError("another worker is running on this SQLite database "
-                                       "(on SQLite one worker at a time; it sends what is due)") from None
+                    raise RuntimeError(
+                        "another worker is running on this SQLite database (on SQLite one worker at a time; it sends what is due)"
+                    ) from None
                 time.sleep(0.2)
         yield
     finally:

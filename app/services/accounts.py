@@ -1,4 +1,5 @@
 """Accounts and API tokens: people, their passwords and the tokens the API accepts."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,9 @@ def find_user(email: str) -> User | None:
     return db.session.scalars(select(User).where(User.email_key == email_key(email))).first()
 
 
-def create_user(email: str, name: str, password: str | None = None, superuser: bool = False,
-                actor: User | None = None) -> tuple[User, str]:
+def create_user(
+    email: str, name: str, password: str | None = None, superuser: bool = False, actor: User | None = None
+) -> tuple[User, str]:
     """Create a user; returns it and its password (generated when none is given)."""
     email = clean_text(email, "e-mail", 254)
     email = email_form(email)
@@ -48,8 +50,7 @@ def create_user(email: str, name: str, password: str | None = None, superuser: b
         exists = ValidationError(_("a user with the e-mail %(email)s exists already", email=email))
         if find_user(email):
             raise exists
-        user = User(email=email, name=name, password_hash=password_hash,
-                    is_superuser=superuser, active=True)
+        user = User(email=email, name=name, password_hash=password_hash, is_superuser=superuser, active=True)
         if not add_unique(session, user):  # created by a simultaneous request since the check above
             raise exists
         audit.record("user.created", user, actor, {"email": email, "name": name, "superuser": superuser})
@@ -70,8 +71,12 @@ def create_token(user: User, label: str = "") -> str:
     raw = "rsl_" + secrets.token_urlsafe(32)
     lifetime = int(current_app.config.get("TOKEN_LIFETIME_DAYS") or 0)
     with write_transaction() as session:
-        token = ApiToken(user_id=user.id, token_hash=hash_token(raw), label=label,
-                         expires_at=utcnow() + timedelta(days=lifetime) if lifetime else None)
+        token = ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(raw),
+            label=label,
+            expires_at=utcnow() + timedelta(days=lifetime) if lifetime else None,
+        )
         session.add(token)
         audit.record("token.created", token, user, {"user_id": user.id, "label": label})
     return raw
@@ -80,6 +85,7 @@ def create_token(user: User, label: str = "") -> str:
 @dataclass(frozen=True, slots=True)
 class Caller:
     """The person behind an API token, with what services ask of an actor."""
+
     id: int
     name: str
     is_superuser: bool
@@ -88,10 +94,16 @@ class Caller:
 
 def _token_query():
     users, tokens = User.__table__, ApiToken.__table__
-    return (select(users.c.id, users.c.name, users.c.is_superuser, tokens.c.id, tokens.c.last_used_at)
-            .join(tokens, tokens.c.user_id == users.c.id)
-            .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.revoked_at.is_(None),
-                   or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > bindparam("now")), users.c.active.is_(True)))
+    return (
+        select(users.c.id, users.c.name, users.c.is_superuser, tokens.c.id, tokens.c.last_used_at)
+        .join(tokens, tokens.c.user_id == users.c.id)
+        .where(
+            tokens.c.token_hash == bindparam("token_hash"),
+            tokens.c.revoked_at.is_(None),
+            or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > bindparam("now")),
+            users.c.active.is_(True),
+        )
+    )
 
 
 # Every API request asks this: one plain statement, prepared once (loading the ORM's User for it
@@ -109,15 +121,34 @@ def user_for_token(raw: str) -> Caller | None:
     user_id, name, is_superuser, token_id, last_used_at = found
     if last_used_at is None or now - last_used_at > TOKEN_TOUCH_INTERVAL:
         with write_transaction() as session:
-            session.get(ApiToken, token_id).last_used_at = now
+            session.get_one(ApiToken, token_id).last_used_at = now
     return Caller(user_id, name, is_superuser)
 
 
-COMMON_PASSWORDS = frozenset({
-    "1234567890", "12345678901", "123456789012", "0987654321", "1111111111", "password123", "passwort123",
-    "qwertzuiop", "qwertyuiop", "asdfghjkl1", "iloveyou12", "letmein123", "sommer2024", "sommer2025",
-    "winter2024", "winter2025", "hallo12345", "passwort12", "password12", "administrator",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "12345678901",
+        "123456789012",
+        "0987654321",
+        "1111111111",
+        "password123",
+        "passwort123",
+        "qwertzuiop",
+        "qwertyuiop",
+        "asdfghjkl1",
+        "iloveyou12",
+        "letmein123",
+        "sommer2024",
+        "sommer2025",
+        "winter2024",
+        "winter2025",
+        "hallo12345",
+        "passwort12",
+        "password12",
+        "administrator",
+    }
+)
 
 
 def check_new_password(password: Any, email: str = "", name: str = "") -> str:
@@ -127,8 +158,12 @@ def check_new_password(password: Any, email: str = "", name: str = "") -> str:
     lowered = password.lower()
     personal = {part for part in (email.lower(), email.split("@")[0].lower(), name.lower().replace(" ", "")) if len(part) >= 4}
     if lowered in COMMON_PASSWORDS or len(set(password)) < 4 or any(part in lowered for part in personal):
-        raise ValidationError(_("the password is too easy to guess: avoid common passwords, repeated characters "
-                                "and your own name or e-mail address"))
+        raise ValidationError(
+            _(
+                "the password is too easy to guess: avoid common passwords, repeated characters "
+                "and your own name or e-mail address"
+            )
+        )
     return password
 
 
@@ -152,11 +187,11 @@ def _decoy(method: str) -> str:
 def rehash_password_if_needed(user_id: int, password: str) -> None:
     """After a successful sign-in, store the hash with the current method and parameters if it is older."""
     current = _method_prefix(current_app.config["PASSWORD_HASH_METHOD"])
-    if db.session.get(User, user_id).password_hash.split("$")[0] == current:
+    if db.session.get_one(User, user_id).password_hash.split("$")[0] == current:
         return
     password_hash = hash_password(password)
     with write_transaction() as session:
-        user = session.get(User, user_id)
+        user = session.get_one(User, user_id)
         user.password_hash = password_hash
         audit.record("user.password_rehashed", user, user, {})
 
@@ -180,7 +215,7 @@ def change_password(user_id: int, current: str, new: str, remember: bool = False
     verified = user.password_hash
     new_hash = hash_password(new)
     with write_transaction() as session:
-        user = session.get(User, user_id, populate_existing=True)
+        user = session.get_one(User, user_id, populate_existing=True)
         if user.password_hash != verified:
             raise Conflict(_("the password was changed meanwhile; sign in again"))
         user.password_hash = new_hash
@@ -215,8 +250,9 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
 
 def _revoke_all_tokens(session, user_id: int) -> None:
     """End every API token of a person, inside the caller's transaction (its event says why)."""
-    session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
 
 
 def revoke_tokens(user: User, label: str | None = None) -> int:

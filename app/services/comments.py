@@ -1,4 +1,5 @@
 """Comments, their threads, hiding and reports."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,17 +20,18 @@ from .recommendations import recommendation_for_change, workflow_of
 from .validation import COMMENT_MAX, NOTE_MAX, clean_text, render_ahead
 
 
-def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: Any = None,
-                   visibility: Any = "public") -> Comment:
+def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: Any = None, visibility: Any = "public") -> Comment:
     body_html = render_ahead(body, COMMENT_MAX)
     with write_transaction() as session:
         rec, workflow, roles = recommendation_for_change(recommendation_id, actor)
         if visibility not in ("public", "internal"):
             raise ValidationError(_("visibility must be 'public' or 'internal'"))
         if not permissions.can_comment(roles, visibility):
-            raise Forbidden(_("only the process's moderators and administrators write internal notes")
-                            if visibility == "internal" else
-                            _("only the process's members, moderators, administrators and the authors may comment"))
+            raise Forbidden(
+                _("only the process's moderators and administrators write internal notes")
+                if visibility == "internal"
+                else _("only the process's members, moderators, administrators and the authors may comment")
+            )
         body = clean_text(body, "body", COMMENT_MAX)
         if parent_id is not None:
             parent = session.get(Comment, parent_id) if type(parent_id) is int and 0 < parent_id <= MAX_ID else None
@@ -38,11 +40,17 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
             if parent.visibility == "internal" and visibility != "internal":
                 raise ValidationError(_("a reply to an internal note must be internal too"))
             check_reply_depth(parent.id)
-        comment = Comment(recommendation_id=rec.id, parent_id=parent_id, author_id=actor.id, body=body,
-                          body_html=body_html, visibility=visibility, created_at=utcnow())
+        comment = Comment(
+            recommendation_id=rec.id,
+            parent_id=parent_id,
+            author_id=actor.id,
+            body=body,
+            body_html=body_html,
+            visibility=visibility,
+            created_at=utcnow(),
+        )
         session.add(comment)
-        audit.record("comment.created", comment, actor,
-                     {"body": body, "visibility": visibility, "parent_id": parent_id})
+        audit.record("comment.created", comment, actor, {"body": body, "visibility": visibility, "parent_id": parent_id})
         notifications.on_comment(session, comment, rec, workflow, actor)
     return comment
 
@@ -50,15 +58,13 @@ def create_comment(recommendation_id: int, actor: User, body: Any, parent_id: An
 def lock_comment(comment_id: int, actor: Any) -> tuple[Comment, frozenset[str]]:
     """Load and lock a comment for a change; 404 unless ``actor`` may read it."""
     comment = db.session.scalars(
-        select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment)
-        .execution_options(populate_existing=True)
+        select(Comment).where(Comment.id == comment_id).with_for_update(of=Comment).execution_options(populate_existing=True)
     ).first()
     if comment is None:
         raise NotFound(_("there is no comment %(id)s", id=comment_id))
     rec = comment.recommendation
     roles = roles_for(actor, rec)
-    if not (permissions.can_view(roles, workflow_of(rec.process), rec.state)
-            and permissions.can_read_comment(roles, comment)):
+    if not (permissions.can_view(roles, workflow_of(rec.process), rec.state) and permissions.can_read_comment(roles, comment)):
         raise NotFound(_("there is no comment %(id)s", id=comment_id))
     return comment, roles
 
@@ -74,8 +80,9 @@ def hide_comment(comment_id: int, actor: User, reason: Any) -> Comment:
             raise ValidationError(_("comment %(id)s is hidden already", id=comment_id))
         comment.hidden, comment.hidden_reason = True, reason
         comment.hidden_by_id, comment.hidden_at = actor.id, utcnow()
-        for report in session.scalars(select(CommentReport).where(
-                CommentReport.comment_id == comment.id, CommentReport.resolved_at.is_(None))):
+        for report in session.scalars(
+            select(CommentReport).where(CommentReport.comment_id == comment.id, CommentReport.resolved_at.is_(None))
+        ):
             report.resolved_at = comment.hidden_at
         audit.record("comment.hidden", comment, actor, {"reason": reason})
     return comment
@@ -111,8 +118,7 @@ def report_comment(comment_id: int, actor: User, reason: Any) -> CommentReport:
         report = CommentReport(comment_id=comment.id, reporter_id=actor.id, reason=reason, created_at=utcnow())
         session.add(report)
         audit.record("comment.reported", report, actor, {"comment_id": comment.id, "reason": reason})
-        notifications.on_report(session, comment, comment.recommendation, workflow_of(comment.recommendation.process),
-                                actor)
+        notifications.on_report(session, comment, comment.recommendation, workflow_of(comment.recommendation.process), actor)
     return report
 
 
@@ -127,8 +133,9 @@ def dismiss_report(report_id: int, actor: User) -> CommentReport:
             raise Forbidden(_("only the process's moderators handle reports"))
         # Read again under the comment's lock: the object the request loaded before may be stale,
         # and another moderator may have dismissed it since (one report, one dismissal event).
-        report = session.scalars(select(CommentReport).where(CommentReport.id == report_id)
-                                 .execution_options(populate_existing=True)).one()
+        report = session.scalars(
+            select(CommentReport).where(CommentReport.id == report_id).execution_options(populate_existing=True)
+        ).one()
         if report.resolved_at is not None:
             raise ValidationError(_("this report is closed already"))
         report.resolved_at = utcnow()

@@ -8,6 +8,7 @@ someone edits the tables by hand. ``ratschlag counts check`` names every differe
 
 A rebuild is not audited: the counts are derived from the rows and say nothing the record does not.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ class Difference:
 
     def __str__(self) -> str:
         first = self.block * COUNT_BLOCK + 1
-        return (f"process {self.process}, state {self.state}, numbers {first}-{first + COUNT_BLOCK - 1}: "
-                f"stored {self.stored}, counted {self.counted}")
+        return (
+            f"process {self.process}, state {self.state}, numbers {first}-{first + COUNT_BLOCK - 1}: "
+            f"stored {self.stored}, counted {self.counted}"
+        )
 
 
 def _block():
@@ -39,14 +42,18 @@ def _block():
 
 def _counted(session) -> dict[tuple[int, str, int], int]:
     block = _block()
-    rows = session.execute(select(Recommendation.process_id, Recommendation.state, block, func.count())
-                           .group_by(Recommendation.process_id, Recommendation.state, block))
+    rows = session.execute(
+        select(Recommendation.process_id, Recommendation.state, block, func.count()).group_by(
+            Recommendation.process_id, Recommendation.state, block
+        )
+    )
     return {(p, s, int(b)): n for p, s, b, n in rows}
 
 
 def _stored(session) -> dict[tuple[int, str, int], int]:
-    rows = session.execute(select(RecommendationCount.process_id, RecommendationCount.state,
-                                  RecommendationCount.block, RecommendationCount.count))
+    rows = session.execute(
+        select(RecommendationCount.process_id, RecommendationCount.state, RecommendationCount.block, RecommendationCount.count)
+    )
     return {(p, s, b): n for p, s, b, n in rows if n != 0}  # a moved-out state keeps a row of 0
 
 
@@ -55,9 +62,11 @@ def differences(session=None) -> list[Difference]:
     session = session or db.session
     counted, stored = _counted(session), _stored(session)
     slugs = dict(session.execute(select(Process.id, Process.slug)).all())
-    return sorted(Difference(slugs.get(p, str(p)), s, b, stored.get((p, s, b), 0), counted.get((p, s, b), 0))
-                  for p, s, b in counted.keys() | stored.keys()
-                  if stored.get((p, s, b), 0) != counted.get((p, s, b), 0))
+    return sorted(
+        Difference(slugs.get(p, str(p)), s, b, stored.get((p, s, b), 0), counted.get((p, s, b), 0))
+        for p, s, b in counted.keys() | stored.keys()
+        if stored.get((p, s, b), 0) != counted.get((p, s, b), 0)
+    )
 
 
 def rebuild() -> list[Difference]:
@@ -71,8 +80,12 @@ def rebuild() -> list[Difference]:
         if repaired:
             block = _block()
             session.execute(delete(RecommendationCount))
-            session.execute(insert(RecommendationCount).from_select(
-                ["process_id", "state", "block", "count"],
-                select(Recommendation.process_id, Recommendation.state, block, func.count())
-                .group_by(Recommendation.process_id, Recommendation.state, block)))
+            session.execute(
+                insert(RecommendationCount).from_select(
+                    ["process_id", "state", "block", "count"],
+                    select(Recommendation.process_id, Recommendation.state, block, func.count()).group_by(
+                        Recommendation.process_id, Recommendation.state, block
+                    ),
+                )
+            )
     return repaired

@@ -5,6 +5,7 @@ statements, by someone holding a role in its ``requested_by``; the asked departm
 answer it (publicly or internally) or decline it with a reason. Every write appends one audit
 event in its own transaction, as everywhere in ``app.services``.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -60,8 +61,7 @@ def create_department(slug: Any, name: Any, actor: User | None = None) -> Depart
 
 
 def find_department(slug: Any) -> Department:
-    department = db.session.scalars(select(Department).where(Department.slug == slug)).first() \
-        if isinstance(slug, str) else None
+    department = db.session.scalars(select(Department).where(Department.slug == slug)).first() if isinstance(slug, str) else None
     if department is None:
         raise NotFound(_("there is no department '%(slug)s'", slug=slug))
     return department
@@ -71,14 +71,14 @@ def add_department_member(department: Department, user: User, actor: User | None
     """Make ``user`` a member of ``department``; False when they are one already (nothing changes)."""
     with write_transaction() as session:
         require_superuser(actor)
-        exists = session.scalars(select(DepartmentMember).where(
-            DepartmentMember.department_id == department.id, DepartmentMember.user_id == user.id)).first()
+        exists = session.scalars(
+            select(DepartmentMember).where(DepartmentMember.department_id == department.id, DepartmentMember.user_id == user.id)
+        ).first()
         if exists:
             return False
         member = DepartmentMember(department_id=department.id, user_id=user.id)
         session.add(member)
-        audit.record("department.member_added", member, actor,
-                     {"department": department.slug, "user_id": user.id})
+        audit.record("department.member_added", member, actor, {"department": department.slug, "user_id": user.id})
     forget_roles()
     return True
 
@@ -87,12 +87,12 @@ def remove_department_member(department: Department, user: User, actor: User | N
     """End ``user``'s membership of ``department``; False when they were no member."""
     with write_transaction() as session:
         require_superuser(actor)
-        member = session.scalars(select(DepartmentMember).where(
-            DepartmentMember.department_id == department.id, DepartmentMember.user_id == user.id)).first()
+        member = session.scalars(
+            select(DepartmentMember).where(DepartmentMember.department_id == department.id, DepartmentMember.user_id == user.id)
+        ).first()
         if member is None:
             return False
-        audit.record("department.member_removed", member, actor,
-                     {"department": department.slug, "user_id": user.id})
+        audit.record("department.member_removed", member, actor, {"department": department.slug, "user_id": user.id})
         session.delete(member)
     forget_roles()
     return True
@@ -113,8 +113,9 @@ def _due_days(value: Any, default: int | None) -> int | None:
     return value
 
 
-def request_statement(recommendation_id: int, actor: User, department: Any, question: Any = None,
-                      due_days: Any = None) -> Statement:
+def request_statement(
+    recommendation_id: int, actor: User, department: Any, question: Any = None, due_days: Any = None
+) -> Statement:
     """Ask a department for a statement. Checks: visible (404), ``requested_by`` (403), then 422 when
     the state takes no statements, the department is unknown or already has an open request here,
     or ``due_days`` is not a whole number of days from tomorrow on."""
@@ -124,26 +125,49 @@ def request_statement(recommendation_id: int, actor: User, department: Any, ques
         if settings is None:
             raise ValidationError(_("no statements are asked for in state '%(state)s'", state=rec.state))
         if not permissions.can_request_statement(roles, workflow, rec.state):
-            raise Forbidden(_("asking departments for statements needs one of the roles: %(roles)s",
-                              roles=", ".join(settings.requested_by)))
-        target = session.scalars(select(Department).where(Department.slug == department)).first() \
-            if isinstance(department, str) else None
+            raise Forbidden(
+                _("asking departments for statements needs one of the roles: %(roles)s", roles=", ".join(settings.requested_by))
+            )
+        target = (
+            session.scalars(select(Department).where(Department.slug == department)).first()
+            if isinstance(department, str)
+            else None
+        )
         if target is None:
             raise ValidationError(_("there is no department '%(slug)s'", slug=department))
         question = clean_text(question, "question", QUESTION_MAX, required=False)
         days = _due_days(due_days, settings.due_days)
-        if session.scalars(select(Statement.id).where(
-                Statement.recommendation_id == rec.id, Statement.department_id == target.id,
-                Statement.status == REQUESTED)).first() is not None:
+        if (
+            session.scalars(
+                select(Statement.id).where(
+                    Statement.recommendation_id == rec.id, Statement.department_id == target.id, Statement.status == REQUESTED
+                )
+            ).first()
+            is not None
+        ):
             raise ValidationError(_("%(name)s has an open request on this recommendation already", name=target.name))
         now = utcnow()
-        statement = Statement(recommendation_id=rec.id, department=target, question=question, status=REQUESTED,
-                              requested_by_id=actor.id, requested_at=now, visibility="public",
-                              due_at=now + timedelta(days=days) if days else None)
+        statement = Statement(
+            recommendation_id=rec.id,
+            department=target,
+            question=question,
+            status=REQUESTED,
+            requested_by_id=actor.id,
+            requested_at=now,
+            visibility="public",
+            due_at=now + timedelta(days=days) if days else None,
+        )
         session.add(statement)
-        audit.record("statement.requested", statement, actor, {
-            "department": target.slug, "question": question,
-            "due_at": statement.due_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if statement.due_at else None})
+        audit.record(
+            "statement.requested",
+            statement,
+            actor,
+            {
+                "department": target.slug,
+                "question": question,
+                "due_at": statement.due_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if statement.due_at else None,
+            },
+        )
         notifications.on_statement_requested(session, statement, rec, workflow, actor)
     forget_roles()  # the department's members now hold the department role here
     return statement
@@ -153,8 +177,10 @@ def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, Re
     """Load and lock a statement; 404 unless the actor may see its recommendation, 403 unless they are
     a member of the asked department, 409 unless it is still open."""
     statement = db.session.scalars(
-        select(Statement).where(Statement.id == statement_id)
-        .execution_options(populate_existing=True).with_for_update(of=Statement)
+        select(Statement)
+        .where(Statement.id == statement_id)
+        .execution_options(populate_existing=True)
+        .with_for_update(of=Statement)
     ).first()
     if statement is None:
         raise NotFound(_("there is no statement %(id)s", id=statement_id))
@@ -165,8 +191,9 @@ def _statement_for_change(statement_id: int, actor: User) -> tuple[Statement, Re
     if not permissions.can_answer_statement(in_department):
         raise Forbidden(_("only members of %(name)s answer this request", name=statement.department.name))
     if statement.status != REQUESTED:
-        raise Conflict(_("this request is answered already") if statement.status == ANSWERED
-                       else _("this request was declined already"))
+        raise Conflict(
+            _("this request is answered already") if statement.status == ANSWERED else _("this request was declined already")
+        )
     return statement, rec, workflow
 
 

@@ -22,6 +22,7 @@ The trail is searched in two passes so that a long chain does not hold the write
 outside the write transaction, a cheap filter picks candidate events; then, inside it, the
 candidates and every event appended since are judged by the full rules and blanked.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,10 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from .. import audit, text
 from ..disclosure import Reader
@@ -67,21 +68,38 @@ UNUSABLE_PASSWORD = "!erased"
 NAME_MIN_SEARCHED = 3
 
 #: Actions whose payload carries a text the actor wrote (a title, a body, a note, a reason, a question).
-AUTHORED_TEXT = ("recommendation.created", "recommendation.updated", "recommendation.transitioned",
-                 "comment.created", "comment.edited", "comment.hidden", "comment.reported",
-                 "statement.requested", "statement.answered", "statement.declined")
+AUTHORED_TEXT = (
+    "recommendation.created",
+    "recommendation.updated",
+    "recommendation.transitioned",
+    "comment.created",
+    "comment.edited",
+    "comment.hidden",
+    "comment.reported",
+    "statement.requested",
+    "statement.answered",
+    "statement.declined",
+)
 #: Actions whose payload names the person by ``user_id`` together with something more than the id:
 #: a co-author's name, a token's label (free text the person chose).
 NAMES_THE_PERSON = ("recommendation.author_added", "token.created", "token.revoked")
 
-_FIELDS = (AuditEvent.seq, AuditEvent.v, AuditEvent.actor_id, AuditEvent.action, AuditEvent.subject_type,
-           AuditEvent.subject_id, AuditEvent.data)
+_FIELDS = (
+    AuditEvent.seq,
+    AuditEvent.v,
+    AuditEvent.actor_id,
+    AuditEvent.action,
+    AuditEvent.subject_type,
+    AuditEvent.subject_id,
+    AuditEvent.data,
+)
 _BATCH = 2000
 
 
 @dataclass(frozen=True)
 class Erasure:
     """What an erasure did."""
+
     user_id: int
     pseudonym: str
     erased: list[int]  # the sequence numbers of the v2 events whose payload was blanked now
@@ -101,8 +119,9 @@ class Person:
         # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there.
         needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
         # Whole words only, whatever the case: "Max" is not in "maximal".
-        self.mention = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True)))
-                                  + r")(?!\w)", re.IGNORECASE)
+        self.mention = re.compile(
+            r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True))) + r")(?!\w)", re.IGNORECASE
+        )
         # A plain search of the lower-cased text first: three times as fast as the pattern alone, which
         # then only confirms the few hits (the whole trail is searched).
         self._lowered = tuple({needle.lower() for needle in needles})
@@ -131,8 +150,12 @@ class Person:
 
     def wrote(self, row: Any) -> bool:
         """A text the person wrote (a transition counts only with its note)."""
-        return (row.actor_id == self.id and row.action in AUTHORED_TEXT and row.data is not None
-                and (row.action != "recommendation.transitioned" or '"note":' in row.data))
+        return (
+            row.actor_id == self.id
+            and row.action in AUTHORED_TEXT
+            and row.data is not None
+            and (row.action != "recommendation.transitioned" or '"note":' in row.data)
+        )
 
     def candidate(self, row: Any) -> bool:
         """The cheap first pass: everything ``holds`` might say yes to."""
@@ -196,15 +219,14 @@ def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
                 continue
             new = {c: person.redact(v) for c, v in old.items()}
             if html and new.get("body") != old.get("body"):
-                new[html] = text.render(new["body"])
+                new[html] = text.render(new["body"] or "")
             found[(model, row[0])] = Redaction(model, row[0], old, new, (kind, row[1]))
     return found
 
 
 def _candidates(person: Person, up_to: int) -> list[int]:
     statement = select(*_FIELDS).where(AuditEvent.seq <= up_to).order_by(AuditEvent.seq)
-    return [row.seq for row in db.session.execute(statement.execution_options(yield_per=_BATCH))
-            if person.candidate(row)]
+    return [row.seq for row in db.session.execute(statement.execution_options(yield_per=_BATCH)) if person.candidate(row)]
 
 
 def _rows(where: Any) -> list[Any]:
@@ -213,7 +235,7 @@ def _rows(where: Any) -> list[Any]:
 
 def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def erase_user(user_id: int, actor: User | None = None) -> Erasure:
@@ -231,8 +253,9 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
     prepared = _redactions(person)  # Markdown is rendered before the write transaction
     with write_transaction() as session:
         require_superuser(actor)
-        user = session.scalars(select(User).where(User.id == user_id).with_for_update()
-                               .execution_options(populate_existing=True)).one()
+        user = session.scalars(
+            select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+        ).one()
         if user.erased_at is not None:
             raise ValidationError(_("%(name)s is erased already", name=user.name))
         if actor is not None and actor.id == user.id:
@@ -243,37 +266,66 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         found = holds(person, rows)
         erased = [row.seq for row in found if row.v == 2]
         for chunk in _chunks(erased):
-            session.execute(update(AuditEvent).where(AuditEvent.seq.in_(chunk)).values(data=None, salt=None)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(AuditEvent)
+                .where(AuditEvent.seq.in_(chunk))
+                .values(data=None, salt=None)
+                .execution_options(synchronize_session=False)
+            )
         now = utcnow()
         user.name, user.email = pseudonym(user.id), ERASED_EMAIL.format(id=user.id)
         user.password_hash, user.session_token = UNUSABLE_PASSWORD, secrets.token_hex(16)
         user.active, user.is_superuser, user.erased_at = False, False, now
         # The tables' texts, read again under the lock: a text changed since the first pass is redacted
         # as it is now (rendering its Markdown here, a rare race, rather than missing a mention).
-        planned, redacted = _redactions(person), {}
+        planned = _redactions(person)
+        redacted: dict[str, set[int]] = {}
         for key, redaction in planned.items():
             ahead = prepared.get(key)
             if ahead is not None and ahead.old == redaction.old:
                 redaction = ahead
-            values = dict(redaction.new)
+            values: dict[str, Any] = dict(redaction.new)
             if redaction.model is Recommendation:  # a client holding the text before cannot write it back
                 values["version"] = Recommendation.version + 1
-            session.execute(update(redaction.model).where(redaction.model.id == redaction.id)
-                            .values(**values).execution_options(synchronize_session=False))
+            session.execute(
+                update(redaction.model)
+                .where(redaction.model.id == redaction.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
             redacted.setdefault(redaction.key[0], set()).add(redaction.key[1])
-        session.execute(update(ApiToken).where(ApiToken.user_id == user.id)
-                        .values(label="").execution_options(synchronize_session=False))
-        session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                        .values(revoked_at=now).execution_options(synchronize_session=False))
-        roles = session.execute(delete(Membership).where(Membership.user_id == user.id)
-                                .execution_options(synchronize_session=False)).rowcount
-        departments = session.execute(delete(DepartmentMember).where(DepartmentMember.user_id == user.id)
-                                      .execution_options(synchronize_session=False)).rowcount
+        session.execute(
+            update(ApiToken).where(ApiToken.user_id == user.id).values(label="").execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        roles = cast(
+            CursorResult,
+            session.execute(delete(Membership).where(Membership.user_id == user.id).execution_options(synchronize_session=False)),
+        ).rowcount
+        departments = cast(
+            CursorResult,
+            session.execute(
+                delete(DepartmentMember).where(DepartmentMember.user_id == user.id).execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         v1_kept = len(found) - len(erased)
-        audit.record("user.erased", user, actor, {
-            "pseudonym": user.name, "erased_events": erased, "v1_events_kept": v1_kept,
-            "redacted": {kind: sorted(ids) for kind, ids in sorted(redacted.items())},
-            "roles_ended": roles, "departments_left": departments})
+        audit.record(
+            "user.erased",
+            user,
+            actor,
+            {
+                "pseudonym": user.name,
+                "erased_events": erased,
+                "v1_events_kept": v1_kept,
+                "redacted": {kind: sorted(ids) for kind, ids in sorted(redacted.items())},
+                "roles_ended": roles,
+                "departments_left": departments,
+            },
+        )
     forget_roles()
     return Erasure(user.id, user.name, erased, v1_kept)

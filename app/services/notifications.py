@@ -11,6 +11,7 @@ recording the outcome, deadlines, digests) live here too, each idempotent.
 A person's setting per kind (immediate, daily digest, off) governs e-mail; the in-app list (the
 bell) shows every notification regardless.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,29 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import permissions
@@ -58,6 +74,10 @@ from ..workflow.definition import DEPARTMENT, PUBLIC, Workflow
 #: An unsubscribe link for a digest turns off every kind the person receives as a digest;
 #: one in an invitation or password e-mail turns off every kind.
 UNSUBSCRIBE_SCOPES = NOTIFICATION_KINDS + ("digest", "all")
+# The tables, for the bulk statements that skip the ORM's per-row work.
+_NOTIFICATIONS = cast(Table, Notification.__table__)
+_MAILS = cast(Table, Mail.__table__)
+_DEADLINE_MARKS = cast(Table, DeadlineMark.__table__)
 
 
 # -- settings -----------------------------------------------------------------------------
@@ -65,14 +85,18 @@ UNSUBSCRIBE_SCOPES = NOTIFICATION_KINDS + ("digest", "all")
 
 def modes(user_id: int) -> dict[str, str]:
     """A person's setting for every kind (the defaults where they chose nothing)."""
-    chosen = dict(db.session.execute(select(NotificationSetting.kind, NotificationSetting.mode)
-                                     .where(NotificationSetting.user_id == user_id)).all())
+    chosen = dict(
+        db.session.execute(
+            select(NotificationSetting.kind, NotificationSetting.mode).where(NotificationSetting.user_id == user_id)
+        ).all()
+    )
     return {kind: chosen.get(kind, DEFAULT_MODES[kind]) for kind in NOTIFICATION_KINDS}
 
 
 def _set_modes(session, user_id: int, changes: dict[str, str]) -> None:
-    session.execute(delete(NotificationSetting).where(NotificationSetting.user_id == user_id,
-                                                      NotificationSetting.kind.in_(list(changes))))
+    session.execute(
+        delete(NotificationSetting).where(NotificationSetting.user_id == user_id, NotificationSetting.kind.in_(list(changes)))
+    )
     session.add_all(NotificationSetting(user_id=user_id, kind=kind, mode=mode) for kind, mode in changes.items())
 
 
@@ -91,7 +115,7 @@ def save_settings(actor: Any, chosen: dict[str, Any], language: Any = None) -> d
     with write_transaction() as session:
         _set_modes(session, uid, dict(chosen))
         if language is not None:
-            session.get(User, uid).language = language or None
+            session.get_one(User, uid).language = language or None
     return modes(uid)
 
 
@@ -159,12 +183,15 @@ def follows(user_id: int | None, recommendation_id: int | None = None, process_i
 
 
 def _follow_query(uid: int, recommendation_id: int | None, process_id: int | None):
-    return select(Follow.id).where(Follow.user_id == uid, Follow.recommendation_id == recommendation_id
-                                   if recommendation_id else Follow.process_id == process_id)
+    return select(Follow.id).where(
+        Follow.user_id == uid,
+        Follow.recommendation_id == recommendation_id if recommendation_id else Follow.process_id == process_id,
+    )
 
 
 def _subject_check(actor: Any, recommendation_id: int | None, process_id: int | None) -> int:
     from ..roles import roles_for
+
     uid = id_of(actor)
     if uid is None:
         raise NotFound(_("sign in to follow"))
@@ -183,8 +210,12 @@ def _subject_check(actor: Any, recommendation_id: int | None, process_id: int | 
 
 
 def unread_count(user_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == user_id, Notification.read_at.is_(None)))
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_read(actor: Any, notification_ids: Iterable[int] | None = None) -> int:
@@ -199,7 +230,7 @@ def mark_read(actor: Any, notification_ids: Iterable[int] | None = None) -> int:
             return 0
         query = query.where(Notification.id.in_(ids))
     with write_transaction() as session:
-        return session.execute(query.values(read_at=utcnow())).rowcount
+        return cast(CursorResult, session.execute(query.values(read_at=utcnow()))).rowcount
 
 
 # -- who is told: called inside the change's own transaction --------------------------------------
@@ -208,27 +239,35 @@ def mark_read(actor: Any, notification_ids: Iterable[int] | None = None) -> int:
 FOLLOWER, REPLIED_TO = "follower", "replied_to"
 
 
-def _connected(session, process_id: int, recommendation_id: int | None,
-               parent_comment_id: int | None = None) -> dict[int, set[str]]:
+def _connected(
+    session, process_id: int, recommendation_id: int | None, parent_comment_id: int | None = None
+) -> dict[int, set[str]]:
     """Every active person connected with a recommendation, with the roles they hold for it, plus
     the marks ``follower`` (follows it or its process) and ``replied_to`` (wrote the parent comment).
     One statement, whatever the number of people."""
-    parts = [select(Membership.user_id.label("user_id"), Membership.role.label("role"))
-             .where(Membership.process_id == process_id),
-             select(Follow.user_id, literal(FOLLOWER)).where(
-                 or_(Follow.process_id == process_id, Follow.recommendation_id == recommendation_id)
-                 if recommendation_id is not None else Follow.process_id == process_id)]
+    parts = [
+        select(Membership.user_id.label("user_id"), Membership.role.label("role")).where(Membership.process_id == process_id),
+        select(Follow.user_id, literal(FOLLOWER)).where(
+            or_(Follow.process_id == process_id, Follow.recommendation_id == recommendation_id)
+            if recommendation_id is not None
+            else Follow.process_id == process_id
+        ),
+    ]
     if recommendation_id is not None:
-        parts.append(select(RecommendationAuthor.user_id, literal("author"))
-                     .where(RecommendationAuthor.recommendation_id == recommendation_id))
+        parts.append(
+            select(RecommendationAuthor.user_id, literal("author")).where(
+                RecommendationAuthor.recommendation_id == recommendation_id
+            )
+        )
         asked = select(Statement.department_id).where(Statement.recommendation_id == recommendation_id)
         parts.append(select(DepartmentMember.user_id, literal(DEPARTMENT)).where(DepartmentMember.department_id.in_(asked)))
     if parent_comment_id is not None:
         parts.append(select(Comment.author_id, literal(REPLIED_TO)).where(Comment.id == parent_comment_id))
     everyone = union_all(*parts).subquery()
     held: dict[int, set[str]] = defaultdict(lambda: {PUBLIC})
-    for uid, role in session.execute(select(everyone.c.user_id, everyone.c.role)
-                                     .join(User, User.id == everyone.c.user_id).where(User.active.is_(True))):
+    for uid, role in session.execute(
+        select(everyone.c.user_id, everyone.c.role).join(User, User.id == everyone.c.user_id).where(User.active.is_(True))
+    ):
         held[uid].add(role)
     return held
 
@@ -243,26 +282,51 @@ def _message_id() -> str:
 
 
 def new_mail(session, user_id: int, kind: str, **values) -> Mail:
-    mail = Mail(user_id=user_id, kind=kind, message_id=_message_id(), status="pending", attempts=0,
-                next_attempt_at=utcnow(), **values)
+    mail = Mail(
+        user_id=user_id, kind=kind, message_id=_message_id(), status="pending", attempts=0, next_attempt_at=utcnow(), **values
+    )
     session.add(mail)
     session.flush()
     return mail
 
 
-def _tell(session, recipients: dict[int, str], event: str, *, recommendation_id: int | None,
-          actor_id: int | None, data: dict, comment_id: int | None = None, statement_id: int | None = None,
-          now: datetime | None = None) -> int:
+def _tell(
+    session,
+    recipients: dict[int, str],
+    event: str,
+    *,
+    recommendation_id: int | None,
+    actor_id: int | None,
+    data: dict,
+    comment_id: int | None = None,
+    statement_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
     """Write one notification per recipient (``{user_id: kind}``) in one statement. Whether and how
     each is e-mailed (the person's setting) the worker decides (``route_pass``), outside this transaction."""
     if recipients:
         now = now or utcnow()
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-        session.execute(insert(Notification.__table__), [
-            {"user_id": uid, "kind": kind, "event": event, "recommendation_id": recommendation_id,
-             "comment_id": comment_id, "statement_id": statement_id, "actor_id": actor_id, "data": text,
-             "delivery": "pending", "mail_id": None, "created_at": now, "read_at": None}
-            for uid, kind in recipients.items()])
+        session.execute(
+            insert(_NOTIFICATIONS),
+            [
+                {
+                    "user_id": uid,
+                    "kind": kind,
+                    "event": event,
+                    "recommendation_id": recommendation_id,
+                    "comment_id": comment_id,
+                    "statement_id": statement_id,
+                    "actor_id": actor_id,
+                    "data": text,
+                    "delivery": "pending",
+                    "mail_id": None,
+                    "created_at": now,
+                    "read_at": None,
+                }
+                for uid, kind in recipients.items()
+            ],
+        )
     return len(recipients)
 
 
@@ -270,8 +334,9 @@ def may_fire_from(roles: frozenset[str], workflow: Workflow, state: str) -> bool
     return any(permissions.can_fire(roles, t) for t in workflow.outgoing(state))
 
 
-def on_transition(session, rec: Any, workflow: Workflow, source: str | None, dest: str, actor: Any,
-                  trigger: str | None, note: str | None) -> int:
+def on_transition(
+    session, rec: Any, workflow: Workflow, source: str | None, dest: str, actor: Any, trigger: str | None, note: str | None
+) -> int:
     """A recommendation moved from ``source`` to ``dest`` (or was created in it): tell its authors
     (``authored``), those who may act now (``your_turn``) and its followers (``followed``), each
     only if they can see it in ``dest`` and did not do it themselves."""
@@ -298,48 +363,72 @@ def on_comment(session, comment: Comment, rec: Recommendation, workflow: Workflo
     recipients = {}
     for uid, marks in _connected(session, rec.process_id, rec.id, comment.parent_id).items():
         roles = _roles(marks)
-        if uid == id_of(actor) or not (permissions.can_view(roles, workflow, rec.state)
-                                       and permissions.can_read_comment(roles, comment)):
+        if uid == id_of(actor) or not (
+            permissions.can_view(roles, workflow, rec.state) and permissions.can_read_comment(roles, comment)
+        ):
             continue
         if REPLIED_TO in marks:
             recipients[uid] = "reply"
         elif FOLLOWER in marks:
             recipients[uid] = "followed"
     session.flush()  # the comment's id
-    return _tell(session, recipients, "comment", recommendation_id=rec.id, comment_id=comment.id,
-                 actor_id=id_of(actor), data={})
+    return _tell(session, recipients, "comment", recommendation_id=rec.id, comment_id=comment.id, actor_id=id_of(actor), data={})
 
 
 def on_report(session, comment: Comment, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
     """A comment was reported: tell the process's moderators (but not a reporting moderator)."""
-    recipients = {uid: "report" for uid, marks in _connected(session, rec.process_id, rec.id).items()
-                  if "moderator" in marks and uid != id_of(actor)
-                  and permissions.can_view(_roles(marks), workflow, rec.state)}
-    return _tell(session, recipients, "report", recommendation_id=rec.id, comment_id=comment.id,
-                 actor_id=id_of(actor), data={})
+    recipients = {
+        uid: "report"
+        for uid, marks in _connected(session, rec.process_id, rec.id).items()
+        if "moderator" in marks and uid != id_of(actor) and permissions.can_view(_roles(marks), workflow, rec.state)
+    }
+    return _tell(session, recipients, "report", recommendation_id=rec.id, comment_id=comment.id, actor_id=id_of(actor), data={})
 
 
 def on_statement_requested(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
     """A department was asked: tell its members who can see the recommendation (``statement``)."""
     session.flush()
-    members = set(session.scalars(select(DepartmentMember.user_id)
-                                  .where(DepartmentMember.department_id == statement.department_id)))
-    recipients = {uid: "statement" for uid, marks in _connected(session, rec.process_id, rec.id).items()
-                  if uid in members and uid != id_of(actor) and permissions.can_view(_roles(marks), workflow, rec.state)}
-    return _tell(session, recipients, "statement", recommendation_id=rec.id, statement_id=statement.id,
-                 actor_id=id_of(actor), data={"department": statement.department.name})
+    members = set(
+        session.scalars(select(DepartmentMember.user_id).where(DepartmentMember.department_id == statement.department_id))
+    )
+    recipients = {
+        uid: "statement"
+        for uid, marks in _connected(session, rec.process_id, rec.id).items()
+        if uid in members and uid != id_of(actor) and permissions.can_view(_roles(marks), workflow, rec.state)
+    }
+    return _tell(
+        session,
+        recipients,
+        "statement",
+        recommendation_id=rec.id,
+        statement_id=statement.id,
+        actor_id=id_of(actor),
+        data={"department": statement.department.name},
+    )
 
 
 def on_statement_given(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
     """A statement was answered or declined: tell the followers who may read it (``followed``)."""
-    members = set(session.scalars(select(DepartmentMember.user_id)
-                                  .where(DepartmentMember.department_id == statement.department_id)))
-    recipients = {uid: "followed" for uid, marks in _connected(session, rec.process_id, rec.id).items()
-                  if FOLLOWER in marks and uid != id_of(actor)
-                  and permissions.can_view(_roles(marks), workflow, rec.state)
-                  and permissions.can_read_statement(_roles(marks), statement, uid in members)}
-    return _tell(session, recipients, "statement", recommendation_id=rec.id, statement_id=statement.id,
-                 actor_id=id_of(actor), data={"department": statement.department.name, "status": statement.status})
+    members = set(
+        session.scalars(select(DepartmentMember.user_id).where(DepartmentMember.department_id == statement.department_id))
+    )
+    recipients = {
+        uid: "followed"
+        for uid, marks in _connected(session, rec.process_id, rec.id).items()
+        if FOLLOWER in marks
+        and uid != id_of(actor)
+        and permissions.can_view(_roles(marks), workflow, rec.state)
+        and permissions.can_read_statement(_roles(marks), statement, uid in members)
+    }
+    return _tell(
+        session,
+        recipients,
+        "statement",
+        recommendation_id=rec.id,
+        statement_id=statement.id,
+        actor_id=id_of(actor),
+        data={"department": statement.department.name, "status": statement.status},
+    )
 
 
 # -- the worker's passes ----------------------------------------------------------------------
@@ -349,9 +438,11 @@ def _modes_of(session, user_ids: Iterable[int]) -> dict[int, dict[str, str]]:
     ids = list(user_ids)
     chosen: dict[int, dict[str, str]] = defaultdict(dict)
     if ids:
-        for uid, kind, mode in session.execute(select(NotificationSetting.user_id, NotificationSetting.kind,
-                                                      NotificationSetting.mode)
-                                               .where(NotificationSetting.user_id.in_(ids))):
+        for uid, kind, mode in session.execute(
+            select(NotificationSetting.user_id, NotificationSetting.kind, NotificationSetting.mode).where(
+                NotificationSetting.user_id.in_(ids)
+            )
+        ):
             chosen[uid][kind] = mode
     return {uid: {kind: chosen[uid].get(kind, DEFAULT_MODES[kind]) for kind in NOTIFICATION_KINDS} for uid in ids}
 
@@ -364,8 +455,12 @@ def route_pass(batch: int = 500) -> int:
     queued = 0
     while True:
         with write_transaction() as session:
-            query = (select(Notification.id, Notification.user_id, Notification.kind)
-                     .where(Notification.delivery == "pending").order_by(Notification.id).limit(batch))
+            query = (
+                select(Notification.id, Notification.user_id, Notification.kind)
+                .where(Notification.delivery == "pending")
+                .order_by(Notification.id)
+                .limit(batch)
+            )
             if is_postgresql():
                 query = query.with_for_update(skip_locked=True)
             rows = session.execute(query).all()
@@ -373,7 +468,7 @@ def route_pass(batch: int = 500) -> int:
                 return queued
             settings = _modes_of(session, {uid for _id, uid, _kind in rows})
             now = utcnow()
-            routed = {"digest": [], "off": []}
+            routed: dict[str, list[int]] = {"digest": [], "off": []}
             mails = []
             for note_id, uid, kind in rows:
                 mode = settings[uid][kind]
@@ -385,15 +480,28 @@ def route_pass(batch: int = 500) -> int:
                 if ids:
                     session.execute(update(Notification).where(Notification.id.in_(ids)).values(delivery=mode))
             if mails:
-                created = session.execute(insert(Mail.__table__).returning(
-                    Mail.__table__.c.id, Mail.__table__.c.message_id, sort_by_parameter_order=True), [
-                    {"user_id": m["user_id"], "kind": m["kind"], "message_id": m["message_id"], "status": "pending",
-                     "attempts": 0, "next_attempt_at": now, "created_at": now} for m in mails]).all()
+                created = session.execute(
+                    insert(_MAILS).returning(_MAILS.c.id, _MAILS.c.message_id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "user_id": m["user_id"],
+                            "kind": m["kind"],
+                            "message_id": m["message_id"],
+                            "status": "pending",
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                        }
+                        for m in mails
+                    ],
+                ).all()
                 mail_ids = dict((message_id, mail_id) for mail_id, message_id in created)
-                session.execute(update(Notification.__table__).where(
-                    Notification.__table__.c.id == bindparam("note_id")).values(
-                    mail_id=bindparam("mail_id"), delivery="immediate"),
-                    [{"note_id": m["note_id"], "mail_id": mail_ids[m["message_id"]]} for m in mails])
+                session.execute(
+                    update(_NOTIFICATIONS)
+                    .where(_NOTIFICATIONS.c.id == bindparam("note_id"))
+                    .values(mail_id=bindparam("mail_id"), delivery="immediate"),
+                    [{"note_id": m["note_id"], "mail_id": mail_ids[m["message_id"]]} for m in mails],
+                )
                 queued += len(mails)
 
 
@@ -405,13 +513,20 @@ def deadline_pass(now: datetime | None = None, batch: int = 500) -> int:
     now = now or utcnow()
     horizon = now + timedelta(days=int(current_app.config.get("REMINDER_DAYS") or 0))
     stage = case((Recommendation.due_at > now, "reminder"), else_="overdue")
-    marked = exists().where(DeadlineMark.recommendation_id == Recommendation.id,
-                            DeadlineMark.due_at == Recommendation.due_at, DeadlineMark.stage == stage)
-    query = (select(Recommendation.id, Recommendation.due_at, Recommendation.state, Recommendation.process_id,
-                    Process.workflow_id, stage)
-             .join(Process, Process.id == Recommendation.process_id)
-             .where(Recommendation.due_at.is_not(None), Recommendation.due_at <= horizon, ~marked)
-             .order_by(Recommendation.due_at, Recommendation.id).limit(batch))
+    marked = exists().where(
+        DeadlineMark.recommendation_id == Recommendation.id,
+        DeadlineMark.due_at == Recommendation.due_at,
+        DeadlineMark.stage == stage,
+    )
+    query = (
+        select(
+            Recommendation.id, Recommendation.due_at, Recommendation.state, Recommendation.process_id, Process.workflow_id, stage
+        )
+        .join(Process, Process.id == Recommendation.process_id)
+        .where(Recommendation.due_at.is_not(None), Recommendation.due_at <= horizon, ~marked)
+        .order_by(Recommendation.due_at, Recommendation.id)
+        .limit(batch)
+    )
     written = 0
     while True:
         rows = db.session.execute(query).all()
@@ -422,24 +537,46 @@ def deadline_pass(now: datetime | None = None, batch: int = 500) -> int:
             # The marks first, in one statement: the rows another worker marked meanwhile come back
             # as nothing and are left to it.
             dialect = postgresql if is_postgresql() else sqlite
-            ours = set(session.scalars(dialect.insert(DeadlineMark.__table__).values([
-                {"recommendation_id": rec_id, "due_at": due_at, "stage": rec_stage, "created_at": now}
-                for rec_id, due_at, _state, _process, _workflow, rec_stage in rows]).on_conflict_do_nothing()
-                .returning(DeadlineMark.__table__.c.recommendation_id)))
+            ours = set(
+                session.scalars(
+                    dialect.insert(_DEADLINE_MARKS)
+                    .values(
+                        [
+                            {"recommendation_id": rec_id, "due_at": due_at, "stage": rec_stage, "created_at": now}
+                            for rec_id, due_at, _state, _process, _workflow, rec_stage in rows
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(_DEADLINE_MARKS.c.recommendation_id)
+                )
+            )
             mine = [row for row in rows if row[0] in ours]
             held = _connected_many(session, [(row[0], row[3]) for row in mine])
-            notes = []
+            notes: list[dict[str, Any]] = []
             for rec_id, due_at, state, _process_id, workflow_id, rec_stage in mine:
                 workflow = engine().get(workflow_id)
                 data = json.dumps({"state": state, "due_at": due_at.strftime("%Y-%m-%dT%H:%M:%SZ")}, sort_keys=True)
-                notes.extend({"user_id": uid, "kind": "deadline", "event": rec_stage, "recommendation_id": rec_id,
-                              "comment_id": None, "statement_id": None, "actor_id": None, "data": data,
-                              "delivery": "pending", "mail_id": None, "created_at": now, "read_at": None}
-                             for uid, roles in held.get(rec_id, {}).items()
-                             if permissions.can_view(frozenset(roles), workflow, state)
-                             and may_fire_from(frozenset(roles), workflow, state))
+                notes.extend(
+                    {
+                        "user_id": uid,
+                        "kind": "deadline",
+                        "event": rec_stage,
+                        "recommendation_id": rec_id,
+                        "comment_id": None,
+                        "statement_id": None,
+                        "actor_id": None,
+                        "data": data,
+                        "delivery": "pending",
+                        "mail_id": None,
+                        "created_at": now,
+                        "read_at": None,
+                    }
+                    for uid, roles in held.get(rec_id, {}).items()
+                    if permissions.can_view(frozenset(roles), workflow, state)
+                    and may_fire_from(frozenset(roles), workflow, state)
+                )
             if notes:
-                session.execute(insert(Notification.__table__), notes)
+                session.execute(insert(_NOTIFICATIONS), notes)
             written += len(notes)
 
 
@@ -452,20 +589,25 @@ def _connected_many(session, recommendations: list[tuple[int, int]]) -> dict[int
     active = User.active.is_(True)
     by_process: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for process_id, uid, role in session.execute(
-            select(Membership.process_id, Membership.user_id, Membership.role).join(User, User.id == Membership.user_id)
-            .where(Membership.process_id.in_({process for _rec, process in recommendations}), active)):
+        select(Membership.process_id, Membership.user_id, Membership.role)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.process_id.in_({process for _rec, process in recommendations}), active)
+    ):
         by_process[process_id][uid].add(role)
     extra: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for rec_id, uid in session.execute(
-            select(RecommendationAuthor.recommendation_id, RecommendationAuthor.user_id)
-            .join(User, User.id == RecommendationAuthor.user_id)
-            .where(RecommendationAuthor.recommendation_id.in_(rec_ids), active)):
+        select(RecommendationAuthor.recommendation_id, RecommendationAuthor.user_id)
+        .join(User, User.id == RecommendationAuthor.user_id)
+        .where(RecommendationAuthor.recommendation_id.in_(rec_ids), active)
+    ):
         extra[rec_id][uid].add("author")
     for rec_id, uid in session.execute(
-            select(Statement.recommendation_id, DepartmentMember.user_id)
-            .join(DepartmentMember, DepartmentMember.department_id == Statement.department_id)
-            .join(User, User.id == DepartmentMember.user_id)
-            .where(Statement.recommendation_id.in_(rec_ids), active).distinct()):
+        select(Statement.recommendation_id, DepartmentMember.user_id)
+        .join(DepartmentMember, DepartmentMember.department_id == Statement.department_id)
+        .join(User, User.id == DepartmentMember.user_id)
+        .where(Statement.recommendation_id.in_(rec_ids), active)
+        .distinct()
+    ):
         extra[rec_id][uid].add(DEPARTMENT)
     found = {}
     for rec_id, process_id in recommendations:
@@ -486,9 +628,11 @@ def digest_pass(now: datetime | None = None) -> int:
     local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
     if local.hour < int(current_app.config.get("DIGEST_HOUR", 7)):
         return 0
-    waiting = db.session.execute(select(Notification.user_id, func.max(Notification.id))
-                                 .where(Notification.delivery == "digest", Notification.mail_id.is_(None))
-                                 .group_by(Notification.user_id)).all()
+    waiting = db.session.execute(
+        select(Notification.user_id, func.max(Notification.id))
+        .where(Notification.delivery == "digest", Notification.mail_id.is_(None))
+        .group_by(Notification.user_id)
+    ).all()
     db.session.rollback()
     queued = 0
     for uid, last in waiting:
@@ -497,9 +641,16 @@ def digest_pass(now: datetime | None = None) -> int:
             if session.scalar(select(Mail.id).where(Mail.dedupe_key == key)) is not None:
                 continue
             mail = new_mail(session, uid, "digest", dedupe_key=key)
-            session.execute(update(Notification).where(
-                Notification.user_id == uid, Notification.delivery == "digest", Notification.mail_id.is_(None),
-                Notification.id <= last).values(mail_id=mail.id))
+            session.execute(
+                update(Notification)
+                .where(
+                    Notification.user_id == uid,
+                    Notification.delivery == "digest",
+                    Notification.mail_id.is_(None),
+                    Notification.id <= last,
+                )
+                .values(mail_id=mail.id)
+            )
             queued += 1
     return queued
 
@@ -513,8 +664,10 @@ def claim_mails(limit: int = 50, now: datetime | None = None, lease_seconds: int
     now = now or utcnow()
     with write_transaction() as session:
         found: list[int] = []
-        for condition in (and_(Mail.status == "sending", Mail.locked_until < now),
-                          and_(Mail.status == "pending", Mail.next_attempt_at <= now)):
+        for condition in (
+            and_(Mail.status == "sending", Mail.locked_until < now),
+            and_(Mail.status == "pending", Mail.next_attempt_at <= now),
+        ):
             query = select(Mail.id).where(condition).order_by(Mail.next_attempt_at, Mail.id).limit(limit - len(found))
             if is_postgresql():
                 query = query.with_for_update(skip_locked=True)
@@ -522,8 +675,11 @@ def claim_mails(limit: int = 50, now: datetime | None = None, lease_seconds: int
             if len(found) >= limit:
                 break
         if found:
-            session.execute(update(Mail).where(Mail.id.in_(found)).values(
-                status="sending", locked_until=now + timedelta(seconds=lease_seconds), attempts=Mail.attempts + 1))
+            session.execute(
+                update(Mail)
+                .where(Mail.id.in_(found))
+                .values(status="sending", locked_until=now + timedelta(seconds=lease_seconds), attempts=Mail.attempts + 1)
+            )
     return found
 
 
@@ -538,8 +694,11 @@ def release_mails(mail_ids: list[int], retry_at: datetime) -> None:
     claim's attempt not counted."""
     if mail_ids:
         with write_transaction() as session:
-            session.execute(update(Mail).where(Mail.id.in_(mail_ids), Mail.status == "sending").values(
-                status="pending", locked_until=None, next_attempt_at=retry_at, attempts=Mail.attempts - 1))
+            session.execute(
+                update(Mail)
+                .where(Mail.id.in_(mail_ids), Mail.status == "sending")
+                .values(status="pending", locked_until=None, next_attempt_at=retry_at, attempts=Mail.attempts - 1)
+            )
 
 
 def finish_mail(mail_id: int, status: str, error: str | None = None, retry_at: datetime | None = None) -> None:

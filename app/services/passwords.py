@@ -5,17 +5,18 @@ and a random nonce under the installation's secret key: the worker recomputes it
 e-mail, while a copy of the database alone yields no working link. Setting the password through
 a link uses it up, ends every session of the person and revokes their API tokens.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from .. import audit
 from ..errors import NotFound, ValidationError
@@ -42,10 +43,14 @@ def _hash(secret: str) -> str:
 def _issue(session, user: User, purpose: str) -> UserToken:
     """A new link for ``user`` (earlier unused links of the same purpose stop working) and its mail."""
     now = utcnow()
-    session.execute(update(UserToken).where(UserToken.user_id == user.id, UserToken.purpose == purpose,
-                                            UserToken.used_at.is_(None)).values(used_at=now))
-    token = UserToken(user_id=user.id, purpose=purpose, nonce=secrets.token_hex(16), created_at=now,
-                      expires_at=now + LIFETIME[purpose])
+    session.execute(
+        update(UserToken)
+        .where(UserToken.user_id == user.id, UserToken.purpose == purpose, UserToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = UserToken(
+        user_id=user.id, purpose=purpose, nonce=secrets.token_hex(16), created_at=now, expires_at=now + LIFETIME[purpose]
+    )
     session.add(token)
     session.flush()
     token.token_hash = _hash(link_secret(token))
@@ -58,7 +63,7 @@ def invite_user(email: Any, name: Any, actor: User | None = None) -> User:
     user, _password = create_user(email, name, password=None, actor=actor)  # a random password nobody knows
     with write_transaction() as session:
         require_superuser(actor)
-        user = session.get(User, user.id)
+        user = session.get_one(User, user.id)
         _issue(session, user, "invitation")
         audit.record("user.invited", user, actor, {"email": user.email})
     return user
@@ -71,13 +76,16 @@ def request_password_reset(email: Any) -> None:
     if user is None or not user.active:
         return
     with write_transaction() as session:
-        _issue(session, session.get(User, user.id), "password_reset")
+        _issue(session, session.get_one(User, user.id), "password_reset")
 
 
 def token_for(secret: Any) -> UserToken:
     """The unused, unexpired link with this secret; NotFound for anything else."""
-    token = db.session.scalars(select(UserToken).where(UserToken.token_hash == _hash(secret))).first() \
-        if isinstance(secret, str) and 0 < len(secret) <= 128 else None
+    token = (
+        db.session.scalars(select(UserToken).where(UserToken.token_hash == _hash(secret))).first()
+        if isinstance(secret, str) and 0 < len(secret) <= 128
+        else None
+    )
     if token is None or token.used_at is not None or token.expires_at <= utcnow() or not token.user.active:
         raise NotFound(_("This link is not valid any more. Ask for a new one."))
     return token
@@ -90,12 +98,17 @@ def set_password_with_link(secret: Any, password: Any) -> User:
     password_hash = hash_password(check_new_password(password, user.email, user.name))
     with write_transaction() as session:
         # Used up in the same statement that checks it is unused: two tabs cannot both succeed.
-        used = session.execute(update(UserToken).where(UserToken.id == token.id, UserToken.used_at.is_(None),
-                                                       UserToken.expires_at > utcnow())
-                               .values(used_at=utcnow())).rowcount
+        used = cast(
+            CursorResult,
+            session.execute(
+                update(UserToken)
+                .where(UserToken.id == token.id, UserToken.used_at.is_(None), UserToken.expires_at > utcnow())
+                .values(used_at=utcnow())
+            ),
+        ).rowcount
         if used != 1:
             raise ValidationError(_("This link is not valid any more. Ask for a new one."))
-        user = session.get(User, user.id)
+        user = session.get_one(User, user.id)
         user.password_hash = password_hash
         user.session_token = secrets.token_hex(16)
         _revoke_all_tokens(session, user.id)

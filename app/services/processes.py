@@ -1,4 +1,5 @@
 """Participation processes and the roles people hold in them."""
+
 from __future__ import annotations
 
 import json
@@ -58,18 +59,20 @@ def find_process(slug: str) -> Process:
 def grant_role(process: Process, user: User, role: str, actor: User | None = None) -> bool:
     """Give ``user`` a role in ``process``; False when they hold it already (nothing changes)."""
     if role not in permissions.PROCESS_ROLES:
-        raise ValidationError(_("unknown role '%(role)s' (known: %(known)s)", role=role, known=", ".join(permissions.PROCESS_ROLES)))
+        raise ValidationError(
+            _("unknown role '%(role)s' (known: %(known)s)", role=role, known=", ".join(permissions.PROCESS_ROLES))
+        )
     with write_transaction() as session:
         require_superuser(actor)
-        exists = session.scalars(select(Membership).where(
-            Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)).first()
+        exists = session.scalars(
+            select(Membership).where(Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)
+        ).first()
         if exists:
             return False
         membership = Membership(user_id=user.id, process_id=process.id, role=role)
         if not add_unique(session, membership):  # granted by a simultaneous request: held now, as asked
             return False
-        audit.record("membership.granted", membership, actor,
-                     {"user_id": user.id, "process": process.slug, "role": role})
+        audit.record("membership.granted", membership, actor, {"user_id": user.id, "process": process.slug, "role": role})
     forget_roles()
     return True
 
@@ -78,12 +81,12 @@ def revoke_role(process: Process, user: User, role: str, actor: User | None = No
     """Take a role in ``process`` from ``user``; False when they did not hold it."""
     with write_transaction() as session:
         require_superuser(actor)
-        membership = session.scalars(select(Membership).where(
-            Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)).first()
+        membership = session.scalars(
+            select(Membership).where(Membership.user_id == user.id, Membership.process_id == process.id, Membership.role == role)
+        ).first()
         if membership is None:
             return False
-        audit.record("membership.revoked", membership, actor,
-                     {"user_id": user.id, "process": process.slug, "role": role})
+        audit.record("membership.revoked", membership, actor, {"user_id": user.id, "process": process.slug, "role": role})
         session.delete(membership)
     forget_roles()
     return True
@@ -124,23 +127,38 @@ def parse_links(value: Any) -> list[dict[str, str]]:
         raise ValidationError(_("at most %(max)s links", max=LINKS_MAX), field="links")
     links = []
     for item in value:
-        if not isinstance(item, dict) or set(item) - {"title", "url"} or not isinstance(item.get("url"), str) \
-                or not isinstance(item.get("title", ""), str):
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"title", "url"}
+            or not isinstance(item.get("url"), str)
+            or not isinstance(item.get("title", ""), str)
+        ):
             raise ValidationError(_("links must be a list of {title, url}"), field="links")
         url, title = item["url"].strip(), (item.get("title") or "").strip()
         parts = urlsplit(url) if len(url) <= URL_MAX and "\x00" not in url else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
-            raise ValidationError(_("%(url)s is not an http or https address (at most %(max)s characters)",
-                                    url=url[:80], max=URL_MAX), field="links")
+            raise ValidationError(
+                _("%(url)s is not an http or https address (at most %(max)s characters)", url=url[:80], max=URL_MAX),
+                field="links",
+            )
         if len(title) > LINK_TITLE_MAX or "\x00" in title:
             raise ValidationError(_("a link's title is longer than %(max)s characters", max=LINK_TITLE_MAX), field="links")
         links.append({"title": title or url, "url": url})
     return links
 
 
-def update_overview(process_id: int, actor: Any, *, description: Any = "", status: Any = "running",
-                    starts_on: Any = None, ends_on: Any = None, participation: Any = None, contact: Any = "",
-                    links: Any = None) -> Process:
+def update_overview(
+    process_id: int,
+    actor: Any,
+    *,
+    description: Any = "",
+    status: Any = "running",
+    starts_on: Any = None,
+    ends_on: Any = None,
+    participation: Any = None,
+    contact: Any = "",
+    links: Any = None,
+) -> Process:
     """Set a process's entry in the overview of procedures, all fields at once.
 
     Checks: the actor may keep the overview (403: superusers and the process's administrators), then
@@ -154,8 +172,7 @@ def update_overview(process_id: int, actor: Any, *, description: Any = "", statu
         process = session.scalars(select(Process).where(Process.id == process_id).with_for_update()).first()
         if process is None:
             raise NotFound(_("there is no process %(id)s", id=process_id))
-        if actor is not None and not permissions.can_edit_overview(process_roles(actor, process.id),
-                                                                   bool(actor.is_superuser)):
+        if actor is not None and not permissions.can_edit_overview(process_roles(actor, process.id), bool(actor.is_superuser)):
             raise Forbidden(_("only superusers and the process's administrators keep its overview"))
         new: dict[str, Any] = {
             "description": clean_text(description, "description", DESCRIPTION_MAX, required=False) or "",
@@ -167,12 +184,19 @@ def update_overview(process_id: int, actor: Any, *, description: Any = "", statu
             "links": parse_links(links),
         }
         if status not in PROCESS_STATUSES:
-            raise ValidationError(_("unknown status '%(value)s' (known: %(known)s)", value=str(status)[:40],
-                                    known=", ".join(PROCESS_STATUSES)), field="status")
+            raise ValidationError(
+                _("unknown status '%(value)s' (known: %(known)s)", value=str(status)[:40], known=", ".join(PROCESS_STATUSES)),
+                field="status",
+            )
         if new["participation"] is not None and new["participation"] not in PARTICIPATION_LEVELS:
-            raise ValidationError(_("unknown level of participation '%(value)s' (known: %(known)s)",
-                                    value=str(participation)[:40], known=", ".join(PARTICIPATION_LEVELS)),
-                                  field="participation")
+            raise ValidationError(
+                _(
+                    "unknown level of participation '%(value)s' (known: %(known)s)",
+                    value=str(participation)[:40],
+                    known=", ".join(PARTICIPATION_LEVELS),
+                ),
+                field="participation",
+            )
         if new["starts_on"] and new["ends_on"] and new["ends_on"] < new["starts_on"]:
             raise ValidationError(_("the end date lies before the start date"), field="ends_on")
         old = overview_of(process)
@@ -194,11 +218,16 @@ def update_overview(process_id: int, actor: Any, *, description: Any = "", statu
 def overview_of(process: Process) -> dict[str, Any]:
     """A process's overview fields as the audit trail records them (dates as YYYY-MM-DD)."""
     return {
-        "description": process.description or "", "status": process.status,
+        "description": process.description or "",
+        "status": process.status,
         "starts_on": process.starts_on.isoformat() if process.starts_on else None,
         "ends_on": process.ends_on.isoformat() if process.ends_on else None,
-        "participation": process.participation, "contact": process.contact or "", "links": process.links,
+        "participation": process.participation,
+        "contact": process.contact or "",
+        "links": process.links,
     }
+
+
 ANSWER_TEMPLATE_MAX = 10_000
 
 
@@ -215,8 +244,9 @@ def set_answer_template(process_id: int, actor: User, state: Any, body: Any) -> 
         if not isinstance(state, str) or state not in workflow.states or not workflow.states[state].final:
             raise ValidationError(_("answer templates belong to the workflow's final states"))
         body = clean_text(body, "body", ANSWER_TEMPLATE_MAX, required=False)
-        row = session.scalars(select(AnswerTemplate).where(AnswerTemplate.process_id == process.id,
-                                                           AnswerTemplate.state == state)).first()
+        row = session.scalars(
+            select(AnswerTemplate).where(AnswerTemplate.process_id == process.id, AnswerTemplate.state == state)
+        ).first()
         if (row.body if row else None) == body:
             return False
         if body is None:

@@ -1,12 +1,13 @@
 """Recommendations: writing, editing, co-authors, and ``fire``, the only way a state changes."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -44,12 +45,19 @@ def workflow_of(owner: Any) -> Workflow:
 def recommendation_for_change(recommendation_id: int, actor: Any) -> tuple[Recommendation, Workflow, frozenset[str]]:
     """Load and lock a recommendation for a change, with what a change and its answer read (process,
     authors, decision) in the same statement; 404 unless ``actor`` may see it."""
-    rec = db.session.scalars(
-        select(Recommendation).where(Recommendation.id == recommendation_id)
-        .options(joinedload(Recommendation.process), joinedload(Recommendation.author_links),
-                 joinedload(Recommendation.decision))
-        .execution_options(populate_existing=True).with_for_update(of=Recommendation)
-    ).unique().one_or_none()
+    rec = (
+        db.session.scalars(
+            select(Recommendation)
+            .where(Recommendation.id == recommendation_id)
+            .options(
+                joinedload(Recommendation.process), joinedload(Recommendation.author_links), joinedload(Recommendation.decision)
+            )
+            .execution_options(populate_existing=True)
+            .with_for_update(of=Recommendation)
+        )
+        .unique()
+        .one_or_none()
+    )
     if rec is None:
         raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     workflow = workflow_of(rec.process)
@@ -63,9 +71,7 @@ def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -
     body_html = render_ahead(body, BODY_MAX)
     with write_transaction() as session:
         # Locking the process row numbers concurrent recommendations one after another.
-        process = session.scalars(
-            select(Process).where(Process.id == process_id).with_for_update()
-        ).first()
+        process = session.scalars(select(Process).where(Process.id == process_id).with_for_update()).first()
         if process is None:
             raise NotFound(_("there is no process %(id)s", id=process_id))
         if not permissions.can_create(process_roles(actor, process.id)):
@@ -74,26 +80,42 @@ def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -
         body = clean_text(body, "body", BODY_MAX)
         workflow = workflow_of(process)
         initial = workflow.states[workflow.initial]
-        number = (session.scalar(select(func.max(Recommendation.number))
-                                 .where(Recommendation.process_id == process.id)) or 0) + 1
+        number = (session.scalar(select(func.max(Recommendation.number)).where(Recommendation.process_id == process.id)) or 0) + 1
         now = utcnow()
         rec = Recommendation(
-            process_id=process.id, number=number, title=title, body=body, body_html=body_html,
-            state=initial.name, state_entered_at=now, created_at=now, updated_at=now,
+            process_id=process.id,
+            number=number,
+            title=title,
+            body=body,
+            body_html=body_html,
+            state=initial.name,
+            state_entered_at=now,
+            created_at=now,
+            updated_at=now,
             due_at=now + timedelta(days=initial.deadline_days) if initial.deadline_days else None,
         )
         rec.author_links.append(RecommendationAuthor(user_id=actor.id, position=0))
         session.add(rec)
         session.flush()
-        session.add(RecommendationRevision(recommendation_id=rec.id, revision=1, title=title, body=body,
-                                           body_html=body_html, author_id=actor.id, created_at=now))
+        session.add(
+            RecommendationRevision(
+                recommendation_id=rec.id,
+                revision=1,
+                title=title,
+                body=body,
+                body_html=body_html,
+                author_id=actor.id,
+                created_at=now,
+            )
+        )
         audit.record("recommendation.created", rec, actor, {"title": title, "body": body, "state": rec.state})
         notifications.on_transition(session, rec, workflow, None, rec.state, actor, None, None)
     return rec
 
 
-def update_recommendation(recommendation_id: int, actor: User, expected_version: int,
-                          title: Any = None, body: Any = None) -> Recommendation:
+def update_recommendation(
+    recommendation_id: int, actor: User, expected_version: Any, title: Any = None, body: Any = None
+) -> Recommendation:
     """Edit title and/or body. Checks: visible (404), version (409), ``editable_by`` (403), values (422).
 
     Submitting the current text again changes nothing and records nothing.
@@ -118,13 +140,26 @@ def update_recommendation(recommendation_id: int, actor: User, expected_version:
         for field, (_old, value) in changes.items():
             setattr(rec, field, value)
         if "body" in changes:
+            assert body_html is not None  # rendered whenever clean_text accepts the body
             rec.body_html = body_html
         rec.updated_at = now
-        revision = session.scalar(select(func.max(RecommendationRevision.revision))
-                                  .where(RecommendationRevision.recommendation_id == rec.id)) or 0
-        session.add(RecommendationRevision(recommendation_id=rec.id, revision=revision + 1, title=rec.title,
-                                           body=rec.body, body_html=rec.body_html, author_id=actor.id,
-                                           created_at=now))
+        revision = (
+            session.scalar(
+                select(func.max(RecommendationRevision.revision)).where(RecommendationRevision.recommendation_id == rec.id)
+            )
+            or 0
+        )
+        session.add(
+            RecommendationRevision(
+                recommendation_id=rec.id,
+                revision=revision + 1,
+                title=rec.title,
+                body=rec.body,
+                body_html=rec.body_html,
+                author_id=actor.id,
+                created_at=now,
+            )
+        )
         audit.record("recommendation.updated", rec, actor, {"changes": changes})
     return rec
 
@@ -147,24 +182,37 @@ def add_author(recommendation_id: int, actor: User, user: User) -> Recommendatio
     return rec
 
 
-def check_version(rec: Recommendation, expected_version: Any) -> None:
+def check_version(rec: Recommendation | RecommendationView, expected_version: Any) -> None:
     """409 unless the client saw the version the recommendation has now."""
     if expected_version != rec.version:
-        raise Conflict(_("recommendation %(id)s is at version %(version)s, not %(expected)s: "
-                         "someone else changed it; reload and try again",
-                         id=rec.id, version=rec.version, expected=expected_version))
+        raise Conflict(
+            _(
+                "recommendation %(id)s is at version %(version)s, not %(expected)s: "
+                "someone else changed it; reload and try again",
+                id=rec.id,
+                version=rec.version,
+                expected=expected_version,
+            )
+        )
 
 
 def _statements_pending(departments: list[str]) -> StatementsPending:
     return StatementsPending(_("statements are still open from: %(departments)s", departments=", ".join(departments)))
 
 
-_RECOMMENDATIONS = Recommendation.__table__
+_RECOMMENDATIONS = cast(Table, Recommendation.__table__)
 # The move, naming the version the checks read: no row changes if another write came between.
-_MOVE = (update(_RECOMMENDATIONS)
-         .where(_RECOMMENDATIONS.c.id == bindparam("rec_id"), _RECOMMENDATIONS.c.version == bindparam("seen_version"))
-         .values(state=bindparam("new_state"), version=bindparam("new_version"), state_entered_at=bindparam("now"),
-                 updated_at=bindparam("now"), due_at=bindparam("new_due_at")))
+_MOVE = (
+    update(_RECOMMENDATIONS)
+    .where(_RECOMMENDATIONS.c.id == bindparam("rec_id"), _RECOMMENDATIONS.c.version == bindparam("seen_version"))
+    .values(
+        state=bindparam("new_state"),
+        version=bindparam("new_version"),
+        state_entered_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        due_at=bindparam("new_due_at"),
+    )
+)
 
 
 def _hold_agenda_item(session_id: int, recommendation_id: int) -> None:
@@ -173,16 +221,20 @@ def _hold_agenda_item(session_id: int, recommendation_id: int) -> None:
     status = db.session.scalar(select(SteeringSession.status).where(SteeringSession.id == session_id).with_for_update())
     if status != OPEN:
         raise Conflict(_("the session is closed: its agenda and minutes cannot change any more"))
-    decided = db.session.execute(select(AgendaItem.result_state).where(
-        AgendaItem.session_id == session_id, AgendaItem.recommendation_id == recommendation_id)).first()
+    decided = db.session.execute(
+        select(AgendaItem.result_state).where(
+            AgendaItem.session_id == session_id, AgendaItem.recommendation_id == recommendation_id
+        )
+    ).first()
     if decided is None:
         raise ValidationError(_("recommendation %(id)s is not on this session's agenda", id=recommendation_id))
     if decided.result_state is not None:
         raise ValidationError(_("this item was decided in this session already"))
 
 
-def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, expected_version: int,
-         session_id: int | None = None) -> RecommendationView:
+def fire(
+    recommendation_id: int, trigger: str, actor: Any, note: str | None, expected_version: int, session_id: int | None = None
+) -> RecommendationView:
     """Fire ``trigger`` on a recommendation, in one transaction, checking in this order:
 
     visible to the actor (404), ``expected_version`` current (409), trigger possible
@@ -204,36 +256,55 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
     (422); the decision and the agenda item record it, and so does the event's data.
     """
     rec = queries.recommendation_view(recommendation_id, actor)
-    workflow = engine().get(rec.workflow_id) if rec is not None else None
-    roles = roles_for(actor, rec) if rec is not None else frozenset()
-    if rec is None or not permissions.can_view(roles, workflow, rec.state):
+    if rec is None:
+        raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
+    workflow = engine().get(rec.workflow_id)
+    roles = roles_for(actor, rec)
+    if not permissions.can_view(roles, workflow, rec.state):
         raise NotFound(_("there is no recommendation %(id)s", id=recommendation_id))
     check_version(rec, expected_version)
     if not isinstance(trigger, str) or trigger not in engine().possible(workflow.id, rec.state):
         raise InvalidTransition(_("'%(trigger)s' is not possible from state '%(state)s'", trigger=trigger, state=rec.state))
     given = note.strip() if isinstance(note, str) and note.strip() else None
     # Pure: the machine's guards and effects are worked out before writers queue.
-    move = engine().move(workflow.id, rec.state, trigger, Move(
-        roles, given, utcnow(), pending_statements=lambda: queries.open_statement_departments(rec.id)))
+    move = engine().move(
+        workflow.id,
+        rec.state,
+        trigger,
+        Move(roles, given, utcnow(), pending_statements=lambda: queries.open_statement_departments(rec.id)),
+    )
+    transition = move.transition
+    assert transition is not None  # the machine names the transition it tried
     if move.refused == "roles":
-        raise Forbidden(_("'%(trigger)s' needs one of the roles: %(roles)s", trigger=trigger,
-                          roles=", ".join(move.transition.roles)))
+        raise Forbidden(_("'%(trigger)s' needs one of the roles: %(roles)s", trigger=trigger, roles=", ".join(transition.roles)))
     if move.refused == "note":
         raise NoteRequired(_("%(field)s must not be blank", field=FIELDS["note"]))
     if move.refused == "statements":
         raise _statements_pending(move.pending)
     note = clean_text(note, "note", NOTE_MAX, required=False)
-    state = move.dest
+    state, now = move.dest, move.now
+    assert state is not None and now is not None  # set by the machine's effects once no guard refused
 
     with write_transaction() as session:
-        now = move.now
         dest = workflow.states[state]
         due_at = move.due_at
-        moved = session.execute(_MOVE, {"rec_id": rec.id, "seen_version": rec.version, "new_state": state,
-                                        "new_version": rec.version + 1, "now": now, "new_due_at": due_at}).rowcount
+        moved = cast(
+            CursorResult,
+            session.execute(
+                _MOVE,
+                {
+                    "rec_id": rec.id,
+                    "seen_version": rec.version,
+                    "new_state": state,
+                    "new_version": rec.version + 1,
+                    "now": now,
+                    "new_due_at": due_at,
+                },
+            ),
+        ).rowcount
         if moved != 1:
             raise StaleDataError("the version moved between check and write")  # write_transaction: 409
-        if "statements" in move.transition.requires:
+        if "statements" in transition.requires:
             # A request that came between the check and the write holds the decision back too (it
             # locked the row this UPDATE now holds, so it is committed and seen, or comes after).
             pending = queries.open_statement_departments(rec.id)
@@ -241,16 +312,26 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
                 raise _statements_pending(pending)
         if session_id is not None:
             _hold_agenda_item(session_id, rec.id)
-            session.execute(update(AgendaItem.__table__).where(
-                AgendaItem.session_id == session_id, AgendaItem.recommendation_id == rec.id).values(
-                trigger=trigger, result_state=state, note=note, decided_by_id=actor.id, decided_at=now))
+            session.execute(
+                update(cast(Table, AgendaItem.__table__))
+                .where(AgendaItem.session_id == session_id, AgendaItem.recommendation_id == rec.id)
+                .values(trigger=trigger, result_state=state, note=note, decided_by_id=actor.id, decided_at=now)
+            )
         decision = None
         if move.outcome:
-            session.execute(insert(Decision.__table__).values(
-                recommendation_id=rec.id, outcome=move.outcome, state=dest.name, note=note,
-                decided_by_id=actor.id, decided_at=now, session_id=session_id))
+            session.execute(
+                insert(cast(Table, Decision.__table__)).values(
+                    recommendation_id=rec.id,
+                    outcome=move.outcome,
+                    state=dest.name,
+                    note=note,
+                    decided_by_id=actor.id,
+                    decided_at=now,
+                    session_id=session_id,
+                )
+            )
             decision = DecisionView(move.outcome, dest.name, note, Author(actor.id, actor.name), now)
-        data = {"trigger": trigger, "from": rec.state, "to": state}
+        data: dict[str, Any] = {"trigger": trigger, "from": rec.state, "to": state}
         if note:
             data["note"] = note
         if session_id is not None:
@@ -262,5 +343,6 @@ def fire(recommendation_id: int, trigger: str, actor: Any, note: str | None, exp
         loaded = session.identity_map.get(identity_key(Recommendation, rec.id))
         if loaded is not None:
             session.expire(loaded)
-    return replace(rec, state=state, version=rec.version + 1, state_entered_at=now, updated_at=now,
-                   due_at=due_at, decision=decision)
+    return replace(
+        rec, state=state, version=rec.version + 1, state_entered_at=now, updated_at=now, due_at=due_at, decision=decision
+    )

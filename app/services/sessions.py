@@ -8,6 +8,7 @@ the agenda item record the session. Closing freezes agenda and minutes and appen
 ``session.closed`` event whose data holds the chain head just before it (``SEQ:HASH``), so that
 every set of minutes anchors the audit trail. Each write appends one audit event.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,9 +52,16 @@ def parse_held_at(value: Any) -> datetime:
 
 def _for_change(session_id: int, actor: Any, closed_ok: bool = False) -> tuple[SteeringSession, frozenset[str]]:
     """Load and lock a session; 404 unknown, 403 unless the actor administers its process, 409 once closed."""
-    meeting = db.session.scalars(select(SteeringSession).where(SteeringSession.id == session_id)
-                                 .execution_options(populate_existing=True).with_for_update()).first() \
-        if isinstance(session_id, int) else None
+    meeting = (
+        db.session.scalars(
+            select(SteeringSession)
+            .where(SteeringSession.id == session_id)
+            .execution_options(populate_existing=True)
+            .with_for_update()
+        ).first()
+        if isinstance(session_id, int)
+        else None
+    )
     if meeting is None:
         raise NotFound(_("there is no session %(id)s", id=session_id))
     roles = process_roles(actor, meeting.process_id)
@@ -75,8 +83,9 @@ def _texts(place: Any, participants: Any, notes: Any) -> dict[str, str]:
     return values
 
 
-def create_session(process_id: int, actor: User, title: Any, held_at: Any, place: Any = None,
-                   participants: Any = None) -> SteeringSession:
+def create_session(
+    process_id: int, actor: User, title: Any, held_at: Any, place: Any = None, participants: Any = None
+) -> SteeringSession:
     title = clean_text(title, "title", TITLE_MAX)
     when = parse_held_at(held_at)
     texts = _texts(place, participants, None)
@@ -86,18 +95,35 @@ def create_session(process_id: int, actor: User, title: Any, held_at: Any, place
             raise NotFound(_("there is no process %(id)s", id=process_id))
         if not permissions.can_manage_sessions(process_roles(actor, process.id)):
             raise Forbidden(_("only the process's administrators prepare and close sessions"))
-        meeting = SteeringSession(process_id=process.id, title=title, held_at=when, place=texts.get("place", ""),
-                                  participants=texts.get("participants", ""), notes="", status=OPEN,
-                                  created_by_id=actor.id, created_at=utcnow())
+        meeting = SteeringSession(
+            process_id=process.id,
+            title=title,
+            held_at=when,
+            place=texts.get("place", ""),
+            participants=texts.get("participants", ""),
+            notes="",
+            status=OPEN,
+            created_by_id=actor.id,
+            created_at=utcnow(),
+        )
         session.add(meeting)
-        audit.record("session.created", meeting, actor, {
-            "title": title, "held_at": when.strftime("%Y-%m-%dT%H:%M"), "place": meeting.place,
-            "participants": meeting.participants})
+        audit.record(
+            "session.created",
+            meeting,
+            actor,
+            {
+                "title": title,
+                "held_at": when.strftime("%Y-%m-%dT%H:%M"),
+                "place": meeting.place,
+                "participants": meeting.participants,
+            },
+        )
     return meeting
 
 
-def update_minutes(session_id: int, actor: User, place: Any = None, participants: Any = None,
-                   notes: Any = None) -> SteeringSession:
+def update_minutes(
+    session_id: int, actor: User, place: Any = None, participants: Any = None, notes: Any = None
+) -> SteeringSession:
     """Place, attendance and free notes, while the session is open; sending the same again records nothing."""
     texts = _texts(place, participants, notes)
     with write_transaction():
@@ -116,13 +142,11 @@ def _check_waiting(meeting: SteeringSession, rec: Recommendation) -> None:
     if rec.process_id != meeting.process_id:
         raise ValidationError(_("recommendation %(id)s belongs to another process", id=rec.id))
     if rec.state not in permissions.deciding_states(workflow):
-        raise ValidationError(_("recommendation %(number)s does not wait for the steering round's decision",
-                                number=rec.number))
+        raise ValidationError(_("recommendation %(number)s does not wait for the steering round's decision", number=rec.number))
 
 
 def _agenda(meeting_id: int) -> list[AgendaItem]:
-    return list(db.session.scalars(select(AgendaItem).where(AgendaItem.session_id == meeting_id)
-                                   .order_by(AgendaItem.position)))
+    return list(db.session.scalars(select(AgendaItem).where(AgendaItem.session_id == meeting_id).order_by(AgendaItem.position)))
 
 
 def add_to_agenda(session_id: int, actor: User, recommendation_id: Any) -> AgendaItem:
@@ -198,8 +222,9 @@ def move_item(session_id: int, actor: User, recommendation_id: Any, offset: int)
     return order
 
 
-def decide(session_id: int, actor: User, recommendation_id: Any, trigger: Any, note: Any,
-           expected_version: Any) -> RecommendationView:
+def decide(
+    session_id: int, actor: User, recommendation_id: Any, trigger: Any, note: Any, expected_version: Any
+) -> RecommendationView:
     """Decide one agenda item in the session: the workflow's transition, recorded with the session.
 
     Checks first that the session exists (404), that the actor administers its process (403), that
@@ -214,9 +239,13 @@ def decide(session_id: int, actor: User, recommendation_id: Any, trigger: Any, n
         raise Forbidden(_("only the process's administrators prepare and close sessions"))
     if meeting.status == CLOSED:
         raise Conflict(_("the session is closed: its agenda and minutes cannot change any more"))
-    item = db.session.scalars(select(AgendaItem).where(AgendaItem.session_id == meeting.id,
-                                                       AgendaItem.recommendation_id == recommendation_id)).first() \
-        if isinstance(recommendation_id, int) else None
+    item = (
+        db.session.scalars(
+            select(AgendaItem).where(AgendaItem.session_id == meeting.id, AgendaItem.recommendation_id == recommendation_id)
+        ).first()
+        if isinstance(recommendation_id, int)
+        else None
+    )
     if item is None:
         raise ValidationError(_("recommendation %(id)s is not on this session's agenda", id=recommendation_id))
     if item.result_state is not None:
@@ -237,9 +266,17 @@ def close_session(session_id: int, actor: User, notes: Any = None) -> SteeringSe
         meeting.status, meeting.closed_at, meeting.closed_by_id = CLOSED, now, actor.id
         meeting.chain_head = f"{seq}:{head_hash}"
         items = _agenda(meeting.id)
-        audit.record("session.closed", meeting, actor, {
-            "chain_head": meeting.chain_head,
-            "items": [{"recommendation_id": i.recommendation_id, "trigger": i.trigger, "state": i.result_state}
-                      for i in items],
-            "notes": meeting.notes, "participants": meeting.participants})
+        audit.record(
+            "session.closed",
+            meeting,
+            actor,
+            {
+                "chain_head": meeting.chain_head,
+                "items": [
+                    {"recommendation_id": i.recommendation_id, "trigger": i.trigger, "state": i.result_state} for i in items
+                ],
+                "notes": meeting.notes,
+                "participants": meeting.participants,
+            },
+        )
     return meeting

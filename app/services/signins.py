@@ -9,6 +9,7 @@ cookie stops working with it.
 Sign-ins and sign-outs are not audited (they would fill the chain with every visit); ending every
 session of a person is (``user.signed_out_everywhere``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,8 +59,7 @@ def start_session(user_id: int, remember: bool = False, session=None) -> User:
 def _start(session, user_id: int, secret: str, now, remember: bool) -> User:
     # Expired sign-ins go as new ones come (indexed; each row is deleted once).
     session.execute(delete(SignIn).where(SignIn.expires_at < now))
-    session.add(SignIn(user_id=user_id, secret_hash=_hash(secret), created_at=now,
-                            expires_at=now + _lifetime(remember)))
+    session.add(SignIn(user_id=user_id, secret_hash=_hash(secret), created_at=now, expires_at=now + _lifetime(remember)))
     return session.get(User, user_id)
 
 
@@ -76,9 +76,15 @@ def user_for_session(cookie_id: str) -> User | None:
     if not parse_id(user_id) or not token or not secret:
         return None
     user = db.session.scalars(
-        select(User).join(SignIn, SignIn.user_id == User.id)
-        .where(User.id == parse_id(user_id), User.session_token == token, User.active.is_(True),
-               SignIn.secret_hash == _hash(secret), SignIn.expires_at > utcnow())
+        select(User)
+        .join(SignIn, SignIn.user_id == User.id)
+        .where(
+            User.id == parse_id(user_id),
+            User.session_token == token,
+            User.active.is_(True),
+            SignIn.secret_hash == _hash(secret),
+            SignIn.expires_at > utcnow(),
+        )
     ).first()
     if user is not None:
         user.session_secret = secret  # type: ignore[assignment]  # an attribute, not a column

@@ -21,6 +21,7 @@ signed in as the person can try it). Keys are HMACs with the installation's secr
 table holds neither addresses nor e-mail addresses. Nothing here is audited: counters are
 operational state, not part of the record.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,6 +58,7 @@ class Counter:
 class Attempt:
     """A counted attempt: ``wait`` > 0 means refused (seconds to wait); otherwise go ahead, then
     report the outcome with ``succeeded``."""
+
     counters: tuple[Counter, ...]
     wait: int
     clear_on_success: tuple[str, ...] = ()
@@ -99,11 +101,21 @@ def _locked(session, keys: list[str], now: datetime) -> dict[str, Throttle]:
     if not keys:
         return {}
     insert = postgresql.insert if is_postgresql() else sqlite.insert
-    session.execute(insert(Throttle).values([{"key": key, "failures": 0, "updated_at": now} for key in keys])
-                    .on_conflict_do_nothing(index_elements=["key"]))
-    return {row.key: row for row in session.scalars(
-        select(Throttle).where(Throttle.key.in_(keys)).order_by(Throttle.key)
-        .with_for_update().execution_options(populate_existing=True))}
+    session.execute(
+        insert(Throttle)
+        .values([{"key": key, "failures": 0, "updated_at": now} for key in keys])
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return {
+        row.key: row
+        for row in session.scalars(
+            select(Throttle)
+            .where(Throttle.key.in_(keys))
+            .order_by(Throttle.key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
 
 
 def _is_known(key: str) -> bool:
@@ -118,8 +130,10 @@ def sign_in_attempt(email: str, address: str) -> Attempt:
     address = address or "unknown"
     pair = _key("pair", account, address)
     known = _key("known", account, address)
-    counters = [Counter(pair, setting("THROTTLE_FREE_PER_PAIR")),
-                Counter(_key("address", address), setting("THROTTLE_FREE_PER_ADDRESS"))]
+    counters = [
+        Counter(pair, setting("THROTTLE_FREE_PER_PAIR")),
+        Counter(_key("address", address), setting("THROTTLE_FREE_PER_ADDRESS")),
+    ]
     if not _is_known(known):
         counters.append(Counter(_key("account", account), setting("THROTTLE_FREE_PER_ACCOUNT")))
     return _count(tuple(counters), clear_on_success=(pair,), known_key=known)
@@ -154,6 +168,9 @@ def _succeeded(session, attempt: Attempt) -> None:
     if attempt.known_key:
         rows[attempt.known_key].updated_at = now
     # Old rows go as new successes come (indexed; each row is deleted once).
-    session.execute(delete(Throttle).where(
-        Throttle.updated_at < now - timedelta(days=setting("THROTTLE_KNOWN_ADDRESS_DAYS")),
-        Throttle.key.not_in([attempt.known_key or ""])))
+    session.execute(
+        delete(Throttle).where(
+            Throttle.updated_at < now - timedelta(days=setting("THROTTLE_KNOWN_ADDRESS_DAYS")),
+            Throttle.key.not_in([attempt.known_key or ""]),
+        )
+    )

@@ -1,4 +1,5 @@
 """What every service checks the same way: submitted texts, their limits, and who administers."""
+
 from __future__ import annotations
 
 import re
@@ -15,10 +16,20 @@ COMMENT_MAX = 20_000
 NOTE_MAX = 10_000
 NAME_MAX = 200
 
-FIELDS = {"title": _l("title"), "body": _l("body"), "note": _l("note"), "reason": _l("reason"),
-          "e-mail": _l("e-mail"), "name": _l("name"), "label": _l("label"), "slug": _l("slug"),
-          "question": _l("question"), "description": _l("description"), "contact": _l("contact"),
-          "links": _l("links")}
+FIELDS = {
+    "title": _l("title"),
+    "body": _l("body"),
+    "note": _l("note"),
+    "reason": _l("reason"),
+    "e-mail": _l("e-mail"),
+    "name": _l("name"),
+    "label": _l("label"),
+    "slug": _l("slug"),
+    "question": _l("question"),
+    "description": _l("description"),
+    "contact": _l("contact"),
+    "links": _l("links"),
+}
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -26,13 +37,16 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @overload
-def clean_text(value: Any, field: str, max_length: int, required: Literal[True] = True,
-               error: type[ServiceError] = ValidationError) -> str: ...
+def clean_text(
+    value: Any, field: str, max_length: int, required: Literal[True] = True, error: type[ServiceError] = ValidationError
+) -> str: ...
 @overload
-def clean_text(value: Any, field: str, max_length: int, required: bool,
-               error: type[ServiceError] = ValidationError) -> str | None: ...
-def clean_text(value: Any, field: str, max_length: int, required: bool = True,
-               error: type[ServiceError] = ValidationError) -> str | None:
+def clean_text(
+    value: Any, field: str, max_length: int, required: bool, error: type[ServiceError] = ValidationError
+) -> str | None: ...
+def clean_text(
+    value: Any, field: str, max_length: int, required: bool = True, error: type[ServiceError] = ValidationError
+) -> str | None:
     """A submitted text, stripped; blank counts as missing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:

@@ -1,4 +1,5 @@
 """Web pages. Thin: they read through the permission predicates and change data only via services."""
+
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -9,7 +10,7 @@ bp = Blueprint("web", __name__)
 
 
 def error_page(error: HTTPException):
-    if error.code >= 500:
+    if (error.code or 500) >= 500:
         db.session.rollback()  # the page must render even after a failed transaction
     headers = {}
     back = None

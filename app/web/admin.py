@@ -1,4 +1,5 @@
 """Administration for superusers: people, processes, roles, and the audit log."""
+
 from __future__ import annotations
 
 import re
@@ -32,14 +33,21 @@ def admin_users():
     if form.is_submitted():
         if form.validate():
             try:
-                user, password = services.create_user(form.email.data, form.name.data, superuser=form.superuser.data,
-                                                      actor=current_user)
+                user, password = services.create_user(
+                    form.email.data, form.name.data, superuser=form.superuser.data, actor=current_user
+                )
             except ServiceError as error:
                 db.session.rollback()
                 flash_error(error)
             else:
-                flash(_("%(email)s can now sign in with the password %(password)s. It is shown only now; "
-                        "pass it on safely.", email=user.email, password=password), "success")
+                flash(
+                    _(
+                        "%(email)s can now sign in with the password %(password)s. It is shown only now; pass it on safely.",
+                        email=user.email,
+                        password=password,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("web.admin_users"))
         response = kept.again("user", form)
         if response is not None:
@@ -60,8 +68,9 @@ def admin_invite():
             db.session.rollback()
             flash_error(error)
         else:
-            flash(_("%(email)s is invited: an e-mail with a link to choose a password is on its way.",
-                    email=user.email), "success")
+            flash(
+                _("%(email)s is invited: an e-mail with a link to choose a password is on its way.", email=user.email), "success"
+            )
             return redirect(url_for("web.admin_users"))
     else:
         flash(_("Give an e-mail address and a name."), "error")
@@ -80,8 +89,12 @@ def admin_user_active(user_id: int, change: str):
         db.session.rollback()
         flash_error(error)
     else:
-        flash(_("%(name)s can sign in again.", name=user.name) if user.active
-              else _("%(name)s is deactivated: their sessions and API tokens stop working.", name=user.name), "success")
+        flash(
+            _("%(name)s can sign in again.", name=user.name)
+            if user.active
+            else _("%(name)s is deactivated: their sessions and API tokens stop working.", name=user.name),
+            "success",
+        )
     return redirect(url_for("web.admin_users"))
 
 
@@ -108,16 +121,28 @@ def admin_user_erase(user_id: int):
                 db.session.rollback()
                 flash_error(error)
             else:
-                flash(ngettext("The person is erased and now appears as “%(pseudonym)s”; %(num)d audit payload "
-                               "holding their data was erased.",
-                               "The person is erased and now appears as “%(pseudonym)s”; %(num)d audit payloads "
-                               "holding their data were erased.", len(done.erased),
-                               pseudonym=timeline.person(done.pseudonym)), "success")
+                flash(
+                    ngettext(
+                        "The person is erased and now appears as “%(pseudonym)s”; %(num)d audit payload "
+                        "holding their data was erased.",
+                        "The person is erased and now appears as “%(pseudonym)s”; %(num)d audit payloads "
+                        "holding their data were erased.",
+                        len(done.erased),
+                        pseudonym=timeline.person(done.pseudonym),
+                    ),
+                    "success",
+                )
                 if done.v1_kept:
-                    flash(ngettext("%(num)d older audit event (format v1) holds their data and cannot be erased "
-                                   "without breaking the chain.",
-                                   "%(num)d older audit events (format v1) hold their data and cannot be erased "
-                                   "without breaking the chain.", done.v1_kept), "info")
+                    flash(
+                        ngettext(
+                            "%(num)d older audit event (format v1) holds their data and cannot be erased "
+                            "without breaking the chain.",
+                            "%(num)d older audit events (format v1) hold their data and cannot be erased "
+                            "without breaking the chain.",
+                            done.v1_kept,
+                        ),
+                        "info",
+                    )
                 return redirect(url_for("web.admin_users"))
     elif request.method == "POST":
         status = 422
@@ -151,8 +176,9 @@ def admin_processes():
 def admin_process(slug: str):
     process = process_or_404(slug)
     form = kept.form("grant", GrantForm)
-    form.user_id.choices = options((u.id, f"{u.name} <{u.email}>") for u in
-                                   db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
+    form.user_id.choices = options(
+        (u.id, f"{u.name} <{u.email}>") for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+    )
     form.role.choices = options((role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES)
     if form.is_submitted():
         if form.validate():
@@ -165,8 +191,12 @@ def admin_process(slug: str):
                 db.session.rollback()
                 flash_error(error)
             else:
-                flash(_("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data]) if granted
-                      else _("%(name)s already had that role.", name=user.name), "success" if granted else "info")
+                flash(
+                    _("%(name)s is now %(role)s.", name=user.name, role=ROLE_NAMES[form.role.data])
+                    if granted
+                    else _("%(name)s already had that role.", name=user.name),
+                    "success" if granted else "info",
+                )
                 return redirect(url_for("web.admin_process", slug=slug))
         response = kept.again("grant", form)
         if response is not None:
@@ -174,9 +204,9 @@ def admin_process(slug: str):
     memberships = db.session.scalars(
         select(Membership).where(Membership.process_id == process.id).order_by(Membership.role, Membership.id)
     ).all()
-    return render_template("admin/process.html", process=process, form=form, memberships=memberships,
-                           overview_form=overview_form(process))
-
+    return render_template(
+        "admin/process.html", process=process, form=form, memberships=memberships, overview_form=overview_form(process)
+    )
 
 
 @bp.post("/admin/processes/<slug>/memberships/<id:membership_id>/revoke")
@@ -224,10 +254,22 @@ def admin_audit():
     # Superusers administer people, roles and tokens, but read what an event about a recommendation
     # or comment says only with a role in its process that lets them (docs/auditing.md).
     # A filter by person must not tell who made a report either.
-    shown = [(event, s) for event, s in zip(events, Reader(current_user).judge(events), strict=True) if s.actor or not parse_id(actor)]
-    return render_template("admin/audit.html", events=shown, actions=actions, people=people, action=action,
-                           actor=actor, start=start, end=end, more=len(events) == AUDIT_PAGE and bool(shown),
-                           errors=errors, when=when), 400 if errors else 200
+    shown = [
+        (event, s) for event, s in zip(events, Reader(current_user).judge(events), strict=True) if s.actor or not parse_id(actor)
+    ]
+    return render_template(
+        "admin/audit.html",
+        events=shown,
+        actions=actions,
+        people=people,
+        action=action,
+        actor=actor,
+        start=start,
+        end=end,
+        more=len(events) == AUDIT_PAGE and bool(shown),
+        errors=errors,
+        when=when,
+    ), 400 if errors else 200
 
 
 def iso_date(value: str) -> date | None:

@@ -1,4 +1,5 @@
 """Signing in and out, and changing one's password."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -62,8 +63,14 @@ def language(code: str):
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
     response = redirect(local_target(request.args.get("next")))
-    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
-                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+    )
     return response
 
 

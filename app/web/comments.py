@@ -1,5 +1,8 @@
 """Comment threads: write and reply, edit one's own, report to moderation, hide, dismiss reports."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,9 +21,8 @@ from .views import render_recommendation
 
 def back_to(comment: Comment):
     rec = comment.recommendation
-    tab = {"tab": "internal"} if comment.visibility == "internal" else {}
-    return redirect(url_for("web.recommendation", slug=rec.process.slug, number=rec.number, **tab)
-                    + f"#comment-{comment.id}")
+    tab: dict[str, Any] = {"tab": "internal"} if comment.visibility == "internal" else {}
+    return redirect(url_for("web.recommendation", slug=rec.process.slug, number=rec.number, **tab) + f"#comment-{comment.id}")
 
 
 def refused(error: ServiceError):
@@ -34,15 +36,14 @@ def refused(error: ServiceError):
 def back_with_text(rec, name: str, field: str, about: int | None, anchor: str):
     """Back to the recommendation after a refusal, keeping the text typed for the page to put back
     in its form (app/web/kept.py). Too long to keep: the page is shown at once, with it."""
-    tab = {"tab": "internal"} if request.form.get("visibility") == "internal" else {}
+    tab: dict[str, Any] = {"tab": "internal"} if request.form.get("visibility") == "internal" else {}
     target = url_for("web.recommendation", slug=rec.process.slug, number=rec.number, **tab)
     typed = request.form.get(field, "")
     response = kept.back(name, target, fields={field: [typed]}, about=about)
     if response is not None:
         response.location += anchor
         return response
-    return render_recommendation(recommendation_or_404(rec.process.slug, rec.number), 422,
-                                 kept_texts={(name, about or 0): typed})
+    return render_recommendation(recommendation_or_404(rec.process.slug, rec.number), 422, kept_texts={(name, about or 0): typed})
 
 
 def readable_comment_or_404(comment_id: int) -> Comment:
@@ -66,8 +67,7 @@ def create_comment(slug: str, number: int):
         flash(" ".join(str(e) for e in form.body.errors) if form.body.data else _("A comment needs some text."), "error")
         return back_with_text(shown.rec, "comment", "body", parent, anchor)
     try:
-        comment = services.create_comment(shown.rec.id, current_user, form.body.data, parent,
-                                          form.visibility.data or "public")
+        comment = services.create_comment(shown.rec.id, current_user, form.body.data, parent, form.visibility.data or "public")
     except ServiceError as error:
         refused(error)
         return back_with_text(shown.rec, "comment", "body", parent, anchor)
@@ -120,16 +120,25 @@ def reasoned(comment_id: int, name: str, action, missing: str, done: str):
 @bp.post("/comments/<id:comment_id>/report")
 @signed_in
 def report_comment(comment_id: int):
-    return reasoned(comment_id, "report", services.report_comment, _("Please say why you report this comment."),
-                    _("Thank you. Moderation will look at this comment."))
+    return reasoned(
+        comment_id,
+        "report",
+        services.report_comment,
+        _("Please say why you report this comment."),
+        _("Thank you. Moderation will look at this comment."),
+    )
 
 
 @bp.post("/comments/<id:comment_id>/hide")
 @signed_in
 def hide_comment(comment_id: int):
-    return reasoned(comment_id, "hide", services.hide_comment,
-                    _("Hiding a comment needs a reason; it is shown in the comment's place."),
-                    _("The comment is hidden; your reason is shown in its place."))
+    return reasoned(
+        comment_id,
+        "hide",
+        services.hide_comment,
+        _("Hiding a comment needs a reason; it is shown in the comment's place."),
+        _("The comment is hidden; your reason is shown in its place."),
+    )
 
 
 @bp.post("/reports/<id:report_id>/dismiss")

@@ -1,4 +1,5 @@
 """What the page modules share: loading what a person may see, and telling them what went wrong."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,7 +64,8 @@ def process_or_404(slug: str) -> Process:
 def recommendation_or_404(slug: str, number: int) -> Shown:
     process = process_or_404(slug)
     rec = db.session.scalars(
-        select(Recommendation).where(Recommendation.process_id == process.id, Recommendation.number == number)
+        select(Recommendation)
+        .where(Recommendation.process_id == process.id, Recommendation.number == number)
         .options(selectinload(Recommendation.author_links), selectinload(Recommendation.decision))
     ).first()
     if rec is None:
@@ -96,11 +98,13 @@ def flash_error(error: ServiceError) -> None:
 
 def signed_in(view):
     """Pages for signed-in people only (the login page comes back here afterwards)."""
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         return view(*args, **kwargs)
+
     return wrapper
 
 
@@ -111,6 +115,7 @@ def superuser_only(view):
         if not current_user.is_superuser:
             abort(403)
         return view(*args, **kwargs)
+
     return wrapper
 
 

@@ -7,6 +7,7 @@ of Babel's own ``format_datetime`` with the patterns prepared once; any other pa
 Flask-Babel unchanged. tests/web/test_dates.py holds the two equal for every language and
 named format, across daylight-saving changes.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -23,8 +24,11 @@ NAMED_FORMATS = ("full", "long", "medium", "short")
 def _patterns(locale: Locale, format: str) -> tuple[str, dates.DateTimePattern, dates.DateTimePattern]:
     """What Babel's ``format_datetime`` looks up for a named format: the frame and the date and time patterns."""
     named = cast(Literal["full", "long", "medium", "short"], format)
-    return (str(dates.get_datetime_format(named, locale=locale)).replace("'", ""),
-            dates.get_date_format(named, locale=locale), dates.get_time_format(named, locale=locale))
+    return (
+        str(dates.get_datetime_format(named, locale=locale)).replace("'", ""),
+        dates.get_date_format(named, locale=locale),
+        dates.get_time_format(named, locale=locale),
+    )
 
 
 def datetimeformat(value: datetime, format: str = "medium") -> str:
@@ -36,5 +40,6 @@ def datetimeformat(value: datetime, format: str = "medium") -> str:
     moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
     if hasattr(zone, "normalize"):  # pytz
         moment = zone.normalize(moment)
-    return (frame.replace("{0}", time_pattern.apply(moment.timetz(), locale, reference_date=moment.date()))
-            .replace("{1}", date_pattern.apply(moment.date(), locale)))
+    return frame.replace("{0}", time_pattern.apply(moment.timetz(), locale, reference_date=moment.date())).replace(
+        "{1}", date_pattern.apply(moment.date(), locale)
+    )

@@ -1,4 +1,5 @@
 """Writing recommendations: create and edit with a preview, co-authors, earlier versions and diffs."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -48,8 +49,9 @@ def new_recommendation(slug: str):
         if refusal:
             form = kept.restore(RecommendationForm, refusal)
             preview = text.render(form.body.data) if refusal.get("preview") else None
-    return render_template("recommendations/edit.html", form=form, process=process, rec=None, preview=preview), \
-        200 if request.method == "GET" or preview is not None else 422
+    return render_template(
+        "recommendations/edit.html", form=form, process=process, rec=None, preview=preview
+    ), 200 if request.method == "GET" or preview is not None else 422
 
 
 @bp.route("/processes/<slug>/recommendations/<id:number>/edit", methods=["GET", "POST"])
@@ -69,13 +71,19 @@ def edit_recommendation(slug: str, number: int):
                 preview = text.render(form.body.data)
             else:
                 try:
-                    services.update_recommendation(shown.rec.id, current_user, parse_id(form.version.data),
-                                                   form.title.data, form.body.data)
+                    services.update_recommendation(
+                        shown.rec.id, current_user, parse_id(form.version.data), form.title.data, form.body.data
+                    )
                 except Conflict:
                     db.session.rollback()
                     collided = True
-                    flash(_("Someone else saved a new version while you were writing. Your text is kept below; "
-                            "the differences to the saved version are marked. Save again to replace it."), "error")
+                    flash(
+                        _(
+                            "Someone else saved a new version while you were writing. Your text is kept below; "
+                            "the differences to the saved version are marked. Save again to replace it."
+                        ),
+                        "error",
+                    )
                 except ServiceError as error:
                     db.session.rollback()
                     flash_error(error)
@@ -83,7 +91,9 @@ def edit_recommendation(slug: str, number: int):
                     flash(_("Your changes are saved; the earlier version is kept."), "success")
                     return redirect(url_for("web.recommendation", slug=slug, number=number))
         # A preview or a refusal: back to this page with the text kept (app/web/kept.py).
-        response = kept.back("recommendation", request.script_root + request.path, form, preview=preview is not None, collided=collided)
+        response = kept.back(
+            "recommendation", request.script_root + request.path, form, preview=preview is not None, collided=collided
+        )
         if response is not None:
             return response
     else:
@@ -94,26 +104,36 @@ def edit_recommendation(slug: str, number: int):
             collided = bool(refusal.get("collided"))
     if collided:
         # Someone saved first: keep what this person typed, show the saved text beside it.
-        current = db.session.get(Recommendation, shown.rec.id, populate_existing=True)
+        current = db.session.get_one(Recommendation, shown.rec.id, populate_existing=True)
         theirs = compare(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
         form.version.data = current.version
-        return render_template("recommendations/edit.html", form=form, process=shown.process,
-                               rec=current, preview=None, theirs=theirs, too_different=theirs is None), \
-            200 if request.method == "GET" else 409
-    return render_template("recommendations/edit.html", form=form, process=shown.process, rec=shown.rec,
-                           preview=preview, theirs=theirs), 200 if request.method == "GET" or preview is not None else 422
+        return render_template(
+            "recommendations/edit.html",
+            form=form,
+            process=shown.process,
+            rec=current,
+            preview=None,
+            theirs=theirs,
+            too_different=theirs is None,
+        ), 200 if request.method == "GET" else 409
+    return render_template(
+        "recommendations/edit.html", form=form, process=shown.process, rec=shown.rec, preview=preview, theirs=theirs
+    ), 200 if request.method == "GET" or preview is not None else 422
 
 
 @bp.get("/processes/<slug>/recommendations/<id:number>/versions")
 def versions(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
     revisions = db.session.scalars(
-        select(RecommendationRevision).where(RecommendationRevision.recommendation_id == shown.rec.id)
+        select(RecommendationRevision)
+        .where(RecommendationRevision.recommendation_id == shown.rec.id)
         .order_by(RecommendationRevision.revision)
     ).all()
     by_number = {r.revision: r for r in revisions}
-    authors = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_({r.author_id for r in revisions if r.author_id}))).all()}
+    authors = {
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_({r.author_id for r in revisions if r.author_id}))).all()
+    }
     newest = revisions[-1].revision if revisions else 1
     a, b = parse_id(request.args.get("a", newest - 1)), parse_id(request.args.get("b", newest))
     diff, too_different = None, False
@@ -123,9 +143,17 @@ def versions(slug: str, number: int):
         too_different = diff is None  # the comparison would cost more than its bounded budget
     elif request.args.get("a") or request.args.get("b"):
         flash(_("Choose two different versions to compare."), "error")
-    return render_template("recommendations/versions.html", process=shown.process, rec=shown.rec,
-                           revisions=revisions, authors=authors, a=a, b=b, diff=diff,
-                           too_different=too_different)
+    return render_template(
+        "recommendations/versions.html",
+        process=shown.process,
+        rec=shown.rec,
+        revisions=revisions,
+        authors=authors,
+        a=a,
+        b=b,
+        diff=diff,
+        too_different=too_different,
+    )
 
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/authors")

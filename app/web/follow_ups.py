@@ -1,4 +1,5 @@
 """Follow-up (Umsetzung) on the pages: report where the implementation of an adopted recommendation stands."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, url_for
@@ -13,8 +14,7 @@ from . import bp
 from .common import Shown, flash_error, recommendation_or_404, signed_in
 from .forms import FollowUpForm, options
 
-STATUS_NAMES = {"planned": _l("planned"), "in_progress": _l("in progress"), "done": _l("done"),
-                "stalled": _l("stalled")}
+STATUS_NAMES = {"planned": _l("planned"), "in_progress": _l("in progress"), "done": _l("done"), "stalled": _l("stalled")}
 
 
 def follow_up_form(shown: Shown, bound: FollowUpForm | None = None) -> FollowUpForm | None:
@@ -34,6 +34,7 @@ def follow_up_form(shown: Shown, bound: FollowUpForm | None = None) -> FollowUpF
 @signed_in
 def record_follow_up(slug: str, number: int):
     from .views import render_recommendation
+
     shown = recommendation_or_404(slug, number)
     form = follow_up_form(shown, FollowUpForm())
     if form is None:
@@ -42,8 +43,9 @@ def record_follow_up(slug: str, number: int):
         db.session.rollback()
         return render_recommendation(shown, 422, follow_up=form)
     try:
-        services.record_follow_up(shown.rec.id, current_user, form.status.data, form.body.data, form.next_days.data,
-                                  form.department.data or None)
+        services.record_follow_up(
+            shown.rec.id, current_user, form.status.data, form.body.data, form.next_days.data, form.department.data or None
+        )
     except ServiceError as error:
         db.session.rollback()
         if error.status in (403, 404):

@@ -1,4 +1,5 @@
 """Forms: every POST of the web interface goes through one of these, so every one carries CSRF."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -77,7 +78,10 @@ class UserForm(FlaskForm):
 
 
 class ProcessForm(FlaskForm):
-    slug = StringField(_l("Short name in addresses"), validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))])
+    slug = StringField(
+        _l("Short name in addresses"),
+        validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))],
+    )
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     workflow = SelectField(_l("Workflow"))
 
@@ -88,7 +92,10 @@ class GrantForm(FlaskForm):
 
 
 class DepartmentForm(FlaskForm):
-    slug = StringField(_l("Short name in addresses"), validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))])
+    slug = StringField(
+        _l("Short name in addresses"),
+        validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))],
+    )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
 
 
@@ -99,38 +106,54 @@ class DepartmentMemberForm(FlaskForm):
 class StatementRequestForm(FlaskForm):
     department = SelectField(_l("Department"), validate_choice=False)
     question = TextAreaField(_l("Question to the department (optional)"), validators=[Length(max=10_000)])
-    due_days = IntegerField(_l("Days to answer"), validators=[Optional(), NumberRange(min=1, max=3650, message=_l("A whole number of days, at least 1."))])
+    due_days = IntegerField(
+        _l("Days to answer"),
+        validators=[Optional(), NumberRange(min=1, max=3650, message=_l("A whole number of days, at least 1."))],
+    )
 
 
 class StatementAnswerForm(FlaskForm):
     body = TextAreaField(_l("Statement (Markdown)"), validators=[DataRequired(message=_l("A statement needs some text."))])
-    visibility = SelectField(_l("Who may read it"), choices=options([("public", _l("Everyone who sees the recommendation")),
-                                                             ("internal", _l("Internal: the department and the steering round"))]))
+    visibility = SelectField(
+        _l("Who may read it"),
+        choices=options(
+            [
+                ("public", _l("Everyone who sees the recommendation")),
+                ("internal", _l("Internal: the department and the steering round")),
+            ]
+        ),
+    )
 
 
 class StatementDeclineForm(FlaskForm):
-    reason = TextAreaField(_l("Why the department does not give a statement"), validators=[DataRequired(message=_l("Please give a reason."))])
+    reason = TextAreaField(
+        _l("Why the department does not give a statement"), validators=[DataRequired(message=_l("Please give a reason."))]
+    )
 
 
 class OverviewForm(FlaskForm):
     """A process's entry in the overview of procedures; the service checks every value (and says why)."""
+
     description = TextAreaField(_l("Description (Markdown)"), validators=[Length(max=20_000)])
-    status = SelectField(_l("Status"), choices=[("planned", _l("planned")), ("running", _l("running")),
-                                                ("finished", _l("finished"))], validate_choice=False)
+    status = SelectField(
+        _l("Status"),
+        choices=[("planned", _l("planned")), ("running", _l("running")), ("finished", _l("finished"))],
+        validate_choice=False,
+    )
     starts_on = StringField(_l("Start (YYYY-MM-DD)"), validators=[Length(max=40)])
     ends_on = StringField(_l("End (YYYY-MM-DD)"), validators=[Length(max=40)])
-    participation = SelectField(_l("Level of participation"),
-                                choices=[("", _l("not stated")), ("inform", _l("inform")), ("consult", _l("consult")),
-                                         ("co-decide", _l("co-decide"))], validate_choice=False)
+    participation = SelectField(
+        _l("Level of participation"),
+        choices=[("", _l("not stated")), ("inform", _l("inform")), ("consult", _l("consult")), ("co-decide", _l("co-decide"))],
+        validate_choice=False,
+    )
     contact = TextAreaField(_l("Contact person"), validators=[Length(max=500)])
-    links = TextAreaField(_l("Links, one per line: the address, then a space and its title"),
-                          validators=[Length(max=6_000)])
+    links = TextAreaField(_l("Links, one per line: the address, then a space and its title"), validators=[Length(max=6_000)])
 
 
 class SessionForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    held_at = StringField(_l("Date and time"), validators=[DataRequired()],
-                          render_kw={"type": "datetime-local"})
+    held_at = StringField(_l("Date and time"), validators=[DataRequired()], render_kw={"type": "datetime-local"})
     place = StringField(_l("Place"), validators=[Length(max=200)])
     participants = TextAreaField(_l("Participants"), validators=[Length(max=50_000)])
 
@@ -153,10 +176,13 @@ class SessionDecisionForm(FlaskForm):
 
 class FollowUpForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[])
-    body = TextAreaField(_l("Report (Markdown)"), validators=[DataRequired(message=_l("A report needs some text.")),
-                                                             Length(max=20_000)])
-    next_days = IntegerField(_l("Next report due in (days, optional)"),
-                             validators=[Optional(), NumberRange(min=1, max=730, message=_l("From 1 to 730 days."))])
+    body = TextAreaField(
+        _l("Report (Markdown)"), validators=[DataRequired(message=_l("A report needs some text.")), Length(max=20_000)]
+    )
+    next_days = IntegerField(
+        _l("Next report due in (days, optional)"),
+        validators=[Optional(), NumberRange(min=1, max=730, message=_l("From 1 to 730 days."))],
+    )
     department = SelectField(_l("Responsible department (optional)"), validate_choice=False)
 
 
@@ -184,10 +210,12 @@ class NotificationSettingsForm(FlaskForm):
     deadline = SelectField(_l("A decision I take part in is due soon or overdue"), choices=MODE_CHOICES)
     report = SelectField(_l("A comment was reported (moderators)"), choices=MODE_CHOICES)
     followed = SelectField(_l("Activity on what I follow"), choices=MODE_CHOICES)
-    language = SelectField(_l("Language of my e-mails"), choices=[("", _l("The installation's language")),
-                                                                  ("de", "Deutsch"), ("en", "English")])
+    language = SelectField(
+        _l("Language of my e-mails"), choices=[("", _l("The installation's language")), ("de", "Deutsch"), ("en", "English")]
+    )
 
 
 class EraseForm(FlaskForm):
     """Erasing a person cannot be undone: the superuser types the person's e-mail address to confirm."""
+
     confirm = StringField(_l("Type the person's e-mail address to confirm"), validators=[DataRequired(), Length(max=254)])

@@ -10,6 +10,7 @@ The session is a signed cookie, and browsers drop cookies above 4 KB. What does 
 text) is not kept that way: :func:`back` then returns None and the page is answered directly, as
 before, so nothing typed is ever lost; only reloading that answer sends it again.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,22 +29,24 @@ COOKIE_BUDGET = 3_800
 
 def fields_of(form: Form) -> dict[str, list[str]]:
     """What the person typed into ``form`` (by full field name), without its buttons and CSRF token."""
-    return {field.name: request.form.getlist(field.name) for field in form
-            if not isinstance(field, (SubmitField, CSRFTokenField)) and field.name in request.form}
+    return {
+        field.name: request.form.getlist(field.name)
+        for field in form
+        if not isinstance(field, (SubmitField, CSRFTokenField)) and field.name in request.form
+    }
 
 
 def errors_of(form: Form) -> dict[str, list[str]]:
     return {name: [str(e) for e in field.errors] for name, field in form._fields.items() if field.errors}
 
 
-def keep(name: str, target: str, fields: dict[str, list[str]], errors: dict[str, list[str]] | None = None,
-         **extra: Any) -> bool:
+def keep(name: str, target: str, fields: dict[str, list[str]], errors: dict[str, list[str]] | None = None, **extra: Any) -> bool:
     """Keep a refused form for the next visit of ``target``; False when it does not fit the cookie."""
     path = urlsplit(target).path
     if request.script_root and path.startswith(request.script_root):
-        path = path[len(request.script_root):]  # as ``request.path`` will say it (served under a prefix)
+        path = path[len(request.script_root) :]  # as ``request.path`` will say it (served under a prefix)
     kept = {"form": name, "for": path, "fields": fields, "errors": errors or {}, **extra}
-    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]  # Flask's cookie sessions
     if serializer is None or len(serializer.dumps({**dict(session), KEY: kept})) > COOKIE_BUDGET:
         session.pop(KEY, None)
         return False
@@ -51,8 +54,7 @@ def keep(name: str, target: str, fields: dict[str, list[str]], errors: dict[str,
     return True
 
 
-def back(name: str, target: str, form: Form | None = None, fields: dict[str, list[str]] | None = None,
-         **extra: Any):
+def back(name: str, target: str, form: Form | None = None, fields: dict[str, list[str]] | None = None, **extra: Any):
     """Redirect to ``target`` keeping ``form`` (or ``fields``) and its errors; None when it does not fit."""
     fields = fields if fields is not None else fields_of(form)
     if not keep(name, target, fields, errors_of(form) if form is not None else {}, **extra):
@@ -71,8 +73,7 @@ def take(*names: str) -> dict | None:
 
 def restore(form_class: type[Form], kept: dict, **kwargs: Any) -> Form:
     """``form_class`` filled as the person left it, with the errors it had."""
-    form = form_class(formdata=MultiDict([(key, value) for key, values in kept["fields"].items() for value in values]),
-                      **kwargs)
+    form = form_class(formdata=MultiDict([(key, value) for key, values in kept["fields"].items() for value in values]), **kwargs)
     for name, errors in kept["errors"].items():
         if name in form._fields:
             form._fields[name].errors = list(errors)

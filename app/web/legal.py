@@ -6,6 +6,7 @@ then English, then whatever the operator wrote. Until then a built-in template i
 shown, with a note to superusers that it still needs the operator's details (docs/operations.md).
 Files are rendered and sanitized by ``app.text`` like every other text, once per change of the file.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -51,5 +52,6 @@ def legal(page: str):
         abort(404)
     path, own = page_source(page)
     stat = path.stat()
-    return render_template("legal/page.html", page=page, title=PAGES[page],
-                           content=_rendered(str(path), stat.st_mtime_ns, stat.st_size), own=own)
+    return render_template(
+        "legal/page.html", page=page, title=PAGES[page], content=_rendered(str(path), stat.st_mtime_ns, stat.st_size), own=own
+    )

@@ -1,5 +1,6 @@
 """Notifications in the browser: the bell, the list, the settings, following, the landing page after
 sign-in, one-click unsubscribe, and setting a password through an invitation or reset link."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -25,8 +26,8 @@ from .queues import waiting_for
 @bp.app_context_processor
 def bell():
     def following(recommendation_id=None, process_id=None) -> bool:
-        return services.follows(current_user.id if current_user.is_authenticated else None,
-                                recommendation_id, process_id)
+        return services.follows(current_user.id if current_user.is_authenticated else None, recommendation_id, process_id)
+
     if current_user.is_authenticated:
         return {"unread_notifications": services.unread_count(current_user.id), "following": following}
     return {"unread_notifications": 0, "following": following}
@@ -65,7 +66,8 @@ def notification_settings():
     if form.validate_on_submit():
         try:
             services.save_notification_settings(
-                current_user, {kind: getattr(form, kind).data for kind in NOTIFICATION_KINDS}, form.language.data)
+                current_user, {kind: getattr(form, kind).data for kind in NOTIFICATION_KINDS}, form.language.data
+            )
         except ServiceError as error:
             db.session.rollback()
             flash(error.message, "error")
@@ -82,8 +84,12 @@ def follow_recommendation(slug: str, number: int, change: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
     (services.follow if change == "follow" else services.unfollow)(current_user, recommendation_id=shown.rec.id)
-    flash(_("You follow this now: news of it comes in your daily summary.") if change == "follow"
-          else _("You no longer follow this."), "success")
+    flash(
+        _("You follow this now: news of it comes in your daily summary.")
+        if change == "follow"
+        else _("You no longer follow this."),
+        "success",
+    )
     return redirect(url_for("web.recommendation", slug=slug, number=number))
 
 
@@ -94,8 +100,12 @@ def follow_process(slug: str, change: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
     (services.follow if change == "follow" else services.unfollow)(current_user, process_id=process.id)
-    flash(_("You follow this now: news of it comes in your daily summary.") if change == "follow"
-          else _("You no longer follow this."), "success")
+    flash(
+        _("You follow this now: news of it comes in your daily summary.")
+        if change == "follow"
+        else _("You no longer follow this."),
+        "success",
+    )
     return redirect(url_for("web.process", slug=slug))
 
 
@@ -110,14 +120,23 @@ def home():
             conditions.append(condition)
     authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == current_user.id)
     candidates = db.session.scalars(
-        select(Recommendation).where(Recommendation.id.in_(authored))
-        .order_by(Recommendation.updated_at.desc()).limit(200)
-        .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))).all()
+        select(Recommendation)
+        .where(Recommendation.id.in_(authored))
+        .order_by(Recommendation.updated_at.desc())
+        .limit(200)
+        .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))
+    ).all()
     extra = []
     for condition in conditions:
-        extra.extend(db.session.scalars(
-            select(Recommendation).where(condition).order_by(Recommendation.state_entered_at).limit(200)
-            .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))).all())
+        extra.extend(
+            db.session.scalars(
+                select(Recommendation)
+                .where(condition)
+                .order_by(Recommendation.state_entered_at)
+                .limit(200)
+                .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))
+            ).all()
+        )
     turn, seen = [], set()
     for rec in [*candidates, *extra]:
         if rec.id in seen:
@@ -129,10 +148,18 @@ def home():
             turn.append((rec, workflow))
     statements, _total = queries.department_queue_page(current_user, REQUESTED, 0, 50)  # what waits, overdue first
     moderated = [p.id for p in waiting_for("moderator")[0]]
-    reports = db.session.scalars(
-        select(CommentReport).join(Comment).join(Recommendation)
-        .where(CommentReport.resolved_at.is_(None), Recommendation.process_id.in_(moderated))
-        .order_by(CommentReport.created_at).limit(100)).all() if moderated else []
+    reports = (
+        db.session.scalars(
+            select(CommentReport)
+            .join(Comment)
+            .join(Recommendation)
+            .where(CommentReport.resolved_at.is_(None), Recommendation.process_id.in_(moderated))
+            .order_by(CommentReport.created_at)
+            .limit(100)
+        ).all()
+        if moderated
+        else []
+    )
     news = [item for item in visible_notifications(current_user, locale(), limit=20) if item[0].read_at is None]
     return render_template("notifications/home.html", turn=turn, statements=statements, reports=reports, news=news)
 
@@ -163,8 +190,7 @@ def forgot_password():
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
         # The same answer whether or not the address has an account.
-        flash(_("If an account has this address, an e-mail with a link to choose a new password is on its way."),
-              "info")
+        flash(_("If an account has this address, an e-mail with a link to choose a new password is on its way."), "info")
         return redirect(url_for("web.login"))
     return render_template("auth/forgot.html", form=form)
 
@@ -188,8 +214,7 @@ def set_password(secret: str):
         else:
             flash(_("Your password is set. You were signed out everywhere; sign in with the new password."), "success")
             return redirect(url_for("web.login"))
-    return render_template("auth/set_password.html", form=form, invitation=token.purpose == "invitation",
-                           name=token.user.name)
+    return render_template("auth/set_password.html", form=form, invitation=token.purpose == "invitation", name=token.user.name)
 
 
 @bp.get("/admin/outbox")

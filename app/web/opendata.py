@@ -4,6 +4,7 @@ Exports stream (JSON, and CSV of recommendations and of statements) in the memor
 the Atom feeds hold the newest 50 decisions and the 50 public recommendations that most recently
 entered their state. Every answer is the anonymous visitor's view, whoever asks.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,27 +29,37 @@ def _links(process: Process):
 
 
 def _download(chunks, mimetype: str, filename: str) -> Response:
-    return Response(stream_with_context(chunks), mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        stream_with_context(chunks), mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @bp.get("/processes/<slug>/open-data.json")
 def open_data_json(slug: str):
     process = process_or_404(slug)
     base, url = _links(process)
-    head = {"schema": opendata.SCHEMA,
-            "process": {"slug": process.slug, "title": process.title, "workflow": process.workflow_id,
-                        "status": process.status, "url": base}}
-    return _download(opendata.json_lines(opendata.public(process), head, url), "application/json",
-                     f"{process.slug}-open-data.json")
+    head = {
+        "schema": opendata.SCHEMA,
+        "process": {
+            "slug": process.slug,
+            "title": process.title,
+            "workflow": process.workflow_id,
+            "status": process.status,
+            "url": base,
+        },
+    }
+    return _download(
+        opendata.json_lines(opendata.public(process), head, url), "application/json", f"{process.slug}-open-data.json"
+    )
 
 
 @bp.get("/processes/<slug>/recommendations.csv")
 def open_data_recommendations(slug: str):
     process = process_or_404(slug)
     _base, url = _links(process)
-    return _download(opendata.recommendations_csv(opendata.public(process), url), "text/csv",
-                     f"{process.slug}-recommendations.csv")
+    return _download(
+        opendata.recommendations_csv(opendata.public(process), url), "text/csv", f"{process.slug}-recommendations.csv"
+    )
 
 
 @bp.get("/processes/<slug>/statements.csv")
@@ -68,8 +79,9 @@ def _feed(process: Process, feed_url: str, title: str, entries: list[dict]) -> R
     updated = max((e["updated"] for e in entries), default=process.created_at)
     ElementTree.SubElement(feed, f"{{{ATOM}}}updated").text = _stamp(updated)
     ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=feed_url, type="application/atom+xml")
-    ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="alternate",
-                           href=url_for("web.process", slug=process.slug, _external=True), type="text/html")
+    ElementTree.SubElement(
+        feed, f"{{{ATOM}}}link", rel="alternate", href=url_for("web.process", slug=process.slug, _external=True), type="text/html"
+    )
     author = ElementTree.SubElement(feed, f"{{{ATOM}}}author")
     ElementTree.SubElement(author, f"{{{ATOM}}}name").text = process.title
     for item in entries:
@@ -91,13 +103,22 @@ def decisions_feed(slug: str):
     process = process_or_404(slug)
     workflow = engine().get(process.workflow_id)
     _base, url = _links(process)
-    entries = [{
-        "id": url(row.number) + "#decision", "link": url(row.number), "updated": row.decided_at,
-        "title": f"{workflow.state_label(row.state, locale(), default_locale())}: {row.title}",
-        "content": row.note or "",
-    } for row in opendata.latest_decisions(process)]
-    return _feed(process, url_for("web.decisions_feed", slug=slug, _external=True),
-                 _("Decisions in “%(title)s”", title=process.title), entries)
+    entries = [
+        {
+            "id": url(row.number) + "#decision",
+            "link": url(row.number),
+            "updated": row.decided_at,
+            "title": f"{workflow.state_label(row.state, locale(), default_locale())}: {row.title}",
+            "content": row.note or "",
+        }
+        for row in opendata.latest_decisions(process)
+    ]
+    return _feed(
+        process,
+        url_for("web.decisions_feed", slug=slug, _external=True),
+        _("Decisions in “%(title)s”", title=process.title),
+        entries,
+    )
 
 
 @bp.get("/processes/<slug>/new.atom")
@@ -105,10 +126,18 @@ def new_items_feed(slug: str):
     process = process_or_404(slug)
     workflow = engine().get(process.workflow_id)
     _base, url = _links(process)
-    entries = [{
-        "id": url(row.number), "link": url(row.number), "updated": row.state_entered_at, "published": row.created_at,
-        "title": f"{noun(workflow, capital=True)} {row.number}: {row.title}",
-        "content": row.body_html, "type": "html",
-    } for row in opendata.latest_public(process)]
-    return _feed(process, url_for("web.new_items_feed", slug=slug, _external=True),
-                 _("New in “%(title)s”", title=process.title), entries)
+    entries = [
+        {
+            "id": url(row.number),
+            "link": url(row.number),
+            "updated": row.state_entered_at,
+            "published": row.created_at,
+            "title": f"{noun(workflow, capital=True)} {row.number}: {row.title}",
+            "content": row.body_html,
+            "type": "html",
+        }
+        for row in opendata.latest_public(process)
+    ]
+    return _feed(
+        process, url_for("web.new_items_feed", slug=slug, _external=True), _("New in “%(title)s”", title=process.title), entries
+    )

@@ -5,6 +5,7 @@ contact and links. Superusers and the process's administrators keep its entry
 (``permissions.can_edit_overview``); the form is on the process's admin page for superusers and on
 ``/processes/SLUG/overview`` for both.
 """
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -34,13 +35,19 @@ def status_filter() -> tuple[str | None, str | None]:
 def processes():
     status, problem = status_filter()
     items = queries.processes(status)
-    return render_template("processes/list.html", processes=items, status=status, problem=problem,
-                           workflows={p.id: engine().get(p.workflow_id) for p in items}), 400 if problem else 200
+    return render_template(
+        "processes/list.html",
+        processes=items,
+        status=status,
+        problem=problem,
+        workflows={p.id: engine().get(p.workflow_id) for p in items},
+    ), 400 if problem else 200
 
 
 def may_edit_overview(process: Process) -> bool:
     return current_user.is_authenticated and permissions.can_edit_overview(
-        process_roles(current_user, process.id), bool(current_user.is_superuser))
+        process_roles(current_user, process.id), bool(current_user.is_superuser)
+    )
 
 
 def overview_form(process: Process, formdata=None) -> OverviewForm:
@@ -53,8 +60,9 @@ def overview_form(process: Process, formdata=None) -> OverviewForm:
         form.ends_on.data = process.ends_on.isoformat() if process.ends_on else ""
         form.participation.data = process.participation or ""
         form.contact.data = process.contact
-        form.links.data = "\n".join(f"{link['url']} {link['title']}" if link["title"] != link["url"] else link["url"]
-                                    for link in process.links)
+        form.links.data = "\n".join(
+            f"{link['url']} {link['title']}" if link["title"] != link["url"] else link["url"] for link in process.links
+        )
     return form
 
 
@@ -71,9 +79,16 @@ def process_overview(slug: str):
     if form.validate():
         try:
             services.update_overview(
-                process.id, current_user, description=form.description.data, status=form.status.data,
-                starts_on=form.starts_on.data, ends_on=form.ends_on.data, participation=form.participation.data,
-                contact=form.contact.data, links=form.links.data)
+                process.id,
+                current_user,
+                description=form.description.data,
+                status=form.status.data,
+                starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data,
+                participation=form.participation.data,
+                contact=form.contact.data,
+                links=form.links.data,
+            )
         except ServiceError as error:
             db.session.rollback()
             status = error.status

@@ -6,6 +6,7 @@ process by its own workflow. A recommendation its reader wrote waits for someone
 else (its authors fire only transitions open to ``author``), so it is not in their
 moderation or steering queue. Each item is named by its workflow's noun.
 """
+
 from __future__ import annotations
 
 from flask import render_template
@@ -24,22 +25,26 @@ from .common import signed_in
 def waiting_for(role: str) -> tuple[list[Process], object]:
     """The processes where the current user holds ``role``, and a condition for what waits for it there."""
     processes = db.session.scalars(
-        select(Process).join(Membership, Membership.process_id == Process.id)
-        .where(Membership.user_id == current_user.id, Membership.role == role).order_by(Process.title)
+        select(Process)
+        .join(Membership, Membership.process_id == Process.id)
+        .where(Membership.user_id == current_user.id, Membership.role == role)
+        .order_by(Process.title)
     ).all()
     conditions = []
     for process in processes:
         workflow = engine().get(process.workflow_id)
-        states = [name for name in workflow.states
-                  if any(role in t.roles for t in workflow.outgoing(name))]
+        states = [name for name in workflow.states if any(role in t.roles for t in workflow.outgoing(name))]
         conditions.append(and_(queries.visible(current_user, process), Recommendation.state.in_(states)))
     authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == current_user.id)
-    return processes, and_(or_(False, *conditions), Recommendation.id.not_in(authored))
+    return list(processes), and_(or_(False, *conditions), Recommendation.id.not_in(authored))
 
 
 def _recommendations(condition, *order):
     return db.session.scalars(
-        select(Recommendation).where(condition).order_by(*order, Recommendation.id).limit(200)
+        select(Recommendation)
+        .where(condition)
+        .order_by(*order, Recommendation.id)
+        .limit(200)
         .options(selectinload(Recommendation.process), selectinload(Recommendation.author_links))
     ).all()
 
@@ -61,21 +66,32 @@ def my_recommendations():
 def moderation_queue():
     processes, condition = waiting_for("moderator")
     items = _recommendations(condition, Recommendation.state_entered_at) if processes else []
-    reports = db.session.scalars(
-        select(CommentReport).join(Comment, Comment.id == CommentReport.comment_id)
-        .join(Recommendation, Recommendation.id == Comment.recommendation_id)
-        .where(CommentReport.resolved_at.is_(None), Recommendation.process_id.in_([p.id for p in processes]))
-        .order_by(CommentReport.created_at)
-        .options(selectinload(CommentReport.comment).selectinload(Comment.recommendation).selectinload(Recommendation.process))
-    ).all() if processes else []
-    return render_template("queues/moderation.html", processes=processes, items=items, reports=reports,
-                           workflows=_workflows(items))
+    reports = (
+        db.session.scalars(
+            select(CommentReport)
+            .join(Comment, Comment.id == CommentReport.comment_id)
+            .join(Recommendation, Recommendation.id == Comment.recommendation_id)
+            .where(CommentReport.resolved_at.is_(None), Recommendation.process_id.in_([p.id for p in processes]))
+            .order_by(CommentReport.created_at)
+            .options(
+                selectinload(CommentReport.comment).selectinload(Comment.recommendation).selectinload(Recommendation.process)
+            )
+        ).all()
+        if processes
+        else []
+    )
+    return render_template(
+        "queues/moderation.html", processes=processes, items=items, reports=reports, workflows=_workflows(items)
+    )
 
 
 @bp.get("/steering")
 @signed_in
 def steering_queue():
     processes, condition = waiting_for("administrator")
-    items = _recommendations(condition, Recommendation.due_at.asc().nulls_last(),
-                             Recommendation.state_entered_at) if processes else []
+    items = (
+        _recommendations(condition, Recommendation.due_at.asc().nulls_last(), Recommendation.state_entered_at)
+        if processes
+        else []
+    )
     return render_template("queues/steering.html", processes=processes, items=items, workflows=_workflows(items))

@@ -1,6 +1,7 @@
 """Sessions of the steering round on the pages: the list, one session with its agenda and one
 decision form per item, the minutes (also as a PDF once closed), the process's answer templates,
 and a recommendation's dossier as a PDF."""
+
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -57,8 +58,9 @@ def sessions(slug: str):
             abort(403)
         if form.validate():
             try:
-                meeting = services.create_session(process.id, current_user, form.title.data, form.held_at.data,
-                                                  form.place.data, form.participants.data)
+                meeting = services.create_session(
+                    process.id, current_user, form.title.data, form.held_at.data, form.place.data, form.participants.data
+                )
             except ServiceError as error:
                 _refused(error, form, "title")
             else:
@@ -67,8 +69,9 @@ def sessions(slug: str):
         status = 422
     page = page_number()
     items, total = queries.sessions_of(process.id, (page - 1) * PER_PAGE, PER_PAGE)
-    return render_template("sessions/list.html", process=process, sessions=items, form=form, page=page,
-                           pages=max(1, -(-total // PER_PAGE))), status
+    return render_template(
+        "sessions/list.html", process=process, sessions=items, form=form, page=page, pages=max(1, -(-total // PER_PAGE))
+    ), status
 
 
 # -- one session ------------------------------------------------------------------------------
@@ -78,24 +81,30 @@ def _decision_options(rec, workflow, roles, own: dict[str, str]) -> list[tuple[s
     """(trigger, button text, answer template) for each transition the reader may fire on ``rec``."""
     options = []
     for transition in engine().allowed(workflow.id, rec.state, roles):
-        text = queries.answer_template(rec.process, transition.dest, locale(), default_locale(), own) \
-            if workflow.states[transition.dest].final else ""
+        text = (
+            queries.answer_template(rec.process, transition.dest, locale(), default_locale(), own)
+            if workflow.states[transition.dest].final
+            else ""
+        )
         options.append((transition.trigger, transition.display(locale(), default_locale()), text))
     return options
 
 
-def render_session(meeting: SteeringSession, status: int = 200, bound: dict | None = None,
-                   for_document: bool = False):
+def render_session(meeting: SteeringSession, status: int = 200, bound: dict | None = None, for_document: bool = False):
     """The session's page; ``for_document``: as the minutes' document, without any form."""
     bound = bound or {}
     process = meeting.process
     workflow = engine().get(process.workflow_id)
     manage = permissions.can_manage_sessions(process_roles(current_user, process.id)) and not for_document
-    items = [item for item in queries.session_items(meeting.id)
-             if permissions.can_view(roles_for(current_user, item.recommendation), workflow, item.recommendation.state)]
+    items = [
+        item
+        for item in queries.session_items(meeting.id)
+        if permissions.can_view(roles_for(current_user, item.recommendation), workflow, item.recommendation.state)
+    ]
     resting_on = queries.public_statements([item.recommendation_id for item in items])
     open_statements = queries.open_statement_departments_of(
-        [item.recommendation_id for item in items if item.result_state is None])
+        [item.recommendation_id for item in items if item.result_state is None]
+    )
     forms, add_form, minutes_form = {}, None, None
     if manage and not meeting.closed:
         own = queries.answer_templates(process)
@@ -105,8 +114,7 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
             options = _decision_options(item.recommendation, workflow, roles_for(current_user, item.recommendation), own)
             if not options:
                 continue
-            form = bound.get(item.recommendation_id) or SessionDecisionForm(prefix=f"i{item.recommendation_id}",
-                                                                              formdata=None)
+            form = bound.get(item.recommendation_id) or SessionDecisionForm(prefix=f"i{item.recommendation_id}", formdata=None)
             form.trigger.choices = choices((trigger, text) for trigger, text, _t in options)
             if form.note.data is None and not form.errors:
                 form.trigger.data = options[0][0]
@@ -116,13 +124,23 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
             forms[item.recommendation_id] = (form, [(text, template) for _t, text, template in options[1:] if template])
         add_form = bound.get("add") or AgendaAddForm(formdata=None)
         add_form.recommendation_id.choices = choices(
-            (rec.id, f"{rec.number}: {rec.title}")
-            for rec in queries.waiting_for_decision(process, exclude_session=meeting.id))
+            (rec.id, f"{rec.number}: {rec.title}") for rec in queries.waiting_for_decision(process, exclude_session=meeting.id)
+        )
         minutes_form = bound.get("minutes") or MinutesForm(formdata=None, obj=meeting)
     return render_template(
-        "sessions/detail.html", process=process, workflow=workflow, meeting=meeting, items=items, manage=manage,
-        forms=forms, add_form=add_form, minutes_form=minutes_form, button=ButtonForm(), resting_on=resting_on,
-        open_statements=open_statements, for_document=for_document,
+        "sessions/detail.html",
+        process=process,
+        workflow=workflow,
+        meeting=meeting,
+        items=items,
+        manage=manage,
+        forms=forms,
+        add_form=add_form,
+        minutes_form=minutes_form,
+        button=ButtonForm(),
+        resting_on=resting_on,
+        open_statements=open_statements,
+        for_document=for_document,
         ready=len(queries.ready_for_agenda(process, exclude_session=meeting.id)) if add_form is not None else 0,
     ), status
 
@@ -167,8 +185,12 @@ def session_add_ready(session_id: int):
     except ServiceError as error:
         _refused(error)
         return render_session(meeting, error.status)
-    flash(_("%(count)s recommendations added to the agenda.", count=len(added)) if added
-          else _("Nothing more is ready for a decision."), "success" if added else "info")
+    flash(
+        _("%(count)s recommendations added to the agenda.", count=len(added))
+        if added
+        else _("Nothing more is ready for a decision."),
+        "success" if added else "info",
+    )
     return _back(meeting, "#agenda-heading")
 
 
@@ -213,8 +235,7 @@ def session_decide(session_id: int, recommendation_id: int):
     if not form.validate():
         abort(400)
     try:
-        services.decide(meeting.id, current_user, recommendation_id, form.trigger.data, form.note.data,
-                        form.version.data)
+        services.decide(meeting.id, current_user, recommendation_id, form.trigger.data, form.note.data, form.version.data)
     except ServiceError as error:
         _refused(error, form, "note")
         # What was typed stays in the form, with the agenda as it is now.
@@ -248,8 +269,11 @@ def session_pdf(session_id: int):
         pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
     except documents.PdfUnavailable as error:
         abort(503, description=str(error))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="minutes-{meeting.process.slug}-{meeting.id}.pdf"'})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="minutes-{meeting.process.slug}-{meeting.id}.pdf"'},
+    )
 
 
 # -- answer templates -----------------------------------------------------------------------
@@ -271,18 +295,20 @@ def answer_templates(slug: str):
         try:
             for state in finals:
                 if f"template-{state.name}" in request.form:
-                    changed += services.set_answer_template(process.id, current_user, state.name,
-                                                            request.form[f"template-{state.name}"])
+                    changed += services.set_answer_template(
+                        process.id, current_user, state.name, request.form[f"template-{state.name}"]
+                    )
         except ServiceError as error:
             _refused(error)
         else:
             flash(_("The answer templates are saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("web.answer_templates", slug=slug))
     own = queries.answer_templates(process)
-    rows = [(state, own.get(state.name),
-             label(state.answer_template) if state.answer_template is not None else "") for state in finals]
-    return render_template("sessions/answer_templates.html", process=process, workflow=workflow, rows=rows,
-                           form=form)
+    rows = [
+        (state, own.get(state.name), label(state.answer_template) if state.answer_template is not None else "")
+        for state in finals
+    ]
+    return render_template("sessions/answer_templates.html", process=process, workflow=workflow, rows=rows, form=form)
 
 
 @bp.app_template_filter("sessiondate")
@@ -290,10 +316,12 @@ def sessiondate(value) -> str:
     """A session's date and time, as entered (local time: never shifted between time zones)."""
     from babel import dates as babel_dates
     from flask_babel import get_locale
+
     if value.hour == 0 and value.minute == 0:
         return babel_dates.format_date(value.date(), "full", locale=get_locale())
-    return babel_dates.format_datetime(value, "EEEE, d. MMMM y, HH:mm" if str(get_locale()).startswith("de")
-                                       else "EEEE, d MMMM y, HH:mm", locale=get_locale())
+    return babel_dates.format_datetime(
+        value, "EEEE, d. MMMM y, HH:mm" if str(get_locale()).startswith("de") else "EEEE, d MMMM y, HH:mm", locale=get_locale()
+    )
 
 
 # -- a recommendation's dossier --------------------------------------------------------------
@@ -305,19 +333,31 @@ def dossier_pdf(slug: str, number: int):
     the hashes of its audit events, as the reader may see them."""
     from .common import recommendation_or_404
     from .views import statement_parts
+
     shown = recommendation_or_404(slug, number)
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     events = queries.events_of(rec.id)
     comments = {c.id: c for c in queries.comments_of(rec.id)}
     entries = timeline.entries(events, comments, workflow, roles, locale(), default_locale())
     parts = statement_parts(shown)
-    html = render_template("recommendations/dossier.html", process=shown.process, rec=rec, workflow=workflow,
-                           statements=parts["statements"], resting_on=parts["resting_on"], entries=entries,
-                           events=events, follow_ups=queries.follow_ups_of(rec.id),
-                           status_names=follow_ups.STATUS_NAMES)
+    html = render_template(
+        "recommendations/dossier.html",
+        process=shown.process,
+        rec=rec,
+        workflow=workflow,
+        statements=parts["statements"],
+        resting_on=parts["resting_on"],
+        entries=entries,
+        events=events,
+        follow_ups=queries.follow_ups_of(rec.id),
+        status_names=follow_ups.STATUS_NAMES,
+    )
     try:
         pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
     except documents.PdfUnavailable as error:
         abort(503, description=str(error))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="dossier-{shown.process.slug}-{rec.number}.pdf"'})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="dossier-{shown.process.slug}-{rec.number}.pdf"'},
+    )

@@ -1,6 +1,9 @@
 """Departments' statements on the pages: ask a department, answer or decline, the department queue,
 and the superusers' administration of departments and their members."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -49,8 +52,7 @@ def _invalid(shown, form, kind: str):
     if response is not None:
         response.location += "#statements-heading"
         return response
-    return render_recommendation(recommendation_or_404(shown.process.slug, shown.rec.number), 422,
-                                 statement_form=form)
+    return render_recommendation(recommendation_or_404(shown.process.slug, shown.rec.number), 422, statement_form=form)
 
 
 def _statement_or_404(statement_id: int):
@@ -62,8 +64,10 @@ def _statement_or_404(statement_id: int):
 
 
 def _back(shown, statement_id: int | None = None):
-    return redirect(url_for("web.recommendation", slug=shown.process.slug, number=shown.rec.number)
-                    + (f"#statement-{statement_id}" if statement_id else "#statements-heading"))
+    return redirect(
+        url_for("web.recommendation", slug=shown.process.slug, number=shown.rec.number)
+        + (f"#statement-{statement_id}" if statement_id else "#statements-heading")
+    )
 
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/statements")
@@ -74,11 +78,11 @@ def request_statement(slug: str, number: int):
     if not form.validate():
         return _invalid(shown, form, "request")
     try:
-        statement = services.request_statement(shown.rec.id, current_user, form.department.data,
-                                               form.question.data, form.due_days.data)
+        statement = services.request_statement(
+            shown.rec.id, current_user, form.department.data, form.question.data, form.due_days.data
+        )
     except ServiceError as error:
-        field = "due_days" if "due_days" in error.message else "question" if "question" in error.message.lower() \
-            else "department"
+        field = "due_days" if "due_days" in error.message else "question" if "question" in error.message.lower() else "department"
         return _refused(error, shown, form, field, "request")
     flash(_("%(name)s is asked for a statement.", name=statement.department.name), "success")
     return _back(shown, statement.id)
@@ -86,13 +90,19 @@ def request_statement(slug: str, number: int):
 
 #: What a department member does with a request: the form, its field that errors concern, the service
 #: call and the message after it.
-_RESPONSES = {
-    "answer": (lambda sid: StatementAnswerForm(prefix=f"s{sid}"), "body",
-               lambda sid, form: services.answer_statement(sid, current_user, form.body.data, form.visibility.data),
-               lambda: _("Your department's statement is saved.")),
-    "decline": (lambda sid: StatementDeclineForm(prefix=f"d{sid}"), "reason",
-                lambda sid, form: services.decline_statement(sid, current_user, form.reason.data),
-                lambda: _("The request is declined; your reason is shown with it.")),
+_RESPONSES: dict[str, tuple[Any, str, Any, Any]] = {
+    "answer": (
+        lambda sid: StatementAnswerForm(prefix=f"s{sid}"),
+        "body",
+        lambda sid, form: services.answer_statement(sid, current_user, form.body.data, form.visibility.data),
+        lambda: _("Your department's statement is saved."),
+    ),
+    "decline": (
+        lambda sid: StatementDeclineForm(prefix=f"d{sid}"),
+        "reason",
+        lambda sid, form: services.decline_statement(sid, current_user, form.reason.data),
+        lambda: _("The request is declined; your reason is shown with it."),
+    ),
 }
 
 
@@ -122,19 +132,24 @@ def statement_queue():
     """What is asked of the person's departments, paged in the database: the open requests (overdue
     first, then by due date) and, below, the answered and declined ones (newest first)."""
     page, done_page = page_number(), page_number("done_page")
-    open_items, open_total = queries.department_queue_page(current_user, REQUESTED, (page - 1) * QUEUE_PER_PAGE,
-                                                           QUEUE_PER_PAGE)
-    done, done_total = queries.department_queue_page(current_user, "done", (done_page - 1) * QUEUE_PER_PAGE,
-                                                     QUEUE_PER_PAGE)
+    open_items, open_total = queries.department_queue_page(current_user, REQUESTED, (page - 1) * QUEUE_PER_PAGE, QUEUE_PER_PAGE)
+    done, done_total = queries.department_queue_page(current_user, "done", (done_page - 1) * QUEUE_PER_PAGE, QUEUE_PER_PAGE)
+
     # Only what the person may see now (a recommendation sent back may have left their sight).
     def seen(statement):
         rec = statement.recommendation
         return permissions.can_view(roles_for(current_user, rec), engine().get(rec.process.workflow_id), rec.state)
 
-    return render_template("queues/statements.html", open_items=[s for s in open_items if seen(s)],
-                           done=[s for s in done if seen(s)], member=bool(department_ids(current_user)),
-                           page=page, pages=max(1, -(-open_total // QUEUE_PER_PAGE)), done_page=done_page,
-                           done_pages=max(1, -(-done_total // QUEUE_PER_PAGE)))
+    return render_template(
+        "queues/statements.html",
+        open_items=[s for s in open_items if seen(s)],
+        done=[s for s in done if seen(s)],
+        member=bool(department_ids(current_user)),
+        page=page,
+        pages=max(1, -(-open_total // QUEUE_PER_PAGE)),
+        done_page=done_page,
+        done_pages=max(1, -(-done_total // QUEUE_PER_PAGE)),
+    )
 
 
 # -- administration ------------------------------------------------------------------------
@@ -169,9 +184,11 @@ def admin_department(slug: str):
         abort(404)
     form = kept.form("department-member", DepartmentMemberForm)
     member_ids = {m.user_id for m in department.members}
-    form.user_id.choices = options((u.id, f"{u.name} <{u.email}>") for u in
-                                   db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
-                                   if u.id not in member_ids)
+    form.user_id.choices = options(
+        (u.id, f"{u.name} <{u.email}>")
+        for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+        if u.id not in member_ids
+    )
     if form.is_submitted():
         if form.validate():
             user = db.session.get(User, form.user_id.data)
@@ -183,8 +200,7 @@ def admin_department(slug: str):
                 db.session.rollback()
                 flash_error(error)
             else:
-                flash(_("%(name)s is now a member of %(department)s.", name=user.name, department=department.name),
-                      "success")
+                flash(_("%(name)s is now a member of %(department)s.", name=user.name, department=department.name), "success")
                 return redirect(url_for("web.admin_department", slug=slug))
         response = kept.again("department-member", form)
         if response is not None:
@@ -208,6 +224,10 @@ def admin_department_remove(slug: str, user_id: int):
         db.session.rollback()
         flash_error(error)
     else:
-        flash(_("%(name)s is no longer a member of %(department)s.", name=user.name, department=department.name)
-              if removed else _("%(name)s was no member.", name=user.name), "success" if removed else "info")
+        flash(
+            _("%(name)s is no longer a member of %(department)s.", name=user.name, department=department.name)
+            if removed
+            else _("%(name)s was no member.", name=user.name),
+            "success" if removed else "info",
+        )
     return redirect(url_for("web.admin_department", slug=slug))

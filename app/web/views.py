@@ -1,7 +1,10 @@
 """The public pages: the front page, a process, a recommendation and its transitions."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import format_decimal, gettext as _
@@ -17,7 +20,6 @@ from ..ids import parse_id
 from ..models import (
     ANSWERED,
     REQUESTED,
-    Comment,
     CommentReport,
     Decision,
     Membership,
@@ -26,6 +28,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..queries import CommentView
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
 from . import bp, dates, follow_ups, kept
@@ -48,7 +51,7 @@ from .procedures import status_filter
 
 PER_PAGE = 20
 MAX_DEPTH = 4  # deeper replies continue flat, each saying whom it answers
-SORTS = {
+SORTS: dict[str, Any] = {
     "number": Recommendation.number.asc(),
     "-number": Recommendation.number.desc(),
     "updated": Recommendation.updated_at.desc(),
@@ -76,8 +79,16 @@ def helpers():
         held = set(db.session.scalars(select(Membership.role).where(Membership.user_id == current_user.id).distinct()))
         if department_ids(current_user):
             held.add("department")
-    return {"label": label, "get_locale": locale, "now": utcnow(), "held_roles": held, "role_names": ROLE_NAMES,
-            "status_names": STATUS_NAMES, "participation_names": PARTICIPATION_NAMES, "noun": noun}
+    return {
+        "label": label,
+        "get_locale": locale,
+        "now": utcnow(),
+        "held_roles": held,
+        "role_names": ROLE_NAMES,
+        "status_names": STATUS_NAMES,
+        "participation_names": PARTICIPATION_NAMES,
+        "noun": noun,
+    }
 
 
 # -- the front page --------------------------------------------------------------
@@ -93,16 +104,30 @@ def index():
     overview = [(p, workflows[p.id], queries.counts_by_state(queries.visible_counts(current_user, p))) for p in processes]
     seen = or_(false(), *visible.values())
     decisions = db.session.scalars(
-        select(Decision).join(Recommendation).where(seen).order_by(Decision.decided_at.desc()).limit(10)
+        select(Decision)
+        .join(Recommendation)
+        .where(seen)
+        .order_by(Decision.decided_at.desc())
+        .limit(10)
         .options(selectinload(Decision.recommendation).selectinload(Recommendation.process))
     ).all()
     overdue = db.session.scalars(
-        select(Recommendation).where(seen, Recommendation.due_at < utcnow()).order_by(Recommendation.due_at)
-        .limit(50).options(selectinload(Recommendation.process))
+        select(Recommendation)
+        .where(seen, Recommendation.due_at < utcnow())
+        .order_by(Recommendation.due_at)
+        .limit(50)
+        .options(selectinload(Recommendation.process))
     ).all()
-    return render_template("index.html", overview=overview, decisions=decisions, overdue=overdue, workflows=workflows,
-                           status=status, problem=problem,
-                           overdue_follow_ups=queries.overdue_follow_ups(seen, utcnow())), 400 if problem else 200
+    return render_template(
+        "index.html",
+        overview=overview,
+        decisions=decisions,
+        overdue=overdue,
+        workflows=workflows,
+        status=status,
+        problem=problem,
+        overdue_follow_ups=queries.overdue_follow_ups(seen, utcnow()),
+    ), 400 if problem else 200
 
 
 # -- a process -------------------------------------------------------------------
@@ -129,8 +154,17 @@ def process(slug: str):
     if sort in ("number", "-number") and not parse_id(author_id) and not search:
         # The usual view: counted and paged from the kept counts, as cheap at page 5,000 as at page 1.
         total = queries.total(visible_counts, state)
-        items = queries.visible_page(current_user, process, roles, visible_counts, state, (page - 1) * PER_PAGE,
-                                     PER_PAGE, descending=sort == "-number", options=options)
+        items = queries.visible_page(
+            current_user,
+            process,
+            roles,
+            visible_counts,
+            state,
+            (page - 1) * PER_PAGE,
+            PER_PAGE,
+            descending=sort == "-number",
+            options=options,
+        )
     else:
         condition = queries.visible(current_user, process, roles)
         if state is not None:
@@ -141,20 +175,42 @@ def process(slug: str):
         if search:
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             condition = and_(condition, Recommendation.title.ilike(pattern, escape="\\"))
-        total = db.session.scalar(select(func.count()).select_from(Recommendation).where(condition))
-        items = db.session.scalars(
-            select(Recommendation).where(condition).order_by(SORTS[sort], Recommendation.id)
-            .offset((page - 1) * PER_PAGE).limit(PER_PAGE).options(*options)
-        ).all()
+        total = db.session.scalar(select(func.count()).select_from(Recommendation).where(condition)) or 0
+        items = list(
+            db.session.scalars(
+                select(Recommendation)
+                .where(condition)
+                .order_by(SORTS[sort], Recommendation.id)
+                .offset((page - 1) * PER_PAGE)
+                .limit(PER_PAGE)
+                .options(*options)
+            )
+        )
     authors = db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.process_id == process.id).distinct().order_by(User.name)
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.process_id == process.id)
+        .distinct()
+        .order_by(User.name)
     ).all()
     diagram = graph.svg(workflow, locale(), counts={name: counts.get(name, 0) for name in workflow.states})
     return render_template(
-        "processes/detail.html", process=process, workflow=workflow, counts=counts, items=items, total=total,
-        page=page, pages=max(1, -(-total // PER_PAGE)), state=state, author_id=author_id, search=search, sort=sort,
-        sorts=SORTS, authors=authors, diagram=diagram, can_create=permissions.can_create(roles),
+        "processes/detail.html",
+        process=process,
+        workflow=workflow,
+        counts=counts,
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        state=state,
+        author_id=author_id,
+        search=search,
+        sort=sort,
+        sorts=SORTS,
+        authors=authors,
+        diagram=diagram,
+        can_create=permissions.can_create(roles),
         can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
     )
 
@@ -172,14 +228,17 @@ def process_audit(slug: str):
         for judged in Reader(None).judged(queries.process_events(process_id), only_visible=True):
             yield json.dumps(audit.event_dict(*judged), ensure_ascii=False) + "\n"
 
-    return Response(stream_with_context(lines(process.id)), mimetype="application/jsonl",
-                    headers={"Content-Disposition": f'attachment; filename="{process.slug}-audit.jsonl"'})
+    return Response(
+        stream_with_context(lines(process.id)),
+        mimetype="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="{process.slug}-audit.jsonl"'},
+    )
 
 
 # -- a recommendation ------------------------------------------------------------
 
 
-def thread_rows(comments: list[Comment]) -> list[tuple[Comment, int, Comment | None]]:
+def thread_rows(comments: list[CommentView]) -> list[tuple[CommentView, int, CommentView | None]]:
     """Comments in reading order as (comment, depth, the comment it answers when shown flat)."""
     return threads.thread_rows(comments, MAX_DEPTH)
 
@@ -189,14 +248,14 @@ def statement_parts(shown: Shown, bound=None) -> dict:
     that was sent and refused, shown again with its errors in place of its empty twin)."""
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     mine = department_ids(current_user)
-    readable = [s for s in queries.statements_of(rec.id)
-                if permissions.can_read_statement(roles, s, s.department_id in mine)]
+    readable = [s for s in queries.statements_of(rec.id) if permissions.can_read_statement(roles, s, s.department_id in mine)]
     request_form = None
     if permissions.can_request_statement(roles, workflow, rec.state):
         request_form = bound if isinstance(bound, StatementRequestForm) else StatementRequestForm(formdata=None)
         request_form.department.choices = options((d.slug, d.name) for d in queries.departments())
-        if request_form.due_days.data is None and not request_form.due_days.errors:
-            request_form.due_days.data = workflow.states[rec.state].statements.due_days
+        asking = workflow.states[rec.state].statements
+        if asking is not None and request_form.due_days.data is None and not request_form.due_days.errors:
+            request_form.due_days.data = asking.due_days
     answer_forms = {}
     for statement in readable:
         if statement.status == REQUESTED and permissions.can_answer_statement(statement.department_id in mine):
@@ -208,14 +267,24 @@ def statement_parts(shown: Shown, bound=None) -> dict:
                 decline = bound
             answer_forms[statement.id] = (answer, decline)
     now = utcnow()
-    return {"statements": readable, "request_form": request_form, "answer_forms": answer_forms,
-            "resting_on": [s for s in readable if s.status == ANSWERED and s.visibility == "public"],
-            "statement_overdue": lambda s: s.overdue(now)}
+    return {
+        "statements": readable,
+        "request_form": request_form,
+        "answer_forms": answer_forms,
+        "resting_on": [s for s in readable if s.status == ANSWERED and s.visibility == "public"],
+        "statement_overdue": lambda s: s.overdue(now),
+    }
 
 
-def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str, str] | None = None,
-                          meanwhile_after: int | None = None, statement_form=None, follow_up=None,
-                          kept_texts: dict | None = None):
+def render_recommendation(
+    shown: Shown,
+    status: int = 200,
+    kept_note: tuple[str, str] | None = None,
+    meanwhile_after: int | None = None,
+    statement_form=None,
+    follow_up=None,
+    kept_texts: dict | None = None,
+):
     """The recommendation page. ``kept_note`` (trigger, note), ``statement_form`` and ``kept_texts``
     ({(form, comment id or 0): text}) put back what a refused form held (app/web/kept.py)."""
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
@@ -227,17 +296,23 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
     events = queries.events_of(rec.id)
     entries = timeline.entries(events, {c.id: c for c in comments}, workflow, roles, locale(), default_locale())
     meanwhile = [e for e in entries if meanwhile_after is not None and e.seq > meanwhile_after]
-    reports = []
+    reports: Sequence[CommentReport] = ()
     if permissions.can_hide_comment(roles):
-        reports = db.session.scalars(select(CommentReport).where(
-            CommentReport.comment_id.in_([c.id for c in comments]), CommentReport.resolved_at.is_(None))).all()
+        reports = db.session.scalars(
+            select(CommentReport).where(
+                CommentReport.comment_id.in_([c.id for c in comments]), CommentReport.resolved_at.is_(None)
+            )
+        ).all()
     uid = user_id(current_user)
     coauthor_form = None
     if "author" in roles and not workflow.states[rec.state].final:
         author_ids = {link.user_id for link in rec.author_links}
         candidates = db.session.scalars(
-            select(User).join(Membership, Membership.user_id == User.id)
-            .where(Membership.process_id == rec.process_id, User.active.is_(True)).distinct().order_by(User.name)
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.process_id == rec.process_id, User.active.is_(True))
+            .distinct()
+            .order_by(User.name)
         ).all()
         choices = options((u.id, u.name) for u in candidates if u.id not in author_ids)
         if choices:
@@ -245,22 +320,41 @@ def render_recommendation(shown: Shown, status: int = 200, kept_note: tuple[str,
             coauthor_form.user_id.choices = choices
     transitions = engine().allowed(workflow.id, rec.state, roles)
     # A decision starts from the answer template of the process or the workflow, not an empty box.
-    answer_templates = {t.trigger: queries.answer_template(shown.process, t.dest, locale(), default_locale())
-                        for t in transitions if workflow.states[t.dest].final}
+    answer_templates = {
+        t.trigger: queries.answer_template(shown.process, t.dest, locale(), default_locale())
+        for t in transitions
+        if workflow.states[t.dest].final
+    }
     return render_template(
-        "recommendations/detail.html", process=shown.process, rec=rec, workflow=workflow,
-        state=workflow.states.get(rec.state), transitions=transitions, rows=rows, internal_tab=internal_tab,
+        "recommendations/detail.html",
+        process=shown.process,
+        rec=rec,
+        workflow=workflow,
+        state=workflow.states.get(rec.state),
+        transitions=transitions,
+        rows=rows,
+        internal_tab=internal_tab,
         can_internal=permissions.can_comment(roles, "internal"),
         can_comment=permissions.can_comment(roles, "internal" if internal_tab else "public"),
-        can_moderate=permissions.can_hide_comment(roles), can_edit=permissions.can_edit(roles, workflow, rec.state),
+        can_moderate=permissions.can_hide_comment(roles),
+        can_edit=permissions.can_edit(roles, workflow, rec.state),
         can_report=uid is not None and permissions.can_comment(roles, "public"),
         can_text=lambda c: permissions.can_read_comment_text(roles, c),
         can_edit_comment=lambda c: permissions.can_edit_comment(uid, c),
-        entries=entries, meanwhile=meanwhile, reports=reports, seen=events[-1].seq if events else 0,
-        kept_note=kept_note, kept_texts=kept_texts or {}, max_depth=MAX_DEPTH, coauthor_form=coauthor_form, answer_templates=answer_templates,
+        entries=entries,
+        meanwhile=meanwhile,
+        reports=reports,
+        seen=events[-1].seq if events else 0,
+        kept_note=kept_note,
+        kept_texts=kept_texts or {},
+        max_depth=MAX_DEPTH,
+        coauthor_form=coauthor_form,
+        answer_templates=answer_templates,
         follow_ups=queries.follow_ups_of(rec.id) if rec.decision is not None else [],
-        follow_up_form=follow_ups.follow_up_form(shown, follow_up), status_names=follow_ups.STATUS_NAMES,
-        overdue=rec.due_at is not None and rec.due_at < utcnow(), **statement_parts(shown, statement_form),
+        follow_up_form=follow_ups.follow_up_form(shown, follow_up),
+        status_names=follow_ups.STATUS_NAMES,
+        overdue=rec.due_at is not None and rec.due_at < utcnow(),
+        **statement_parts(shown, statement_form),
     ), status
 
 
@@ -271,8 +365,9 @@ def recommendation(slug: str, number: int):
     if refused is None:
         return render_recommendation(shown)
     if refused["form"] == "transition":
-        return render_recommendation(shown, kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")),
-                                     meanwhile_after=refused.get("seen"))
+        return render_recommendation(
+            shown, kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")), meanwhile_after=refused.get("seen")
+        )
     if refused["form"] == "statement":
         return render_recommendation(shown, statement_form=kept_statement_form(refused))
     field = "body" if refused["form"] == "comment" else "reason"
@@ -284,7 +379,7 @@ STATEMENT_FORMS = {"request": StatementRequestForm, "answer": StatementAnswerFor
 
 def kept_statement_form(refused: dict):
     """A refused statement form as the person left it (``kind`` and ``prefix`` say which one)."""
-    form_class = STATEMENT_FORMS.get(refused.get("kind"))
+    form_class = STATEMENT_FORMS.get(str(refused.get("kind")))
     if form_class is None:
         return None
     return kept.restore(form_class, refused, **({"prefix": refused["prefix"]} if refused.get("prefix") else {}))
@@ -313,11 +408,20 @@ def transition(slug: str, number: int):
         # Back to the recommendation as it is now, with what happened meanwhile and the note typed.
         note = (form.trigger.data, form.note.data or "")
         target = url_for("web.recommendation", slug=slug, number=number)
-        return kept.back("transition", target, fields={"trigger": [note[0]], "note": [note[1]]}, seen=form.seen.data) \
-            or render_recommendation(recommendation_or_404(slug, number), error_status, kept_note=note,
-                                     meanwhile_after=form.seen.data)
-    flash(_("Done: %(noun)s %(number)s is now “%(state)s”.", noun=noun(shown.workflow, capital=True), number=rec.number,
-            state=label(shown.workflow.states[rec.state].label)), "success")
+        return kept.back(
+            "transition", target, fields={"trigger": [note[0]], "note": [note[1]]}, seen=form.seen.data
+        ) or render_recommendation(
+            recommendation_or_404(slug, number), error_status, kept_note=note, meanwhile_after=form.seen.data
+        )
+    flash(
+        _(
+            "Done: %(noun)s %(number)s is now “%(state)s”.",
+            noun=noun(shown.workflow, capital=True),
+            number=rec.number,
+            state=label(shown.workflow.states[rec.state].label),
+        ),
+        "success",
+    )
     if not permissions.can_view(roles_for(current_user, rec), shown.workflow, rec.state):
         return redirect(url_for("web.process", slug=slug))
     return redirect(url_for("web.recommendation", slug=slug, number=number))

@@ -1,4 +1,5 @@
 """The workflow engine: definitions from YAML, one machine per workflow, the transition service."""
+
 from flask import current_app
 
 from .machines import Engine

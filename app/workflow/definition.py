@@ -4,6 +4,7 @@ Pure functions: no Flask, no database. Every problem in a file is collected (not
 just the first), each naming the file, the line where known, and the state,
 transition or key at fault. The format is fixed in docs/workflows.md.
 """
+
 from __future__ import annotations
 
 import keyword
@@ -33,8 +34,17 @@ RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 TOP_KEYS = ("title", "initial", "states", "transitions")
 #: Optional top-level keys: what the workflow moves, as a label (docs/workflows.md).
 NOUN_KEYS = ("noun", "noun_plural")
-STATE_KEYS = ("label", "visible_to", "editable_by", "final", "outcome", "deadline_days", "statements",
-              "answer_template", "follow_up")
+STATE_KEYS = (
+    "label",
+    "visible_to",
+    "editable_by",
+    "final",
+    "outcome",
+    "deadline_days",
+    "statements",
+    "answer_template",
+    "follow_up",
+)
 STATEMENT_KEYS = ("requested_by", "due_days")
 TRANSITION_KEYS = ("trigger", "source", "dest", "roles", "requires", "label")
 DEFAULT_VISIBLE_TO = ("author", "moderator", "administrator")
@@ -131,9 +141,7 @@ class Workflow:
             for source in transition.sources:
                 outgoing.setdefault(source, []).append(transition)
         object.__setattr__(self, "states", MappingProxyType(dict(self.states)))
-        object.__setattr__(
-            self, "_outgoing", MappingProxyType({k: tuple(v) for k, v in outgoing.items()})
-        )
+        object.__setattr__(self, "_outgoing", MappingProxyType({k: tuple(v) for k, v in outgoing.items()}))
 
     def outgoing(self, state: str) -> tuple[Transition, ...]:
         """The transitions that may fire from ``state`` (empty for unknown states)."""
@@ -164,10 +172,7 @@ class InvalidWorkflows(Exception):
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
-        super().__init__(
-            "invalid workflow files, the application will not start:\n"
-            + "\n".join(f"  {p}" for p in self.problems)
-        )
+        super().__init__("invalid workflow files, the application will not start:\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -202,7 +207,9 @@ class _Document:
                     self.problems.append(Problem(self.file, key_node.start_mark.line + 1, None, f"key {key!r} is not a string"))
                     continue
                 if key in result:
-                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1, _where(path, key), f"key '{key}' appears twice"))
+                    self.problems.append(
+                        Problem(self.file, key_node.start_mark.line + 1, _where(path, key), f"key '{key}' appears twice")
+                    )
                 result[key] = self._convert(value_node, path + (key,), loader)
             return result
         if isinstance(node, yaml.SequenceNode):
@@ -297,8 +304,15 @@ class _Checker:
         if self.problems:
             return None
         assert title is not None and isinstance(initial, str)  # else a problem was recorded
-        return Workflow(self.workflow_id, title, initial, states, tuple(transitions),
-                        noun=nouns.get("noun", DEFAULT_NOUN), noun_plural=nouns.get("noun_plural", DEFAULT_NOUN_PLURAL))
+        return Workflow(
+            self.workflow_id,
+            title,
+            initial,
+            states,
+            tuple(transitions),
+            noun=nouns.get("noun", DEFAULT_NOUN),
+            noun_plural=nouns.get("noun_plural", DEFAULT_NOUN_PLURAL),
+        )
 
     def nouns(self, data: dict) -> dict[str, Label]:
         """``noun`` and ``noun_plural``: labels, given both or neither (a plural cannot be guessed)."""
@@ -311,9 +325,12 @@ class _Checker:
         given = [key for key in NOUN_KEYS if key in data]
         if len(given) == 1:
             missing = "noun_plural" if given == ["noun"] else "noun"
-            self.problem((given[0],), f"key '{given[0]}'",
-                         f"'{given[0]}' needs '{missing}' too (for example noun: {{de: Anliegen, en: concern}} "
-                         f"and noun_plural: {{de: Anliegen, en: concerns}})")
+            self.problem(
+                (given[0],),
+                f"key '{given[0]}'",
+                f"'{given[0]}' needs '{missing}' too (for example noun: {{de: Anliegen, en: concern}} "
+                f"and noun_plural: {{de: Anliegen, en: concerns}})",
+            )
         return nouns
 
     def states(self, value: Any) -> dict[str, State]:
@@ -338,8 +355,9 @@ class _Checker:
             label = self.label(settings["label"], spath + ("label",), where) if "label" in settings else Label.plain(name)
             visible_to: tuple[str, ...] = DEFAULT_VISIBLE_TO
             if "visible_to" in settings:
-                visible_to = self.role_list(settings["visible_to"], spath + ("visible_to",), where,
-                                            ROLES + (DEPARTMENT, PUBLIC), "visible_to")
+                visible_to = self.role_list(
+                    settings["visible_to"], spath + ("visible_to",), where, ROLES + (DEPARTMENT, PUBLIC), "visible_to"
+                )
             editable_by: tuple[str, ...] = ()
             if "editable_by" in settings:
                 editable_by = self.role_list(settings["editable_by"], spath + ("editable_by",), where, ROLES, "editable_by")
@@ -362,22 +380,38 @@ class _Checker:
                     deadline = None
                 elif final:
                     self.problem(spath + ("deadline_days",), where, "a final state has no deadline")
-            statements = self.statements(settings["statements"], spath + ("statements",), where, final) \
-                if "statements" in settings else None
+            statements = (
+                self.statements(settings["statements"], spath + ("statements",), where, final)
+                if "statements" in settings
+                else None
+            )
             answer_template = None
             if "answer_template" in settings:
                 answer_template = self.label(settings["answer_template"], spath + ("answer_template",), where)
                 if not final:
-                    self.problem(spath + ("answer_template",), where,
-                                 "only a final state has an 'answer_template' (the decision's justification)")
+                    self.problem(
+                        spath + ("answer_template",),
+                        where,
+                        "only a final state has an 'answer_template' (the decision's justification)",
+                    )
             follow_up = settings.get("follow_up", False)
             if not isinstance(follow_up, bool):
                 self.problem(spath + ("follow_up",), where, "'follow_up' must be true or false")
                 follow_up = False
             elif follow_up and not final:
                 self.problem(spath + ("follow_up",), where, "only a final state has 'follow_up' (a decision to carry out)")
-            states[name] = State(name, label or Label.plain(name), visible_to, editable_by, final, outcome, deadline,
-                                 statements, answer_template, follow_up)
+            states[name] = State(
+                name,
+                label or Label.plain(name),
+                visible_to,
+                editable_by,
+                final,
+                outcome,
+                deadline,
+                statements,
+                answer_template,
+                follow_up,
+            )
         return states
 
     def statements(self, value: Any, path: tuple, where: str, final: bool) -> Statements | None:
@@ -388,8 +422,7 @@ class _Checker:
         good = True
         for key in value:
             if key not in STATEMENT_KEYS:
-                self.problem(path + (key,), where,
-                             f"unknown key '{key}' in 'statements' (allowed: {', '.join(STATEMENT_KEYS)})")
+                self.problem(path + (key,), where, f"unknown key '{key}' in 'statements' (allowed: {', '.join(STATEMENT_KEYS)})")
                 good = False
         requested_by: tuple[str, ...] = ()
         if "requested_by" not in value:
@@ -434,7 +467,8 @@ class _Checker:
                     ok = False
                 elif trigger in RESERVED_TRIGGERS or trigger.startswith(RESERVED_TRIGGER_PREFIXES):
                     self.problem(
-                        tpath + ("trigger",), where,
+                        tpath + ("trigger",),
+                        where,
                         f"trigger '{trigger}' clashes with a name the engine reserves "
                         f"({', '.join(sorted(RESERVED_TRIGGERS))} and names starting with is_, may_ or _)",
                     )
@@ -462,8 +496,11 @@ class _Checker:
             if "dest" in item and (not isinstance(dest, str) or dest not in states):
                 self.problem(tpath + ("dest",), where, f"dest {dest!r} is not a declared state")
                 ok = False
-            roles = self.role_list(item["roles"], tpath + ("roles",), where, ROLES + (DEPARTMENT,), "roles") \
-                if "roles" in item else ()
+            roles = (
+                self.role_list(item["roles"], tpath + ("roles",), where, ROLES + (DEPARTMENT,), "roles")
+                if "roles" in item
+                else ()
+            )
             if "roles" in item and not roles and item["roles"] == []:
                 self.problem(tpath + ("roles",), where, "'roles' must name at least one role")
             requires: tuple[str, ...] = ()
@@ -474,20 +511,32 @@ class _Checker:
                 else:
                     for r_index, requirement in enumerate(raw):
                         if requirement not in REQUIREMENTS:
-                            self.problem(tpath + ("requires", r_index), where,
-                                         f"unknown requirement '{requirement}' (known: {', '.join(REQUIREMENTS)})")
+                            self.problem(
+                                tpath + ("requires", r_index),
+                                where,
+                                f"unknown requirement '{requirement}' (known: {', '.join(REQUIREMENTS)})",
+                            )
                     requires = tuple(r for r in raw if r in REQUIREMENTS)
-                    if "statements" in requires and sources and all(
-                            source in states and states[source].statements is None for source in sources):
-                        self.problem(tpath + ("requires",), where,
-                                     "requires 'statements', but none of its source states declares 'statements'")
+                    if (
+                        "statements" in requires
+                        and sources
+                        and all(source in states and states[source].statements is None for source in sources)
+                    ):
+                        self.problem(
+                            tpath + ("requires",),
+                            where,
+                            "requires 'statements', but none of its source states declares 'statements'",
+                        )
             label = self.label(item["label"], tpath + ("label",), where) if "label" in item else None
             if ok and isinstance(trigger, str):
                 for source in sources:
                     if (source, trigger) in seen:
-                        self.problem(tpath + ("trigger",), where,
-                                     f"trigger '{trigger}' is declared twice from state '{source}' "
-                                     f"(first in transition #{seen[source, trigger] + 1})")
+                        self.problem(
+                            tpath + ("trigger",),
+                            where,
+                            f"trigger '{trigger}' is declared twice from state '{source}' "
+                            f"(first in transition #{seen[source, trigger] + 1})",
+                        )
                     seen[source, trigger] = index
             if ok and sources and isinstance(dest, str) and isinstance(trigger, str):
                 result.append(Transition(trigger, sources, dest, roles, requires, label))

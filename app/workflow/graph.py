@@ -5,6 +5,7 @@ extension: that one needs a model bound to the machine and draws the model's
 current state as "active", while a workflow's diagram has no current state; and
 SVG through it needs the Graphviz binaries. The SVG here needs nothing.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -28,10 +29,15 @@ def _quote(text: str) -> str:
 
 
 def dot(workflow: Workflow, locale: str | None = None) -> str:
-    lines = [f"digraph {_quote(workflow.id)} {{", f"  label={_quote(workflow.title.text(locale))};",
-             "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="sans-serif"];',
-             '  edge [fontname="sans-serif", fontsize=10];',
-             '  "__start__" [shape=point, label=""];', f'  "__start__" -> {_quote(workflow.initial)};']
+    lines = [
+        f"digraph {_quote(workflow.id)} {{",
+        f"  label={_quote(workflow.title.text(locale))};",
+        "  rankdir=LR;",
+        '  node [shape=box, style=rounded, fontname="sans-serif"];',
+        '  edge [fontname="sans-serif", fontsize=10];',
+        '  "__start__" [shape=point, label=""];',
+        f'  "__start__" -> {_quote(workflow.initial)};',
+    ]
     for state in workflow.states.values():
         shape = ", peripheries=2" if state.final else ""
         lines.append(f"  {_quote(state.name)} [label={_quote(state.label.text(locale))}{shape}];")
@@ -120,8 +126,10 @@ def svg(workflow: Workflow, locale: str | None = None, counts: dict[str, int] | 
     for name, state in workflow.states.items():
         x, y = position[name]
         out.append(f'<g class="state" data-state="{escape(name)}">')
-        out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="10" fill="#fff" stroke="#333" '
-                   f'stroke-width="{3 if state.final else 1.5}"/>')
+        out.append(
+            f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="10" fill="#fff" stroke="#333" '
+            f'stroke-width="{3 if state.final else 1.5}"/>'
+        )
         text = state.label.text(locale) + (f" ({counts.get(name, 0)})" if counts is not None else "")
         out.append(f'<text x="{x + _W / 2:.0f}" y="{y + _H / 2 + 5:.0f}" text-anchor="middle">{escape(text)}</text>')
         out.append("</g>")

@@ -20,6 +20,7 @@ trigger methods cannot clash with column names, and attaching and detaching per 
 per trigger and state, each time) is not paid on every transition. Nothing here reads or writes
 the database: a move is worked out before the service's writers queue.
 """
+
 from __future__ import annotations
 
 import threading
@@ -78,6 +79,7 @@ def _has_role(definition: Transition) -> Callable[[EventData], bool]:
         if not allowed:
             move.refused = "roles"
         return allowed
+
     return guard
 
 
@@ -128,8 +130,13 @@ class Engine:
                 conditions.append(_has_note)
             if "statements" in definition.requires:
                 conditions.append(_no_pending_statements)
-            return {"trigger": definition.trigger, "source": list(definition.sources), "dest": definition.dest,
-                    "conditions": conditions, "after": record_effects}
+            return {
+                "trigger": definition.trigger,
+                "source": list(definition.sources),
+                "dest": definition.dest,
+                "conditions": conditions,
+                "after": record_effects,
+            }
 
         return Machine(
             model=carrier,
@@ -176,8 +183,11 @@ class Engine:
             machine.set_state(state, model=carrier)
             possible = set(machine.get_triggers(state))
             # In the file's order, which is the order of the buttons on the page.
-            return tuple(t for t in workflow.outgoing(state)
-                         if t.trigger in possible and carrier.may_trigger(t.trigger, move=Move(roles, probe=True)))
+            return tuple(
+                t
+                for t in workflow.outgoing(state)
+                if t.trigger in possible and carrier.may_trigger(t.trigger, move=Move(roles, probe=True))
+            )
 
     def _machine(self, workflow_id: str) -> tuple[Machine, _Carrier, threading.Lock]:
         self.get(workflow_id)
