@@ -16,7 +16,7 @@ import csv
 import json
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
@@ -25,7 +25,7 @@ from typing import Any, TextIO, cast
 from sqlalchemy import Table, insert, select, text
 
 from .extensions import db
-from .models import AuditEvent
+from .models import AuditEvent, SteeringSession
 
 GENESIS = "0" * 64
 FIELDS = (
@@ -279,11 +279,13 @@ class Verification:
     reason: str | None = None
     published_hash: str | None = None  # the hash found at a published head's position
     erased: int = 0  # v2 events whose payload was erased: counted, their digest cannot be checked
+    anchors: int = 0  # heads recorded in closed minutes, each found in the chain
 
     def __str__(self) -> str:
         if self.ok:
             erased = f" ({self.erased} erased payloads not checked)" if self.erased else ""
-            return f"ok: {self.count} events, head {self.head_hash}{erased}"
+            anchors = f" ({self.anchors} heads in closed minutes checked)" if self.anchors else ""
+            return f"ok: {self.count} events, head {self.head_hash}{erased}{anchors}"
         return f"bad: event {self.bad_seq}: {self.reason}"
 
 
@@ -314,6 +316,8 @@ def verify(expect_head: tuple[int, str] | None = None) -> Verification:
     rewritten with every hash recomputed.
     """
     result = verify_rows(stream(), expect_head[0] if expect_head else None)
+    if result.ok:
+        result = _check_anchors(result)
     if not result.ok or expect_head is None:
         return result
     seq, expected = expect_head
@@ -336,6 +340,41 @@ def verify(expect_head: tuple[int, str] | None = None) -> Verification:
             "this is not the published event: the chain was rewritten",
         )
     return result
+
+
+def _check_anchors(result: Verification) -> Verification:
+    """Every closed session's minutes carry the head the chain had when it closed (``SEQ:HASH``,
+    printed in the minutes): each must still be that event. A chain rewritten with every hash
+    recomputed verifies on its own; it cannot also match minutes that were published before."""
+    heads = db.session.execute(
+        select(SteeringSession.id, SteeringSession.chain_head)
+        .where(SteeringSession.chain_head.is_not(None))
+        .order_by(SteeringSession.id)
+    ).all()
+    recorded: dict[int, tuple[int, str]] = {}
+    for session_id, head in heads:
+        number, _sep, digest = (head or "").partition(":")
+        if not number.isdigit():
+            return replace(result, ok=False, bad_seq=None, reason=f"session {session_id}'s minutes record no readable head")
+        recorded[session_id] = (int(number), digest)
+    wanted = sorted({seq for seq, _digest in recorded.values()})
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), 1000):
+        found.update(
+            db.session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(wanted[start : start + 1000])))
+            .tuples()
+            .all()
+        )
+    for session_id, (seq, digest) in recorded.items():
+        if found.get(seq) != digest:
+            return replace(
+                result,
+                ok=False,
+                bad_seq=seq,
+                reason=f"the minutes of session {session_id} record this event as {digest[:16]}…, the chain holds "
+                f"{(found.get(seq) or 'no such event')[:16]}…: one of them was changed after the session closed",
+            )
+    return replace(result, anchors=len(recorded))
 
 
 def verify_rows(rows: Iterable[Any], remember_seq: int | None = None) -> Verification:

@@ -80,9 +80,26 @@ def test_a_session_decides_item_by_item_and_its_closing_anchors_the_chain(world,
             attempt()
     assert audit_count() == events
     assert db.session.get(SteeringSession, meeting.id).notes == "Nächste Sitzung im Mai."
-    assert audit.verify().ok
+    verified = audit.verify()
+    assert verified.ok and verified.anchors == 1 and "(1 heads in closed minutes checked)" in str(verified)
     from app import audit_deep
     assert audit_deep.check().problem is None, audit_deep.check()
+
+
+def test_verify_fails_when_closed_minutes_and_the_chain_disagree(world, rec_in):
+    """The head printed in closed minutes anchors the chain: a chain rewritten with every hash
+    recomputed verifies on its own, but no longer holds the event the minutes name."""
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    closed = services.close_session(meeting.id, world.administrator)
+    seq, digest = closed.chain_head.split(":")
+    assert audit.verify().ok
+    forged = ("0" if digest[0] != "0" else "1") + digest[1:]
+    db.session.execute(db.update(SteeringSession).where(SteeringSession.id == meeting.id)
+                       .values(chain_head=f"{seq}:{forged}"))
+    db.session.commit()
+    result = audit.verify()
+    assert not result.ok and result.bad_seq == int(seq)
+    assert f"the minutes of session {meeting.id} record this event as {forged[:16]}" in str(result)
 
 
 def test_only_the_process_administrators_prepare_sessions(world, rec_in):
