@@ -121,7 +121,7 @@ def test_simultaneous_edit_and_transition_cannot_both_win(server, world, rec_in,
     results = all_at_once(CLIENTS, act)
     assert sorted(status for status, _ in results) == [200] + [409] * (CLIENTS - 1), results
     db.session.rollback()
-    assert db.session.get(Recommendation, rec_id).version == version + 1
+    assert db.session.get(Recommendation, rec_id, populate_existing=True).version == version + 1
     assert audit.verify().ok
 
 
