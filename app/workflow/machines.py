@@ -7,11 +7,12 @@ Each workflow's machine carries the whole description of what may happen:
   caller's roles (``roles``), a required note (``requires: [note]``), no pending statements
   (``requires: [statements]``). The first that fails is written down in the ``Move``, so the
   service can answer with the right error code;
-- the **effects** as callbacks after a transition: the due date the new state sets, the decision
-  a final state records, and the hooks that other parts register with ``Engine.on_move``
-  (statements, notifications). They write down what is to happen in the ``Move``; the service
+- the **effects** as callbacks after a transition: the due date the new state sets and the
+  decision a final state records. They write down what is to happen in the ``Move``; the service
   writes it to the database in its own transaction, so a failure anywhere leaves no trace (the
-  library does no rollback of its own).
+  library does no rollback of its own). Who is notified, and whether statements still hold a
+  decision back, need the database, which a machine built once at start-up does not hold: the
+  transition service works them out in its transaction (``app/services/recommendations.py``).
 
 Each machine moves one small carrier object (holding only the state), attached once when the
 machine is built: a move sets the carrier to the recommendation's state (``set_state``) and
@@ -28,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
@@ -57,7 +57,6 @@ class Move:
     dest: str | None = None
     due_at: datetime | None = None
     outcome: str | None = None
-    effects: list[Any] = field(default_factory=list)
 
 
 class UnknownWorkflow(LookupError):
@@ -107,7 +106,6 @@ class Engine:
 
     def __init__(self, workflows: dict[str, Workflow]):
         self.workflows = dict(workflows)
-        self._hooks: list[Callable[[Move, Workflow], None]] = []
         self._machines = {wid: (*self._build(wf), threading.Lock()) for wid, wf in self.workflows.items()}
         self.allowed = lru_cache(maxsize=4096)(self._allowed)
 
@@ -121,8 +119,6 @@ class Engine:
             move.dest = dest.name
             move.due_at = move.now + timedelta(days=dest.deadline_days) if dest.deadline_days and move.now else None
             move.outcome = dest.outcome if dest.final else None
-            for hook in self._hooks:
-                hook(move, workflow)
 
         def transition(definition: Transition) -> dict:
             conditions: list[Callable[[EventData], bool]] = [_has_role(definition)]
@@ -152,10 +148,6 @@ class Engine:
             return self.workflows[workflow_id]
         except KeyError:
             raise UnknownWorkflow(workflow_id) from None
-
-    def on_move(self, hook: Callable[[Move, Workflow], None]) -> None:
-        """Call ``hook(move, workflow)`` after every successful move, to add to its effects."""
-        self._hooks.append(hook)
 
     def possible(self, workflow_id: str, state: str) -> list[str]:
         """The triggers the workflow offers from ``state``, whoever asks."""
