@@ -113,7 +113,7 @@ def secret_key(instance: Path) -> str:
     path = instance / "secret_key"
     if path.exists():
         return path.read_text(encoding="ascii").strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)  # it holds the database and the key
     key = secrets.token_urlsafe(48)
     # O_EXCL: if another worker created it a moment ago, use theirs.
     try:

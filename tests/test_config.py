@@ -41,6 +41,7 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path, monkeypatch
     first = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": None})
     key_file = instance / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700  # the SQLite file inside is no one else's either
     assert len(first.config["SECRET_KEY"]) >= 40
     second = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": None})
     assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
