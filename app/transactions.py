@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -113,13 +114,33 @@ def _sqlite_writer_queue() -> Iterator[None]:
     the next writer the moment the last one is done. Programs that do not take it (the
     ``sqlite3`` shell, say) still meet the busy timeout, as before.
     """
+    with sqlite_lock_file("writer"):
+        yield
+
+
+@contextmanager
+def sqlite_lock_file(name: str, wait_seconds: float | None = None) -> Iterator[None]:
+    """Hold ``<database>-<name>.lock`` (flock) beside this SQLite file, across processes; nothing
+    for an in-memory database. ``wait_seconds``: give up after that long with ``TimeoutError``
+    (None: wait as long as it takes)."""
     database = db.engine.url.database
     if not database or database == ":memory:":
         yield
         return
-    descriptor = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = os.open(f"{database}-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if wait_seconds is None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise TimeoutError(name) from None
+                    time.sleep(0.2)
         yield
     finally:
         os.close(descriptor)  # releases the lock

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from .. import audit
 from ..models import FOLLOW_UP_STATUSES, PARTICIPATION_LEVELS, PROCESS_STATUSES, SESSION_STATUSES, STATEMENT_STATUSES
 
 
@@ -167,21 +168,7 @@ SCHEMAS = {
         "action, subject_type, subject_id, data})). v2: data_digest = sha256(salt + canon(data)), "
         "hash = sha256(prev_hash + canon({seq, v, at, actor_id, action, subject_type, subject_id, "
         "data_digest})). canon is JSON with sorted keys, no spaces, UTF-8.",
-        "required": [
-            "seq",
-            "v",
-            "at",
-            "actor_id",
-            "action",
-            "subject_type",
-            "subject_id",
-            "data",
-            "salt",
-            "data_digest",
-            "prev_hash",
-            "hash",
-            "actor",
-        ],
+        "required": [*audit.FIELDS, "actor"],
         "properties": {
             "seq": _INT,
             "v": {"enum": [1, 2], "description": "the event format: 1 before contract v2, 2 since"},

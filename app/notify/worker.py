@@ -15,14 +15,13 @@ Without ``SMTP_URL`` nothing is sent: each mail is written as an ``.eml`` file i
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import smtplib
 import ssl
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
@@ -34,7 +33,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import Mail, utcnow
 from ..services import notifications
-from ..transactions import is_postgresql
+from ..transactions import is_postgresql, sqlite_lock_file
 from .mail import compose_many
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -224,26 +223,14 @@ def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
     if is_postgresql():
         yield
         return
-    database = db.engine.url.database
-    if not database or database == ":memory:":
+    with ExitStack() as held:
+        try:
+            held.enter_context(sqlite_lock_file("worker", wait_seconds))
+        except TimeoutError:
+            raise RuntimeError(
+                "another worker is running on this SQLite database (on SQLite one worker at a time; it sends what is due)"
+            ) from None
         yield
-        return
-    descriptor = os.open(f"{database}-worker.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        "another worker is running on this SQLite database (on SQLite one worker at a time; it sends what is due)"
-                    ) from None
-                time.sleep(0.2)
-        yield
-    finally:
-        os.close(descriptor)
 
 
 def run_once() -> dict[str, int]:
