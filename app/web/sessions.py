@@ -4,6 +4,8 @@ and a recommendation's dossier as a PDF."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +16,7 @@ from ..extensions import db
 from ..models import SteeringSession
 from ..roles import process_roles, roles_for
 from ..workflow import engine
-from . import bp, follow_ups
+from . import bp, follow_ups, kept
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
 from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm, options as choices
 
@@ -49,8 +51,7 @@ def _refused(error: ServiceError, form=None, field: str | None = None):
 def sessions(slug: str):
     process = process_or_404(slug)
     manage = permissions.can_manage_sessions(process_roles(current_user, process.id))
-    form = SessionForm() if manage else None
-    status = 200
+    form = kept.form("session-new", SessionForm) if manage else None
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("web.login", next=request.path))
@@ -66,7 +67,12 @@ def sessions(slug: str):
             else:
                 flash(_("The session “%(title)s” is created. Now set its agenda.", title=meeting.title), "success")
                 return redirect(url_for("web.session", session_id=meeting.id))
+        response = kept.again("session-new", form)
+        if response is not None:
+            return response
         status = 422
+    else:
+        status = 422 if form is not None and form.errors else 200
     page = page_number()
     items, total = queries.sessions_of(process.id, (page - 1) * PER_PAGE, PER_PAGE)
     return render_template(
@@ -147,11 +153,31 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
 
 @bp.get("/sessions/<id:session_id>")
 def session(session_id: int):
-    return render_session(_session_or_404(session_id))
+    """The session; a form refused a moment ago comes back as it was typed, with its errors."""
+    refusal = kept.take("session-add", "session-minutes", "session-decide")
+    bound: dict = {}
+    if refusal is not None and refusal["form"] == "session-add":
+        bound["add"] = kept.restore(AgendaAddForm, refusal)
+    elif refusal is not None and refusal["form"] == "session-minutes":
+        bound["minutes"] = kept.restore(MinutesForm, refusal)
+    elif refusal is not None:
+        bound[refusal["about"]] = kept.restore(SessionDecisionForm, refusal, prefix=f"i{refusal['about']}")
+    return render_session(_session_or_404(session_id), 422 if refusal else 200, bound)
 
 
 def _back(meeting: SteeringSession, anchor: str = ""):
     return redirect(url_for("web.session", session_id=meeting.id) + anchor)
+
+
+def _again(meeting: SteeringSession, anchor: str, name: str, form, status: int, key: Any, **extra: Any):
+    """After a refusal: back to the session's page with the form kept (post/redirect/get); what is
+    too large to keep is answered at once, as the page with the form."""
+    target = url_for("web.session", session_id=meeting.id)
+    response = kept.back(name, target, form, **extra)
+    if response is None:
+        return render_session(meeting, status, {key: form})
+    response.location += anchor
+    return response
 
 
 def _button_or_400() -> None:
@@ -170,7 +196,7 @@ def session_add(session_id: int):
         services.add_to_agenda(meeting.id, current_user, form.recommendation_id.data)
     except ServiceError as error:
         _refused(error, form, "recommendation_id")
-        return render_session(meeting, error.status, {"add": form})
+        return _again(meeting, "#agenda-heading", "session-add", form, error.status, "add")
     flash(_("The recommendation is on the agenda."), "success")
     return _back(meeting, "#agenda-heading")
 
@@ -184,7 +210,7 @@ def session_add_ready(session_id: int):
         added = services.add_ready(meeting.id, current_user)
     except ServiceError as error:
         _refused(error)
-        return render_session(meeting, error.status)
+        return _back(meeting, "#agenda-heading")
     flash(
         _("%(count)s recommendations added to the agenda.", count=len(added))
         if added
@@ -206,7 +232,6 @@ def session_item(session_id: int, recommendation_id: int, action: str):
             services.move_item(meeting.id, current_user, recommendation_id, -1 if action == "up" else 1)
     except ServiceError as error:
         _refused(error)
-        return render_session(meeting, error.status)
     return _back(meeting, "#agenda-heading")
 
 
@@ -217,12 +242,12 @@ def session_minutes(session_id: int):
     form = MinutesForm()
     if not form.validate():
         db.session.rollback()
-        return render_session(meeting, 422, {"minutes": form})
+        return _again(meeting, "#minutes-heading", "session-minutes", form, 422, "minutes")
     try:
         services.update_minutes(meeting.id, current_user, form.place.data, form.participants.data, form.notes.data)
     except ServiceError as error:
         _refused(error, form, "notes")
-        return render_session(meeting, error.status, {"minutes": form})
+        return _again(meeting, "#minutes-heading", "session-minutes", form, error.status, "minutes")
     flash(_("The minutes are saved."), "success")
     return _back(meeting, "#minutes-heading")
 
@@ -239,7 +264,15 @@ def session_decide(session_id: int, recommendation_id: int):
     except ServiceError as error:
         _refused(error, form, "note")
         # What was typed stays in the form, with the agenda as it is now.
-        return render_session(meeting, error.status, {recommendation_id: form})
+        return _again(
+            meeting,
+            f"#item-{recommendation_id}",
+            "session-decide",
+            form,
+            error.status,
+            recommendation_id,
+            about=recommendation_id,
+        )
     flash(_("Decided. The decision is recorded with this session."), "success")
     return _back(meeting, f"#item-{recommendation_id}")
 
@@ -253,7 +286,7 @@ def session_close(session_id: int):
         services.close_session(meeting.id, current_user)
     except ServiceError as error:
         _refused(error)
-        return render_session(meeting, error.status)
+        return _back(meeting)
     flash(_("The session is closed; its minutes are final."), "success")
     return _back(meeting)
 

@@ -132,3 +132,21 @@ def test_kept_forms_find_their_page_when_served_under_a_path(world, people, brow
     assert answer.status_code == 303 and answer.headers["Location"] == f"/ratschlag{new}"
     page = author.client.get(new, **under)
     assert "Kept under a prefix</textarea>" in page.text
+
+
+def test_a_refused_decision_in_a_session_redirects_and_keeps_the_justification(world, people, rec_in, browser):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    services.add_to_agenda(meeting.id, world.administrator, rec.id)
+    admin = browser(world.administrator)
+    page = f"/sessions/{meeting.id}"
+    admin.get(page)
+    events = audit_count()
+    answer = admin.post(f"{page}/decide/{rec.id}", {f"i{rec.id}-trigger": "reject", f"i{rec.id}-note": "Zu teuer für 2026.",
+                                                   f"i{rec.id}-version": "999"}, follow=False)
+    assert answer.status_code == 303 and answer.headers["Location"] == f"{page}#item-{rec.id}"
+    admin.get(page, status=422)
+    assert "Zu teuer für 2026." in admin.page.text and audit_count() == events
+    admin.get(page)  # kept once: a reload shows the form as the page offers it
+    assert "Zu teuer für 2026." not in admin.page.text

@@ -26,8 +26,12 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
     assert "New session" in admin.text
     # A refusal at its field, nothing written.
     events = audit_count()
-    admin.post(f"/processes/{world.process.slug}/sessions", {"title": "3. Sitzung", "held_at": "14.03.2026"}, status=422)
+    refused = admin.post(f"/processes/{world.process.slug}/sessions", {"title": "3. Sitzung", "held_at": "14.03.2026"},
+                         follow=False)
+    assert refused.status_code == 303  # post/redirect/get, also when refused: what was typed comes back
+    admin.get(refused.headers["Location"], status=422)
     assert "the date must look like 2026-03-14" in admin.text and 'aria-invalid="true"' in admin.page.text
+    assert 'value="3. Sitzung"' in admin.page.text
     assert audit_count() == events
     admin.post(f"/processes/{world.process.slug}/sessions",
                {"title": "3. Sitzung", "held_at": "2026-03-14T18:30", "place": "Rathaus", "participants": "Anna, Ben"})
@@ -48,6 +52,7 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
     admin.post(page + f"/decide/{second.id}", {f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-note": "",
                                               f"i{second.id}-version": str(_version(second.id))}, status=422)
     assert "This step needs a note that explains it." in admin.text
+    assert admin.page.request.path == page and admin.page.request.method == "GET"  # redirected back to the page
     assert audit_count() == events
     admin.post(page + f"/decide/{second.id}", {
         f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-version": str(_version(second.id)),
@@ -57,8 +62,8 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
         f"/processes/{world.process.slug}/recommendations/{second.number}").text
     # A stale form (the recommendation moved meanwhile) keeps what was typed.
     admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
-                                             f"i{first.id}-version": "1"}, status=409)
-    assert "Zu teuer für 2026." in admin.page.text
+                                             f"i{first.id}-version": "1"}, status=422)
+    assert "Zu teuer für 2026." in admin.page.text and admin.page.request.method == "GET"
     admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
                                              f"i{first.id}-version": str(_version(first.id))})
     admin.post(page + "/minutes", {"place": "Rathaus, Raum 101", "participants": "Anna Admin, Ben Bürger",
@@ -72,7 +77,8 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
     assert last.action == "session.closed" and json.loads(last.data)["chain_head"] == f"{head[0]}:{head[1]}"
     # Closing twice: refused, nothing written.
     events = audit_count()
-    admin.post(page + "/close", {}, status=409)
+    admin.post(page + "/close", {}, status=200)
+    assert "closed" in admin.text and admin.page.request.method == "GET"
     assert audit_count() == events
 
     # The public reads the minutes and gets them as a tagged PDF in the reader's language.
