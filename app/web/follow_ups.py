@@ -10,7 +10,7 @@ from .. import permissions, queries, services
 from ..errors import ServiceError, ValidationError
 from ..extensions import db
 from ..models import FOLLOW_UP_STATUSES
-from . import bp
+from . import bp, kept
 from .common import Shown, flash_error, recommendation_or_404, signed_in
 from .forms import FollowUpForm, options
 
@@ -30,10 +30,22 @@ def follow_up_form(shown: Shown, bound: FollowUpForm | None = None) -> FollowUpF
     return form
 
 
+def _again(shown, form):
+    """Back to the recommendation with the report as typed and its errors (post/redirect/get,
+    app/web/kept.py); a report too long to keep is answered at once."""
+    from .views import render_recommendation
+
+    slug, number = shown.process.slug, shown.rec.number
+    response = kept.back("follow-up", url_for("web.recommendation", slug=slug, number=number), form)
+    if response is None:
+        return render_recommendation(recommendation_or_404(slug, number), 422, follow_up=form)
+    response.location += "#follow-up-heading"
+    return response
+
+
 @bp.post("/processes/<slug>/recommendations/<id:number>/follow-ups")
 @signed_in
 def record_follow_up(slug: str, number: int):
-    from .views import render_recommendation
 
     shown = recommendation_or_404(slug, number)
     form = follow_up_form(shown, FollowUpForm())
@@ -41,7 +53,7 @@ def record_follow_up(slug: str, number: int):
         abort(403)
     if not form.validate():
         db.session.rollback()
-        return render_recommendation(shown, 422, follow_up=form)
+        return _again(shown, form)
     try:
         services.record_follow_up(
             shown.rec.id, current_user, form.status.data, form.body.data, form.next_days.data, form.department.data or None
@@ -55,6 +67,6 @@ def record_follow_up(slug: str, number: int):
             field.errors = [*field.errors, error.message]
         else:
             flash_error(error)
-        return render_recommendation(recommendation_or_404(slug, number), 422, follow_up=form)
+        return _again(shown, form)
     flash(_("The report on the implementation is published."), "success")
     return redirect(url_for("web.recommendation", slug=slug, number=number) + "#follow-up-heading")

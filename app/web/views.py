@@ -46,7 +46,15 @@ from .common import (
     process_or_404,
     recommendation_or_404,
 )
-from .forms import CoauthorForm, StatementAnswerForm, StatementDeclineForm, StatementRequestForm, TransitionForm, options
+from .forms import (
+    CoauthorForm,
+    FollowUpForm,
+    StatementAnswerForm,
+    StatementDeclineForm,
+    StatementRequestForm,
+    TransitionForm,
+    options,
+)
 from .procedures import status_filter
 
 PER_PAGE = 20
@@ -361,7 +369,7 @@ def render_recommendation(
 @bp.get("/processes/<slug>/recommendations/<id:number>")
 def recommendation(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
-    refused = kept.take("transition", "comment", "report", "hide", "statement")
+    refused = kept.take("transition", "comment", "report", "hide", "statement", "follow-up")
     if refused is None:
         return render_recommendation(shown)
     if refused["form"] == "transition":
@@ -370,6 +378,8 @@ def recommendation(slug: str, number: int):
         )
     if refused["form"] == "statement":
         return render_recommendation(shown, statement_form=kept_statement_form(refused))
+    if refused["form"] == "follow-up":
+        return render_recommendation(shown, 422, follow_up=kept.restore(FollowUpForm, refused))
     field = "body" if refused["form"] == "comment" else "reason"
     return render_recommendation(shown, kept_texts={(refused["form"], refused.get("about") or 0): kept.text(refused, field)})
 

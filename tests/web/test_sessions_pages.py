@@ -135,8 +135,9 @@ def test_follow_up_after_adoption_is_public_and_overdue_reports_are_listed(world
     admin.get(page)
     assert "Report on the implementation" in admin.text
     events = audit_count()
-    admin.post(page + "/follow-ups", {"status": "in_progress", "body": "", "next_days": ""}, status=422)
+    admin.post(page + "/follow-ups", {"status": "in_progress", "body": "", "next_days": "12"}, status=422)
     assert "A report needs some text." in admin.text and audit_count() == events
+    assert admin.redirected_to == page and 'value="12"' in admin.page.text  # post/redirect/get, typed days kept
     admin.post(page + "/follow-ups", {"status": "in_progress", "body": "Aushang **hängt**.", "next_days": "30",
                                       "department": ""})
     assert "The report on the implementation is published." in admin.text and audit_count() == events + 1
