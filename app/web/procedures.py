@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import PROCESS_STATUSES, Process
 from ..roles import process_roles
 from ..workflow import engine
-from . import bp
+from . import bp, kept
 from .common import explain, process_or_404, signed_in
 from .forms import OverviewForm
 
@@ -73,6 +73,9 @@ def process_overview(slug: str):
     if not may_edit_overview(process):
         abort(403)
     if request.method == "GET":
+        refusal = kept.take("overview")
+        if refusal is not None:  # refused a moment ago: as it was typed, with its errors
+            return render_template("processes/overview.html", process=process, form=kept.restore(OverviewForm, refusal)), 422
         return render_template("processes/overview.html", process=process, form=overview_form(process))
     form = overview_form(process, request.form)
     status = 200
@@ -103,4 +106,7 @@ def process_overview(slug: str):
         abort(400)
     else:
         status = 422
+    response = kept.again("overview", form)  # post/redirect/get; what is too large to keep is answered at once
+    if response is not None:
+        return response
     return render_template("processes/overview.html", process=process, form=form), status

@@ -86,6 +86,7 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(app, world,
     before = audit_count()
     admin.post(f"/processes/{world.process.slug}/overview", {**GOOD, **change}, status=422)
     assert field_message in admin.text
+    assert admin.redirected_to == f"/processes/{world.process.slug}/overview"  # post/redirect/get, typed text kept
     assert 'aria-invalid="true"' in admin.page.text  # the error sits at its field
     process = fresh(world.process.id)
     assert (process.status, process.description, process.starts_on, process.links) == ("running", "", None, [])
