@@ -53,7 +53,8 @@ def admin_users():
         if response is not None:
             return response
     users = db.session.scalars(select(User).order_by(User.name)).all()
-    return render_template("admin/users.html", form=form, users=users, invite=InviteForm(prefix="invite"))
+    invite = kept.form("invite", InviteForm, prefix="invite") if request.method == "GET" else InviteForm(prefix="invite")
+    return render_template("admin/users.html", form=form, users=users, invite=invite)
 
 
 @bp.post("/admin/users/invite")
@@ -74,6 +75,10 @@ def admin_invite():
             return redirect(url_for("web.admin_users"))
     else:
         flash(_("Give an e-mail address and a name."), "error")
+    # Back to the people page with what was typed (post/redirect/get); too large to keep: answered at once.
+    response = kept.back("invite", url_for("web.admin_users"), invite)
+    if response is not None:
+        return response
     users = db.session.scalars(select(User).order_by(User.name)).all()
     return render_template("admin/users.html", form=UserForm(formdata=None), users=users, invite=invite), 422
 

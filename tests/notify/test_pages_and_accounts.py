@@ -161,6 +161,9 @@ def test_admin_page_invites(world, people, app, inbox, work):
     assert "gast@example.org is invited" in admin.text
     work()
     assert "/password/" in inbox.to("gast@example.org")[0].text
+    # An address that has an account already: refused, back to the page with the name as typed.
+    admin.post("/admin/users/invite", {"invite-email": "GAST@example.org", "invite-name": "Gast Zwei"}, status=200)
+    assert admin.redirected_to == "/admin/users" and 'value="Gast Zwei"' in admin.page.text
     member = Browser(app).login(world.member)
     member.get("/notifications")
     assert member.post("/admin/users/invite", {"invite-email": "x@example.org", "invite-name": "X"},
