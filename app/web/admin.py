@@ -113,8 +113,8 @@ def admin_user_erase(user_id: int):
     if user.erased_at is not None:
         flash(_("This person is erased already."), "error")
         return redirect(url_for("web.admin_users"))
-    form = EraseForm()
-    status = 200
+    form = kept.form("erase", EraseForm)
+    status = 422 if form.errors else 200  # refused a moment ago: shown with its error
     if form.validate_on_submit():
         if form.confirm.data.strip().lower() != user.email.strip().lower():
             form.confirm.errors.append(_("This is not the person's e-mail address; nothing was erased."))
@@ -149,7 +149,10 @@ def admin_user_erase(user_id: int):
                         "info",
                     )
                 return redirect(url_for("web.admin_users"))
-    elif request.method == "POST":
+    if request.method == "POST":
+        response = kept.again("erase", form)  # post/redirect/get, what was typed kept
+        if response is not None:
+            return response
         status = 422
     return render_template("admin/erase.html", form=form, user=user), status
 

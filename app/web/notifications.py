@@ -17,7 +17,7 @@ from ..notify.text import visible_notifications
 from ..roles import roles_for
 from ..security import limiter
 from ..workflow import engine
-from . import bp
+from . import bp, kept
 from .common import locale, process_or_404, recommendation_or_404, signed_in, superuser_only
 from .forms import ButtonForm, ForgotPasswordForm, NewPasswordForm, NotificationSettingsForm
 from .queues import waiting_for
@@ -62,7 +62,7 @@ def notifications_read():
 @signed_in
 def notification_settings():
     current = services.notification_modes(current_user.id)
-    form = NotificationSettingsForm(data={**current, "language": current_user.language or ""})
+    form = kept.form("notification-settings", NotificationSettingsForm, data={**current, "language": current_user.language or ""})
     if form.validate_on_submit():
         try:
             services.save_notification_settings(
@@ -74,6 +74,10 @@ def notification_settings():
         else:
             flash(_("Your notification settings are saved."), "success")
             return redirect(url_for("web.notification_settings"))
+    if form.is_submitted():
+        response = kept.again("notification-settings", form)  # post/redirect/get
+        if response is not None:
+            return response
     return render_template("notifications/settings.html", form=form, kinds=NOTIFICATION_KINDS)
 
 
