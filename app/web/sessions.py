@@ -321,6 +321,8 @@ def answer_templates(slug: str):
     workflow = engine().get(process.workflow_id)
     finals = [state for state in workflow.states.values() if state.final]
     form = ButtonForm()
+    refusal = kept.take("answer-templates") if request.method == "GET" else None
+    typed = {key.removeprefix("template-"): values[0] for key, values in (refusal or {}).get("fields", {}).items()}
     if request.method == "POST":
         if not form.validate():
             abort(400)
@@ -333,12 +335,22 @@ def answer_templates(slug: str):
                     )
         except ServiceError as error:
             _refused(error)
+            # Back to the page with every text as typed (post/redirect/get); too large to keep: shown at once.
+            fields = {key: [value] for key, value in request.form.items() if key.startswith("template-")}
+            response = kept.back("answer-templates", request.script_root + request.path, fields=fields)
+            if response is not None:
+                return response
+            typed = {key.removeprefix("template-"): values[0] for key, values in fields.items()}
         else:
             flash(_("The answer templates are saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("web.answer_templates", slug=slug))
     own = queries.answer_templates(process)
     rows = [
-        (state, own.get(state.name), label(state.answer_template) if state.answer_template is not None else "")
+        (
+            state,
+            typed.get(state.name, own.get(state.name)),
+            label(state.answer_template) if state.answer_template is not None else "",
+        )
         for state in finals
     ]
     return render_template("sessions/answer_templates.html", process=process, workflow=workflow, rows=rows, form=form)

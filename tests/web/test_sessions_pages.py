@@ -120,6 +120,11 @@ def test_a_decision_starts_from_the_answer_template_and_the_process_may_keep_its
     assert "The answer templates are saved." in admin.text and audit_count() == events + 1
     admin.get(page)
     assert "Unser Bezirk nimmt an, weil …" in admin.text
+    # Too long: refused, nothing written, back to the page with the text as typed.
+    events = audit_count()
+    admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": "Zu lang. " + "x" * 10_000})
+    assert admin.redirected_to == f"/processes/{world.process.slug}/answer-templates"
+    assert "longer than 10000 characters" in admin.text and "Zu lang. xxx" in admin.text and audit_count() == events
     # Emptied: back to the workflow's template.
     admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": ""})
     admin.get(page)
