@@ -100,7 +100,7 @@ def test_one_of_many_simultaneous_transitions_wins(server, world, rec_in, token)
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [409] * (CLIENTS - 1), results
     assert all(body["error"]["code"] == "conflict" for status, body in results if status == 409)
-    db.session.rollback()
+    db.session.expire_all()  # the server's workers wrote the row; this session still holds its own copy
     assert db.session.get(Recommendation, rec_id).state == "steering_review"
     forwarded = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "recommendation.transitioned", AuditEvent.subject_id == rec_id)).all()
@@ -120,8 +120,8 @@ def test_simultaneous_edit_and_transition_cannot_both_win(server, world, rec_in,
         return call("POST", f"{server}/recommendations/{rec_id}/transitions", author, {"trigger": "submit", "version": version})
     results = all_at_once(CLIENTS, act)
     assert sorted(status for status, _ in results) == [200] + [409] * (CLIENTS - 1), results
-    db.session.rollback()
-    assert db.session.get(Recommendation, rec_id, populate_existing=True).version == version + 1
+    db.session.expire_all()  # the server's workers wrote the row; this session still holds its own copy
+    assert db.session.get(Recommendation, rec_id).version == version + 1
     assert audit.verify().ok
 
 

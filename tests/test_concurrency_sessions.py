@@ -34,7 +34,7 @@ def test_no_decision_lands_in_closed_minutes_and_a_session_closes_once(server, w
     closes = sorted(status for status, _ in results[len(recs):])
     assert closes == [200, 409, 409, 409], results
     assert all(status in (200, 409) for status, _ in results[:len(recs)]), results
-    db.session.rollback()
+    db.session.expire_all()  # the server's workers wrote these rows; this session still holds its own copies
     closed = db.session.get(SteeringSession, session_id)
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "session.closed")).one()
     minutes = {item["recommendation_id"]: item["state"] for item in json.loads(event.data)["items"]}

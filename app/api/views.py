@@ -416,7 +416,7 @@ def list_notifications():
     """The caller's in-app notifications, newest first (``limit`` at most 100, ``before`` an id to page on)."""
     user = caller(required=True)
     limit = _whole_number("limit", 50, 1, PER_PAGE_MAX)
-    before = _whole_number("before", None, 1, 2**53)
+    before = _whole_number("before", None, 1, 2**31 - 1)  # an id: a PostgreSQL integer
     items = visible_notifications(user, str(get_locale()), limit=limit, before=before)
     return jsonify({"items": [serializers.notification(note, said) for note, said in items]})
 

@@ -118,7 +118,7 @@ def test_the_api_lists_the_callers_notifications_newest_first(world, api, rec_in
     assert api.get(f"/notifications?before={items[0]['id']}", world.moderator).json["items"][0]["recommendation"]["title"] == "Announce early"
     assert api.get("/notifications", world.member).json["items"] == []
     assert api.get("/notifications", None).status_code == 401
-    for bad in ("limit=0", "limit=101", "limit=x", "before=-1"):
+    for bad in ("limit=0", "limit=101", "limit=x", "before=-1", "before=2147483648"):  # an id past PostgreSQL's integer
         answer = api.get(f"/notifications?{bad}", world.moderator)
         assert answer.status_code == 422 and answer.json["error"]["code"] == "validation", bad
 
