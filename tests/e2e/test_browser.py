@@ -91,6 +91,8 @@ def test_the_four_journeys(open_page, language):
 
     # A member drafts with a preview, saves and submits.
     member = open_page(language, "amira@example.org")
+    assert member.url.endswith("/home")  # signed in, people land on what waits for them
+    member.goto("/")  # the procedures are listed on the front page
     member.get_by_role("link", name=PROCESS).first.click()
     member.get_by_role("link", name=t["write"]).click()
     member.get_by_label(t["title"]).fill(title)
