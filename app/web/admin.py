@@ -15,7 +15,7 @@ from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import AuditEvent, Membership, Process, User
+from ..models import AuditEvent, Membership, Process, User, email_key
 from ..workflow import engine
 from . import bp, kept
 from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
@@ -116,7 +116,7 @@ def admin_user_erase(user_id: int):
     form = kept.form("erase", EraseForm)
     status = 422 if form.errors else 200  # refused a moment ago: shown with its error
     if form.validate_on_submit():
-        if form.confirm.data.strip().lower() != user.email.strip().lower():
+        if email_key(form.confirm.data) != user.email_key:  # the same account, as sign-in finds it
             form.confirm.errors.append(_("This is not the person's e-mail address; nothing was erased."))
             status = 422
         else:
