@@ -32,7 +32,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Mail, utcnow
-from ..services import notifications
+from ..services import intake, notifications
 from ..transactions import is_postgresql, sqlite_lock_file
 from .mail import compose_many
 
@@ -210,10 +210,17 @@ def drain(sender, limit: int | None = None, batch: int = 50) -> dict[str, int]:
 
 
 def passes() -> tuple[int, int]:
-    """The reminder and digest passes (both idempotent)."""
+    """The reminder and digest passes (both idempotent), and public intake's housekeeping:
+    unconfirmed submissions deleted when their link expires, residents erased when their
+    concerns' retention is over (app/services/intake.py; also idempotent)."""
+    intake_passes()
     reminders = notifications.deadline_pass()
     notifications.route_pass()
     return reminders, notifications.digest_pass()
+
+
+def intake_passes() -> dict[str, int]:
+    return {"expired": intake.expiry_pass(), "erased": intake.retention_pass()}
 
 
 @contextmanager
