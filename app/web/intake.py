@@ -47,7 +47,7 @@ def seconds_taken(started: str | None) -> float:
 @bp.post("/processes/<slug>/submissions")
 @limiter.limit("20 per hour", methods=["POST"])
 def submit_concern(slug: str):
-    process = intake.intake_process(slug)
+    process = _intake_process(slug)
     form = IntakeForm()
     target = url_for("web.process", slug=process.slug) + "#intake"
     if not form.validate():
@@ -76,8 +76,15 @@ def submit_concern(slug: str):
 
 @bp.get("/processes/<slug>/submissions/sent")
 def concern_sent(slug: str):
-    process = intake.intake_process(slug)
+    process = _intake_process(slug)
     return render_template("intake/sent.html", process=process, hours=intake.setting("INTAKE_CONFIRM_HOURS"))
+
+
+def _intake_process(slug: str):
+    try:
+        return intake.intake_process(slug)
+    except NotFound:
+        abort(404)
 
 
 def _invalid(message: str):
