@@ -230,6 +230,8 @@ def confirm(secret: Any) -> Submission:
         if submission is None or submission.confirmed_at is not None or submission.expires_at <= utcnow():
             raise invalid_confirmation()  # a second tab, or the worker, came first
         user = session.get_one(User, submission.user_id)
+        if not user.active or user.erased_at is not None:
+            raise invalid_confirmation()  # deactivated or erased since: nobody to be the author
         if user.resident and submission.name:
             user.name = submission.name
         assert submission.title is not None and submission.body is not None  # blanked only on confirmation
@@ -289,6 +291,7 @@ def expiry_pass(now: datetime | None = None) -> int:
             user = session.get_one(User, submission.user_id)
             orphan = (
                 user.resident
+                and user.erased_at is None  # an erased person's row stays, as its user.erased event says
                 and session.scalar(select(exists().where(RecommendationAuthor.user_id == user.id))) is False
                 and session.scalar(select(exists().where(Submission.user_id == user.id, Submission.id != submission.id))) is False
             )
