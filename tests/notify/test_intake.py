@@ -370,3 +370,14 @@ def test_workflows_check_knows_intake_and_retention(text, problem):
     assert workflow is None and any(problem in str(p) for p in problems), problems
     good, none = parse_workflow("intake: public\nretention_days: 30\n" + base, "w")
     assert none == [] and good.intake == "public" and good.retention_days == 30
+
+
+def test_workflows_check_names_the_file_and_key(runner, tmp_path):
+    bad = tmp_path / "intake.yaml"
+    bad.write_text("title: T\nintake: open\nretention_days: -3\ninitial: a\nstates:\n  a: {}\n"
+                   "  b: {final: true, outcome: done}\ntransitions:\n  - {trigger: go, source: a, dest: b, roles: [moderator]}\n")
+    result = runner.invoke(args=["workflows", "check", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:2: key 'intake'" in result.output and f"{bad}:3: key 'retention_days'" in result.output, result.output
+    shipped = runner.invoke(args=["workflows", "check"])
+    assert shipped.exit_code == 0, shipped.output
