@@ -7,7 +7,7 @@ import json
 import time
 from datetime import datetime
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
@@ -29,8 +29,12 @@ def _signer() -> URLSafeSerializer:
 
 def fresh_form(slug: str) -> IntakeForm:
     """The form for a process page: as refused last time (kept), or new, with its signed start time."""
-    refusal = kept.take(FORM)
-    form = kept.restore(IntakeForm, refusal) if refusal else IntakeForm()
+    refused = g.get("intake_refused")
+    if refused is not None:  # answered directly: too long to keep in the session
+        form = refused
+    else:
+        refusal = kept.take(FORM)
+        form = kept.restore(IntakeForm, refusal) if refusal else IntakeForm()
     form.started.data = _signer().dumps(time.time())
     return form
 
@@ -51,7 +55,7 @@ def submit_concern(slug: str):
     form = IntakeForm()
     target = url_for("web.process", slug=process.slug) + "#intake"
     if not form.validate():
-        return kept.back(FORM, target, form) or redirect(target, code=303)
+        return _back(form, target, process.slug)
     try:
         intake.submit(
             process.slug,
@@ -65,13 +69,28 @@ def submit_concern(slug: str):
         )
     except TooManyAttempts as error:
         form.email.errors = [error.message]
-        return kept.back(FORM, target, form) or redirect(target, code=303)
+        return _back(form, target, process.slug)
     except ValidationError as error:
         field = error.field if error.field in form._fields else "body"
         form._fields[field].errors = [error.message]
-        return kept.back(FORM, target, form) or redirect(target, code=303)
+        return _back(form, target, process.slug)
     # The same answer whatever happened to it (stored, a honeypot, the e-mail limit).
     return redirect(url_for("web.concern_sent", slug=process.slug), code=303)
+
+
+def _back(form: IntakeForm, target: str, slug: str):
+    """Back to the form with what was typed, except the honeypot (a person's next try must not
+    carry what a bot, or an autofill, put there) and the start time (a new one is signed)."""
+    fields = {name: values for name, values in kept.fields_of(form).items() if name not in ("website", "started")}
+    response = kept.back(FORM, target, form, fields=fields)
+    if response is not None:
+        return response
+    # Too long for the session cookie: the process page answers at once, with the form as typed.
+    from .views import process
+
+    form.website.data = ""
+    g.intake_refused = form
+    return process(slug), 422
 
 
 @bp.get("/processes/<slug>/submissions/sent")
