@@ -75,6 +75,12 @@ def defaults(instance: Path) -> dict:
         "THROTTLE_MAX_WAIT_SECONDS": 900,
         "THROTTLE_FORGET_AFTER_SECONDS": 3600,  # an idle counter starts again from zero
         "THROTTLE_KNOWN_ADDRESS_DAYS": 90,  # an address that signed in to an account stays known
+        # Public intake (docs/workflows.md, "Public intake"): submissions that go through from one
+        # address, and for one e-mail address, before each further one waits (as above).
+        "INTAKE_FREE_PER_ADDRESS": 10,
+        "INTAKE_FREE_PER_EMAIL": 3,
+        "INTAKE_MIN_SECONDS": 3,  # the web form sent back sooner than this is refused
+        "INTAKE_CONFIRM_HOURS": 48,  # an unconfirmed submission is deleted this long after it came in
         # API rate limits (Flask-Limiter syntax), per token and per address.
         "API_LIMIT_PER_TOKEN": "600 per minute",
         "API_LIMIT_PER_ADDRESS": "1200 per minute",

@@ -78,6 +78,10 @@ class User(UserMixin, Model):
     language: Mapped[str | None] = mapped_column(String(8))
     # Set when the person was erased (app/services/erasure.py): the name is then a pseudonym.
     erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: A resident who sent a concern without an account (app/services/intake.py): no password, no
+    #: sign-in; followed by a private status link. Becomes an ordinary account when the person sets a
+    #: password through an invitation or a reset link sent to the same address.
+    resident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -635,11 +639,14 @@ class Mail(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    #: A notification kind, ``digest``, ``invitation`` or ``password_reset``.
+    #: A notification kind, ``digest``, ``invitation``, ``password_reset``, ``intake_confirmation``
+    #: (the link that confirms a public submission) or ``intake_confirmed`` (its private status link).
     kind: Mapped[str] = mapped_column(String(32))
     #: Makes a mail the worker computes (a digest) idempotent: at most one per key.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     user_token_id: Mapped[int | None] = mapped_column(ForeignKey("user_tokens.id"))
+    #: The public submission a mail is about (``intake_confirmation``, ``intake_confirmed``).
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -750,3 +757,38 @@ class UserToken(Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class Submission(Model):
+    """A concern sent through public intake (``intake: public``; app/services/intake.py).
+
+    Until its e-mail address is confirmed it holds what was typed and nothing of it is visible
+    anywhere; the worker deletes it with its data once ``expires_at`` passes. Confirming creates the
+    recommendation and blanks ``name``, ``title`` and ``body`` here (they live on in the
+    recommendation and its author). Only SHA-256 hashes of the two link secrets are stored: the
+    single-use confirmation link (``token_hash``, NULL once used) and the private status link.
+    """
+
+    __tablename__ = "submissions"
+    audit_subject_type = "submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    #: Whom the confirmation goes to: a resident (``User.resident``) or the account of that address.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    # A category chosen on the form would be kept here (issue 17, categories routed to departments).
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status_nonce: Mapped[str] = mapped_column(String(64))
+    status_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recommendation_id: Mapped[int | None] = mapped_column(ForeignKey("recommendations.id"), index=True)
+
+    process: Mapped[Process] = relationship()
+    user: Mapped[User] = relationship()
+    recommendation: Mapped[Recommendation | None] = relationship()

@@ -36,7 +36,11 @@ def error_response(status: int, message: str, code: str | None = None):
 
 @bp.errorhandler(ServiceError)
 def service_error(error: ServiceError):
-    return error_response(error.status, error.message, error.code)
+    response = error_response(error.status, error.message, error.code)
+    wait = getattr(error, "wait", None)
+    if isinstance(wait, int):  # TooManyAttempts: when the next attempt counts
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 from . import views  # noqa: E402,F401

@@ -608,6 +608,37 @@ def document() -> dict:
                     },
                 },
             },
+            "/processes/{slug}/submissions": {
+                "post": {
+                    "summary": "Public intake: anyone sends a concern, confirmed by e-mail (workflows with intake: public)",
+                    "description": (
+                        "No token needed. Answers 202 whether the submission was stored or quietly dropped (the "
+                        "honeypot field `website` filled in, or too many for this e-mail address), so the answer "
+                        "tells nothing about the address. Nothing is visible until the link mailed to `email` is "
+                        "confirmed; confirming creates the recommendation in the workflow's initial state. 404 for "
+                        "a process whose workflow takes no submissions; 429 (with Retry-After) for too many from "
+                        "one address."
+                    ),
+                    "security": [{}],
+                    "parameters": [slug],
+                    "requestBody": _body(
+                        {"name": _STRING, "email": _STRING, "title": _STRING, "body": _STRING, "website": _STRING},
+                        ["email", "title", "body"],
+                    ),
+                    "responses": {
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "required": ["status", "message"],
+                                "properties": {"status": {"const": "pending_confirmation"}, "message": _STRING},
+                                "additionalProperties": False,
+                            },
+                            "received; a confirmation link is on its way",
+                        ),
+                        **_errors(400, 404, 413, 422, 429),
+                    },
+                },
+            },
             "/recommendations/{id}": {
                 "get": {
                     "summary": "One recommendation",

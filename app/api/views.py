@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import PROCESS_STATUSES, Comment, Process, Recommendation, Statement, SteeringSession
 from ..notify.text import visible_notifications
 from ..roles import department_ids, process_roles, roles_for
+from ..services import intake
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
@@ -165,6 +166,32 @@ def create_recommendation(slug: str):
     payload = body({"title": (str,), "body": (str,)}, required=("title", "body"))
     rec = services.create_recommendation(process.id, user, payload["title"], payload["body"])
     return written_recommendation(rec, user, 201)
+
+
+@bp.post("/processes/<slug>/submissions")
+def submit_concern(slug: str):
+    """Public intake (docs/api.md): anyone, no token. 202 whatever became of it (stored, or quietly
+    dropped by the honeypot or the per-e-mail limit), so the answer tells nothing about the address."""
+    intake.intake_process(slug)
+    payload = body(
+        {"name": (str,), "email": (str,), "title": (str,), "body": (str,), intake.HONEYPOT: (str,)},
+        required=("email", "title", "body"),
+    )
+    intake.submit(
+        slug,
+        payload["email"],
+        payload["title"],
+        payload["body"],
+        name=payload.get("name"),
+        address=request.remote_addr or "",
+        honeypot=payload.get(intake.HONEYPOT),
+    )
+    return jsonify(
+        {
+            "status": "pending_confirmation",
+            "message": _("We have sent a link to the e-mail address; nothing is passed on until it is confirmed."),
+        }
+    ), 202
 
 
 @bp.get("/processes/<slug>/recommendations")

@@ -23,8 +23,9 @@ from sqlalchemy.orm import selectinload
 
 from .. import permissions
 from ..extensions import db
-from ..models import Comment, Mail, Notification, Recommendation, Statement, User, UserToken, utcnow
+from ..models import Comment, Mail, Notification, Recommendation, Statement, Submission, User, UserToken, utcnow
 from ..roles import department_ids, roles_for
+from ..services import intake
 from ..services.notifications import unsubscribe_token
 from ..services.passwords import link_secret
 from ..workflow import engine
@@ -106,6 +107,11 @@ def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | N
     with force_locale(language):
         if mail.kind in ("invitation", "password_reset"):
             subject, body, scope = _account_mail(mail, user, base)
+        elif mail.kind in ("intake_confirmation", "intake_confirmed"):
+            said = _intake_mail(mail, user, base)
+            if said is None:
+                return None
+            subject, body, scope = said
         else:
             if notes is None:
                 notes = list(
@@ -114,16 +120,13 @@ def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | N
             notes = [n for n in notes if still_visible(n, user, known)]
             if not notes:
                 return None
-            subject, body = _notification_mail(mail, notes, language, base)
+            subject, body = _notification_mail(mail, notes, language, base, resident=user.resident)
             scope = "digest" if mail.kind == "digest" else mail.kind
         unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(user.id, scope)}"
-        body += (
-            "\n\n-- \n"
-            + _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings")
-            + "\n"
-            + _("Stop these e-mails: %(url)s", url=unsubscribe)
-            + "\n"
-        )
+        body += "\n\n-- \n"
+        if not user.resident:  # a resident cannot sign in to a settings page
+            body += _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings") + "\n"
+        body += _("Stop these e-mails: %(url)s", url=unsubscribe) + "\n"
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = one_line(subject, 180)
     message["From"] = _address("Ratschlag", current_app.config["MAIL_FROM"])
@@ -138,8 +141,14 @@ def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | N
     return message
 
 
-def _notification_mail(mail: Mail, notes: list[Notification], language: str, base: str) -> tuple[str, str]:
+def _notification_mail(
+    mail: Mail, notes: list[Notification], language: str, base: str, resident: bool = False
+) -> tuple[str, str]:
     said = [describe(n, language) for n in notes]
+    if resident:  # a resident follows a concern by its private status link, not by its page
+        for note, item in zip(notes, said, strict=True):
+            if note.recommendation_id is not None:
+                item.path = intake.status_path_for(note.recommendation_id) or item.path
     lines = []
     for item in said:
         lines.append(item.line)
@@ -153,6 +162,46 @@ def _notification_mail(mail: Mail, notes: list[Notification], language: str, bas
         intro = _("What happened since your last summary:")
         return subject, intro + "\n\n" + "\n".join(lines).rstrip()
     return "Ratschlag: " + said[0].line, "\n".join(lines).rstrip()
+
+
+def _intake_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str] | None:
+    """The confirmation link of a public submission, or (once confirmed) its private status link;
+    None when the submission is gone or the confirmation is no longer needed."""
+    submission = db.session.get(Submission, mail.submission_id) if mail.submission_id else None
+    if submission is None:
+        return None
+    process = one_line(submission.process.title, 120)
+    if mail.kind == "intake_confirmation":
+        if submission.confirmed_at is not None or submission.expires_at <= utcnow():
+            return None
+        link = f"{base}/intake/confirm/{intake.confirm_secret(submission)}"
+        subject = _("Please confirm your concern")
+        body = _(
+            "Hello,\n\nsomeone, hopefully you, sent a concern to “%(process)s” with this e-mail address:\n\n"
+            "“%(title)s”\n\nNothing is passed on until you confirm it. Confirm here (the link works once, for "
+            "%(hours)s hours):\n\n%(link)s\n\nIf it was not you, ignore this e-mail: the submission and its data "
+            "are deleted when the link expires.",
+            process=process,
+            title=one_line(submission.title or "", 120),
+            hours=intake.setting("INTAKE_CONFIRM_HOURS"),
+            link=link,
+        )
+        return subject, body, "all"
+    rec = submission.recommendation
+    if rec is None:
+        return None
+    link = f"{base}/intake/status/{intake.status_secret(submission)}"
+    subject = _("Your concern was received: “%(title)s”", title=one_line(rec.title, 120))
+    body = _(
+        "Hello %(name)s,\n\nthank you: your concern “%(title)s” to “%(process)s” is confirmed and has been "
+        "passed on. Keep this private link to see where it stands; it works without an account:\n\n%(link)s\n\n"
+        "We e-mail you at each step.",
+        name=one_line(user.name, 100),
+        title=one_line(rec.title, 120),
+        process=process,
+        link=link,
+    )
+    return subject, body, "all"
 
 
 def _account_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str]:

@@ -32,7 +32,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Mail, utcnow
-from ..services import notifications
+from ..services import intake, notifications
 from ..transactions import is_postgresql, sqlite_lock_file
 from .mail import compose_many
 
@@ -209,8 +209,14 @@ def drain(sender, limit: int | None = None, batch: int = 50) -> dict[str, int]:
     return counts
 
 
-def passes() -> tuple[int, int]:
-    """The reminder and digest passes (both idempotent)."""
+def passes(counts: dict[str, int] | None = None) -> tuple[int, int]:
+    """The reminder and digest passes (both idempotent), and public intake's housekeeping first:
+    unconfirmed submissions deleted when their link expires, residents erased when their
+    concerns' retention is over (app/services/intake.py; also idempotent; their numbers go into
+    ``counts`` when given)."""
+    housekeeping = {"expired": intake.expiry_pass(), "erased": intake.retention_pass()}
+    if counts is not None:
+        counts.update(housekeeping)
     reminders = notifications.deadline_pass()
     notifications.route_pass()
     return reminders, notifications.digest_pass()
@@ -236,13 +242,14 @@ def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
 def run_once() -> dict[str, int]:
     """``ratschlag worker --once``: the passes, then everything due now."""
     with single_sqlite_worker(wait_seconds=60):
-        reminders, digests = passes()
+        housekeeping: dict[str, int] = {}
+        reminders, digests = passes(housekeeping)
         sender = transport()
         try:
             counts = drain(sender)
         finally:
             sender.close()
-    return {"reminders": reminders, "digests": digests, **counts}
+    return {"reminders": reminders, "digests": digests, **housekeeping, **counts}
 
 
 def run_forever(idle_seconds: float = 2.0, log=print) -> None:

@@ -48,12 +48,22 @@ def create_user(
     with write_transaction() as session:
         require_superuser(actor)
         exists = ValidationError(_("a user with the e-mail %(email)s exists already", email=email))
-        if find_user(email):
+        found = find_user(email)
+        if found is not None and not found.resident:
             raise exists
-        user = User(email=email, name=name, password_hash=password_hash, is_superuser=superuser, active=True)
-        if not add_unique(session, user):  # created by a simultaneous request since the check above
-            raise exists
-        audit.record("user.created", user, actor, {"email": email, "name": name, "superuser": superuser})
+        if found is not None:
+            # A resident who sent concerns without an account (app/services/intake.py): the row becomes
+            # the account, so their concerns are theirs when they sign in.
+            user = session.scalars(select(User).where(User.id == found.id).with_for_update()).one()
+            user.name, user.password_hash, user.is_superuser, user.resident = name, password_hash, superuser, False
+        else:
+            user = User(email=email, name=name, password_hash=password_hash, is_superuser=superuser, active=True)
+            if not add_unique(session, user):  # created by a simultaneous request since the check above
+                raise exists
+        data: dict[str, Any] = {"email": email, "name": name, "superuser": superuser}
+        if found is not None:
+            data["was_resident"] = True
+        audit.record("user.created", user, actor, data)
     return user, password
 
 

@@ -110,6 +110,7 @@ def set_password_with_link(secret: Any, password: Any) -> User:
             raise ValidationError(_("This link is not valid any more. Ask for a new one."))
         user = session.get_one(User, user.id)
         user.password_hash = password_hash
+        user.resident = False  # a resident (app/services/intake.py) who sets a password has an account now
         user.session_token = secrets.token_hex(16)
         _revoke_all_tokens(session, user.id)
         audit.record("user.password_set" if token.purpose == "invitation" else "user.password_reset", user, user, {})

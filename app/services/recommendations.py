@@ -78,38 +78,47 @@ def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -
             raise Forbidden(_("only members, moderators and administrators of the process may write recommendations"))
         title = clean_text(title, "title", TITLE_MAX)
         body = clean_text(body, "body", BODY_MAX)
-        workflow = workflow_of(process)
-        initial = workflow.states[workflow.initial]
-        number = (session.scalar(select(func.max(Recommendation.number)).where(Recommendation.process_id == process.id)) or 0) + 1
-        now = utcnow()
-        rec = Recommendation(
-            process_id=process.id,
-            number=number,
+        assert body_html is not None  # rendered whenever clean_text accepts the body
+        rec = insert_recommendation(session, process, actor, title, body, body_html)
+    return rec
+
+
+def insert_recommendation(session, process: Process, actor: User, title: str, body: str, body_html: str) -> Recommendation:
+    """Inside a write transaction that locked ``process``: a recommendation in the workflow's
+    ``initial`` state with ``actor`` its author, its first revision, its ``recommendation.created``
+    event and the notifications. Also used by public intake (app/services/intake.py)."""
+    workflow = workflow_of(process)
+    initial = workflow.states[workflow.initial]
+    number = (session.scalar(select(func.max(Recommendation.number)).where(Recommendation.process_id == process.id)) or 0) + 1
+    now = utcnow()
+    rec = Recommendation(
+        process_id=process.id,
+        number=number,
+        title=title,
+        body=body,
+        body_html=body_html,
+        state=initial.name,
+        state_entered_at=now,
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(days=initial.deadline_days) if initial.deadline_days else None,
+    )
+    rec.author_links.append(RecommendationAuthor(user_id=actor.id, position=0))
+    session.add(rec)
+    session.flush()
+    session.add(
+        RecommendationRevision(
+            recommendation_id=rec.id,
+            revision=1,
             title=title,
             body=body,
             body_html=body_html,
-            state=initial.name,
-            state_entered_at=now,
+            author_id=actor.id,
             created_at=now,
-            updated_at=now,
-            due_at=now + timedelta(days=initial.deadline_days) if initial.deadline_days else None,
         )
-        rec.author_links.append(RecommendationAuthor(user_id=actor.id, position=0))
-        session.add(rec)
-        session.flush()
-        session.add(
-            RecommendationRevision(
-                recommendation_id=rec.id,
-                revision=1,
-                title=title,
-                body=body,
-                body_html=body_html,
-                author_id=actor.id,
-                created_at=now,
-            )
-        )
-        audit.record("recommendation.created", rec, actor, {"title": title, "body": body, "state": rec.state})
-        notifications.on_transition(session, rec, workflow, None, rec.state, actor, None, None)
+    )
+    audit.record("recommendation.created", rec, actor, {"title": title, "body": body, "state": rec.state})
+    notifications.on_transition(session, rec, workflow, None, rec.state, actor, None, None)
     return rec
 
 

@@ -139,6 +139,14 @@ def sign_in_attempt(email: str, address: str) -> Attempt:
     return _count(tuple(counters), clear_on_success=(pair,), known_key=known)
 
 
+def submission_attempt(scope: str, subject: str) -> Attempt:
+    """Count a public submission (app/services/intake.py) per ``address`` or per ``email`` (its
+    ``email_key``): ``INTAKE_FREE_PER_ADDRESS`` or ``INTAKE_FREE_PER_EMAIL`` go through, then the
+    waits grow as for sign-ins. Every submission counts; there is no success that clears it."""
+    free = setting("INTAKE_FREE_PER_ADDRESS" if scope == "address" else "INTAKE_FREE_PER_EMAIL")
+    return _count((Counter(_key("intake", scope, subject), free),))
+
+
 def password_attempt(user_id: int) -> Attempt:
     """Count a check of the current password on the password form."""
     key = _key("password", str(user_id))

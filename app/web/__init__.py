@@ -40,6 +40,7 @@ from . import (  # noqa: E402,F401
     comments,
     drafting,
     follow_ups,
+    intake,
     legal,
     notifications,
     opendata,

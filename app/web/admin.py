@@ -185,7 +185,8 @@ def admin_process(slug: str):
     process = process_or_404(slug)
     form = kept.form("grant", GrantForm)
     form.user_id.choices = options(
-        (u.id, f"{u.name} <{u.email}>") for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+        (u.id, f"{u.name} <{u.email}>")
+        for u in db.session.scalars(select(User).where(User.active.is_(True), User.resident.is_(False)).order_by(User.name))
     )
     form.role.choices = options((role, ROLE_NAMES[role]) for role in permissions.PROCESS_ROLES)
     if form.is_submitted():

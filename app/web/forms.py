@@ -219,3 +219,16 @@ class EraseForm(FlaskForm):
     """Erasing a person cannot be undone: the superuser types the person's e-mail address to confirm."""
 
     confirm = StringField(_l("Type the person's e-mail address to confirm"), validators=[DataRequired(), Length(max=254)])
+
+
+class IntakeForm(FlaskForm):
+    """A resident's concern, sent without an account (app/services/intake.py). ``website`` is the
+    honeypot (hidden from people by the page), ``started`` the signed time the form was shown."""
+
+    name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=200)])
+    email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Length(max=254)])
+    title = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Your concern (Markdown)"), validators=[DataRequired(), Length(max=100_000)])
+    # A category routed to a department would be chosen here (issue 17, categories).
+    website = StringField(_l("Leave this field empty"))
+    started = HiddenField()

@@ -31,7 +31,7 @@ from ..models import (
 from ..queries import CommentView
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
-from . import bp, dates, follow_ups, kept
+from . import bp, dates, follow_ups, intake, kept
 from .common import (
     PARTICIPATION_NAMES,
     ROLE_NAMES,
@@ -220,6 +220,7 @@ def process(slug: str):
         diagram=diagram,
         can_create=permissions.can_create(roles),
         can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
+        intake_form=intake.fresh_form(process.slug) if workflow.intake == "public" else None,
     )
 
 

@@ -34,6 +34,10 @@ RESERVED_TRIGGER_PREFIXES = ("is_", "may_", "_")
 TOP_KEYS = ("title", "initial", "states", "transitions")
 #: Optional top-level keys: what the workflow moves, as a label (docs/workflows.md).
 NOUN_KEYS = ("noun", "noun_plural")
+#: Optional top-level keys of public intake (docs/workflows.md, "Public intake"): ``intake: public``
+#: lets anyone submit by e-mail confirmation; ``retention_days`` erases such submitters' data later.
+INTAKE_KEYS = ("intake", "retention_days")
+INTAKE_VALUES = ("public",)
 STATE_KEYS = (
     "label",
     "visible_to",
@@ -133,6 +137,8 @@ class Workflow:
     transitions: tuple[Transition, ...]
     noun: Label = DEFAULT_NOUN  # what the workflow moves: "recommendation", "concern", ...
     noun_plural: Label = DEFAULT_NOUN_PLURAL
+    intake: str | None = None  # "public": anyone may submit, confirming by e-mail (app/services/intake.py)
+    retention_days: int | None = None  # submitters' data erased this long after a final state
     _outgoing: Mapping[str, tuple[Transition, ...]] = field(repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self):
@@ -286,13 +292,14 @@ class _Checker:
         if not isinstance(data, dict):
             self.problem((), None, "a workflow file must be a mapping with title, initial, states and transitions")
             return None
-        self.unknown_keys(data, TOP_KEYS + NOUN_KEYS, (), None)
+        self.unknown_keys(data, TOP_KEYS + NOUN_KEYS + INTAKE_KEYS, (), None)
         for key in TOP_KEYS:
             if key not in data:
                 self.problem((), None, f"missing required key '{key}'")
 
         title = self.label(data["title"], ("title",), "key 'title'") if "title" in data else None
         nouns = self.nouns(data)
+        intake, retention_days = self.intake(data)
         states = self.states(data.get("states")) if "states" in data else {}
         initial = data.get("initial")
         if "initial" in data and (not isinstance(initial, str) or initial not in states):
@@ -312,7 +319,25 @@ class _Checker:
             tuple(transitions),
             noun=nouns.get("noun", DEFAULT_NOUN),
             noun_plural=nouns.get("noun_plural", DEFAULT_NOUN_PLURAL),
+            intake=intake,
+            retention_days=retention_days,
         )
+
+    def intake(self, data: dict) -> tuple[str | None, int | None]:
+        """``intake`` (only ``public``) and ``retention_days`` (a positive whole number of days)."""
+        intake = data.get("intake")
+        if "intake" in data and intake not in INTAKE_VALUES:
+            self.problem(("intake",), "key 'intake'", f"'intake' must be one of: {', '.join(INTAKE_VALUES)} (got {intake!r})")
+            intake = None
+        days = data.get("retention_days")
+        if "retention_days" in data and (type(days) is not int or days < 1):
+            self.problem(
+                ("retention_days",),
+                "key 'retention_days'",
+                f"'retention_days' must be a whole number of days, 1 or more (got {days!r})",
+            )
+            days = None
+        return intake, days
 
     def nouns(self, data: dict) -> dict[str, Label]:
         """``noun`` and ``noun_plural``: labels, given both or neither (a plural cannot be guessed)."""
