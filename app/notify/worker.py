@@ -38,7 +38,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import utcnow
-from ..services import notifications
+from ..services import chain_checks, notifications
 from ..transactions import is_postgresql, sqlite_lock_file
 from .mail import compose_many
 
@@ -274,7 +274,8 @@ def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
 
 
 def run_once() -> dict[str, int]:
-    """``ratschlag worker --once``: the passes, then everything due now."""
+    """``ratschlag worker --once``: the passes, then everything due now, then a check of the audit
+    chain if one was asked for."""
     with single_sqlite_worker(wait_seconds=60):
         reminders, digests = passes()
         sender = transport()
@@ -282,6 +283,9 @@ def run_once() -> dict[str, int]:
             counts = drain(sender)
         finally:
             sender.close()
+        checked = chain_checks.run_waiting()
+    if checked is not None:
+        counts["chain_checked"] = 1
     return {"reminders": reminders, "digests": digests, **counts}
 
 
@@ -306,6 +310,9 @@ def run_forever(idle_seconds: float = 2.0, log=print) -> None:
                 counts = drain(sender, limit=500)
                 if counts:
                     log(" ".join(f"{status}={count}" for status, count in sorted(counts.items())))
+                checked = chain_checks.run_waiting()  # a check of the audit chain asked for on the admin page
+                if checked is not None:
+                    log(f"audit chain checked: {'ok' if checked.ok else 'bad'}, {checked.events} events")
                 if not counts or counts.get("pending"):
                     sender.close()
                     for _tick in range(int(idle_seconds * 10)):
