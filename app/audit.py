@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
+from json.encoder import encode_basestring as _encode_string  # the C encoder json.dumps uses for a string
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, insert, select, text
@@ -269,6 +270,38 @@ def stream(*where: Any) -> Iterator[Any]:
     yield from db.session.execute(statement.execution_options(yield_per=_STREAM_BATCH))
 
 
+_RAW_BATCH = 20_000
+
+
+def raw_rows(statement: Any, batch: int = _RAW_BATCH) -> Iterator[tuple]:
+    """The rows of ``statement`` as plain tuples straight from the database driver, fetched
+    ``batch`` at a time (on PostgreSQL through a server-side cursor): what the long passes over the
+    whole chain read, without building a result row per event. Memory stays flat. Parameters are
+    inlined (``literal_binds``): only for statements whose values the code itself wrote."""
+    connection = db.session.connection()
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    postgres = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name=f"ratschlag_raw_{secrets.token_hex(4)}") if postgres else driver.cursor()
+    try:
+        if postgres:
+            cursor.itersize = batch
+        cursor.execute(sql)
+        while True:
+            chunk = cursor.fetchmany(batch)
+            if not chunk:
+                break
+            yield from chunk
+    finally:
+        cursor.close()
+
+
+def _chain() -> Iterator[tuple]:
+    """Every event, oldest first, fields in ``FIELDS`` order, as plain tuples (``verify``)."""
+    return raw_rows(select(*(_EVENTS.c[name] for name in FIELDS)).order_by(_EVENTS.c.seq))
+
+
 @dataclass
 class Verification:
     ok: bool
@@ -315,7 +348,7 @@ def verify(expect_head: tuple[int, str] | None = None) -> Verification:
     still hold that event with that hash: this finds a truncated chain, and one that was
     rewritten with every hash recomputed.
     """
-    result = verify_rows(stream(), expect_head[0] if expect_head else None)
+    result = verify_rows(_chain(), expect_head[0] if expect_head else None)
     if result.ok:
         result = _check_anchors(result)
     if not result.ok or expect_head is None:
@@ -380,40 +413,74 @@ def _check_anchors(result: Verification) -> Verification:
 def verify_rows(rows: Iterable[Any], remember_seq: int | None = None) -> Verification:
     """Check a chain given as rows with the event fields in ``FIELDS`` order, oldest first (from
     any database): every link, every hash, and every v2 ``data_digest`` from the stored data and
-    salt. The stored data is hashed as the text it is, never parsed."""
+    salt. The stored data is hashed as the text it is, never parsed.
+
+    The common case (a v2 event with its payload, in order) is written out inline: one digest, one
+    hash, the canonical text built in one f-string with the C JSON string encoder; every other
+    event, and any event that does not check, takes the general path (``_check_row``), which
+    names the problem. Both give the same verdicts."""
     expected_seq, prev_hash, count, erased, remembered = 1, GENESIS, 0, 0, None
+    quote = _json_string
     for row in rows:
-        seq, v, _at, _actor, _action, _type, _id, data, salt, data_digest, row_prev, row_hash = row
-        problem = None
-        if seq != expected_seq:
-            problem = (
-                f"expected sequence number {expected_seq} here: an event was deleted"
-                if seq > expected_seq
-                else "sequence number out of order: an event was inserted"
-            )
-        elif row_prev != prev_hash:
-            problem = "prev_hash is not the previous event's hash"
-        elif v == 2:
-            if data_digest is None:
-                problem = "a v2 event without data_digest"
-            elif data is None and salt is None:
-                erased += 1
-            elif data is None or salt is None:
-                problem = "data and salt are either both stored or both erased"
-            elif sha256((salt + data).encode("utf-8")).hexdigest() != data_digest:
-                problem = "data_digest does not match the event's data and salt"
-        elif v != 1:
-            problem = f"unknown event format v={v}"
-        elif data is None:
-            problem = "a v1 event without data: its payload cannot be erased"
-        if problem is None and _stored_hash(prev_hash, row) != row_hash:
-            problem = "hash does not match the event's content"
-        if problem:
-            return Verification(False, count, expected_seq - 1, prev_hash, seq, problem, erased=erased)
+        seq, v, at, actor_id, action, subject_type, subject_id, data, salt, data_digest, row_prev, row_hash = row
+        if (
+            v == 2
+            and seq == expected_seq
+            and row_prev == prev_hash
+            and data is not None
+            and salt is not None
+            and data_digest is not None
+            and sha256((salt + data).encode("utf-8")).hexdigest() == data_digest
+            and sha256(
+                (
+                    f'{prev_hash}{{"action":{quote(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
+                    f'"at":{_encode_string(at)},"data_digest":"{data_digest}","seq":{int(seq)},'
+                    f'"subject_id":{"null" if subject_id is None else int(subject_id)},'
+                    f'"subject_type":{quote(subject_type)},"v":2}}'
+                ).encode()
+            ).hexdigest()
+            == row_hash
+        ):
+            pass
+        else:
+            problem, was_erased = _check_row(row, expected_seq, prev_hash)
+            if problem:
+                return Verification(False, count, expected_seq - 1, prev_hash, seq, problem, erased=erased)
+            erased += was_erased
         if seq == remember_seq:
             remembered = row_hash
         expected_seq, prev_hash, count = expected_seq + 1, row_hash, count + 1
     return Verification(True, count, expected_seq - 1, prev_hash, published_hash=remembered, erased=erased)
+
+
+def _check_row(row: Any, expected_seq: int, prev_hash: str) -> tuple[str | None, int]:
+    """One event checked in full: the problem (or None) and whether its payload was erased."""
+    seq, v, _at, _actor, _action, _type, _id, data, salt, data_digest, row_prev, row_hash = row
+    problem, erased = None, 0
+    if seq != expected_seq:
+        problem = (
+            f"expected sequence number {expected_seq} here: an event was deleted"
+            if seq > expected_seq
+            else "sequence number out of order: an event was inserted"
+        )
+    elif row_prev != prev_hash:
+        problem = "prev_hash is not the previous event's hash"
+    elif v == 2:
+        if data_digest is None:
+            problem = "a v2 event without data_digest"
+        elif data is None and salt is None:
+            erased = 1
+        elif data is None or salt is None:
+            problem = "data and salt are either both stored or both erased"
+        elif sha256((salt + data).encode("utf-8")).hexdigest() != data_digest:
+            problem = "data_digest does not match the event's data and salt"
+    elif v != 1:
+        problem = f"unknown event format v={v}"
+    elif data is None:
+        problem = "a v1 event without data: its payload cannot be erased"
+    if problem is None and _stored_hash(prev_hash, row) != row_hash:
+        problem = "hash does not match the event's content"
+    return problem, erased
 
 
 CSV_FIELDS = FIELDS + ("withheld", "erased")

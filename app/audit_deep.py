@@ -21,14 +21,17 @@ The same holds for the texts in which an erasure replaced the person's name by t
 from __future__ import annotations
 
 import json
+import json.scanner
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import select
 
+from . import audit as trail
 from .extensions import db
 from .models import AuditEvent, Comment, Decision, Membership, Process, Recommendation
 from .workflow import engine
@@ -55,15 +58,31 @@ def _events(subject_type: str) -> Iterator[Any]:
         .where(events.c.subject_type == subject_type, events.c.subject_id.is_not(None))
         .order_by(events.c.subject_id, events.c.seq)
     )
-    return iter(db.session.execute(statement.execution_options(yield_per=_BATCH)))
+    return _rows(statement)
 
 
 def _rows(statement) -> Iterator[Any]:
-    return iter(db.session.execute(statement.execution_options(yield_per=_BATCH)))
+    """The statement's rows as named tuples straight from the driver, in big batches (``raw_rows``):
+    the deep check reads every event and every row once, and building a result row for each was
+    a third of its time."""
+    shape = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
+    return map(shape._make, trail.raw_rows(statement))
+
+
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the C scanner json.loads ends in
 
 
 def _payload(event: Any) -> dict | None:
-    return json.loads(event.data) if event.data is not None else None
+    """The event's data parsed; stored data is canonical JSON, read by the C scanner directly
+    (``json.loads`` for anything else, so a malformed payload fails as it always did)."""
+    data = event.data
+    if data is None:
+        return None
+    try:
+        parsed, end = _scan(data, 0)
+    except StopIteration:
+        return json.loads(data)
+    return parsed if end == len(data) else json.loads(data)
 
 
 # -- replaying one subject's events -----------------------------------------------
@@ -77,8 +96,14 @@ def _redact(said: dict, fields: tuple[str, ...]) -> None:
         said["decision"] = (said["decision"][0], UNKNOWN, said["decision"][2])
 
 
-def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...], said: dict) -> Iterator[Any]:
+def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...], said: dict) -> Iterable[Any]:
     """The events, with the redaction (at the erasure's number) applied to ``said`` where it happened."""
+    if redacted_at is None:
+        return events
+    return _redacting(events, redacted_at, fields, said)
+
+
+def _redacting(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...], said: dict) -> Iterator[Any]:
     for event in events:
         if redacted_at is not None and event.seq > redacted_at:
             _redact(said, fields)
@@ -202,7 +227,8 @@ def _compare_comment(row: Any, said: dict) -> str | None:
     if not said["exists"]:
         return "no event records its creation"
     for field in ("body", "visibility", "hidden"):
-        problem = _differs(field, getattr(row, field), said[field])
+        value = getattr(row, field)
+        problem = _differs(field, bool(value) if field == "hidden" and value is not None else value, said[field])
         if problem:
             return problem
     return None
@@ -232,7 +258,7 @@ def _merge(
     redacted: dict[int, int],
 ) -> tuple[str | None, int]:
     """Walk the table (by id) and the events (by subject, then sequence) side by side."""
-    groups = groupby(events, key=attrgetter("subject_id"))
+    groups = groupby(events, key=itemgetter(0))  # the subject's id
     row, group, count = next(rows, None), next(groups, None), 0
     while row is not None or group is not None:
         if group is None or (row is not None and row.id < group[0]):

@@ -13,13 +13,16 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import current_app, url_for
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale, gettext as _, ngettext
+from sqlalchemy import func, select
 
-from . import audit as trail, audit_deep, backup, config, create_app, demo as demo_data, queries, services
+from . import audit as trail, audit_deep, backup, config, create_app, demo as demo_data, documents, queries, services
 from .disclosure import Reader
 from .errors import ServiceError
+from .extensions import db
+from .models import AgendaItem, SteeringSession
 from .workflow import graph
 from .workflow.definition import WORKFLOW_ID, InvalidWorkflows, load_directory, load_file
 
@@ -257,6 +260,83 @@ def departments_list():
         click.echo(f"{department.slug}\t{department.name}\t{members}")
 
 
+# -- sessions of the steering round -----------------------------------------------
+
+
+@click.group(help="List the steering round's sessions and write their minutes (also as PDF).")
+def sessions():
+    pass
+
+
+def _meeting(session_id: int) -> SteeringSession:
+    meeting = db.session.get(SteeringSession, session_id)
+    if meeting is None:
+        raise click.ClickException(_("there is no session %(id)s", id=session_id))
+    return meeting
+
+
+@sessions.command("list")
+@click.option("--process", "slug", help="Only the sessions of this process (its slug).")
+@with_appcontext
+@user_errors
+def sessions_list(slug):
+    """List the sessions, the latest first: id, date (local time, as entered), status, process, title, agenda items
+    and, once closed, the chain head its minutes record; one session a line, tab-separated."""
+    statement = select(SteeringSession).order_by(SteeringSession.held_at.desc(), SteeringSession.id.desc())
+    if slug:
+        statement = statement.where(SteeringSession.process_id == services.find_process(slug).id)
+    items = dict(db.session.execute(select(AgendaItem.session_id, func.count()).group_by(AgendaItem.session_id)).all())
+    for meeting in db.session.scalars(statement):
+        click.echo(
+            f"{meeting.id}\t{meeting.held_at:%Y-%m-%d %H:%M}\t{meeting.status}\t{meeting.process.slug}\t"
+            f"{meeting.title}\t{items.get(meeting.id, 0)}\t{meeting.chain_head or '-'}"
+        )
+
+
+@sessions.command("minutes")
+@click.argument("session_id", type=int)
+@click.option(
+    "--pdf",
+    "pdf_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the closed session's minutes as a tagged PDF to this file (as the public reads them).",
+)
+@with_appcontext
+@user_errors
+def sessions_minutes(session_id, pdf_path):
+    """Print a session's minutes as text (agenda, decisions with their justifications, attendance,
+    notes, the chain head once closed), or with --pdf write the closed minutes' PDF."""
+    meeting = _meeting(session_id)
+    if pdf_path is not None:
+        if not meeting.closed:
+            raise click.ClickException(_("session %(id)s is not closed: its minutes are not final yet", id=meeting.id))
+        from .web.sessions import render_session  # the PDF is the session's own page, rendered for print
+
+        base = (current_app.config.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/") + "/"
+        with current_app.test_request_context("/", base_url=base, headers={"Accept-Language": cli_locale()}):
+            html = render_session(meeting, for_document=True)[0]
+            try:
+                pdf = documents.pdf_from_html(html, base, url_for("static", filename="", _external=True))
+            except documents.PdfUnavailable as error:
+                raise click.ClickException(str(error)) from None
+        pdf_path.write_bytes(pdf)
+        click.echo(f"{pdf_path}\t{len(pdf)} bytes")
+        return
+    click.echo(f"{meeting.title}\n{meeting.held_at:%Y-%m-%d %H:%M}\t{meeting.place}\t{meeting.status}")
+    if meeting.participants:
+        click.echo(meeting.participants)
+    for item in queries.session_items(meeting.id):
+        rec = item.recommendation
+        decided = item.result_state or "-"
+        click.echo(f"{item.position}\t{rec.process.slug}#{rec.number}\t{rec.title}\t{decided}")
+        if item.note:
+            click.echo("\t" + item.note.replace("\n", "\n\t"))
+    if meeting.notes:
+        click.echo(meeting.notes)
+    if meeting.chain_head:
+        click.echo(f"{meeting.chain_head}")
+
+
 # -- workflows -----------------------------------------------------------------
 
 
@@ -475,7 +555,7 @@ def demo(if_empty):
     demo_data.load(if_empty=if_empty)
 
 
-COMMANDS = (users, processes, departments, workflows, audit, counts, backup_command, restore_command, worker, demo)
+COMMANDS = (users, processes, departments, sessions, workflows, audit, counts, backup_command, restore_command, worker, demo)
 
 
 def register(group: click.Group) -> None:

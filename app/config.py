@@ -32,6 +32,7 @@ ENVIRONMENT = {
     # E-mail (docs/notifications.md)
     "RATSCHLAG_SMTP_URL": "SMTP_URL",
     "RATSCHLAG_MAIL_FROM": "MAIL_FROM",
+    "RATSCHLAG_MAIL_HTML": "MAIL_HTML",
     "RATSCHLAG_BASE_URL": "BASE_URL",
     "RATSCHLAG_REMINDER_DAYS": "REMINDER_DAYS",
     "RATSCHLAG_DIGEST_HOUR": "DIGEST_HOUR",
@@ -90,6 +91,7 @@ def defaults(instance: Path) -> dict:
         # into MAIL_DIR instead, so a demo shows what would have gone out.
         "SMTP_URL": "",
         "MAIL_FROM": "ratschlag@localhost",
+        "MAIL_HTML": False,  # True (or "true"): an HTML part beside the plain text, from the same text
         "BASE_URL": "",  # unset: e-mailed links point at http://127.0.0.1:5000; html_url follows the Host header
         "REMINDER_DAYS": 7,
         "DIGEST_HOUR": 7,  # in BABEL_DEFAULT_TIMEZONE

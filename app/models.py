@@ -792,3 +792,26 @@ class Submission(Model):
     process: Mapped[Process] = relationship()
     user: Mapped[User] = relationship()
     recommendation: Mapped[Recommendation | None] = relationship()
+
+
+class ChainCheck(Model):
+    """A verification of the whole audit chain, asked for on the administration page and run by
+    the worker (``ratschlag worker``), outside any web request: when it was asked for and by whom,
+    when it ran, and what it found (``audit.Verification``)."""
+
+    __tablename__ = "chain_checks"
+    audit_subject_type = "chain_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    events: Mapped[int | None] = mapped_column(Integer)  # how many events it checked
+    head_seq: Mapped[int | None] = mapped_column(Integer)
+    head_hash: Mapped[str | None] = mapped_column(String(64))
+    bad_seq: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    erased: Mapped[int | None] = mapped_column(Integer)
+    anchors: Mapped[int | None] = mapped_column(Integer)

@@ -211,6 +211,83 @@ def run_database(db: str, sizes: dict, repeat: int, only_transition: bool = Fals
     return results
 
 
+STEERING = [{"recommendations": 100, "waiting": 100, "statements_each": 5, "agenda": 20},
+            {"recommendations": 10_000, "waiting": 100, "statements_each": 5, "agenda": 20, "minutes": 100}]
+STEERING_SMOKE = [{"recommendations": 50, "waiting": 30, "statements_each": 2, "agenda": 5},
+                  {"recommendations": 200, "waiting": 30, "statements_each": 2, "agenda": 5, "minutes": 5}]
+
+
+def signed_in(server: Server, email: str, password: str):
+    """A GET as a signed-in person (the pages take a session cookie, not a token)."""
+    import re
+    from urllib.parse import urlencode
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = (response.getheader("Set-Cookie") or "").split(";")[0]
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    connection.request("POST", "/login", body=urlencode({"csrf_token": token, "email": email, "password": password}),
+                       headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = connection.getresponse()
+    response.read()
+    cookie = (response.getheader("Set-Cookie") or cookie).split(";")[0]
+    connection.close()
+
+    def get(path: str):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", path, headers={"Cookie": cookie})
+        answer = conn.getresponse()
+        data = answer.read()
+        conn.close()
+        assert answer.status == 200, (path, answer.status)
+        return answer.status, answer.getheader("X-Queries"), data
+    return get
+
+
+def run_steering(db: str, repeat: int, smoke: bool) -> dict:
+    """The steering queue (``/steering``) and an open session's agenda page at two sizes, the same
+    100 recommendations waiting in both: what grows is everything else (recommendations decided
+    before, 5 statements each). Both sizes are served at once and take turns, so the machine's moods
+    weigh on both alike. Then the minutes PDF of a closed session of 100 decided items."""
+    results: dict = {"database": None, "scenarios": {}}
+    s = results["scenarios"]
+    servers, actions, pdfs = [], {}, []
+    with tempfile.TemporaryDirectory() as instance:
+        Path(instance, "config.py").write_text("RATELIMIT_ENABLED = False\n")
+        try:
+            for size in (STEERING_SMOKE if smoke else STEERING):
+                count = size["recommendations"]
+                statements = count * size["statements_each"]
+                env = prepared(db, instance, f"steering_{count}")
+                results["database"] = database_version(env)
+                out = subprocess.run([str(BIN / "python"), str(REPO / "bench" / "seed.py"), "steering", json.dumps(size)],
+                                     env=env, cwd=REPO, capture_output=True, text=True, check=True)
+                seed = json.loads(out.stdout.strip().splitlines()[-1])
+                server = Server(env, workers=2)
+                servers.append(server)
+                get = signed_in(server, seed["email"], seed["password"])
+                actions[f"steering queue, {count} recs, {statements} statements"] = lambda n, get=get: get("/steering")
+                actions[f"agenda page, {count} recs, {statements} statements"] = (
+                    lambda n, get=get, sid=seed["agenda"]: get(f"/sessions/{sid}"))
+                if seed.get("minutes"):
+                    pdfs.append((size["minutes"], get, seed["minutes"]))
+            s.update(interleaved(repeat, actions))
+            for items, get, session_id in pdfs:
+                runs = []
+                for _ in range(1 if smoke else 5):
+                    started = time.perf_counter()
+                    _status, _q, data = get(f"/sessions/{session_id}/minutes.pdf")
+                    runs.append((time.perf_counter() - started) * 1000)
+                    assert data.startswith(b"%PDF")
+                s[f"minutes PDF, {items} items"] = summary(runs)
+        finally:
+            for server in servers:
+                server.stop()
+    return results
+
+
 def run_peer(repeat: int) -> dict:
     """OpenSlides 3.3's set_state, driven by the peer's own script, on the same machine."""
     if not Path("/tmp/os-venv/bin/openslides").exists():
@@ -286,13 +363,16 @@ def main() -> int:
     parser.add_argument("--peer", action="store_true", help="also run OpenSlides 3.3 (../shared/peers/openslides)")
     parser.add_argument("--repeat", type=int, default=100, help="requests per scenario")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, nothing recorded")
-    parser.add_argument("--only", choices=["all", "transition"], default="all",
-                        help="transition: only the transition and the floor (a few minutes), recorded as such")
+    parser.add_argument("--only", choices=["all", "transition", "steering"], default="all",
+                        help="transition: only the transition and the floor (a few minutes), recorded as such; "
+                             "steering: only the steering queue, the agenda and the minutes PDF (issue 14)")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeat = 10 if args.smoke else args.repeat
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     load_before = os.getloadavg()[0]
+    if args.only == "steering":
+        return record_steering({db: run_steering(db, repeat, args.smoke) for db in databases}, args.smoke, load_before, repeat)
     results = {db: run_database(db, sizes, repeat, args.only == "transition") for db in databases}
     peer = run_peer(200) if args.peer else None
     output = table(results, peer)
@@ -321,6 +401,43 @@ def main() -> int:
                  f"![p50 latency against the number of recommendations and comments](results/{name}.svg)\n\n"
                  "Targets (issue 6):\n\n" + "\n".join(verdicts) + "\n")
         results_file.write_text(head.rstrip() + "\n\n" + entry + ("\n## " + rest if rest else ""), encoding="utf-8")
+    return 0
+
+
+def steering_targets(results: dict) -> list[str]:
+    lines = []
+    for db, r in results.items():
+        s = r["scenarios"]
+        for surface in ("steering queue", "agenda page"):
+            found = sorted((int(name.split(", ")[1].split()[0]), v) for name, v in s.items() if name.startswith(surface))
+            (small, low), (big, high) = found[0], found[-1]
+            ratio = high["p50"] / low["p50"]
+            lines.append(f"- {'met' if ratio <= 1.5 else '**missed**'}: {db}: {surface} at {big:,} recommendations at most "
+                         f"1.5 × at {small:,} ({high['p50']} ms vs {low['p50']} ms: {ratio:.2f}×)")
+        for name, v in s.items():
+            if name.startswith("minutes PDF"):
+                lines.append(f"- {'met' if v['p50'] < 2000 else '**missed**'}: {db}: {name} under 2 s "
+                             f"(median {v['p50'] / 1000:.2f} s of {v['n']})")
+    return lines
+
+
+def record_steering(results: dict, smoke: bool, load_before: float, repeat: int) -> int:
+    output, verdicts = table(results, None), steering_targets(results)
+    print(output)
+    print("\n".join(verdicts))
+    if smoke:
+        return 0
+    versions = "; ".join(f"{db}: {r['database']}" for db, r in results.items())
+    results_file = REPO / "bench" / "RESULTS.md"
+    previous = results_file.read_text(encoding="utf-8")
+    head, _, rest = previous.partition("\n## ")
+    entry = (f"## Benchmarks (steering round only) — {machine()}\n\n{versions}; `bench/bench.py --only steering`: gunicorn "
+             f"with 2 sync workers, one signed-in administrator's client on the same machine, the two sizes' pages taking "
+             f"turns in {ROUNDS} rounds ({repeat} requests each); the same 100 recommendations wait in the steering round at both sizes (20 of them "
+             f"on the open session's agenda), the rest were decided before and each has 5 statements; the minutes PDF "
+             f"five times. Load average {load_before:.1f} when the run began, {os.getloadavg()[0]:.1f} when it ended."
+             f"\n\n{output}\n\nTargets (issue 14):\n\n" + "\n".join(verdicts) + "\n")
+    results_file.write_text(head.rstrip() + "\n\n" + entry + ("\n## " + rest if rest else ""), encoding="utf-8")
     return 0
 
 

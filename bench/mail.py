@@ -175,14 +175,18 @@ def main() -> None:
     mails, recommendations = (50, 1000) if args.smoke else (10_000, 100_000)
     mails = args.mails or mails
     rows = []
+    load_before = os.getloadavg()[0]
     for kind in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
         rows.extend(run(kind, mails, recommendations))
+    load_after = os.getloadavg()[0]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
     header = (f"## Mail worker and reminders — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, "
-              f"{os.cpu_count()} cores, {versions()}\n\n"
+              f"{os.cpu_count()} cores (shared), {versions()}, {platform.node()}, "
+              f"load average {load_before:.1f} when the run began, {load_after:.1f} when it ended\n\n"
               "`ratschlag worker --once` against an aiosmtpd sink on the same machine: two processes started "
               "together on PostgreSQL, one on SQLite (one worker at a time there); per second from the first mail "
-              "received to the last. The reminder pass called in-process.\n\n"
+              "received to the last. Mails are claimed, sent over one connection and recorded in batches of 100. "
+              "The reminder pass called in-process.\n\n"
               "| scenario | database | seconds | per second | target | judged | notes |\n| --- | --- | --- | --- | --- | --- | --- |\n")
     table = header + "".join("| " + " | ".join(str(cell) for cell in row) + " |\n" for row in rows)
     print(table)

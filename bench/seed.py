@@ -143,11 +143,83 @@ def explained(count: int) -> None:
         db.session.commit()
 
 
+def steering(sizes: dict) -> dict:
+    """The steering round at a size: ``recommendations`` in one process, ``waiting`` of them in the
+    steering round (the rest decided), five statements each from ten departments, an open session
+    with ``agenda`` items and, with ``minutes``, a closed session of that many decided items. People
+    and sessions go through the services; volume is bulk-loaded. Prints the administrator's login
+    and the sessions' ids."""
+    from app.models import Department, Statement
+
+    admin, _ = services.create_user("steering@bench.example", "Steering Admin", password="Rathaus-Platz-4711-Akte")
+    member, _ = services.create_user("member@bench.example", "Bench Member", password="Linden-Ufer-0815-Bank")
+    process = services.create_process("steer", "Steuerungsrunde", "citizen-recommendation")
+    services.grant_role(process, admin, "administrator")
+    services.grant_role(process, admin, "moderator")  # moves the minutes' items into the steering round
+    services.grant_role(process, member, "member")
+    departments = [services.create_department(f"amt-{n}", f"Fachamt {n}") for n in range(10)]
+    count, waiting = sizes["recommendations"], sizes["waiting"]
+    body = "Ein Text. " * 30
+    body_html = markdown.render(body)
+    now = utcnow()
+    for start in range(0, count, BATCH):
+        rows = [{"process_id": process.id, "number": n + 1, "title": f"Empfehlung {n + 1}", "body": body,
+                 "body_html": body_html, "state": "steering_review" if n < waiting else ("adopted", "rejected")[n % 2],
+                 "version": 1, "state_entered_at": now, "due_at": now + timedelta(days=30 + n % 60) if n < waiting else None,
+                 "created_at": now, "updated_at": now} for n in range(start, min(count, start + BATCH))]
+        db.session.execute(insert(Recommendation), rows)
+        ids = db.session.execute(text("SELECT id FROM recommendations WHERE process_id = :p AND number > :a AND number <= :b"),
+                                 {"p": process.id, "a": start, "b": start + BATCH}).scalars().all()
+        db.session.execute(insert(RecommendationAuthor), [{"recommendation_id": i, "user_id": member.id, "position": 0} for i in ids])
+        db.session.execute(insert(Statement), [
+            {"recommendation_id": i, "department_id": departments[(i + k) % 10].id, "question": "Machbar?",
+             "status": "answered", "requested_by_id": admin.id, "requested_at": now, "body": "Ja, im Haushalt 2027.",
+             "body_html": "<p>Ja, im Haushalt 2027.</p>", "visibility": "public", "answered_by_id": admin.id,
+             "answered_at": now} for i in ids for k in range(sizes["statements_each"])])
+        db.session.commit()
+    waiting_ids = db.session.execute(text("SELECT id FROM recommendations WHERE process_id = :p AND state = 'steering_review' "
+                                          "ORDER BY number"), {"p": process.id}).scalars().all()
+    agenda = services.create_session(process.id, admin, "Offene Sitzung", "2026-06-01T18:00")
+    for rec_id in waiting_ids[: sizes["agenda"]]:
+        services.add_to_agenda(agenda.id, admin, rec_id)
+    minutes = None
+    if sizes.get("minutes"):
+        decided = [services.create_recommendation(process.id, member, f"Zur Sitzung {n}", "Ein **Text**. " * 20)
+                   for n in range(sizes["minutes"])]
+        for rec in decided:
+            rec = fire(rec.id, "submit", member, None, rec.version)
+        db.session.commit()
+        ids = [rec.id for rec in decided]
+        for rec_id in ids:
+            for _ in range(2):
+                version = db.session.get(Recommendation, rec_id, populate_existing=True).version
+                state = db.session.get(Recommendation, rec_id).state
+                trigger = {"submitted": "start_moderation", "in_moderation": "forward"}.get(state)
+                if trigger:
+                    fire(rec_id, trigger, admin, None, version)
+        meeting = services.create_session(process.id, admin, "Sitzung mit Protokoll", "2026-05-01T18:00",
+                                          place="Rathaus", participants="Steering Admin, Bench Member")
+        for rec_id in ids:
+            services.add_to_agenda(meeting.id, admin, rec_id)
+        for n, rec_id in enumerate(ids):
+            version = db.session.get(Recommendation, rec_id, populate_existing=True).version
+            services.decide(meeting.id, admin, rec_id, ("adopt", "reject")[n % 2], f"Begründung {n}: " + "weil. " * 20, version)
+        services.close_session(meeting.id, admin, notes="Nächste Sitzung im Juli.")
+        minutes = meeting.id
+    dialect = db.engine.dialect.name
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE" if dialect == "sqlite" else "VACUUM ANALYZE")
+    return {"email": admin.email, "password": "Rathaus-Platz-4711-Akte", "agenda": agenda.id, "minutes": minutes}
+
+
 if __name__ == "__main__":
     app = create_app()
     with app.app_context():
         if sys.argv[1] == "main":
             print(json.dumps(main(json.loads(sys.argv[2]))))
+        elif sys.argv[1] == "steering":
+            print(json.dumps(steering(json.loads(sys.argv[2]))))
         elif sys.argv[1] == "explained":
             explained(int(sys.argv[2]))
         else:

@@ -10,11 +10,14 @@ is not sent.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
-from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime
+from html import escape
+from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, ngettext
@@ -34,7 +37,51 @@ from .text import describe, one_line
 #: The standard policy, but a long URL in a header stays one literal line (up to SMTP's 998
 #: characters) instead of being RFC 2047-encoded: ``List-Unsubscribe`` must stay readable to
 #: the mail programs that offer one-click unsubscribe.
-MAIL_POLICY = policy.default.clone(max_line_length=998)
+#: Headers are parsed by a registry that remembers what it parsed: the standard one builds a new
+#: class and parses the value for every header of every mail, which was half the cost of composing.
+#: Header objects are immutable, so mails can share them (as copies of a message do anyway).
+
+
+class _SharedHeaders(HeaderRegistry):
+    def __init__(self, size: int = 4096):
+        super().__init__()
+        self._classes: dict[str, type] = {}
+        self._parsed: dict[tuple[str, str], Any] = {}
+        self._size = size
+
+    def __getitem__(self, name):
+        key = name.lower()
+        if key not in self._classes:
+            self._classes[key] = super().__getitem__(name)
+        return self._classes[key]
+
+    def __call__(self, name, value):
+        if type(value) is not str:  # an Address, say: not hashable, parsed as it comes
+            return self[name](name, value)
+        key = (name, value)
+        found = self._parsed.get(key)
+        if found is None:
+            if len(self._parsed) >= self._size:
+                self._parsed.clear()
+            found = self._parsed[key] = self[name](name, value)
+        return found
+
+
+class _MailPolicy(EmailPolicy):
+    """Folds each distinct header once (the same sender, link headers and subjects recur in a batch)."""
+
+    def fold_binary(self, name, value):
+        key = (name, str(value), self.utf8, self.max_line_length, self.linesep, self.cte_type)
+        found = _FOLDED.get(key)
+        if found is None:
+            if len(_FOLDED) >= 4096:
+                _FOLDED.clear()
+            found = _FOLDED[key] = super().fold_binary(name, value)
+        return found
+
+
+_FOLDED: dict[tuple, bytes] = {}
+MAIL_POLICY = _MailPolicy(max_line_length=998, header_factory=_SharedHeaders())
 
 
 def base_url() -> str:
@@ -91,6 +138,47 @@ def compose_many(mail_ids: list[int]) -> list[tuple[Mail, EmailMessage | None]]:
     return [(mail, compose(mail, notes.get(mail.id, []), known)) for mail in mails]
 
 
+def _header(known: dict, field: str, name: str, email: str):
+    """The parsed address header for ``name <email>``, once per batch (``known``)."""
+    key = ("address", field, name, email)
+    if key not in known:
+        known[key] = MAIL_POLICY.header_factory(field, _address(name, email))
+    return known[key]
+
+
+def html_wanted() -> bool:
+    return str(current_app.config.get("MAIL_HTML") or "").lower() in ("1", "true", "yes", "on")
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _html_line(line: str) -> str:
+    """One line of the text, escaped, its web addresses made links."""
+    parts, last = [], 0
+    for found in _URL.finditer(line):
+        url = found.group(0)
+        parts.append(escape(line[last : found.start()]))
+        parts.append(f'<a href="{escape(url)}">{escape(url)}</a>')
+        last = found.end()
+    parts.append(escape(line[last:]))
+    return "".join(parts)
+
+
+def as_html(text: str, subject: str, language: str) -> str:
+    """The HTML part: the same text, escaped, paragraph by paragraph, with its links clickable. No
+    markup comes from anything but this function, so a title or name cannot add any."""
+    paragraphs = [
+        "<p>" + "<br>\n".join(_html_line(line) for line in block.split("\n")) + "</p>"
+        for block in text.split("\n\n")
+        if block.strip()
+    ]
+    return (
+        f'<!DOCTYPE html>\n<html lang="{escape(language)}">\n<head><meta charset="utf-8">'
+        f"<title>{escape(one_line(subject, 180))}</title></head>\n<body>\n" + "\n".join(paragraphs) + "\n</body>\n</html>\n"
+    )
+
+
 def _address(name: str, email: str) -> Address:
     local, _at, domain = email.rpartition("@")
     return Address(display_name=one_line(name, 100), username=local, domain=domain)
@@ -122,21 +210,31 @@ def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | N
                 return None
             subject, body = _notification_mail(mail, notes, language, base, resident=user.resident)
             scope = "digest" if mail.kind == "digest" else mail.kind
-        unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(user.id, scope)}"
+        token_key = ("unsubscribe", user.id, scope)
+        if known is None or token_key not in known:
+            token = unsubscribe_token(user.id, scope)
+            if known is not None:
+                known[token_key] = token
+        else:
+            token = known[token_key]
+        unsubscribe = f"{base}/unsubscribe/{token}"
         body += "\n\n-- \n"
         if not user.resident:  # a resident cannot sign in to a settings page
             body += _("Your e-mail settings: %(url)s", url=f"{base}/notifications/settings") + "\n"
         body += _("Stop these e-mails: %(url)s", url=unsubscribe) + "\n"
+    known = {} if known is None else known
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = one_line(subject, 180)
-    message["From"] = _address("Ratschlag", current_app.config["MAIL_FROM"])
-    message["To"] = _address(user.name, user.email)
+    message["From"] = _header(known, "From", "Ratschlag", current_app.config["MAIL_FROM"])
+    message["To"] = _header(known, "To", user.name, user.email)
     message["Date"] = format_datetime((mail.created_at or utcnow()).replace(tzinfo=UTC))
     message["Message-ID"] = mail.message_id
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body, subtype="plain", charset="utf-8")
+    if html_wanted():
+        message.add_alternative(as_html(body, subject, language), subtype="html", charset="utf-8")
     message["Content-Language"] = language  # after set_content, which clears the Content- headers
     return message
 

@@ -1,14 +1,19 @@
 """``ratschlag worker``: claim due mails, send them, record the outcome; run the deadline and digest passes.
 
-Delivery is at-least-once and, in normal operation, exactly once: a mail is claimed (marked
-``sending`` with a lease) in one transaction, sent, and marked ``sent`` in the next. A worker
-killed between the two leaves only the mail it was sending; when the lease ends another worker
-sends it again, with the same ``Message-ID``, so the receiving side can tell it is the same mail.
+Delivery is at-least-once and, in normal operation, exactly once. The worker works in batches of
+``BATCH`` mails, three transactions per batch: it claims them (marked ``sending`` with a lease; on
+PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several workers take different mails), composes them,
+sends them over one SMTP connection, and records every outcome in one transaction. A worker killed
+mid-batch has recorded nothing of that batch: when the lease ends another worker sends the whole
+batch again, with the same ``Message-IDs``, so the receiving side can tell it is the same mail.
+What can go out twice is therefore the batch in flight (at most ``BATCH`` mails), the price of
+sending hundreds of mails a second instead of dozens.
 
 Faults: a server that cannot be reached, or answers 4xx, leaves the mail queued for a later attempt
-(backoff doubling from ``MAIL_RETRY_SECONDS`` up to six hours; nothing is ever dropped), and the
-worker stops sending until the next round. A 5xx refusal marks that mail ``failed`` (superusers see
-it on the outbox page) and the worker goes on with the next.
+(backoff doubling from ``MAIL_RETRY_SECONDS`` up to six hours; nothing is ever dropped); when the
+server is down the rest of the batch is given back untried and the worker stops sending until the
+next round. A 5xx refusal marks that mail ``failed`` (superusers see it on the outbox page) and the
+worker goes on with the next.
 
 Without ``SMTP_URL`` nothing is sent: each mail is written as an ``.eml`` file into ``MAIL_DIR``.
 """
@@ -22,22 +27,25 @@ import ssl
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
 from ..extensions import db
-from ..models import Mail, utcnow
-from ..services import intake, notifications
+from ..models import utcnow
+from ..services import chain_checks, intake, notifications
 from ..transactions import is_postgresql, sqlite_lock_file
 from .mail import compose_many
 
 MAX_BACKOFF = timedelta(hours=6)
 PASS_INTERVAL = 60  # seconds between deadline and digest passes of a long-running worker
+BATCH = 100  # mails claimed, sent over one connection and recorded together
+LEASE_SECONDS = 300  # a claimed mail's lease; a batch stops sending after half of it
 
 
 class TemporaryFailure(Exception):
@@ -58,7 +66,7 @@ class FileTransport:
     def __init__(self, folder: str):
         self.folder = Path(folder)
 
-    def send(self, message: EmailMessage, mail: Mail) -> None:
+    def send(self, message: EmailMessage, mail) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{mail.id:08d}-{mail.kind}.eml"
         temporary = target.with_suffix(".tmp")
@@ -100,7 +108,7 @@ class SmtpTransport:
             connection.login(self.user, self.password)
         return connection
 
-    def send(self, message: EmailMessage, mail: Mail) -> None:
+    def send(self, message: EmailMessage, mail=None) -> None:
         try:
             if self.connection is None:
                 self.connection = self._connect()
@@ -156,56 +164,88 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=first * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _send(sender, mail: Mail, message: EmailMessage | None, attempts: int) -> str:
-    """Send one claimed mail and record the outcome at once; returns the new status. Raises
-    ``TemporaryFailure`` (after recording it) when the server is down, so the caller pauses."""
-    if message is None:
-        notifications.finish_mail(mail.id, "skipped")
-        return "skipped"
-    try:
-        sender.send(message, mail)
-    except PermanentFailure as error:
-        notifications.finish_mail(mail.id, "failed", str(error))
-        return "failed"
-    except TemporaryFailure as error:
-        notifications.finish_mail(mail.id, "pending", str(error), utcnow() + backoff(attempts))
-        if error.down:
-            raise
-        return "pending"
-    notifications.finish_mail(mail.id, "sent")
-    return "sent"
+class Sending(NamedTuple):
+    """A claimed mail on its way: what the transports and the record need, read before the batch
+    leaves the database (no ORM object is touched while the mails travel)."""
+
+    id: int
+    kind: str
+    attempts: int
+
+
+def send_batch(sender, composed: list[tuple[Sending, EmailMessage | None]], lease_seconds: float) -> tuple[dict, bool]:
+    """Send a claimed batch over the transport's one connection and record every outcome in one
+    transaction at the end; returns the counts and whether the server is down.
+
+    Stops early, giving back what it has not tried (queued again, the attempt not counted), when the
+    server is down or half the lease has passed (so no other worker can take a mail of this batch
+    while this one still sends it)."""
+    counts: dict[str, int] = {}
+    outcomes: list[tuple[int, str, str | None, datetime | None]] = []
+    untried: list[int] = []
+    retry_at: datetime | None = None
+    down = False
+    started = time.monotonic()
+    for index, (mail, message) in enumerate(composed):
+        if index and time.monotonic() - started > lease_seconds / 2:
+            untried = [later.id for later, _message in composed[index:]]
+            retry_at = utcnow()
+            break
+        if message is None:
+            outcomes.append((mail.id, "skipped", None, None))
+            continue
+        try:
+            sender.send(message, mail)
+        except PermanentFailure as error:
+            outcomes.append((mail.id, "failed", str(error), None))
+        except TemporaryFailure as error:
+            outcomes.append((mail.id, "pending", str(error), utcnow() + backoff(mail.attempts)))
+            if error.down:
+                down = True
+                untried = [later.id for later, _message in composed[index + 1 :]]
+                retry_at = utcnow() + backoff(mail.attempts)
+                break
+        else:
+            outcomes.append((mail.id, "sent", None, None))
+    notifications.finish_mails(outcomes, untried, retry_at)
+    for _id, status, _error, _retry in outcomes:
+        counts[status] = counts.get(status, 0) + 1
+    return counts, down
 
 
 def deliver(mail_id: int, sender) -> str:
     """Send one claimed mail (``drain`` does this for a batch)."""
     [(mail, message)] = compose_many([mail_id])
-    attempts = mail.attempts
+    sending = Sending(mail.id, mail.kind, mail.attempts)
     db.session.rollback()
-    return _send(sender, mail, message, attempts)
+    counts, _down = send_batch(sender, [(sending, message)], LEASE_SECONDS)
+    [status] = counts
+    return status
 
 
-def drain(sender, limit: int | None = None, batch: int = 50) -> dict[str, int]:
+def drain(sender, limit: int | None = None, batch: int = BATCH) -> dict[str, int]:
     """Send what is due now, until nothing is left (or the server is down); counts per outcome.
 
-    Mails are claimed and composed in batches, but each is recorded as sent the moment the server
-    took it: a worker killed mid-batch resends only the mail in flight (the rest of its batch was
-    never sent and goes out once, when the lease ends)."""
+    Each batch is three transactions whatever its size: claim up to ``batch`` mails (on PostgreSQL
+    ``FOR UPDATE SKIP LOCKED``, so workers take different ones), compose them (reads only), send
+    them over one SMTP connection, and record all outcomes at once. The trade-off: a worker killed
+    mid-batch has recorded nothing of that batch, so when the lease ends the mails it had already
+    sent go out again (same ``Message-ID``): what is "in flight" is the batch, at most ``batch``
+    mails. Every mail still goes out at least once, and in normal operation exactly once."""
     counts: dict[str, int] = {}
     notifications.route_pass()
     while limit is None or sum(counts.values()) < limit:
-        claimed = notifications.claim_mails(batch if limit is None else min(batch, limit - sum(counts.values())))
+        size = batch if limit is None else min(batch, limit - sum(counts.values()))
+        claimed = notifications.claim_mails(size, lease_seconds=LEASE_SECONDS)
         if not claimed:
             break
-        composed = [(mail, message, mail.attempts) for mail, message in compose_many(claimed)]
+        composed = [(Sending(mail.id, mail.kind, mail.attempts), message) for mail, message in compose_many(claimed)]
         db.session.rollback()  # no read transaction stays open while the mails travel
-        for index, (mail, message, attempts) in enumerate(composed):
-            try:
-                status = _send(sender, mail, message, attempts)
-            except TemporaryFailure:
-                counts["pending"] = counts.get("pending", 0) + 1
-                notifications.release_mails([m.id for m, _msg, _a in composed[index + 1 :]], utcnow() + backoff(attempts))
-                return counts
-            counts[status] = counts.get(status, 0) + 1
+        done, down = send_batch(sender, composed, LEASE_SECONDS)
+        for status, count in done.items():
+            counts[status] = counts.get(status, 0) + count
+        if down:
+            break
     return counts
 
 
@@ -240,7 +280,8 @@ def single_sqlite_worker(wait_seconds: float = 0) -> Iterator[None]:
 
 
 def run_once() -> dict[str, int]:
-    """``ratschlag worker --once``: the passes, then everything due now."""
+    """``ratschlag worker --once``: the passes, then everything due now, then a check of the audit
+    chain if one was asked for."""
     with single_sqlite_worker(wait_seconds=60):
         housekeeping: dict[str, int] = {}
         reminders, digests = passes(housekeeping)
@@ -249,6 +290,9 @@ def run_once() -> dict[str, int]:
             counts = drain(sender)
         finally:
             sender.close()
+        checked = chain_checks.run_waiting()
+    if checked is not None:
+        counts["chain_checked"] = 1
     return {"reminders": reminders, "digests": digests, **housekeeping, **counts}
 
 
@@ -273,6 +317,9 @@ def run_forever(idle_seconds: float = 2.0, log=print) -> None:
                 counts = drain(sender, limit=500)
                 if counts:
                     log(" ".join(f"{status}={count}" for status, count in sorted(counts.items())))
+                checked = chain_checks.run_waiting()  # a check of the audit chain asked for on the admin page
+                if checked is not None:
+                    log(f"audit chain checked: {'ok' if checked.ok else 'bad'}, {checked.events} events")
                 if not counts or counts.get("pending"):
                     sender.close()
                     for _tick in range(int(idle_seconds * 10)):

@@ -6,7 +6,7 @@ only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` 
 ``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
 they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
 ``follow_ups`` (reports on the implementation of adopted recommendations), ``notifications`` (who is told what,
-follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets), ``erasure`` (erasing a person), ``intake`` (public submissions by residents without an account); ``validation`` holds what they
+follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets), ``erasure`` (erasing a person), ``intake`` (public submissions by residents without an account), ``chain_checks`` (checks of the audit chain the worker runs); ``validation`` holds what they
 all check the same way. Each function that changes something runs in one write transaction
 (``app.transactions.write_transaction``), checks the actor's permissions, changes the models and
 appends exactly one audit event; anything that fails rolls all of it back. A call that changes
@@ -19,7 +19,7 @@ The names below are the package's public face, so that the ways in (web, API, CL
 ``services.create_comment(...)`` without knowing which module holds it.
 """
 
-from . import counts, intake
+from . import chain_checks, counts, intake
 from .accounts import (
     Caller,
     change_password,
@@ -84,6 +84,7 @@ from .throttle import password_attempt, sign_in_attempt
 
 __all__ = [
     "Caller",
+    "chain_checks",
     "counts",
     "intake",
     "add_author",

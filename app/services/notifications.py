@@ -702,12 +702,51 @@ def release_mails(mail_ids: list[int], retry_at: datetime) -> None:
 
 
 def finish_mail(mail_id: int, status: str, error: str | None = None, retry_at: datetime | None = None) -> None:
-    """Record what became of a mail: ``sent``, ``failed`` (refused for good), ``skipped`` (nothing
-    left its recipient may see), or ``pending`` again with the time of the next attempt."""
-    values: dict[str, Any] = {"status": status, "locked_until": None, "last_error": (error or None) and error[:2000]}
-    if status == "sent":
-        values["sent_at"] = utcnow()
-    if status == "pending":
-        values["next_attempt_at"] = retry_at or utcnow()
+    """Record what became of one mail (``finish_mails`` for one)."""
+    finish_mails([(mail_id, status, error, retry_at)])
+
+
+def finish_mails(
+    outcomes: list[tuple[int, str, str | None, datetime | None]],
+    untried: list[int] | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record what became of a batch of mails, in one transaction: each ``(id, status, error,
+    retry_at)`` is ``sent``, ``failed`` (refused for good), ``skipped`` (nothing left its recipient
+    may see), or ``pending`` again with the time of its next attempt; the ``untried`` ones are given
+    back as ``release_mails`` does."""
+    now = utcnow()
+    rows = [
+        {
+            "mail_id": mail_id,
+            "new_status": status,
+            "new_error": (error or None) and error[:2000],
+            "new_sent_at": now if status == "sent" else None,
+            "new_next": (retry_at or now) if status == "pending" else None,
+        }
+        for mail_id, status, error, retry_at in outcomes
+    ]
+    if not rows and not untried:
+        return
     with write_transaction() as session:
-        session.execute(update(Mail).where(Mail.id == mail_id).values(**values))
+        if rows:
+            session.execute(
+                update(_MAILS)
+                .where(_MAILS.c.id == bindparam("mail_id"))
+                .values(
+                    status=bindparam("new_status"),
+                    locked_until=None,
+                    last_error=bindparam("new_error"),
+                    sent_at=func.coalesce(bindparam("new_sent_at", type_=_MAILS.c.sent_at.type), _MAILS.c.sent_at),
+                    next_attempt_at=func.coalesce(
+                        bindparam("new_next", type_=_MAILS.c.next_attempt_at.type), _MAILS.c.next_attempt_at
+                    ),
+                ),
+                rows,
+            )
+        if untried:
+            session.execute(
+                update(Mail)
+                .where(Mail.id.in_(untried), Mail.status == "sending")
+                .values(status="pending", locked_until=None, next_attempt_at=retry_at or now, attempts=Mail.attempts - 1)
+            )

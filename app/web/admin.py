@@ -306,7 +306,24 @@ def when(at: str) -> datetime:
     return datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@bp.get("/admin/audit/verify")
+@bp.route("/admin/audit/verify", methods=["GET", "POST"])
 @superuser_only
 def admin_audit_verify():
-    return render_template("admin/verify.html", result=audit.verify())
+    """The latest check of the whole chain, with its time, and a button that asks the worker for a
+    new one: the check itself runs in ``ratschlag worker``, never inside this request."""
+    form = ButtonForm()
+    if request.method == "POST":
+        if not form.validate():
+            abort(400)
+        _check, new = services.chain_checks.request_check(current_user)
+        flash(
+            _("The check was requested; the worker runs it shortly.") if new else _("A check is already waiting for the worker."),
+            "success",
+        )
+        return redirect(url_for("web.admin_audit_verify"))
+    return render_template(
+        "admin/verify.html",
+        result=services.chain_checks.latest(),
+        waiting=services.chain_checks.waiting(),
+        form=form,
+    )

@@ -353,3 +353,90 @@ def test_on_sqlite_a_second_worker_is_refused(app, database):
                 pass
     with worker.single_sqlite_worker():  # free again once the first is done
         pass
+
+
+def test_a_worker_killed_mid_batch_resends_only_that_batch(world, inbox, work, monkeypatch):
+    """The trade-off of recording per batch (app/notify/worker.py): what is in flight is the batch."""
+    for n in range(5):
+        rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
+        services.fire(rec.id, "submit", world.author, None, rec.version)
+    notifications.route_pass()
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*_args, **_kwargs):
+        raise Killed
+
+    # a worker takes a batch of three, sends it, and is killed before it records anything
+    with monkeypatch.context() as patched:
+        patched.setattr(notifications, "finish_mails", killed)
+        sender = worker.transport()
+        with pytest.raises(Killed):
+            worker.drain(sender, batch=3, limit=3)
+        sender.close()
+    db.session.rollback()
+    assert len(inbox.received) == 3
+    assert db.session.scalar(sa.select(sa.func.count()).where(Mail.status == "sending")) == 3
+    assert work()["sent"] == 2  # the rest go out at once; the killed batch waits for its lease
+    later = utcnow() + timedelta(minutes=10)
+    monkeypatch.setattr(notifications, "utcnow", lambda: later)
+    assert work()["sent"] == 3
+    ids = [r.message["Message-ID"] for r in inbox.received]
+    assert len(ids) == 8 and len(set(ids)) == 5  # every mail arrived; only the killed batch came twice
+    assert work() == {"reminders": 0, "digests": 0}
+
+
+def test_a_batch_records_each_outcome_and_a_server_going_down_gives_the_rest_back(world, smtp, inbox, app):
+    inbox.refuse[world.coauthor.email] = "550 5.1.1 no such mailbox"
+    rec = services.create_recommendation(world.process.id, world.author, "A", "B")
+    services.add_author(rec.id, world.author, world.coauthor)
+    services.fire(rec.id, "submit", world.author, None, rec.version)  # mails the co-author and the moderator
+    for n in range(3):
+        rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
+        services.fire(rec.id, "submit", world.author, None, rec.version)
+    notifications.route_pass()
+    sender = worker.transport()
+    sent_so_far = []
+    real_send = sender.send
+
+    def send_then_fall_over(message, mail):
+        if len(sent_so_far) == 3:
+            smtp.stop()
+        sent_so_far.append(mail.id)
+        return real_send(message, mail)
+
+    sender.send = send_then_fall_over
+    counts = worker.drain(sender, batch=10)
+    sender.close()
+    db.session.rollback()
+    # the first three were tried (one refused for good), the fourth met a server that was gone,
+    # the last was given back untried: its attempt does not count
+    assert counts == {"sent": 2, "failed": 1, "pending": 1}
+    rows = db.session.execute(sa.select(Mail.status, Mail.attempts).order_by(Mail.id)).all()
+    assert sorted(rows) == sorted([("sent", 1), ("sent", 1), ("failed", 1), ("pending", 1), ("pending", 0)])
+    assert db.session.scalar(sa.select(Mail.last_error).where(Mail.status == "failed")).startswith("recipient refused")
+
+
+def test_the_html_part_is_the_same_text_escaped_and_optional(world, make_user, inbox, work, app):
+    rec = services.create_recommendation(world.process.id, world.author, "Tags <b>bold</b> & \"quotes\"", "B")
+    services.fire(rec.id, "submit", world.author, None, rec.version)
+    work()
+    [plain_only] = inbox.to(world.moderator.email)
+    assert not plain_only.message.is_multipart() and plain_only.message.get_content_type() == "text/plain"
+    inbox.clear()
+
+    app.config["MAIL_HTML"] = "true"
+    rec = services.create_recommendation(world.process.id, world.author, "<script>alert(1)</script> & more", "B")
+    services.fire(rec.id, "submit", world.author, None, rec.version)
+    work()
+    [received] = inbox.to(world.moderator.email)
+    assert received.message.get_content_type() == "multipart/alternative"
+    plain = received.message.get_body(("plain",)).get_content()
+    html = received.message.get_body(("html",)).get_content()
+    assert "<script>alert(1)</script> & more" in plain
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+    link = "https://ratschlag.example.org/processes/guidelines/recommendations/"
+    assert f'<a href="{link}' in html and link in plain
+    assert received.message["Content-Language"] == html.split('lang="')[1][:2]
+    assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

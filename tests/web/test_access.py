@@ -92,6 +92,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
         (f"/processes/{slug}/recommendations/{site['draft'].number}/transition", {"trigger": "submit", "version": 1}, 404),
         ("/admin/users/invite", {"invite-email": "invited@example.org", "invite-name": "Invited"}, 403),
         (f"/processes/{slug}/recommendations/{site['draft'].number}/follow", {}, 404),
+        ("/admin/audit/verify", {}, 403),
     ]
     for url, data, status in refused:
         response = member.post(url, data)
@@ -114,6 +115,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     assert services.find_user("invited@example.org") is None
     assert not services.follows(world.member.id, recommendation_id=site["draft"].id)
     assert db.session.get(User, world.author.id).erased_at is None and db.session.get(User, world.author.id).email
+    assert services.chain_checks.waiting() is None
 
 
 def test_no_post_without_its_csrf_token(app, site):
@@ -136,6 +138,7 @@ def test_no_post_without_its_csrf_token(app, site):
         (superuser, f"/admin/processes/{slug}", {"user_id": world.outsider.id, "role": "member"}),
         (moderator, "/account/sign-out-everywhere", {}),
         (superuser, "/admin/users/invite", {"invite-email": "csrf@example.org", "invite-name": "Csrf"}),
+        (superuser, "/admin/audit/verify", {}),
         (moderator, "/notifications/read", {}),
         (moderator, "/notifications/settings", {"your_turn": "off"}),
         (moderator, f"{page}/follow", {}),

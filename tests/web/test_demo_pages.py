@@ -50,4 +50,4 @@ def test_every_page_type_shows_something_with_the_demo(app, runner):
     assert "Mara Lindqvist" in olga.get("/admin/users").text
     assert "Anliegen an das Stadtteilbüro Mitte" in olga.get("/admin/processes").text
     assert "recommendation.transitioned" in olga.get("/admin/audit").text
-    assert "The chain is whole" in olga.get("/admin/audit/verify").text
+    assert "Verify the whole chain now" in olga.get("/admin/audit/verify").text
