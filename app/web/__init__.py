@@ -45,6 +45,7 @@ from . import (  # noqa: E402,F401
     opendata,
     procedures,
     queues,
+    search,
     sessions,
     statements,
     views,
