@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -46,6 +49,9 @@ PREFIX_FROM = 3
 PER_PAGE = 20
 MAX_PAGES = 50
 EXCERPT = 200
+#: How much of a text is looked through for the passage to show (the database found the words;
+#: a match further on shows the text's beginning).
+SCANNED = 5_000
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits: no operator or quote of either query language
 
@@ -185,7 +191,7 @@ def search(user: Any, query: str, page: int = 1, per_page: int = PER_PAGE, proce
     ).all()
     hits = [Hit(rec, score is not None) for rec, score in rows]
     quoted: dict[int, tuple[int, str]] = {}
-    wanting = [hit.recommendation.id for hit in hits if not hit.in_text or excerpt(hit.recommendation.body, words) is None]
+    wanting = [hit.recommendation.id for hit in hits if not hit.in_text]
     if wanting:
         for comment_id, rec_id, body in db.session.execute(
             readable_said.where(Comment.recommendation_id.in_(wanting)).order_by(Comment.id)
@@ -193,7 +199,7 @@ def search(user: Any, query: str, page: int = 1, per_page: int = PER_PAGE, proce
             quoted.setdefault(rec_id, (comment_id, body))
     for hit in hits:
         found = excerpt(hit.recommendation.body, words) if hit.in_text else None
-        if found is None and hit.recommendation.id in quoted:
+        if not hit.in_text and hit.recommendation.id in quoted:
             hit.comment_id, body = quoted[hit.recommendation.id]
             found = excerpt(body, words)
         hit.excerpt = found if found is not None else [(_plain(hit.recommendation.body)[:EXCERPT], False)]
@@ -202,22 +208,25 @@ def search(user: Any, query: str, page: int = 1, per_page: int = PER_PAGE, proce
 
 # -- the passage shown with a hit --------------------------------------------------
 
-MARKUP = re.compile(r"[#*_>`|~\[\]]+|\]\([^)\s]*\)")
+MARKUP = re.compile(r"\]\([^)\s]*\)|[#*_>`|~\[\]]+")
 
 
 def _plain(markdown: str) -> str:
     return " ".join(MARKUP.sub(" ", markdown).split())
 
 
-def _folded(value: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=4096)
+def _fold(char: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c)).casefold()
+
+
+def _folded(value: str) -> tuple[str, Sequence[int]]:
     """``value`` lower-cased without accents, and for each of its characters the index it came from."""
-    out: list[str] = []
-    where: list[int] = []
-    for index, char in enumerate(value):
-        bare = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c)).casefold()
-        out.append(bare)
-        where.extend([index] * len(bare))
-    return "".join(out), where
+    pieces = [_fold(char) for char in value]
+    folded = "".join(pieces)
+    if len(folded) == len(value):  # the usual case: one character for one
+        return folded, range(len(value))
+    return folded, [index for index, piece in enumerate(pieces) for _ in piece]
 
 
 def _stem(word: str) -> str:
@@ -229,33 +238,34 @@ def _stem(word: str) -> str:
 
 def excerpt(markdown: str, words: list[str]) -> list[tuple[str, bool]] | None:
     """About ``EXCERPT`` characters of ``markdown`` as plain text around the first word found, the
-    words found marked; None when no word is found in it."""
-    plain = _plain(markdown)
+    words found marked; None when no word is found in its first ``SCANNED`` characters."""
+    plain = _plain(markdown[:SCANNED])
     folded, where = _folded(plain)
-    spans = []
-    for stem in {_stem(w) for w in words if w}:
-        for match in re.finditer(r"(?<!\w)" + re.escape(stem), folded):
-            start = where[match.start()]
-            end = start
-            while end < len(plain) and (plain[end].isalnum()):
-                end += 1
-            spans.append((start, max(end, where[match.end() - 1] + 1)))
-    if not spans:
+    patterns = [re.compile(r"(?<!\w)" + re.escape(stem)) for stem in {_stem(w) for w in words if w}]
+    firsts = [found.start() for found in (p.search(folded) for p in patterns) if found is not None]
+    if not firsts:
         return None
-    spans.sort()
-    first = spans[0][0]
+    first = where[min(firsts)]
     begin = max(0, first - EXCERPT // 3)
     if begin:
         space = plain.find(" ", begin)
         begin = space + 1 if 0 <= space < first else begin
     stop = min(len(plain), begin + EXCERPT)
+    spans = []
+    for pattern in patterns:
+        for match in pattern.finditer(folded, bisect_left(where, begin), bisect_left(where, stop)):
+            start = where[match.start()]
+            end = max(start, where[match.end() - 1] + 1)
+            while end < len(plain) and plain[end].isalnum():  # the whole word
+                end += 1
+            spans.append((start, end))
     parts: list[tuple[str, bool]] = [("… ", False)] if begin else []
     at = begin
-    for start, end in spans:
-        if start < at or start >= stop:
+    for start, end in sorted(spans):
+        if start < at:
             continue
         parts.append((plain[at:start], False))
         parts.append((plain[start : min(end, stop)], True))
         at = min(end, stop)
-    parts.append((plain[at:stop] + (" …" if stop < len(plain) else ""), False))
+    parts.append((plain[at:stop] + (" …" if stop < len(plain) or len(markdown) > SCANNED else ""), False))
     return [(piece, mark) for piece, mark in parts if piece]

@@ -218,3 +218,14 @@ def test_the_migration_indexes_rows_written_before_it_and_goes_back(world, rec_i
     finally:
         _run("upgrade")
     assert set(found(world.author, "Kiosk")) == {"Vorher geschrieben", "Ohne Index"}
+
+
+def test_the_passage_shown_marks_the_words_whatever_their_case_accents_or_ending():
+    assert search.excerpt("Kurz: Ein **Brunnen** am [Markt](https://example.org).", ["brunnen", "markt"]) == [
+        ("Kurz: Ein ", False), ("Brunnen", True), (" am ", False), ("Markt", True), (" .", False)]
+    assert ("Spielplätze", True) in search.excerpt("Neue Spielplätze.", ["spielplatz"])
+    assert ("Spielplatz", True) in search.excerpt("Ein Spielplatz.", ["spielplätze"])
+    assert search.excerpt("Nichts davon.", ["brunnen"]) is None
+    far = search.excerpt("Wort " * 500 + "der Brunnen", ["brunnen"])
+    assert far[0] == ("… ", False) and ("Brunnen", True) in far
+    assert len("".join(piece for piece, _ in far)) <= search.EXCERPT + 4
