@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings, strategies as st
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
@@ -165,6 +166,23 @@ def test_hostile_queries_never_fail_and_change_nothing(world, corpus, app, api):
         assert found(None, query) == ["Ein Brunnen am Markt"], query
     for query in ("Brunnen OR Fahrradweg", "NEAR(Brunnen Markt, 2)", "title:Brunnen", "Brunnen NOT Markt"):
         assert found(None, query) == [], query
+
+
+OPERATORS = st.sampled_from(['"', "'", "*", "^", ":", "NEAR", "NEAR(", "OR", "AND", "NOT", "-", "+", "(", ")", "{", "}",
+                             "&", "|", "!", "<->", ":*", "\\", "%", "_", " ", "Brunnen", "Bäume", "ß", "\u0301"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(query=st.lists(OPERATORS | st.text(st.characters(exclude_categories=()), max_size=6), max_size=40).map("".join))
+def test_any_text_is_a_search_or_a_clear_refusal(world, corpus, query):
+    """Any Unicode (lone surrogates included) mixed with both query languages' operators."""
+    try:
+        results = search.search(world.moderator, query)
+    except search.ValidationError:
+        assert len(query) > search.MAX_QUERY
+    else:
+        assert len(query) <= search.MAX_QUERY and results.total >= 0
+    db.session.rollback()
 
 
 def test_limits_are_clear_refusals(world, corpus, app, api):
