@@ -1,7 +1,7 @@
 """Full-text search over recommendations (title and body) and their comments, across processes,
 filtered in the database by what the reader may open.
 
-The index is the database's own (migration 0017): on PostgreSQL a generated ``tsvector`` column
+The index is the database's own (migration 0017): on PostgreSQL a ``tsvector`` column kept by a trigger
 with German stemming and a GIN index, so "Spielplätze" finds "Spielplatz"; on SQLite an FTS5
 table (tokenizer ``unicode61 remove_diacritics 2``: case and accents folded, no stemming), where
 each word of three letters or more is matched as a prefix instead, so "Spielplatz" finds
