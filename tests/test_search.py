@@ -247,3 +247,11 @@ def test_the_passage_shown_marks_the_words_whatever_their_case_accents_or_ending
     far = search.excerpt("Wort " * 500 + "der Brunnen", ["brunnen"])
     assert far[0] == ("… ", False) and ("Brunnen", True) in far
     assert len("".join(piece for piece, _ in far)) <= search.EXCERPT + 4
+
+
+def test_an_erased_name_is_no_longer_found(world, corpus, make_user):
+    person = make_user("Hildegard Quasthoff")
+    services.create_comment(corpus["public"].id, world.member, "Abgestimmt mit Hildegard Quasthoff.")
+    assert found(None, "Quasthoff") == ["Ein Brunnen am Markt"]
+    services.erase_user(person.id, world.superuser)
+    assert found(None, "Quasthoff") == [] and found(world.moderator, "Quasthoff") == []
