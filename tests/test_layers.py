@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "app.services": 3, "app.queries": 3, "app.disclosure": 3, "app.audit_deep": 3, "app.threads": 3, "app.timeline": 3, "app.backup": 3,
     "app.opendata": 3,
     "app.documents": 3,
+    "app.search": 3,
     "app.services.erasure": 3,
     "app.models": 2, "app.audit": 2, "app.workflow": 2, "app.permissions": 2, "app.roles": 2,
     "app.text": 2, "app.textdiff": 2, "app.errors": 2, "app.transactions": 2, "app.ids": 2, "app.security": 2,

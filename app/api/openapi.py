@@ -133,6 +133,51 @@ SCHEMAS = {
             "per_page": _INT,
         },
     },
+    "SearchPage": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items", "total", "page", "per_page", "words"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": [
+                        "id",
+                        "process",
+                        "number",
+                        "title",
+                        "state",
+                        "state_label",
+                        "found_in",
+                        "comment_id",
+                        "excerpt",
+                        "html_url",
+                    ],
+                    "properties": {
+                        "id": _INT,
+                        "process": _STRING,
+                        "number": _INT,
+                        "title": _STRING,
+                        "state": _STRING,
+                        "state_label": _STRING,
+                        "found_in": {
+                            "enum": ["text", "comment"],
+                            "description": "the title or text matched, or only a comment the caller may read",
+                        },
+                        "comment_id": _nullable({**_INT, "description": "the comment quoted in the excerpt"}),
+                        "excerpt": {"type": "string", "description": "plain text around the first match"},
+                        "html_url": {"type": "string", "format": "uri"},
+                    },
+                },
+            },
+            "total": _INT,
+            "page": _INT,
+            "per_page": _INT,
+            "words": {"type": "array", "items": _STRING, "description": "the words searched for, as understood"},
+        },
+    },
     "Comment": {
         "type": "object",
         "additionalProperties": False,
@@ -638,6 +683,30 @@ def document() -> dict:
                         **_errors(400, 404, 413, 422, 429),
                     },
                 },
+            },
+            "/search": {
+                "get": {
+                    "summary": "Full-text search across processes: recommendations whose title or text, or a comment "
+                    "the caller may read, holds every word of q (German stemming on PostgreSQL, word prefixes on SQLite); "
+                    "only what the caller may open. Best matches in the text first, then those found in comments",
+                    "security": _OPTIONAL,
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "description": "words; operators and quotes are read as plain text, only the first 8 words count",
+                        },
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 1}},
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                        },
+                    ],
+                    "responses": {"200": _json(_ref("SearchPage"), "one page of hits"), **_errors(401, 422)},
+                }
             },
             "/recommendations/{id}": {
                 "get": {

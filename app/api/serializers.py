@@ -259,3 +259,21 @@ def notification(note, said) -> dict:
         if rec is not None
         else None,
     }
+
+
+def search_hit(hit) -> dict:
+    """One hit of ``app.search``: the recommendation in brief, where it was found, and the passage."""
+    rec = hit.recommendation
+    state = engine().get(rec.process.workflow_id).states.get(rec.state)
+    return {
+        "id": rec.id,
+        "process": rec.process.slug,
+        "number": rec.number,
+        "title": rec.title,
+        "state": rec.state,
+        "state_label": text(state.label) if state else rec.state,
+        "found_in": "text" if hit.comment_id is None else "comment",
+        "comment_id": hit.comment_id,
+        "excerpt": "".join(piece for piece, _found in hit.excerpt),
+        "html_url": page_url("web.recommendation", slug=rec.process.slug, number=rec.number),
+    }

@@ -11,7 +11,7 @@ from flask_babel import get_locale, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions, queries, services
+from .. import permissions, queries, search as full_text, services
 from ..disclosure import Reader
 from ..errors import NotFound, ServiceError, Unauthorized, ValidationError
 from ..extensions import db
@@ -455,3 +455,24 @@ def _whole_number(name: str, default: int | None, low: int, high: int) -> int | 
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 16) or not low <= int(raw) <= high:
         raise ValidationError(_("'%(name)s' must be a whole number from %(low)s to %(high)s", name=name, low=low, high=high))
     return int(raw)
+
+
+@bp.get("/search")
+def search():
+    """Recommendations whose title or text, or a comment the caller may read, holds every word of ``q``."""
+    user = caller()
+    query = request.args.get("q", "").strip()
+    if not query:
+        raise ValidationError(_("'q' must name at least one word"))
+    page = _whole_number("page", 1, 1, full_text.MAX_PAGES) or 1
+    per_page = _whole_number("per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX) or PER_PAGE_DEFAULT
+    results = full_text.search(user, query, page, per_page)
+    return jsonify(
+        {
+            "items": [serializers.search_hit(hit) for hit in results.hits],
+            "total": results.total,
+            "page": page,
+            "per_page": per_page,
+            "words": results.words,
+        }
+    )

@@ -293,7 +293,7 @@ def run_once() -> dict[str, int]:
         checked = chain_checks.run_waiting()
     if checked is not None:
         counts["chain_checked"] = 1
-    return {"reminders": reminders, "digests": digests, **housekeeping, **counts}
+    return {"reminders": reminders, "digests": digests, **{k: n for k, n in housekeeping.items() if n}, **counts}
 
 
 def run_forever(idle_seconds: float = 2.0, log=print) -> None:

@@ -46,6 +46,7 @@ from . import (  # noqa: E402,F401
     opendata,
     procedures,
     queues,
+    search,
     sessions,
     statements,
     views,

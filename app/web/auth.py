@@ -13,7 +13,7 @@ from .. import services
 from ..config import LANGUAGE_COOKIE
 from ..errors import ServiceError, TooManyAttempts
 from ..extensions import db
-from . import bp
+from . import bp, kept
 from .common import signed_in
 from .forms import ButtonForm, LoginForm, PasswordForm
 
@@ -33,15 +33,40 @@ def too_many(template: str, wait: int, **context):
     return render_template(template, **context), 429, {"Retry-After": str(wait)}
 
 
+#: Fields never kept for the page after a refusal: what a person types there is a secret.
+SECRET_FIELDS = ("password", "current", "new")
+
+
+def refused(name: str, form, target: str, **extra):
+    """Post/redirect/get after a refused sign-in or password form (app/web/kept.py): back to
+    ``target`` with the errors at their fields and what was typed, except passwords. None when it
+    does not fit the session cookie (then the caller answers at once)."""
+    fields = {key: values for key, values in kept.fields_of(form).items() if key not in SECRET_FIELDS}
+    return kept.back(name, target, form, fields=fields, **extra)
+
+
+def refusal(name: str, form_class, **kwargs):
+    """The form of a GET after :func:`refused` (with its errors and the wait, if any), or a fresh
+    one; and the seconds to wait (None when there is nothing to wait for)."""
+    earlier = kept.take(name) if request.method == "GET" else None
+    if earlier is None:
+        return form_class(**kwargs), None
+    return kept.restore(form_class, earlier, **kwargs), earlier.get("wait")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    form = LoginForm()
+    wanted = request.args.get("next")
+    here = url_for("web.login", next=wanted) if wanted else url_for("web.login")
+    form, wait = refusal("login", LoginForm)
+    if wait:
+        return too_many("auth/login.html", wait, form=form)
     if form.validate_on_submit():
         # Counted in the database before the password is checked, per address, per account and
         # address, and per account from unknown addresses (app/services/throttle.py).
         attempt = services.sign_in_attempt(form.email.data, request.remote_addr or "")
         if attempt.wait:
-            return too_many("auth/login.html", attempt.wait, form=form)
+            return refused("login", form, here, wait=attempt.wait) or too_many("auth/login.html", attempt.wait, form=form)
         user = services.find_user(form.email.data)
         # One message for an unknown e-mail and a wrong password, and the same work for both (a hash
         # is checked either way), so neither the answer nor its timing reveals who has an account.
@@ -51,9 +76,12 @@ def login():
             login_user(services.sign_in(user.id, attempt, bool(form.remember.data)), remember=form.remember.data)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             # Without a page to return to, people land on what waits for them.
-            wanted = request.args.get("next")
             return redirect(local_target(wanted) if wanted else url_for("web.home"))
-        flash(_("E-mail or password is wrong."), "error")
+        form.password.errors.append(_("E-mail or password is wrong."))
+    if request.method == "POST":
+        response = refused("login", form, here)
+        if response is not None:
+            return response
     return render_template("auth/login.html", form=form)
 
 
@@ -97,7 +125,10 @@ def sign_out_everywhere():
 @bp.route("/account/password", methods=["GET", "POST"])
 @signed_in
 def password():
-    form = PasswordForm()
+    here = url_for("web.password")
+    form, wait = refusal("password", PasswordForm)
+    if wait:
+        return too_many("auth/password.html", wait, form=form, sign_out=ButtonForm())
     if form.validate_on_submit():
         # A browser that was remembered stays remembered, with a cookie for its new sign-in.
         remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
@@ -105,7 +136,9 @@ def password():
             user = services.change_password(current_user.id, form.current.data, form.new.data, remember=remembered)
         except TooManyAttempts as error:
             db.session.rollback()
-            return too_many("auth/password.html", error.wait, form=form, sign_out=ButtonForm())
+            return refused("password", form, here, wait=error.wait) or too_many(
+                "auth/password.html", error.wait, form=form, sign_out=ButtonForm()
+            )
         except ServiceError as error:
             db.session.rollback()
             if error.field == "current":
@@ -117,4 +150,8 @@ def password():
             login_user(user, remember=remembered)
             flash(_("Your password is changed. You were signed out everywhere else."), "success")
             return redirect(url_for("web.index"))
+    if request.method == "POST":
+        response = refused("password", form, here)
+        if response is not None:
+            return response
     return render_template("auth/password.html", form=form, sign_out=ButtonForm())

@@ -18,6 +18,7 @@ from ..roles import roles_for
 from ..security import limiter
 from ..workflow import engine
 from . import bp, kept
+from .auth import refusal, refused
 from .common import locale, process_or_404, recommendation_or_404, signed_in, superuser_only
 from .forms import ButtonForm, ForgotPasswordForm, NewPasswordForm, NotificationSettingsForm
 from .queues import waiting_for
@@ -190,12 +191,16 @@ def unsubscribe(token: str):
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def forgot_password():
-    form = ForgotPasswordForm()
+    form, _wait = refusal("forgot", ForgotPasswordForm)
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
         # The same answer whether or not the address has an account.
         flash(_("If an account has this address, an e-mail with a link to choose a new password is on its way."), "info")
         return redirect(url_for("web.login"))
+    if request.method == "POST":  # post/redirect/get, the typed address kept
+        response = refused("forgot", form, url_for("web.forgot_password"))
+        if response is not None:
+            return response
     return render_template("auth/forgot.html", form=form)
 
 
@@ -206,7 +211,7 @@ def set_password(secret: str):
         token = services.token_for(secret)
     except NotFound:
         return render_template("auth/link_invalid.html"), 404
-    form = NewPasswordForm()
+    form, _wait = refusal("set-password", NewPasswordForm)
     if form.validate_on_submit():
         try:
             services.set_password_with_link(secret, form.new.data)
@@ -218,6 +223,10 @@ def set_password(secret: str):
         else:
             flash(_("Your password is set. You were signed out everywhere; sign in with the new password."), "success")
             return redirect(url_for("web.login"))
+    if request.method == "POST":  # post/redirect/get: the errors kept, the password never
+        response = refused("set-password", form, url_for("web.set_password", secret=secret))
+        if response is not None:
+            return response
     return render_template("auth/set_password.html", form=form, invitation=token.purpose == "invitation", name=token.user.name)
 
 

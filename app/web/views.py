@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import audit, permissions, queries, services, threads, timeline
+from .. import audit, permissions, queries, search as full_text, services, threads, timeline
 from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
@@ -153,7 +153,7 @@ def process(slug: str):
     if state is not None and state not in workflow.states:
         state = None
     author_id = request.args.get("author", "")
-    search = request.args.get("q", "").strip()[:200]
+    search = request.args.get("q", "").strip()
     sort = request.args.get("sort", "number")
     sort = sort if sort in SORTS else "number"
     page = page_number()
@@ -180,9 +180,12 @@ def process(slug: str):
         if parse_id(author_id):
             authored = select(RecommendationAuthor.recommendation_id).where(RecommendationAuthor.user_id == parse_id(author_id))
             condition = and_(condition, Recommendation.id.in_(authored))
-        if search:
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            condition = and_(condition, Recommendation.title.ilike(pattern, escape="\\"))
+        if search:  # titles, texts and the comments the reader may read (app/search.py)
+            try:
+                found = full_text.matching_ids(current_user, search, process)
+            except ServiceError as error:
+                abort(400, description=error.message)
+            condition = and_(condition, Recommendation.id.in_(found) if found is not None else false())
         total = db.session.scalar(select(func.count()).select_from(Recommendation).where(condition)) or 0
         items = list(
             db.session.scalars(

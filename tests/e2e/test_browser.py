@@ -58,6 +58,7 @@ PAGES = [
     ("overview-edit", "stefan@example.org", "/processes/leitlinien-mitte/overview"),
     ("imprint", None, "/imprint"),
     ("privacy", None, "/privacy"),
+    ("search", None, "/search?q=Beteiligung"),
     ("accessibility", None, "/accessibility"),
     ("for-me", "mara@example.org", "/home"),
     ("notifications", "mara@example.org", "/notifications"),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 
+import sqlalchemy as sa
+
 from app import services
 from app.extensions import db
 from app.models import Recommendation, User
 from tests.conftest import audit_count
+from tests.web.browser import PASSWORD
 
 
 def test_a_refused_step_redirects_keeps_the_note_and_the_language_switch_works(world, people, rec_in, browser):
@@ -150,3 +153,81 @@ def test_a_refused_decision_in_a_session_redirects_and_keeps_the_justification(w
     assert "Zu teuer für 2026." in admin.page.text and audit_count() == events
     admin.get(page)  # kept once: a reload shows the form as the page offers it
     assert "Zu teuer für 2026." not in admin.page.text
+
+
+def switch_language(visitor) -> None:
+    """Follow the page's language switch to German: it must lead back to a page, never to a 405."""
+    switch = re.search(r'href="(/language/de\?next=[^"]+)"', visitor.page.text).group(1).replace("&amp;", "&")
+    answer = visitor.client.get(switch, follow_redirects=True)
+    assert answer.status_code == 200, answer.status_code
+    visitor.page = answer
+
+
+def test_a_refused_sign_in_redirects_keeps_the_address_never_the_password(world, people, browser, app):
+    people(world)
+    visitor = browser()
+    visitor.get("/login?next=/my")
+    answer = visitor.post("/login?next=/my", {"email": world.author.email, "password": "wrong-password-42"}, follow=False)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/login?next=/my"
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("session="))
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.split(";")[0].partition("=")[2])
+    assert session["kept"]["fields"] == {"email": [world.author.email]}  # the password is not kept, even signed
+    page = visitor.get("/login?next=/my")
+    assert 'id="password-error"' in page.text and "E-mail or password is wrong." in page.text
+    assert 'aria-describedby="password-error"' in page.text  # at the field
+    assert f'value="{world.author.email}"' in page.text
+    assert "wrong-password-42" not in page.text
+    switch_language(visitor)
+    assert visitor.page.request.path == "/login" and 'id="password-error"' not in visitor.page.text  # shown once
+    # An empty form: the errors at their fields, after a redirect too.
+    visitor.get("/login")
+    visitor.post("/login", {"email": "", "password": ""})
+    assert visitor.redirected_to == "/login"
+    assert 'id="email-error"' in visitor.page.text and 'id="password-error"' in visitor.page.text
+    # And the right password still signs in, to the page asked for.
+    visitor.post("/login?next=/my", {"email": world.author.email, "password": PASSWORD})
+    assert visitor.page.request.path == "/my"
+
+
+def test_a_refused_password_change_redirects_with_the_errors_and_keeps_no_password(world, people, browser):
+    people(world)
+    author = browser(world.author)
+    author.get("/account/password")
+    answer = author.post("/account/password", {"current": "not-my-password", "new": "a-new-long-password"}, follow=False)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/account/password"
+    page = author.get("/account/password")
+    assert 'id="current-error"' in page.text and "The current password is wrong." in page.text
+    assert "not-my-password" not in page.text and "a-new-long-password" not in page.text
+    author.post("/account/password", {"current": PASSWORD, "new": "short"})
+    assert author.redirected_to == "/account/password"
+    assert 'id="new-error"' in author.page.text and "At least 10 characters." in author.page.text
+    switch_language(author)
+    assert author.page.request.path == "/account/password"
+    db.session.expire_all()
+    assert services.find_user(world.author.email).password_hash == db.session.get(User, world.author.id).password_hash
+
+
+def test_the_forgotten_and_new_password_forms_redirect_when_refused(world, people, browser):
+    from app.models import UserToken
+    from app.services.passwords import link_secret
+
+    people(world)
+    visitor = browser()
+    visitor.get("/password/forgot")
+    visitor.post("/password/forgot", {"email": "x" * 250 + "@example.org"})
+    assert visitor.redirected_to == "/password/forgot" and 'id="email-error"' in visitor.page.text
+    assert "x" * 250 + "@example.org" in visitor.page.text  # kept, to correct
+    switch_language(visitor)
+    assert visitor.page.request.path == "/password/forgot"
+    services.request_password_reset(world.member.email)
+    token = db.session.scalars(sa.select(UserToken).where(UserToken.user_id == world.member.id)).one()
+    link = f"/password/{link_secret(token)}"
+    reset = browser()
+    reset.get(link)
+    reset.post(link, {"new": "short"})
+    assert reset.redirected_to == link and 'id="new-error"' in reset.page.text and "At least 10 characters." in reset.page.text
+    switch_language(reset)
+    assert reset.page.request.path == link
+    reset.post(link, {"new": "a-brand-new-password"})
+    assert reset.page.request.path == "/login"
+    browser().login(world.member, password="a-brand-new-password")
