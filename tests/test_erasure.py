@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from app import audit, services
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import ApiToken, AuditEvent, Comment, DepartmentMember, Membership, Recommendation, User
+from app.models import (ApiToken, AuditEvent, Comment, DepartmentMember, Mail, Membership, Notification, Recommendation,
+                        User)
 from tests.conftest import audit_count, path_to
 from tests.test_audit_v2 import cli, lines, recipe
 from tests.web.browser import PASSWORD, Browser
@@ -94,6 +95,15 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
     person, world = victim["person"], victim["world"]
     signed_in = Browser(app).login(person)
     assert signed_in.client.get("/my").status_code == 200
+    # outside the trail, what others were told quotes them (a transition's note), and a mail server's refusal
+    # names their address: rows as the notification service and the worker write them
+    told = Notification(user_id=world.moderator.id, kind="your_turn", event="transition",
+                        recommendation_id=victim["others"].id, data=json.dumps(
+                            {"note": f"Mit {NAME} abgestimmt", "trigger": "submit"}, ensure_ascii=False))
+    refused = Mail(user_id=world.member.id, kind="your_turn", message_id="<erasure-test@ratschlag>", status="failed",
+                   last_error=f"550 5.1.1 <{EMAIL}>: mailbox unavailable")
+    db.session.add_all([told, refused])
+    db.session.commit()
     before = {row.seq: row for row in db.session.execute(sa.select(AuditEvent.seq, AuditEvent.data, AuditEvent.hash))}
 
     result = cli(runner, "users", "erase", EMAIL.lower(), "--yes")
@@ -125,6 +135,9 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
     # the name and the address are nowhere in the database
     leaks = [(t, c, v[:80]) for t, c, v in text_values() if any(s in v.lower() for s in SECRETS)]
     assert leaks == []
+    db.session.expire_all()
+    assert json.loads(db.session.get(Notification, told.id).data)["note"] == f"Mit Erased person {person.id} abgestimmt"
+    assert db.session.get(Mail, refused.id).last_error == f"550 5.1.1 <Erased person {person.id}>: mailbox unavailable"
 
     # the account: pseudonym, no address, nothing to sign in with, no roles
     user = db.session.get(User, person.id)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from .. import audit, text
 from ..disclosure import Reader
@@ -47,7 +47,9 @@ from ..models import (
     CommentRevision,
     Decision,
     DepartmentMember,
+    Mail,
     Membership,
+    Notification,
     Recommendation,
     RecommendationRevision,
     Statement,
@@ -224,6 +226,38 @@ def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
     return found
 
 
+#: Texts outside the trail that may quote the person: what others were told (a note naming them, in
+#: ``notifications.data``) and a mail server's answer (``mails.last_error`` may hold their address).
+#: Not audited rows, so they are redacted without a trace in ``user.erased``.
+UNAUDITED_TEXTS = ((Notification, "data"), (Mail, "last_error"))
+
+
+def _unaudited_mentions(person: Person, after: dict[Any, int] | None = None) -> dict[Any, list[int]]:
+    """The ids of the rows in ``UNAUDITED_TEXTS`` that mention the person (only those past ``after``'s
+    id per model when given: the rows written since a first pass)."""
+    found: dict[Any, list[int]] = {}
+    for model, column in UNAUDITED_TEXTS:
+        statement = select(model.id, getattr(model, column)).order_by(model.id)
+        if after is not None:
+            statement = statement.where(model.id > after.get(model, 0))
+        rows = db.session.execute(statement.execution_options(yield_per=_BATCH))
+        found[model] = [row[0] for row in rows if person.names(row[1])]
+    return found
+
+
+def _redact_unaudited(session: Any, person: Person, found: dict[Any, list[int]]) -> None:
+    """Replace the mentions in the rows found, as they are now (under the write lock)."""
+    for model, column in UNAUDITED_TEXTS:
+        for chunk in _chunks(found.get(model, [])):
+            for row_id, value in session.execute(select(model.id, getattr(model, column)).where(model.id.in_(chunk))):
+                session.execute(
+                    update(model)
+                    .where(model.id == row_id)
+                    .values({column: person.redact(value)})
+                    .execution_options(synchronize_session=False)
+                )
+
+
 def _candidates(person: Person, up_to: int) -> list[int]:
     statement = select(*_FIELDS).where(AuditEvent.seq <= up_to).order_by(AuditEvent.seq)
     return [row.seq for row in db.session.execute(statement.execution_options(yield_per=_BATCH)) if person.candidate(row)]
@@ -251,6 +285,8 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
     seen_up_to = audit.head()[0]
     candidates = _candidates(person, seen_up_to)
     prepared = _redactions(person)  # Markdown is rendered before the write transaction
+    seen_ids = {model: db.session.scalar(select(func.max(model.id))) or 0 for model, _column in UNAUDITED_TEXTS}
+    mentions = _unaudited_mentions(person)  # at least up to seen_ids; what comes after is searched under the lock
     with write_transaction() as session:
         require_superuser(actor)
         user = session.scalars(
@@ -294,6 +330,9 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
                 .execution_options(synchronize_session=False)
             )
             redacted.setdefault(redaction.key[0], set()).add(redaction.key[1])
+        for model, ids in _unaudited_mentions(person, after=seen_ids).items():  # and what was written since
+            mentions[model] = mentions.get(model, []) + ids
+        _redact_unaudited(session, person, mentions)
         session.execute(
             update(ApiToken).where(ApiToken.user_id == user.id).values(label="").execution_options(synchronize_session=False)
         )
