@@ -81,7 +81,7 @@ def test_forbidden_posts_are_refused_and_change_nothing(app, site):
     events = audit_count()
     refused = [
         # A refused step goes back to the page (post/redirect/get), which says so and keeps the note.
-        (f"{page}/transition", {"trigger": "adopt", "version": public.version, "note": "Mine"}, 200),
+        (f"{page}/transition", {"trigger": "adopt", "version": public.version, "note": "Mine", "confirm": "y"}, 200),
         (f"/comments/{site['comment']}/hide", {"reason": "Weg damit"}, 403),
         (f"/reports/{site['report']}/dismiss", {}, 403),
         (f"{page}/authors", {"user_id": world.member.id}, 403),
