@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import format_decimal, gettext as _
+from flask_babel import format_decimal, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -202,7 +202,7 @@ def process(slug: str):
         .distinct()
         .order_by(User.name)
     ).all()
-    diagram = graph.svg(workflow, locale(), counts={name: counts.get(name, 0) for name in workflow.states})
+    diagram = workflow_rows(workflow)
     return render_template(
         "processes/detail.html",
         process=process,
@@ -222,6 +222,47 @@ def process(slug: str):
         can_create=permissions.can_create(roles),
         can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
     )
+
+
+#: Who fires a transition, as the process page's list of states says it.
+FIRED_BY = {**ROLE_NAMES, "author": _l("the authors"), "department": _l("a department")}
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """One state of the process page's workflow list, with the steps that leave it."""
+
+    name: str
+    text: str
+    final: bool
+    position: int | None  # on the main path: its place (1, 2, ...)
+    steps: list[tuple[str, str, str, bool]]  # (step, destination state, destination's label, needs a justification)
+    fired_by: list[str]
+
+
+def workflow_rows(workflow) -> list[StateRow]:
+    """The workflow as a list a phone can read: the states of the main path in their order, then
+    the others as the file lists them, each with the steps that leave it and who takes them."""
+    main = graph.main_path(workflow)
+    order = main + [name for name in workflow.states if name not in main]
+    rows = []
+    for name in order:
+        state = workflow.states[name]
+        outgoing = workflow.outgoing(name)
+        rows.append(
+            StateRow(
+                name,
+                label(state.label),
+                state.final,
+                main.index(name) + 1 if name in main else None,
+                [
+                    (t.display(locale(), default_locale()), t.dest, label(workflow.states[t.dest].label), t.requires_note)
+                    for t in outgoing
+                ],
+                [", ".join(str(FIRED_BY.get(role, role)) for role in t.roles) for t in outgoing],
+            )
+        )
+    return rows
 
 
 @bp.get("/processes/<slug>/audit.jsonl")

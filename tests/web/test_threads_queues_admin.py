@@ -224,11 +224,11 @@ def test_co_authors_are_invited_from_the_process_members(world, people, browser,
     rec = rec_in(world, "draft")
     page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
     author = browser(world.author)
-    author.get(page)
-    options = re.findall(r'<option value="(\d+)">', author.page.text)
-    assert str(world.coauthor.id) in options and str(world.outsider.id) not in options
+    author.get(f"{page}/authors?q=o")  # the search lists the process's members only
+    listed = re.findall(r'name="user_id" value="(\d+)"', author.page.text)
+    assert str(world.coauthor.id) in listed and str(world.outsider.id) not in listed
     author.post(f"{page}/authors", {"user_id": world.coauthor.id}, status=200)
-    assert f"{world.coauthor.name} is now a co-author." in author.text
+    assert f"{world.coauthor.name} is now a co-author and has been told." in author.text
     coauthor = browser(world.coauthor).get(f"{page}/edit")
     assert coauthor.status_code == 200
     events = audit_count()
