@@ -130,7 +130,7 @@ def test_no_post_without_its_csrf_token(app, site):
         (moderator, f"/reports/{site['report']}/dismiss", {}),
         (moderator, "/account/password", {"current": "a-long-test-password", "new": "another-long-password"}),
         (superuser, "/admin/users", {"email": "csrf@example.org", "name": "Csrf"}),
-        (superuser, f"/admin/users/{world.member.id}/deactivate", {}),
+        (superuser, f"/admin/users/{world.member.id}/deactivate", {"confirm": "yes"}),
         (superuser, f"/admin/users/{world.member.id}/erase", {"confirm": world.member.email}),
         (superuser, "/admin/processes", {"slug": "csrf", "title": "Csrf", "workflow": "citizen-concern"}),
         (superuser, f"/admin/processes/{slug}", {"user_id": world.outsider.id, "role": "member"}),
