@@ -109,6 +109,14 @@ def edit_recommendation(slug: str, number: int):
         current = db.session.get_one(Recommendation, shown.rec.id, populate_existing=True)
         theirs = compare(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
         form.version.data = current.version
+        # Who saved the text that is there now, and when: the newest revision.
+        saved = db.session.scalars(
+            select(RecommendationRevision)
+            .where(RecommendationRevision.recommendation_id == current.id)
+            .order_by(RecommendationRevision.revision.desc())
+            .limit(1)
+        ).first()
+        saved_by = db.session.get(User, saved.author_id) if saved is not None and saved.author_id else None
         return render_template(
             "recommendations/edit.html",
             form=form,
@@ -117,6 +125,9 @@ def edit_recommendation(slug: str, number: int):
             preview=None,
             theirs=theirs,
             too_different=theirs is None,
+            collided=True,
+            saved=saved,
+            saved_by=saved_by,
         ), 200 if request.method == "GET" else 409
     return render_template(
         "recommendations/edit.html", form=form, process=shown.process, rec=shown.rec, preview=preview, theirs=theirs
