@@ -33,7 +33,7 @@ from ..models import (
 from ..queries import CommentView
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
-from . import bp, dates, decisions, follow_ups, kept
+from . import bp, dates, decisions, follow_ups, kept, stash
 from .common import (
     PARTICIPATION_NAMES,
     ROLE_NAMES,
@@ -495,7 +495,7 @@ def transition(slug: str, number: int):
     shown = recommendation_or_404(slug, number)
     form = TransitionForm()
     if not current_user.is_authenticated:
-        return redirect(url_for("web.login", next=request.path))
+        return stash.keep_typed() or redirect(url_for("web.login", next=request.path))
     valid = form.validate()
     if not valid and set(form.errors) - {"note", "trigger"}:
         abort(400)  # not sent by our page
