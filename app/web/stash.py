@@ -77,6 +77,14 @@ def _local(url: str | None) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def _same_origin() -> bool:
+    """Sent from one of our pages: another site's forged form must not put its text into our forms."""
+    origin = request.headers.get("Origin")
+    if origin and (origin == "null" or urlsplit(origin).netloc != request.host):
+        return False
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+
+
 def _comment_page() -> str | None:
     comment = db.session.get(Comment, (request.view_args or {}).get("comment_id") or 0)
     if comment is None:
@@ -101,7 +109,7 @@ def page_of_form() -> str:
 def keep_typed():
     """After a form that cannot be accepted because the session ended: keep what was typed for its
     page and lead there (through the login page when signed out). None for a form not kept here."""
-    if request.method != "POST" or request.endpoint not in FORMS:
+    if request.method != "POST" or request.endpoint not in FORMS or not _same_origin():
         return None
     name, names, extra = FORMS[request.endpoint]
 

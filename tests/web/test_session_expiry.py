@@ -112,3 +112,21 @@ def test_other_forms_still_refuse_a_missing_token_plainly(world, people, browser
     admin = browser(world.superuser)
     answer = admin.client.post("/admin/users", data={"email": "x@example.org", "name": "X"})
     assert answer.status_code == 400 and "The request could not be understood" in answer.text
+
+
+def test_another_sites_forged_form_is_not_kept(world, people, browser, rec_in):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member = browser(world.member)
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+        answer = member.client.post(f"{page}/comments", data={"body": "Fremder Text"}, headers=headers)
+        assert answer.status_code == 400, headers
+        member.get(page)
+        assert "Fremder Text" not in member.page.text
+    # From our own page (as browsers say it), it is kept.
+    answer = member.client.post(f"{page}/comments", data={"body": "Eigener Text"},
+                                headers={"Origin": "http://ratschlag.test", "Sec-Fetch-Site": "same-origin"})
+    assert answer.status_code == 303
+    member.get(page)
+    assert "Eigener Text" in member.page.text
