@@ -76,6 +76,8 @@ PAGES = [
     ("notification-settings", "amira@example.org", "/notifications/settings"),
     ("forgot-password", None, "/password/forgot"),
     ("outbox", "betrieb@example.org", "/admin/outbox"),
+    ("co-authors", "amira@example.org", "/processes/leitlinien-mitte/recommendations/1/authors?q=a"),
+    ("confirm-deactivate", "betrieb@example.org", "/admin/users/3/deactivate"),
 ]
 
 
