@@ -69,6 +69,8 @@ def describe(note: Notification, language: str) -> Said:
             source=state(data.get("from")),
             dest=state(data.get("to")),
         )
+    elif event == "coauthor":
+        line = _("%(actor)s invited you as a co-author of “%(title)s”.", actor=actor, title=title)
     elif event == "comment" and kind == "reply":
         line = _("%(actor)s replied to your comment on “%(title)s”.", actor=actor, title=title)
         path = f"{path}#comment-{note.comment_id}" if path else path

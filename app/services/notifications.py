@@ -357,6 +357,15 @@ def on_transition(
     return _tell(session, recipients, "transition", recommendation_id=rec.id, actor_id=id_of(actor), data=data)
 
 
+def on_author_added(session, rec: Recommendation, actor: Any, user: Any) -> int:
+    """Someone was made a co-author: tell them (``authored``: they are an author of it now, and an
+    author may see it in every state where authors may be added)."""
+    invitee = id_of(user)
+    if invitee is None or invitee == id_of(actor):
+        return 0
+    return _tell(session, {invitee: "authored"}, "coauthor", recommendation_id=rec.id, actor_id=id_of(actor), data={})
+
+
 def on_comment(session, comment: Comment, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
     """A comment was written: tell the author of the comment it answers (``reply``) and the followers,
     each only if they may read it."""

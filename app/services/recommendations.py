@@ -175,7 +175,7 @@ def update_recommendation(
 
 def add_author(recommendation_id: int, actor: User, user: User) -> Recommendation:
     """Make a member of the process a co-author; only an author may invite one."""
-    with write_transaction():
+    with write_transaction() as session:
         rec, workflow, roles = recommendation_for_change(recommendation_id, actor)
         if "author" not in roles:
             raise Forbidden(_("only the recommendation's authors may add co-authors"))
@@ -188,6 +188,7 @@ def add_author(recommendation_id: int, actor: User, user: User) -> Recommendatio
         rec.author_links.append(RecommendationAuthor(user_id=user.id, position=len(rec.author_links)))
         rec.updated_at = utcnow()
         audit.record("recommendation.author_added", rec, actor, {"user_id": user.id, "name": user.name})
+        notifications.on_author_added(session, rec, actor, user)
     return rec
 
 

@@ -1,6 +1,7 @@
 """Web pages. Thin: they read through the permission predicates and change data only via services."""
 
 from flask import Blueprint, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -10,6 +11,13 @@ bp = Blueprint("web", __name__)
 
 
 def error_page(error: HTTPException):
+    if isinstance(error, CSRFError):
+        # The session ended (or the form's token expired): keep what was typed (app/web/stash.py).
+        from .stash import keep_typed
+
+        kept_answer = keep_typed()
+        if kept_answer is not None:
+            return kept_answer
     if (error.code or 500) >= 500:
         db.session.rollback()  # the page must render even after a failed transaction
     headers = {}

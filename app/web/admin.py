@@ -83,11 +83,40 @@ def admin_invite():
     return render_template("admin/users.html", form=UserForm(formdata=None), users=users, invite=invite), 422
 
 
+def _confirm_page(title: str, consequences: str, action: str, button: str, cancel: str):
+    """The second step of a destructive button: what it does, then the button that does it (the
+    form carries ``confirm=yes``); works without script."""
+    return render_template(
+        "admin/confirm.html", title=title, consequences=consequences, action=action, button=button, cancel=cancel
+    )
+
+
+@bp.get("/admin/users/<id:user_id>/deactivate")
+@superuser_only
+def admin_user_deactivate(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None or user.erased_at is not None:
+        abort(404)
+    return _confirm_page(
+        _("Deactivate %(name)s?", name=user.name),
+        _(
+            "%(name)s can no longer sign in; their sessions and API tokens stop working at once. You can reactivate them later.",
+            name=user.name,
+        ),
+        url_for("web.admin_user_active", user_id=user.id, change="deactivate"),
+        _("Deactivate %(name)s", name=user.name),
+        url_for("web.admin_users"),
+    )
+
+
 @bp.post("/admin/users/<id:user_id>/<any(activate, deactivate):change>")
 @superuser_only
 def admin_user_active(user_id: int, change: str):
     if not ButtonForm().validate():
         abort(400)
+    if change == "deactivate" and request.form.get("confirm") != "yes":
+        # Not confirmed yet: nothing changes; the confirmation page says what it would do.
+        return redirect(url_for("web.admin_user_deactivate", user_id=user_id), code=303)
     try:
         user = services.set_active(current_user, user_id, change == "activate")
     except ServiceError as error:
@@ -218,12 +247,35 @@ def admin_process(slug: str):
     )
 
 
+@bp.get("/admin/processes/<slug>/memberships/<id:membership_id>/revoke")
+@superuser_only
+def admin_revoke_confirm(slug: str, membership_id: int):
+    membership = db.session.get(Membership, membership_id)
+    if membership is None or membership.process.slug != slug:
+        abort(404)
+    role, name = ROLE_NAMES[membership.role], membership.user.name
+    return _confirm_page(
+        _("Revoke %(role)s from %(name)s?", role=role, name=name),
+        _(
+            "%(name)s loses what the role %(role)s allows in “%(process)s” at once.",
+            name=name,
+            role=role,
+            process=membership.process.title,
+        ),
+        url_for("web.admin_revoke", slug=slug, membership_id=membership_id),
+        _("Revoke %(role)s from %(name)s", role=role, name=name),
+        url_for("web.admin_process", slug=slug),
+    )
+
+
 @bp.post("/admin/processes/<slug>/memberships/<id:membership_id>/revoke")
 @superuser_only
 def admin_revoke(slug: str, membership_id: int):
     membership = db.session.get(Membership, membership_id)
     if membership is None or membership.process.slug != slug or not ButtonForm().validate():
         abort(404 if membership is None else 400)
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("web.admin_revoke_confirm", slug=slug, membership_id=membership_id), code=303)
     user, role = membership.user, membership.role
     try:
         services.revoke_role(membership.process, user, role, actor=current_user)

@@ -102,6 +102,13 @@ def signed_in(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
+            if request.method == "POST":
+                # Signed out meanwhile: what was typed is kept for after signing in (app/web/stash.py).
+                from .stash import keep_typed
+
+                answer = keep_typed()
+                if answer is not None:
+                    return answer
             return login_manager.unauthorized()
         return view(*args, **kwargs)
 

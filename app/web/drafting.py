@@ -11,12 +11,14 @@ from .. import permissions, services, text
 from ..errors import Conflict, ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import Recommendation, RecommendationRevision, User
+from ..models import Membership, Recommendation, RecommendationRevision, User
 from ..roles import process_roles
 from ..textdiff import compare
 from . import bp, kept
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
-from .forms import CoauthorForm, RecommendationForm
+from .forms import ButtonForm, CoauthorForm, RecommendationForm
+
+SEARCH_LIMIT = 20  # people listed for one search; a longer name narrows it
 
 
 @bp.route("/processes/<slug>/new", methods=["GET", "POST"])
@@ -107,6 +109,14 @@ def edit_recommendation(slug: str, number: int):
         current = db.session.get_one(Recommendation, shown.rec.id, populate_existing=True)
         theirs = compare(f"{current.title}\n\n{current.body}", f"{form.title.data}\n\n{form.body.data}")
         form.version.data = current.version
+        # Who saved the text that is there now, and when: the newest revision.
+        saved = db.session.scalars(
+            select(RecommendationRevision)
+            .where(RecommendationRevision.recommendation_id == current.id)
+            .order_by(RecommendationRevision.revision.desc())
+            .limit(1)
+        ).first()
+        saved_by = db.session.get(User, saved.author_id) if saved is not None and saved.author_id else None
         return render_template(
             "recommendations/edit.html",
             form=form,
@@ -115,6 +125,9 @@ def edit_recommendation(slug: str, number: int):
             preview=None,
             theirs=theirs,
             too_different=theirs is None,
+            collided=True,
+            saved=saved,
+            saved_by=saved_by,
         ), 200 if request.method == "GET" else 409
     return render_template(
         "recommendations/edit.html", form=form, process=shown.process, rec=shown.rec, preview=preview, theirs=theirs
@@ -156,6 +169,52 @@ def versions(slug: str, number: int):
     )
 
 
+def _may_invite(shown) -> bool:
+    return "author" in shown.roles and permissions.can_edit(shown.roles, shown.workflow, shown.rec.state)
+
+
+@bp.get("/processes/<slug>/recommendations/<id:number>/authors")
+@signed_in
+def coauthors(slug: str, number: int):
+    """Inviting a co-author: search the process's members by name, then choose one explicitly.
+    Only the authors, and only while the recommendation can be edited."""
+    shown = recommendation_or_404(slug, number)
+    if not _may_invite(shown):
+        abort(403)
+    search = request.args.get("q", "").strip()[:100]
+    found: list[User] = []
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        authors = {link.user_id for link in shown.rec.author_links}
+        found = [
+            user
+            for user in db.session.scalars(
+                select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(
+                    Membership.process_id == shown.process.id,
+                    User.active.is_(True),
+                    User.erased_at.is_(None),
+                    User.name.ilike(pattern, escape="\\"),
+                )
+                .distinct()
+                .order_by(User.name)
+                .limit(SEARCH_LIMIT + 1)
+            )
+            if user.id not in authors
+        ]
+    return render_template(
+        "recommendations/coauthors.html",
+        process=shown.process,
+        rec=shown.rec,
+        workflow=shown.workflow,
+        search=search,
+        found=found[:SEARCH_LIMIT],
+        more=len(found) > SEARCH_LIMIT,
+        form=ButtonForm(),
+    )
+
+
 @bp.post("/processes/<slug>/recommendations/<id:number>/authors")
 @signed_in
 def add_coauthor(slug: str, number: int):
@@ -173,6 +232,6 @@ def add_coauthor(slug: str, number: int):
         if error.status in (403, 404):
             abort(error.status)
         flash_error(error)
-    else:
-        flash(_("%(name)s is now a co-author.", name=user.name), "success")
-    return redirect(url_for("web.recommendation", slug=slug, number=number))
+        return redirect(url_for("web.coauthors", slug=slug, number=number, q=request.form.get("q", "")), code=303)
+    flash(_("%(name)s is now a co-author and has been told.", name=user.name), "success")
+    return redirect(url_for("web.recommendation", slug=slug, number=number), code=303)

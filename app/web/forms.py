@@ -46,10 +46,15 @@ class RecommendationForm(FlaskForm):
 
 
 class TransitionForm(FlaskForm):
-    trigger = HiddenField(validators=[DataRequired()])
+    """The one decision form of a recommendation page: the step as a choice, one note, and a
+    confirmation that the page asks for where the chosen step is final (app/web/views.py)."""
+
+    trigger = StringField(validators=[DataRequired(message=_l("Choose a step."))])
     version = IntegerField(validators=[DataRequired()])
     seen = IntegerField(validators=[Optional()])  # the newest event the page showed
-    note = TextAreaField(_l("Note"), validators=[Length(max=10_000)])
+    note = TextAreaField(_l("Note or justification"), validators=[Length(max=10_000)])
+    confirm = BooleanField(_l("I confirm this step. It is final and cannot be undone."))
+    template = SubmitField(_l("Start from the answer template of the chosen step"))
 
 
 class CommentForm(FlaskForm):
@@ -169,9 +174,17 @@ class AgendaAddForm(FlaskForm):
 
 
 class SessionDecisionForm(FlaskForm):
-    trigger = SelectField(_l("Decision"), validate_choice=False)
+    trigger = StringField(_l("Decision"), validators=[DataRequired(message=_l("Choose a decision."))])
     note = TextAreaField(_l("Justification"), validators=[Length(max=10_000)], render_kw={"rows": 5})
     version = IntegerField(validators=[DataRequired()])
+    confirm = BooleanField(_l("I confirm this decision. It is final and cannot be undone."))
+    template = SubmitField(_l("Start from the answer template of the chosen decision"))
+
+
+class ConfirmForm(FlaskForm):
+    """A destructive button's second step: the confirmation page posts it with ``confirm``."""
+
+    confirm = HiddenField()
 
 
 class FollowUpForm(FlaskForm):

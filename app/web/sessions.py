@@ -13,10 +13,10 @@ from flask_login import current_user
 from .. import documents, permissions, queries, services, timeline
 from ..errors import ServiceError, ValidationError
 from ..extensions import db
-from ..models import SteeringSession
+from ..models import Recommendation, SteeringSession
 from ..roles import process_roles, roles_for
 from ..workflow import engine
-from . import bp, follow_ups, kept
+from . import bp, decisions, follow_ups, kept
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
 from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm, options as choices
 
@@ -83,19 +83,6 @@ def sessions(slug: str):
 # -- one session ------------------------------------------------------------------------------
 
 
-def _decision_options(rec, workflow, roles, own: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(trigger, button text, answer template) for each transition the reader may fire on ``rec``."""
-    options = []
-    for transition in engine().allowed(workflow.id, rec.state, roles):
-        text = (
-            queries.answer_template(rec.process, transition.dest, locale(), default_locale(), own)
-            if workflow.states[transition.dest].final
-            else ""
-        )
-        options.append((transition.trigger, transition.display(locale(), default_locale()), text))
-    return options
-
-
 def render_session(meeting: SteeringSession, status: int = 200, bound: dict | None = None, for_document: bool = False):
     """The session's page; ``for_document``: as the minutes' document, without any form."""
     bound = bound or {}
@@ -117,17 +104,18 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
         for item in items:
             if item.result_state is not None:
                 continue
-            options = _decision_options(item.recommendation, workflow, roles_for(current_user, item.recommendation), own)
-            if not options:
+            steps = decisions.choices(
+                process, workflow, item.recommendation.state, roles_for(current_user, item.recommendation), own
+            )
+            if not steps:
                 continue
-            form = bound.get(item.recommendation_id) or SessionDecisionForm(prefix=f"i{item.recommendation_id}", formdata=None)
-            form.trigger.choices = choices((trigger, text) for trigger, text, _t in options)
-            if form.note.data is None and not form.errors:
-                form.trigger.data = options[0][0]
-                form.note.data = options[0][2]
-            form.version.data = item.recommendation.version
-            # The first decision's template fills the field; the others are shown beside it to copy from.
-            forms[item.recommendation_id] = (form, [(text, template) for _t, text, template in options[1:] if template])
+            form = bound.get(item.recommendation_id)
+            if form is None:
+                form = SessionDecisionForm(prefix=f"i{item.recommendation_id}", formdata=None)
+                if len(steps) == 1:  # the only decision there is: nothing to choose wrongly
+                    form.trigger.data = steps[0].trigger
+                    form.note.data = steps[0].template
+            forms[item.recommendation_id] = (form, steps, decisions.note_hint(steps), decisions.confirm_hint(steps))
         add_form = bound.get("add") or AgendaAddForm(formdata=None)
         add_form.recommendation_id.choices = choices(
             (rec.id, f"{rec.number}: {rec.title}") for rec in queries.waiting_for_decision(process, exclude_session=meeting.id)
@@ -162,7 +150,7 @@ def session(session_id: int):
         bound["minutes"] = kept.restore(MinutesForm, refusal)
     elif refusal is not None:
         bound[refusal["about"]] = kept.restore(SessionDecisionForm, refusal, prefix=f"i{refusal['about']}")
-    return render_session(_session_or_404(session_id), 422 if refusal else 200, bound)
+    return render_session(_session_or_404(session_id), refusal.get("status", 422) if refusal else 200, bound)
 
 
 def _back(meeting: SteeringSession, anchor: str = ""):
@@ -255,26 +243,45 @@ def session_minutes(session_id: int):
 @bp.post("/sessions/<id:session_id>/decide/<id:recommendation_id>")
 @signed_in
 def session_decide(session_id: int, recommendation_id: int):
+    """One agenda item's decision form (app/web/decisions.py): decide, or come back with the chosen
+    decision's answer template in the justification."""
     meeting = _session_or_404(session_id)
     form = SessionDecisionForm(prefix=f"i{recommendation_id}")
-    if not form.validate():
+    valid = form.validate()
+    if not valid and set(form.errors) - {"note", "trigger"}:
         abort(400)
-    try:
-        services.decide(meeting.id, current_user, recommendation_id, form.trigger.data, form.note.data, form.version.data)
-    except ServiceError as error:
-        _refused(error, form, "note")
-        # What was typed stays in the form, with the agenda as it is now.
-        return _again(
-            meeting,
-            f"#item-{recommendation_id}",
-            "session-decide",
-            form,
-            error.status,
-            recommendation_id,
-            about=recommendation_id,
-        )
-    flash(_("Decided. The decision is recorded with this session."), "success")
-    return _back(meeting, f"#item-{recommendation_id}")
+    rec = db.session.get(Recommendation, recommendation_id)
+    if rec is None or rec.process_id != meeting.process_id:
+        abort(404)
+    workflow = engine().get(meeting.process.workflow_id)
+    steps = decisions.choices(meeting.process, workflow, rec.state, roles_for(current_user, rec))
+    problem, status = None, 422
+    if form.template.data:
+        status = 200
+        if decisions.chosen(steps, form.trigger.data) is None:
+            form.trigger.errors = [_("Choose a decision first; its answer template then fills the justification.")]
+        else:
+            form.note.data, replaced = decisions.with_template(steps, form.trigger.data, form.note.data)
+            if not replaced:
+                flash(_("The note holds your own text, so it was left as it is."), "info")
+    elif not valid:
+        pass  # the errors are at their fields
+    elif problem := decisions.unconfirmed(steps, form.trigger.data, bool(form.confirm.data)):
+        form.confirm.errors = [problem]
+    else:
+        try:
+            services.decide(meeting.id, current_user, recommendation_id, form.trigger.data, form.note.data, form.version.data)
+        except ServiceError as error:
+            _refused(error, form, "note")
+        else:
+            flash(_("Decided. The decision is recorded with this session."), "success")
+            return _back(meeting, f"#item-{recommendation_id}")
+    # What was typed (the note with the template put in) stays in the form, with the agenda as it is now.
+    fields = {**kept.fields_of(form), form.note.name: [form.note.data or ""]}
+    target = url_for("web.session", session_id=meeting.id)
+    if kept.keep("session-decide", target, fields, kept.errors_of(form), about=recommendation_id, status=status):
+        return redirect(f"{target}#item-{recommendation_id}", code=303)
+    return render_session(meeting, status, {recommendation_id: form})
 
 
 @bp.post("/sessions/<id:session_id>/close")

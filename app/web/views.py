@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import format_decimal, gettext as _
+from flask_babel import format_decimal, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import audit, permissions, queries, search as full_text, services, threads, timeline
 from ..disclosure import Reader
-from ..errors import ServiceError
+from ..errors import NoteRequired, ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import (
@@ -31,7 +33,7 @@ from ..models import (
 from ..queries import CommentView
 from ..roles import department_ids, process_roles, roles_for, user_id
 from ..workflow import engine, graph
-from . import bp, dates, follow_ups, intake, kept
+from . import bp, dates, decisions, follow_ups, intake, kept, stash
 from .common import (
     PARTICIPATION_NAMES,
     ROLE_NAMES,
@@ -47,7 +49,6 @@ from .common import (
     recommendation_or_404,
 )
 from .forms import (
-    CoauthorForm,
     FollowUpForm,
     StatementAnswerForm,
     StatementDeclineForm,
@@ -204,7 +205,7 @@ def process(slug: str):
         .distinct()
         .order_by(User.name)
     ).all()
-    diagram = graph.svg(workflow, locale(), counts={name: counts.get(name, 0) for name in workflow.states})
+    diagram = workflow_rows(workflow)
     return render_template(
         "processes/detail.html",
         process=process,
@@ -225,6 +226,47 @@ def process(slug: str):
         can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
         intake_form=intake.fresh_form(process.slug) if workflow.intake == "public" else None,
     )
+
+
+#: Who fires a transition, as the process page's list of states says it.
+FIRED_BY = {**ROLE_NAMES, "author": _l("the authors"), "department": _l("a department")}
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """One state of the process page's workflow list, with the steps that leave it."""
+
+    name: str
+    text: str
+    final: bool
+    position: int | None  # on the main path: its place (1, 2, ...)
+    steps: list[tuple[str, str, str, bool]]  # (step, destination state, destination's label, needs a justification)
+    fired_by: list[str]
+
+
+def workflow_rows(workflow) -> list[StateRow]:
+    """The workflow as a list a phone can read: the states of the main path in their order, then
+    the others as the file lists them, each with the steps that leave it and who takes them."""
+    main = graph.main_path(workflow)
+    order = main + [name for name in workflow.states if name not in main]
+    rows = []
+    for name in order:
+        state = workflow.states[name]
+        outgoing = workflow.outgoing(name)
+        rows.append(
+            StateRow(
+                name,
+                label(state.label),
+                state.final,
+                main.index(name) + 1 if name in main else None,
+                [
+                    (t.display(locale(), default_locale()), t.dest, label(workflow.states[t.dest].label), t.requires_note)
+                    for t in outgoing
+                ],
+                [", ".join(str(FIRED_BY.get(role, role)) for role in t.roles) for t in outgoing],
+            )
+        )
+    return rows
 
 
 @bp.get("/processes/<slug>/audit.jsonl")
@@ -288,17 +330,74 @@ def statement_parts(shown: Shown, bound=None) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Step:
+    """One state of the stepper: ``status`` done, current or next."""
+
+    name: str
+    text: str
+    status: str
+    due: datetime | None = None  # the current step's decision date
+    deadline_days: int | None = None  # a next step's time limit once it is reached
+
+
+def _last_transition(events) -> tuple[Any, dict] | None:
+    for event in reversed(events):
+        if event.action == "recommendation.transitioned":
+            return event, (json.loads(event.data) if event.data is not None else {})
+    return None
+
+
+def stepper(rec: Recommendation, workflow, events) -> list[Step]:
+    """The workflow's main path through the recommendation's state (app/workflow/graph.py): what is
+    behind it, where it is, and what comes next. A final state off the main path (withdrawn,
+    rejected) follows the way to the state it was left from."""
+    path = graph.main_path(workflow, rec.state)
+    last = _last_transition(events)
+    if workflow.states[rec.state].final and last is not None:
+        source = str(last[1].get("from"))
+        if source in workflow.states and source != rec.state:
+            way = graph.main_path(workflow, source)
+            path = way[: way.index(source) + 1] + [rec.state]
+    here = path.index(rec.state) if rec.state in path else -1
+    steps = []
+    for index, name in enumerate(path):
+        state = workflow.states[name]
+        status = "done" if index < here else "current" if index == here else "next"
+        steps.append(
+            Step(
+                name,
+                label(state.label),
+                status,
+                rec.due_at if status == "current" else None,
+                state.deadline_days if status == "next" else None,
+            )
+        )
+    return steps
+
+
+def latest_note(entries: list[timeline.Entry], events) -> timeline.Entry | None:
+    """The note of the step that brought the recommendation where it is (a moderator's note to the
+    authors, a decision's justification), when there is one and the reader may read it."""
+    last = _last_transition(events)
+    if last is None:
+        return None
+    entry = next((e for e in entries if e.seq == last[0].seq), None)
+    return entry if entry is not None and entry.note else None
+
+
 def render_recommendation(
     shown: Shown,
     status: int = 200,
-    kept_note: tuple[str, str] | None = None,
+    decision_form: TransitionForm | None = None,
     meanwhile_after: int | None = None,
     statement_form=None,
     follow_up=None,
     kept_texts: dict | None = None,
 ):
-    """The recommendation page. ``kept_note`` (trigger, note), ``statement_form`` and ``kept_texts``
-    ({(form, comment id or 0): text}) put back what a refused form held (app/web/kept.py)."""
+    """The recommendation page. ``decision_form`` (the decision form as it was sent),
+    ``statement_form`` and ``kept_texts`` ({(form, comment id or 0): text}) put back what a refused
+    form held (app/web/kept.py)."""
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -316,34 +415,27 @@ def render_recommendation(
             )
         ).all()
     uid = user_id(current_user)
-    coauthor_form = None
-    if "author" in roles and not workflow.states[rec.state].final:
-        author_ids = {link.user_id for link in rec.author_links}
-        candidates = db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.process_id == rec.process_id, User.active.is_(True))
-            .distinct()
-            .order_by(User.name)
-        ).all()
-        choices = options((u.id, u.name) for u in candidates if u.id not in author_ids)
-        if choices:
-            coauthor_form = CoauthorForm()
-            coauthor_form.user_id.choices = choices
-    transitions = engine().allowed(workflow.id, rec.state, roles)
-    # A decision starts from the answer template of the process or the workflow, not an empty box.
-    answer_templates = {
-        t.trigger: queries.answer_template(shown.process, t.dest, locale(), default_locale())
-        for t in transitions
-        if workflow.states[t.dest].final
-    }
+    steps = decisions.choices(shown.process, workflow, rec.state, roles)
+    form = decision_form or TransitionForm(formdata=None)
+    if decision_form is None and len(steps) == 1:
+        form.trigger.data = steps[0].trigger  # the only step there is: nothing to choose wrongly
+    if decision_form is None and decisions.chosen(steps, form.trigger.data) is not None:
+        form.note.data = decisions.with_template(steps, form.trigger.data, "")[0]
+    kept_note = None
+    if decision_form is not None and decisions.chosen(steps, decision_form.trigger.data) is None:
+        kept_note = decision_form.note.data or ""  # the step it was meant for is gone
     return render_template(
         "recommendations/detail.html",
         process=shown.process,
         rec=rec,
         workflow=workflow,
         state=workflow.states.get(rec.state),
-        transitions=transitions,
+        steps=steps,
+        decision=form,
+        note_hint=decisions.note_hint(steps),
+        confirm_hint=decisions.confirm_hint(steps),
+        stepper=stepper(rec, workflow, events),
+        latest_note=latest_note(entries, events),
         rows=rows,
         internal_tab=internal_tab,
         can_internal=permissions.can_comment(roles, "internal"),
@@ -360,8 +452,7 @@ def render_recommendation(
         kept_note=kept_note,
         kept_texts=kept_texts or {},
         max_depth=MAX_DEPTH,
-        coauthor_form=coauthor_form,
-        answer_templates=answer_templates,
+        can_invite="author" in roles and permissions.can_edit(roles, workflow, rec.state),
         follow_ups=queries.follow_ups_of(rec.id) if rec.decision is not None else [],
         follow_up_form=follow_ups.follow_up_form(shown, follow_up),
         status_names=follow_ups.STATUS_NAMES,
@@ -378,7 +469,9 @@ def recommendation(slug: str, number: int):
         return render_recommendation(shown)
     if refused["form"] == "transition":
         return render_recommendation(
-            shown, kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")), meanwhile_after=refused.get("seen")
+            shown,
+            decision_form=kept.restore(TransitionForm, refused),
+            meanwhile_after=refused.get("seen"),
         )
     if refused["form"] == "statement":
         return render_recommendation(shown, statement_form=kept_statement_form(refused))
@@ -401,31 +494,55 @@ def kept_statement_form(refused: dict):
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/transition")
 def transition(slug: str, number: int):
+    """The decision form: one step chosen, one note, a confirmation where the step is final; or the
+    button that comes back with the chosen step's answer template in the note."""
     shown = recommendation_or_404(slug, number)
     form = TransitionForm()
     if not current_user.is_authenticated:
-        return redirect(url_for("web.login", next=request.path))
-    if not form.validate():
-        if set(form.errors) - {"note"}:
-            abort(400)  # not sent by our page, or its CSRF token expired
-        refusal, error_status = " ".join(str(e) for e in form.note.errors), 422  # the note is too long
+        return stash.keep_typed() or redirect(url_for("web.login", next=request.path))
+    valid = form.validate()
+    if not valid and set(form.errors) - {"note", "trigger"}:
+        abort(400)  # not sent by our page
+    steps = decisions.choices(shown.process, shown.workflow, shown.rec.state, shown.roles)
+    errors: dict[str, list[str]] = {}
+    refusal, error_status, rec = None, 422, None
+    if form.template.data:
+        if decisions.chosen(steps, form.trigger.data) is None:
+            errors["trigger"] = [_("Choose a step first; its answer template then fills the note.")]
+        else:
+            form.note.data, replaced = decisions.with_template(steps, form.trigger.data, form.note.data)
+            if not replaced:
+                flash(_("The note holds your own text, so it was left as it is."), "info")
+        error_status = 200
+    elif not valid:
+        errors = {name: [str(e) for e in field_errors] for name, field_errors in form.errors.items()}
+    elif problem := decisions.unconfirmed(steps, form.trigger.data, bool(form.confirm.data)):
+        errors["confirm"] = [problem]
     else:
         try:
             rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
+        except NoteRequired as error:
+            db.session.rollback()
+            errors["note"] = [explain(error)]
         except ServiceError as error:
             db.session.rollback()
             refusal, error_status = explain(error), error.status
-        else:
-            refusal = None
-    if refusal is not None:
-        flash(refusal, "error")
-        # Back to the recommendation as it is now, with what happened meanwhile and the note typed.
-        note = (form.trigger.data, form.note.data or "")
+    if rec is None:
+        if refusal is not None:
+            flash(refusal, "error")
+        elif errors:
+            flash(_("Please check the form: %(problems)s", problems=" ".join(e for es in errors.values() for e in es)), "error")
+        # Back to the recommendation as it is now, with what happened meanwhile and what was typed.
         target = url_for("web.recommendation", slug=slug, number=number)
-        return kept.back(
-            "transition", target, fields={"trigger": [note[0]], "note": [note[1]]}, seen=form.seen.data
-        ) or render_recommendation(
-            recommendation_or_404(slug, number), error_status, kept_note=note, meanwhile_after=form.seen.data
+        fields = {"trigger": [form.trigger.data or ""], "note": [form.note.data or ""]}
+        if form.confirm.data:
+            fields["confirm"] = ["y"]
+        if kept.keep("transition", target, fields, errors, seen=form.seen.data):
+            return redirect(target, code=303)
+        for name, field_errors in errors.items():
+            form[name].errors = field_errors
+        return render_recommendation(
+            recommendation_or_404(slug, number), error_status, decision_form=form, meanwhile_after=form.seen.data
         )
     flash(
         _(

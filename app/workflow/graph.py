@@ -137,3 +137,56 @@ def svg(workflow: Workflow, locale: str | None = None, counts: dict[str, int] | 
     out.append(f'<circle cx="{ix + _W / 2:.0f}" cy="{iy - 14:.0f}" r="5" fill="#333"/>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+# -- the main path: what a stepper shows ------------------------------------------
+
+_MAX_PATHS = 100_000  # a bound on the search: workflow files are small, but never let one hang a page
+
+
+def _longest(workflow: Workflow, start: str, goals: list[str], avoid: frozenset[str] = frozenset()) -> list[str] | None:
+    """The longest simple path from ``start`` to one of ``goals`` not passing ``avoid``; ties go to
+    the goal listed first."""
+    best: list[str] | None = None
+    rank = {name: index for index, name in enumerate(goals)}
+    budget = [_MAX_PATHS]
+
+    def better(path: list[str]) -> bool:
+        if best is None:
+            return True
+        return (len(path), -rank[path[-1]]) > (len(best), -rank[best[-1]])
+
+    def walk(path: list[str]) -> None:
+        nonlocal best
+        budget[0] -= 1
+        if budget[0] < 0:
+            return
+        here = path[-1]
+        if here in rank and better(path):
+            best = list(path)
+        if workflow.states[here].final:
+            return
+        for dest in dict.fromkeys(t.dest for t in workflow.outgoing(here)):
+            if dest not in path and dest not in avoid:
+                path.append(dest)
+                walk(path)
+                path.pop()
+
+    walk([start])
+    return best
+
+
+def main_path(workflow: Workflow, current: str | None = None) -> list[str]:
+    """The states a recommendation passes on its way through ``workflow``: the longest path without
+    loops from the initial state to a final state (ties: the final state listed first in the file,
+    so a workflow lists its best outcome first). Through ``current`` when given: the longest way to
+    it, then (unless it is final) the longest way on from it."""
+    finals = [name for name, state in workflow.states.items() if state.final]
+    main = _longest(workflow, workflow.initial, finals) or [workflow.initial]
+    if current is None or current not in workflow.states or current in main:
+        return main
+    before = _longest(workflow, workflow.initial, [current]) or [current]
+    if workflow.states[current].final:
+        return before
+    after = _longest(workflow, current, finals, frozenset(before[:-1])) or [current]
+    return before + after[1:]

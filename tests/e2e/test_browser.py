@@ -16,13 +16,25 @@ T = {
            "moderation": "Moderation", "start": "Moderation beginnen", "forward": "An die Steuerungsrunde weiterleiten",
            "in review": "In der Steuerungsrunde", "steering": "Steuerungsrunde", "adopt": "Annehmen",
            "adopted": "Angenommen", "decisions": "Neueste Entscheidungen", "decision": "Entscheidung",
-           "comment": "Ihr Kommentar (Markdown)", "publish": "Kommentar veröffentlichen", "reply": "Antworten"},
+           "comment": "Ihr Kommentar (Markdown)", "publish": "Kommentar veröffentlichen", "reply": "Antworten",
+           "take": "Gewählten Schritt ausführen", "note": "Notiz oder Begründung",
+           "confirm": "Ich bestätige diesen Schritt.", "reject": "Ablehnen", "rejected": "Abgelehnt",
+           "template": "Mit der Antwortvorlage der gewählten Entscheidung beginnen",
+           "confirm decision": "Ich bestätige diese Entscheidung.", "justification": "Begründung",
+           "rejects": "Die Steuerungsrunde lehnt die Empfehlung ab, weil", "tick": "Bitte das Kästchen ankreuzen",
+           "latest note": "Hinweis zum letzten Schritt", "current": "aktueller Schritt"},
     "en": {"write": "Write a recommendation", "title": "Title", "text": "Text (Markdown)", "preview": "Preview",
            "save": "Save", "submit": "Submit for moderation", "submitted": "Submitted",
            "moderation": "Moderation", "start": "Start moderation", "forward": "Forward to the steering round",
            "in review": "Steering round review", "steering": "Steering round", "adopt": "Adopt",
            "adopted": "Adopted", "decisions": "Latest decisions", "decision": "Decision",
-           "comment": "Your comment (Markdown)", "publish": "Publish comment", "reply": "Reply"},
+           "comment": "Your comment (Markdown)", "publish": "Publish comment", "reply": "Reply",
+           "take": "Take the chosen step", "note": "Note or justification",
+           "confirm": "I confirm this step.", "reject": "Reject", "rejected": "Rejected",
+           "template": "Start from the answer template of the chosen decision",
+           "confirm decision": "I confirm this decision.", "justification": "Justification",
+           "rejects": "The steering round rejects the recommendation because", "tick": "Tick the box to confirm it",
+           "latest note": "Note on the latest step", "current": "current step"},
 }
 
 PAGES = [
@@ -65,6 +77,8 @@ PAGES = [
     ("notification-settings", "amira@example.org", "/notifications/settings"),
     ("forgot-password", None, "/password/forgot"),
     ("outbox", "betrieb@example.org", "/admin/outbox"),
+    ("co-authors", "amira@example.org", "/processes/leitlinien-mitte/recommendations/1/authors?q=a"),
+    ("confirm-deactivate", "betrieb@example.org", "/admin/users/3/deactivate"),
 ]
 
 
@@ -102,7 +116,8 @@ def test_the_four_journeys(open_page, language):
     assert member.locator(".preview strong").inner_text() == "auch"
     member.get_by_role("button", name=t["save"]).click()
     assert member.get_by_role("heading", level=1).inner_text().endswith(title)
-    member.get_by_role("button", name=t["submit"]).click()
+    member.get_by_role("radio", name=t["submit"]).check()
+    member.get_by_role("button", name=t["take"]).click()
     assert t["submitted"] in member.locator(".facts").inner_text()
     url = member.url
 
@@ -110,17 +125,21 @@ def test_the_four_journeys(open_page, language):
     moderator = open_page(language, "mara@example.org")
     moderator.get_by_role("navigation", name=re.compile("Haupt|Main")).get_by_role("link", name=t["moderation"]).click()
     moderator.get_by_role("link", name=re.compile(re.escape(title))).click()
-    moderator.get_by_role("button", name=t["start"]).click()
-    moderator.get_by_role("button", name=t["forward"]).click()
+    assert moderator.get_by_role("radio", name=t["start"]).is_checked()  # the only step there is
+    moderator.get_by_role("button", name=t["take"]).click()
+    moderator.get_by_role("radio", name=t["forward"]).check()
+    moderator.get_by_role("button", name=t["take"]).click()
     assert t["in review"] in moderator.locator(".facts").inner_text()
 
     # The steering round adopts it with a justification.
     administrator = open_page(language, "stefan@example.org")
     administrator.get_by_role("navigation", name=re.compile("Haupt|Main")).get_by_role("link", name=t["steering"]).click()
     administrator.get_by_role("link", name=re.compile(re.escape(title))).click()
-    form = administrator.locator("form.transition", has=administrator.get_by_role("button", name=t["adopt"], exact=True))
-    form.get_by_role("textbox").fill("Angenommen: ab dem nächsten Quartal in allen Einladungen.")
-    form.get_by_role("button", name=t["adopt"], exact=True).click()
+    form = administrator.locator("form.decision-form")
+    form.get_by_role("radio", name=t["adopt"], exact=True).check()
+    form.get_by_label(t["note"]).fill("Angenommen: ab dem nächsten Quartal in allen Einladungen.")
+    form.get_by_label(re.compile(re.escape(t["confirm"]))).check()
+    form.get_by_role("button", name=t["take"]).click()
     assert t["adopted"] in administrator.locator(".decision").inner_text()
 
     # A visitor reads the decision and its reasons from the front page.
@@ -184,7 +203,9 @@ def test_the_member_journey_by_keyboard_alone(open_page, site):
     tab_to(page, "Speichern")
     enter_and_wait(page)
     assert page.get_by_role("heading", level=1).inner_text().endswith("Mit der Tastatur geschrieben")
-    tab_to(page, "Zur Moderation einreichen")
+    tab_to(page, "Zur Moderation einreichen")  # the step's radio button
+    page.keyboard.press("Space")
+    tab_to(page, "Gewählten Schritt ausführen")
     enter_and_wait(page)
     assert "Eingereicht" in page.locator(".facts").inner_text()
     # replying in a thread works by keyboard too: open the reply, write, send
@@ -196,3 +217,48 @@ def test_the_member_journey_by_keyboard_alone(open_page, site):
     tab_to(page, "Antworten")
     enter_and_wait(page)
     assert "Auch per Tastatur beantwortet." in page.locator(".thread").inner_text()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_decision_in_a_session(open_page, language):
+    """The steering round decides an agenda item on the session's page: the decision chosen, its answer
+    template asked for, the justification written, the final step confirmed; the public reads it."""
+    t = T[language]
+    administrator = open_page(language, "stefan@example.org")
+    administrator.goto("/sessions/1")
+    item = administrator.locator("li.agenda-item", has=administrator.locator("form.decision-form")).first
+    item_id = item.get_attribute("id")
+    link = item.get_by_role("heading", level=3).get_by_role("link")
+    recommendation = link.get_attribute("href")
+    form = item.locator("form.decision-form")
+    assert form.get_by_role("radio", checked=True).count() == 0  # nothing chosen for the person
+    form.get_by_role("radio", name=t["reject"], exact=True).check()
+    form.get_by_role("button", name=t["template"]).click()
+    administrator.wait_for_load_state()
+    item = administrator.locator(f"li#{item_id}")
+    form = item.locator("form.decision-form")
+    note = form.get_by_label(t["justification"])
+    assert note.input_value().startswith(t["rejects"])
+    assert form.get_by_role("radio", name=t["reject"], exact=True).is_checked()
+    note.fill(f"{t['rejects']} der Haushalt 2027 die Mittel nicht vorsieht ({language}).")
+    form.get_by_role("button", name=re.compile("Punkt|item")).click()  # not confirmed yet
+    administrator.wait_for_load_state()
+    item = administrator.locator(f"li#{item_id}")
+    assert t["tick"] in item.inner_text()
+    form = item.locator("form.decision-form")
+    assert "der Haushalt 2027" in form.get_by_label(t["justification"]).input_value()  # kept
+    form.get_by_label(re.compile(re.escape(t["confirm decision"]))).check()
+    form.get_by_role("button", name=re.compile("Punkt|item")).click()
+    administrator.wait_for_load_state()
+    item = administrator.locator(f"li#{item_id}")
+    assert t["rejected"] in item.locator(".outcome").inner_text()
+    assert "der Haushalt 2027" in item.inner_text()
+    assert item.locator("form.decision-form").count() == 0
+    check_accessibility(administrator, f"session-decided-{language}")
+
+    visitor = open_page(language)
+    visitor.goto(recommendation)
+    assert f"{t['current']}: {t['rejected']}" in " ".join(visitor.locator(".stepper").inner_text().split())
+    assert "der Haushalt 2027" in visitor.get_by_role("region", name=t["latest note"]).inner_text()
+    assert "der Haushalt 2027" in visitor.get_by_role("region", name=t["decision"]).inner_text()
+    assert check_accessibility(visitor, f"recommendation-after-session-{language}") == []

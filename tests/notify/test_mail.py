@@ -34,6 +34,10 @@ def test_each_step_of_the_recommendation_workflow_tells_the_right_people(world, 
     rec = services.create_recommendation(world.process.id, world.author, "Announce early", "Six weeks ahead.")
     services.add_author(rec.id, world.author, world.coauthor)
     work()
+    # the invitee is told at once (authored): it is theirs to write now
+    invitation = inbox.to(world.coauthor.email)[0]
+    assert "Author invited you as a co-author of “Announce early”." in invitation.text
+    assert "https://ratschlag.example.org/processes/guidelines/recommendations/1" in invitation.text
     inbox.clear()
 
     rec = services.fire(rec.id, "submit", world.author, None, 2)
@@ -170,10 +174,10 @@ def test_a_permanent_refusal_fails_that_mail_and_the_rest_go_out(world, inbox, w
     services.add_author(rec.id, world.author, world.coauthor)
     services.fire(rec.id, "submit", world.author, None, rec.version)
     counts = work()
-    assert counts["failed"] == 1 and counts["sent"] == 1
+    assert counts["failed"] == 2 and counts["sent"] == 1  # the co-author's invitation and the step; the moderator's
     assert addresses(inbox) == {world.moderator.email}
-    failed = db.session.scalar(sa.select(Mail).where(Mail.status == "failed"))
-    assert failed.user_id == world.coauthor.id and "550" in failed.last_error
+    failed = db.session.scalars(sa.select(Mail).where(Mail.status == "failed")).all()
+    assert {m.user_id for m in failed} == {world.coauthor.id} and all("550" in m.last_error for m in failed)
     # superusers see it
     from tests.web.browser import Browser
     people(world)

@@ -38,6 +38,9 @@ def test_every_role_in_every_state(app, make_user, people, rec_in, api, workflow
                 "page": (web.client.get(page).status_code, 200 if visible else 404),
                 "versions": (web.client.get(page + "/versions").status_code, 200 if visible else 404),
                 "edit page": (web.client.get(page + "/edit").status_code, expected(role, visible, may_edit, 302)),
+                # inviting co-authors: the authors, while the text can be edited
+                "co-authors page": (web.client.get(page + "/authors?q=a").status_code,
+                                    expected(role, visible, may_edit and role == "author", 302)),
                 "api get": (api.get(f"/recommendations/{rec.id}", user).status_code, 200 if visible else 404),
                 "api patch": (api.patch(f"/recommendations/{rec.id}", user, json={"title": rec.title, "version": rec.version}).status_code,
                               expected(role, visible, may_edit, 401)),
@@ -48,8 +51,9 @@ def test_every_role_in_every_state(app, make_user, people, rec_in, api, workflow
             }
             web.get("/login")
             status = web.post(page + "/comments", {"body": "Vom Formular"}, follow=False).status_code
-            checks["web comment"] = (status, {200: 302}.get(expected(role, visible, role in COMMENTERS, 302),
-                                                            expected(role, visible, role in COMMENTERS, 302)))
+            # signed out: to the login page, the text kept for after signing in (app/web/stash.py)
+            checks["web comment"] = (status, {200: 302}.get(expected(role, visible, role in COMMENTERS, 303),
+                                                            expected(role, visible, role in COMMENTERS, 303)))
             if state in targets:
                 hide = api.post(f"/comments/{targets[state].id}/hide", user, json={"reason": "Regel 2"}).status_code
                 checks["api hide"] = (hide, expected(role, visible, role == "moderator", 401))

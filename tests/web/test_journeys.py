@@ -80,7 +80,7 @@ def test_from_draft_to_a_public_decision(world, people, browser):
     assert "1: Beteiligung früh ankündigen" in administrator.text
     administrator.get(page)
     assert re.search(r"Decision due [A-Z][a-z]{2} \d{1,2}, \d{4}", administrator.text)
-    administrator.post(f"{page}/transition", {"trigger": "adopt", "version": version(1),
+    administrator.post(f"{page}/transition", {"trigger": "adopt", "version": version(1), "confirm": "y",
                                               "note": "Angenommen: gilt ab dem nächsten Quartal."}, status=200)
     assert state_of(1) == "adopted"
 
@@ -119,17 +119,19 @@ def test_acting_on_a_stale_page_shows_what_changed_and_keeps_the_note(world, peo
     rec = fire(rec.id, "send_back", world.administrator, "Fachamt fragen.", seen_version)
     fire(rec.id, "forward", world.moderator, None, rec.version)
 
-    slow.post(f"{page}/transition", {"trigger": "adopt", "version": seen_version, "seen": seen,
+    slow.post(f"{page}/transition", {"trigger": "adopt", "version": seen_version, "seen": seen, "confirm": "y",
                                      "note": "Meine lange Begründung."}, status=200)
     assert slow.redirected_to == page
     assert "Someone else changed this in the meantime." in slow.text
     assert "What happened meanwhile" in slow.text
     assert "Send back to moderation (Steering round review → In moderation): Fachamt fragen." in slow.text
     assert "Forward to the steering round (In moderation → Steering round review)" in slow.text
-    assert re.search(r'<textarea id="note-adopt"[^>]*>Meine lange Begründung.</textarea>', slow.page.text)
+    assert re.search(r'<textarea id="note"[^>]*>Meine lange Begründung.</textarea>', slow.page.text)
+    assert 'value="adopt" checked' in slow.page.text
     assert state_of(rec.number) == "steering_review"
     fields = re.search(r'<input type="hidden" name="version" value="(\d+)">', slow.page.text)
-    slow.post(f"{page}/transition", {"trigger": "adopt", "version": fields.group(1), "note": "Meine lange Begründung."}, status=200)
+    slow.post(f"{page}/transition", {"trigger": "adopt", "version": fields.group(1), "note": "Meine lange Begründung.",
+                                     "confirm": "y"}, status=200)
     assert state_of(rec.number) == "adopted"
 
 

@@ -45,27 +45,42 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
     assert [i.recommendation_id for i in db.session.scalars(db.select(AgendaItem).order_by(AgendaItem.position))] \
         == [second.id, first.id]
 
-    # Each item's form starts from the answer template of its first decision.
+    # One form per item: the decision as a choice, nothing chosen beforehand; the chosen decision's
+    # answer template fills the justification on request (no script needed).
     admin.get(page)
-    assert "The steering round adopts the recommendation because …" in admin.text
+    assert f'name="i{second.id}-trigger"' in admin.page.text and "checked" not in admin.page.text
+    assert "The steering round adopts the recommendation because …" not in admin.text
     events = audit_count()
+    admin.post(page + f"/decide/{second.id}", {f"i{second.id}-trigger": "adopt", f"i{second.id}-note": "",
+                                              f"i{second.id}-template": "1",
+                                              f"i{second.id}-version": str(_version(second.id))})
+    assert "The steering round adopts the recommendation because …" in admin.text
+    assert f'value="adopt" checked' in admin.page.text and audit_count() == events
+    # A final decision is confirmed: without the box ticked, nothing happens, and the note stays.
+    admin.post(page + f"/decide/{second.id}", {f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-note": "Teils.",
+                                              f"i{second.id}-version": str(_version(second.id))}, status=422)
+    assert "“Adopt in part” is final. Tick the box to confirm it." in admin.text and "Teils." in admin.page.text
+    assert f'aria-describedby="i{second.id}-confirm-hint i{second.id}-confirm-error"' in admin.page.text
+    assert audit_count() == events
     admin.post(page + f"/decide/{second.id}", {f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-note": "",
+                                              f"i{second.id}-confirm": "y",
                                               f"i{second.id}-version": str(_version(second.id))}, status=422)
     assert "This step needs a note that explains it." in admin.text
     assert admin.page.request.path == page and admin.page.request.method == "GET"  # redirected back to the page
     assert audit_count() == events
     admin.post(page + f"/decide/{second.id}", {
         f"i{second.id}-trigger": "adopt_in_part", f"i{second.id}-version": str(_version(second.id)),
+        f"i{second.id}-confirm": "y",
         f"i{second.id}-note": "Angenommen: Teil 1 (Aushang). Nicht angenommen: Teil 2, der Haushalt fehlt."})
     assert "Decided. The decision is recorded with this session." in admin.text
     assert "(Steering round review → Adopted in part) in a session of the steering round" in admin.client.get(
         f"/processes/{world.process.slug}/recommendations/{second.number}").text
     # A stale form (the recommendation moved meanwhile) keeps what was typed.
     admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
-                                             f"i{first.id}-version": "1"}, status=422)
+                                             f"i{first.id}-confirm": "y", f"i{first.id}-version": "1"}, status=422)
     assert "Zu teuer für 2026." in admin.page.text and admin.page.request.method == "GET"
     admin.post(page + f"/decide/{first.id}", {f"i{first.id}-trigger": "reject", f"i{first.id}-note": "Zu teuer für 2026.",
-                                             f"i{first.id}-version": str(_version(first.id))})
+                                             f"i{first.id}-confirm": "y", f"i{first.id}-version": str(_version(first.id))})
     admin.post(page + "/minutes", {"place": "Rathaus, Raum 101", "participants": "Anna Admin, Ben Bürger",
                                    "notes": "Nächste Sitzung im Mai."})
     assert "The minutes are saved." in admin.text
@@ -112,14 +127,18 @@ def test_a_decision_starts_from_the_answer_template_and_the_process_may_keep_its
     rec = rec_in(world, "steering_review")
     page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
     admin = browser(world.administrator)
-    admin.get(page)
-    assert "Adopted are these parts: …" in admin.text  # adopt in part: the justification says which parts
+
+    def template_of(trigger):  # the decision form's button: the chosen step's template into the note
+        admin.post(page + "/transition", {"trigger": trigger, "template": "1", "note": "", "version": _version(rec.id)})
+        assert admin.redirected_to == page and admin.page.status_code == 200
+        return admin.text
+
+    assert "Adopted are these parts: …" in template_of("adopt_in_part")  # the justification says which parts
     admin.get(f"/processes/{world.process.slug}/answer-templates")
     events = audit_count()
     admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": "Unser Bezirk nimmt an, weil …"})
     assert "The answer templates are saved." in admin.text and audit_count() == events + 1
-    admin.get(page)
-    assert "Unser Bezirk nimmt an, weil …" in admin.text
+    assert "Unser Bezirk nimmt an, weil …" in template_of("adopt")
     # Too long: refused, nothing written, back to the page with the text as typed.
     events = audit_count()
     admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": "Zu lang. " + "x" * 10_000})
@@ -127,8 +146,7 @@ def test_a_decision_starts_from_the_answer_template_and_the_process_may_keep_its
     assert "longer than 10000 characters" in admin.text and "Zu lang. xxx" in admin.text and audit_count() == events
     # Emptied: back to the workflow's template.
     admin.post(f"/processes/{world.process.slug}/answer-templates", {"template-adopted": ""})
-    admin.get(page)
-    assert "The steering round adopts the recommendation because …" in admin.text
+    assert "The steering round adopts the recommendation because …" in template_of("adopt")
     assert browser(world.moderator).client.get(f"/processes/{world.process.slug}/answer-templates").status_code == 403
 
 

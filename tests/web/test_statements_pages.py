@@ -70,7 +70,7 @@ def test_a_round_through_the_pages(world, people, browser, rec_in, make_user):
                                follow=False).status_code == 403
 
     admin.get(page)
-    admin.post(page + "/transition", {"trigger": "adopt", "version": str(_version(rec)), "note": "Gut so.", "seen": "0"})
+    admin.post(page + "/transition", {"trigger": "adopt", "version": str(_version(rec)), "note": "Gut so.", "seen": "0", "confirm": "y"})
     assert "The statements it rests on" in admin.text
 
 

@@ -150,7 +150,11 @@ def test_administration_of_people_processes_and_roles(world, people, browser):
     assert f"{newcomer.name} is now moderator." in admin.text
     assert last_event().action == "membership.granted"
     membership_id = re.search(r"/admin/processes/anliegen/memberships/(\d+)/revoke", admin.page.text).group(1)
-    admin.post(f"/admin/processes/anliegen/memberships/{membership_id}/revoke", status=200)
+    events = audit_count()
+    admin.post(f"/admin/processes/anliegen/memberships/{membership_id}/revoke", status=200)  # not confirmed yet
+    assert admin.redirected_to == f"/admin/processes/anliegen/memberships/{membership_id}/revoke"
+    assert f"Revoke moderator from {newcomer.name}?" in admin.text and audit_count() == events
+    admin.post(f"/admin/processes/anliegen/memberships/{membership_id}/revoke", {"confirm": "yes"}, status=200)
     assert f"{newcomer.name} is no longer moderator." in admin.text
     assert last_event().action == "membership.revoked"
 
@@ -173,7 +177,17 @@ def test_deactivation_ends_sessions_and_tokens_at_once(world, people, browser, c
     token = services.create_token(world.member, "script")
     admin = browser(world.superuser)
     admin.get("/admin/users")
+    # A confirmation page first, saying what it does; nothing changes until it is confirmed.
+    assert f'href="/admin/users/{world.member.id}/deactivate"' in admin.page.text
+    events = audit_count()
     admin.post(f"/admin/users/{world.member.id}/deactivate", status=200)
+    assert admin.redirected_to == f"/admin/users/{world.member.id}/deactivate" and audit_count() == events
+    assert "their sessions and API tokens stop working at once" in admin.text and "Member" in member.get("/").text
+    admin.client.get("/language/de")
+    admin.get(f"/admin/users/{world.member.id}/deactivate")
+    assert "Member deaktivieren?" in admin.text
+    admin.client.get("/language/en")
+    admin.post(f"/admin/users/{world.member.id}/deactivate", {"confirm": "yes"}, status=200)
     assert "is deactivated" in admin.text and last_event().action == "user.deactivated"
     assert "Sign in" in member.get("/").text  # the open session ended
     assert client.get("/api/v1/processes", headers={"Authorization": f"Bearer {token}"}).status_code == 401
@@ -181,7 +195,7 @@ def test_deactivation_ends_sessions_and_tokens_at_once(world, people, browser, c
     again.get("/login")
     again.post("/login", {"email": world.member.email, "password": PASSWORD}, status=200)
     assert "E-mail or password is wrong." in again.text
-    admin.post(f"/admin/users/{world.superuser.id}/deactivate", status=200)
+    admin.post(f"/admin/users/{world.superuser.id}/deactivate", {"confirm": "yes"}, status=200)
     assert "you cannot deactivate your own account" in admin.text
 
 
@@ -224,11 +238,11 @@ def test_co_authors_are_invited_from_the_process_members(world, people, browser,
     rec = rec_in(world, "draft")
     page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
     author = browser(world.author)
-    author.get(page)
-    options = re.findall(r'<option value="(\d+)">', author.page.text)
-    assert str(world.coauthor.id) in options and str(world.outsider.id) not in options
+    author.get(f"{page}/authors?q=o")  # the search lists the process's members only
+    listed = re.findall(r'name="user_id" value="(\d+)"', author.page.text)
+    assert str(world.coauthor.id) in listed and str(world.outsider.id) not in listed
     author.post(f"{page}/authors", {"user_id": world.coauthor.id}, status=200)
-    assert f"{world.coauthor.name} is now a co-author." in author.text
+    assert f"{world.coauthor.name} is now a co-author and has been told." in author.text
     coauthor = browser(world.coauthor).get(f"{page}/edit")
     assert coauthor.status_code == 200
     events = audit_count()
