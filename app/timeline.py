@@ -137,6 +137,7 @@ ACTION_NAMES: dict[str, LazyString] = {
     "statement.requested": _l("Statement requested"),
     "statement.answered": _l("Statement given"),
     "statement.declined": _l("Statement declined"),
+    "follow_up.recorded": _l("Implementation report published"),
     "process.created": _l("Process set up"),
     "process.updated": _l("Overview of the procedure changed"),
     "process.answer_template_set": _l("Answer template changed"),

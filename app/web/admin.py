@@ -15,7 +15,18 @@ from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import AuditEvent, Comment, CommentReport, Membership, Process, Recommendation, Statement, SteeringSession, User
+from ..models import (
+    AuditEvent,
+    Comment,
+    CommentReport,
+    FollowUp,
+    Membership,
+    Process,
+    Recommendation,
+    Statement,
+    SteeringSession,
+    User,
+)
 from ..workflow import engine
 from . import bp, kept
 from .common import ROLE_NAMES, flash_error, label, noun, process_or_404, superuser_only
@@ -302,7 +313,8 @@ def subjects(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[str, str |
             db.session.execute(select(Comment.id, Comment.recommendation_id).where(Comment.id.in_(missing))).tuples().all()
         )
     statements = {st.id: st.recommendation_id for st in rows(Statement, "statement")}
-    rec_ids = ids.get("recommendation", set()) | set(comments.values()) | set(statements.values())
+    reports_on = {f.id: f.recommendation_id for f in rows(FollowUp, "follow_up")}
+    rec_ids = ids.get("recommendation", set()) | set(comments.values()) | set(statements.values()) | set(reports_on.values())
     recs = (
         {rec.id: rec for rec in db.session.scalars(select(Recommendation).where(Recommendation.id.in_(rec_ids))).all()}
         if rec_ids
@@ -328,6 +340,9 @@ def subjects(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[str, str |
     for statement_id, rec_id in statements.items():
         text, url = rec_link(rec_id, f"#statement-{statement_id}")
         found[("statement", statement_id)] = (_("Statement on %(what)s", what=text), url)
+    for follow_up_id, rec_id in reports_on.items():
+        text, url = rec_link(rec_id, f"#follow-up-{follow_up_id}")
+        found[("follow_up", follow_up_id)] = (_("Implementation report on %(what)s", what=text), url)
     for process in rows(Process, "process"):
         found[("process", process.id)] = (process.title, url_for("web.process", slug=process.slug))
     for meeting in rows(SteeringSession, "session"):
