@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import audit, permissions, queries, services, threads, timeline
 from ..disclosure import Reader
-from ..errors import ServiceError
+from ..errors import NoteRequired, ServiceError
 from ..extensions import db
 from ..ids import parse_id
 from ..models import (
@@ -292,9 +292,11 @@ def render_recommendation(
     statement_form=None,
     follow_up=None,
     kept_texts: dict | None = None,
+    note_error: str | None = None,
 ):
     """The recommendation page. ``kept_note`` (trigger, note), ``statement_form`` and ``kept_texts``
-    ({(form, comment id or 0): text}) put back what a refused form held (app/web/kept.py)."""
+    ({(form, comment id or 0): text}) put back what a refused form held (app/web/kept.py); ``note_error``
+    says at the note's field what was wrong with it (missing, too long)."""
     rec, workflow, roles = shown.rec, shown.workflow, shown.roles
     comments = queries.comments_of(rec.id)
     readable = [c for c in comments if permissions.can_read_comment(roles, c)]
@@ -354,6 +356,7 @@ def render_recommendation(
         reports=reports,
         seen=events[-1].seq if events else 0,
         kept_note=kept_note,
+        note_error=note_error,
         kept_texts=kept_texts or {},
         max_depth=MAX_DEPTH,
         coauthor_form=coauthor_form,
@@ -374,7 +377,10 @@ def recommendation(slug: str, number: int):
         return render_recommendation(shown)
     if refused["form"] == "transition":
         return render_recommendation(
-            shown, kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")), meanwhile_after=refused.get("seen")
+            shown,
+            kept_note=(kept.text(refused, "trigger"), kept.text(refused, "note")),
+            meanwhile_after=refused.get("seen"),
+            note_error=refused.get("note_error") or None,
         )
     if refused["form"] == "statement":
         return render_recommendation(shown, statement_form=kept_statement_form(refused))
@@ -405,12 +411,16 @@ def transition(slug: str, number: int):
         if set(form.errors) - {"note"}:
             abort(400)  # not sent by our page, or its CSRF token expired
         refusal, error_status = " ".join(str(e) for e in form.note.errors), 422  # the note is too long
+        note_error: str | None = refusal
     else:
+        note_error = None
         try:
             rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
         except ServiceError as error:
             db.session.rollback()
             refusal, error_status = explain(error), error.status
+            if isinstance(error, NoteRequired):
+                note_error = refusal  # said at the field, tied to it (aria-describedby), and in the banner
         else:
             refusal = None
     if refusal is not None:
@@ -419,9 +429,17 @@ def transition(slug: str, number: int):
         note = (form.trigger.data, form.note.data or "")
         target = url_for("web.recommendation", slug=slug, number=number)
         return kept.back(
-            "transition", target, fields={"trigger": [note[0]], "note": [note[1]]}, seen=form.seen.data
+            "transition",
+            target,
+            fields={"trigger": [note[0]], "note": [note[1]]},
+            seen=form.seen.data,
+            note_error=note_error or "",
         ) or render_recommendation(
-            recommendation_or_404(slug, number), error_status, kept_note=note, meanwhile_after=form.seen.data
+            recommendation_or_404(slug, number),
+            error_status,
+            kept_note=note,
+            meanwhile_after=form.seen.data,
+            note_error=note_error,
         )
     flash(
         _(
