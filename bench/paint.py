@@ -44,6 +44,7 @@ LCP = """() => new Promise(resolve => {
 def measure(base: str, pages: dict[str, str], repeat: int) -> dict[str, dict]:
     from playwright.sync_api import sync_playwright
     figures: dict[str, list[float]] = {name: [] for name in pages}
+    first_byte: dict[str, list[float]] = {name: [] for name in pages}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
@@ -60,12 +61,14 @@ def measure(base: str, pages: dict[str, str], repeat: int) -> dict[str, dict]:
                     response = page.goto(base + path, wait_until="load")
                     assert response is not None and response.status == 200, (path, response and response.status)
                     figures[name].append(page.evaluate(LCP))
+                    first_byte[name].append(page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStart"))
                     context.close()
         finally:
             browser.close()
     progress("")
     return {name: {"lcp_ms": round(statistics.median(v), 1), "runs": len(v), "min_ms": round(min(v), 1),
-                   "max_ms": round(max(v), 1)} for name, v in figures.items()}
+                   "max_ms": round(max(v), 1), "ttfb_ms": round(statistics.median(first_byte[name]), 1)}
+            for name, v in figures.items()}
 
 
 def main() -> int:
@@ -95,9 +98,11 @@ def main() -> int:
         finally:
             server.stop()
     front = results["front page"]["lcp_ms"]
-    lines = ["| page | LCP median ms | min | max | runs | × front page |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| page | LCP median ms | min | max | first byte ms (median) | runs | × front page |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['lcp_ms']} | {r['min_ms']} | {r['max_ms']} | {r['runs']} | {r['lcp_ms'] / front:.2f} |")
+        lines.append(f"| {name} | {r['lcp_ms']} | {r['min_ms']} | {r['max_ms']} | {r['ttfb_ms']} | {r['runs']} | "
+                     f"{r['lcp_ms'] / front:.2f} |")
     verdicts = []
     for name, r in results.items():
         verdicts.append(f"- {'met' if r['lcp_ms'] < MS_TARGET else 'MISSED'}: {name} under {MS_TARGET} ms ({r['lcp_ms']} ms)")
