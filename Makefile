@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint e2e bench bench-inputs bench-peer mutation load translations install install-dev install-e2e clean
+.PHONY: run test lint e2e bench bench-paint bench-inputs bench-peer mutation load translations install install-dev install-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench: install-dev
 # The same, with OpenSlides 3.3 (../shared/peers/openslides) measured beside it in the same run.
 bench-peer: install-dev
 	$(BIN)/python bench/bench.py --peer $(BENCH_ARGS)
+
+# The largest contentful paint in Chromium of the front page and two long pages (issue 18); the table goes to bench/RESULTS.md.
+bench-paint: install-e2e
+	$(BIN)/python bench/paint.py $(BENCH_ARGS)
 
 # Pathological inputs at the field limits against a typical one (issue 12); the table goes to bench/RESULTS.md.
 bench-inputs: install-dev

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -341,14 +341,33 @@ def head() -> tuple[int, str]:
     return (last.seq, last.hash) if last else (0, GENESIS)
 
 
-def verify(expect_head: tuple[int, str] | None = None) -> Verification:
+Progress = Callable[[int], None]
+
+
+def counted(rows: Iterable[Any], progress: Progress | None, every: int = 5000) -> Iterator[Any]:
+    """``rows`` unchanged, telling ``progress`` how many went by, every ``every`` rows (a terminal's progress bar)."""
+    if progress is None:
+        yield from rows
+        return
+    passed = 0
+    for row in rows:
+        yield row
+        passed += 1
+        if passed == every:
+            progress(passed)
+            passed = 0
+    if passed:
+        progress(passed)
+
+
+def verify(expect_head: tuple[int, str] | None = None, progress: Progress | None = None) -> Verification:
     """Recompute the whole chain; stop at the first bad event.
 
     With ``expect_head`` (a head published earlier, outside the database), the chain must
     still hold that event with that hash: this finds a truncated chain, and one that was
     rewritten with every hash recomputed.
     """
-    result = verify_rows(_chain(), expect_head[0] if expect_head else None)
+    result = verify_rows(counted(_chain(), progress), expect_head[0] if expect_head else None)
     if result.ok:
         result = _check_anchors(result)
     if not result.ok or expect_head is None:
@@ -486,14 +505,15 @@ def _check_row(row: Any, expected_seq: int, prev_hash: str) -> tuple[str | None,
 CSV_FIELDS = FIELDS + ("withheld", "erased")
 
 
-def export(out: TextIO, fmt: str = "jsonl", reader: Any = None) -> int:
+def export(out: TextIO, fmt: str = "jsonl", reader: Any = None, progress: Progress | None = None) -> int:
     """Write every event, oldest first, as JSON lines or CSV; return the count.
 
     With ``reader`` (``app.disclosure.Reader``) each event is written as that reader may see it:
     data and salt null where they may not read it, still verifiable. CSV writes ``data`` as its
     canonical JSON text, and an empty cell for null.
     """
-    rows = ((row, True, True) for row in stream()) if reader is None else reader.judged(stream())
+    events = counted(stream(), progress)
+    rows = ((row, True, True) for row in events) if reader is None else reader.judged(events)
     count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")

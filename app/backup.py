@@ -28,7 +28,7 @@ def _require_sqlite() -> None:
         )
 
 
-def check_file(path: Path) -> audit.Verification:
+def check_file(path: Path, progress: audit.Progress | None = None) -> audit.Verification:
     """That ``path`` is an intact Ratschlag database whose audit chain verifies."""
     if not path.is_file():
         raise ValidationError(_("%(path)s does not exist", path=path))
@@ -38,7 +38,7 @@ def check_file(path: Path) -> audit.Verification:
             if connection.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise ValidationError(_("%(path)s is damaged (SQLite's integrity check fails)", path=path))
             rows = connection.execute(f"SELECT {', '.join(audit.FIELDS)} FROM audit_events ORDER BY seq")
-            result = audit.verify_rows(_Event(*row) for row in rows)
+            result = audit.verify_rows(audit.counted((_Event(*row) for row in rows), progress))
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:
@@ -48,7 +48,7 @@ def check_file(path: Path) -> audit.Verification:
     return result
 
 
-def backup(target: Path) -> audit.Verification:
+def backup(target: Path, progress: audit.Progress | None = None) -> audit.Verification:
     """Write a consistent copy of the live database to ``target`` (which must not exist yet)."""
     _require_sqlite()
     if target.exists():
@@ -63,7 +63,7 @@ def backup(target: Path) -> audit.Verification:
             destination.close()
     finally:
         source.close()
-    return check_file(target)
+    return check_file(target, progress)
 
 
 def restore(source_path: Path) -> audit.Verification:

@@ -7,9 +7,11 @@ on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -416,6 +418,17 @@ def audit_head():
     click.echo(f"{seq}:{digest}")
 
 
+@contextlib.contextmanager
+def progress_bar(label: str, total: int) -> Iterator[trail.Progress | None]:
+    """A progress bar on standard error while long work runs, only when that is a terminal: piped or
+    redirected output (and what scripts read from standard output) stays exactly as it was."""
+    if total <= 0 or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
 @audit.command("verify")
 @click.option(
     "--expect-head", callback=_published_head, metavar="SEQ:HASH", help="A head published earlier: the chain must still hold it."
@@ -426,7 +439,8 @@ def audit_head():
 @with_appcontext
 def audit_verify(expect_head, deep):
     """Recompute the whole hash chain and every data digest; names the first bad event."""
-    result = trail.verify(expect_head)
+    with progress_bar(_("Verifying the audit chain"), trail.head()[0]) as progress:
+        result = trail.verify(expect_head, progress)
     if not result.ok:
         click.echo(str(result), err=True)
         sys.exit(1)
@@ -449,7 +463,8 @@ def audit_verify(expect_head, deep):
 @with_appcontext
 def audit_export(fmt, public):
     """Write every audit event, oldest first, to standard output."""
-    trail.export(sys.stdout, fmt, Reader(None) if public else None)
+    with progress_bar(_("Exporting audit events"), trail.head()[0]) as progress:
+        trail.export(sys.stdout, fmt, Reader(None) if public else None, progress)
 
 
 # -- counts --------------------------------------------------------------------
@@ -495,7 +510,8 @@ def counts_rebuild():
 @user_errors
 def backup_command(path):
     """Write a consistent copy of the SQLite database to PATH, safe while the application runs."""
-    result = backup.backup(path)
+    with progress_bar(_("Checking the backup's audit chain"), trail.head()[0]) as progress:
+        result = backup.backup(path, progress)
     click.echo(
         _(
             "backup written to %(path)s: %(count)s audit events, head %(head)s",

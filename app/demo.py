@@ -148,6 +148,23 @@ RECOMMENDATIONS: list[tuple[str, str, str, list[tuple[str, str, str | None]]]] =
 ]
 
 
+def _holds(email: str, roles: list[str], concern_roles: list[str], superuser: bool) -> str:
+    """Who holds which role, for the printed logins: "moderation in both processes", "superuser", ..."""
+    names = {"member": _("member"), "moderator": _("moderator"), "administrator": _("administrator")}
+    held = [_("superuser (administration of the installation)")] if superuser else []
+    for role in dict.fromkeys(roles + concern_roles):
+        where = (
+            _("both processes")
+            if role in roles and role in concern_roles
+            else _("the guidelines process")
+            if role in roles
+            else _("the concerns process")
+        )
+        held.append(_("%(role)s in %(where)s", role=names[role], where=where))
+    held += [_("department %(name)s", name=name) for _slug, name, members in DEPARTMENTS if email.split("@")[0] in members]
+    return ", ".join(held)
+
+
 def _write_logins(lines: list[str]) -> Path:
     path = Path(current_app.instance_path) / "demo-logins.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,10 +189,10 @@ def load(if_empty: bool = False) -> None:
 
     people: dict[str, User] = {}
     logins = [_("Ratschlag demo logins (sign in at /login)"), ""]
-    for email, name, _roles, _concern_roles, superuser in PEOPLE:
+    for email, name, roles, concern_roles, superuser in PEOPLE:
         user, password = services.create_user(email, name, superuser=superuser)
         people[email.split("@")[0]] = user
-        logins.append(f"{email:24} {password}  {name}")
+        logins.append(f"{email:24} {password}  {name:16} {_holds(email, roles, concern_roles, superuser)}")
 
     guidelines = services.create_process(PROCESS, "Leitlinien für Bürgerbeteiligung im Bezirk Mitte", "citizen-recommendation")
     concerns = services.create_process(CONCERNS, "Anliegen an das Stadtteilbüro Mitte", "citizen-concern")

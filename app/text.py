@@ -25,6 +25,7 @@ import bleach
 from bleach import html5lib_shim
 from bleach.linkifier import LinkifyFilter
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 ALLOWED_TAGS = frozenset(
     {
@@ -161,10 +162,32 @@ def _align_attribute(state) -> None:
                 token.attrs["align"] = style.removeprefix("text-align:")
 
 
+def _images_as_links(state) -> None:
+    """Images are not shown (nothing is loaded from elsewhere, and there are no uploads): each becomes a
+    link to the image, named by its description or else its address, so no text vanishes; the drafting
+    page says so beside the text field and in the preview."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children = []
+        for token in block.children:
+            if token.type != "image":
+                children.append(token)
+                continue
+            source = str(token.attrs.get("src", ""))
+            opening = Token("link_open", "a", 1)
+            opening.attrs = {"href": source}
+            text = Token("text", "", 0)
+            text.content = token.content or source
+            children += [opening, text, Token("link_close", "a", -1)]
+        block.children = children
+
+
 _markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False, "maxNesting": MAX_NESTING}).enable(
     ["table", "strikethrough"]
 )
 _markdown.core.ruler.push("align_attribute", _align_attribute)
+_markdown.core.ruler.push("images_as_links", _images_as_links)
 
 
 def render(source: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
+from flask_babel import LazyString, gettext as _, lazy_gettext as _l
 
 from . import permissions
 from .models import AuditEvent, pseudonym_id
@@ -121,3 +121,54 @@ def entries(
         at = datetime.strptime(event.at, "%Y-%m-%dT%H:%M:%S.%fZ")
         result.append(Entry(event.seq, at, text, note, comment_id))
     return result
+
+
+#: What each audit action did, as the audit log page names it; an action missing here shows its code.
+ACTION_NAMES: dict[str, LazyString] = {
+    "recommendation.created": _l("Recommendation written"),
+    "recommendation.updated": _l("Recommendation revised"),
+    "recommendation.author_added": _l("Co-author added"),
+    "recommendation.transitioned": _l("Step in the workflow taken"),
+    "comment.created": _l("Comment written"),
+    "comment.edited": _l("Comment edited"),
+    "comment.hidden": _l("Comment hidden"),
+    "comment.reported": _l("Comment reported to moderation"),
+    "comment.report_dismissed": _l("Report dismissed"),
+    "statement.requested": _l("Statement requested"),
+    "statement.answered": _l("Statement given"),
+    "statement.declined": _l("Statement declined"),
+    "follow_up.recorded": _l("Implementation report published"),
+    "process.created": _l("Process set up"),
+    "process.updated": _l("Overview of the procedure changed"),
+    "process.answer_template_set": _l("Answer template changed"),
+    "membership.granted": _l("Role given"),
+    "membership.revoked": _l("Role taken away"),
+    "department.created": _l("Department created"),
+    "department.member_added": _l("Member added to a department"),
+    "department.member_removed": _l("Member removed from a department"),
+    "session.created": _l("Session prepared"),
+    "session.updated": _l("Session changed"),
+    "session.item_added": _l("Item put on the agenda"),
+    "session.items_added": _l("Items put on the agenda"),
+    "session.item_removed": _l("Item taken off the agenda"),
+    "session.agenda_reordered": _l("Agenda reordered"),
+    "session.closed": _l("Session closed, minutes final"),
+    "user.created": _l("Account created"),
+    "user.invited": _l("Person invited"),
+    "user.activated": _l("Account activated"),
+    "user.deactivated": _l("Account deactivated"),
+    "user.erased": _l("Person erased"),
+    "user.password_changed": _l("Password changed"),
+    "user.password_set": _l("Password chosen from an invitation"),
+    "user.password_reset": _l("Password reset"),
+    "user.password_rehashed": _l("Password hash renewed"),
+    "user.signed_out_everywhere": _l("Signed out everywhere"),
+    "token.created": _l("API token created"),
+    "token.revoked": _l("API token revoked"),
+}
+
+
+def action_name(action: str) -> str:
+    """The audit log's words for ``action``; its code when it has none (an action newer than this list)."""
+    name = ACTION_NAMES.get(action)
+    return str(name) if name is not None else action

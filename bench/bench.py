@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from load import BIN, POSTGRES, REPO, free_port, machine, prepare_postgres  # noqa: E402
+from load import BIN, POSTGRES, REPO, free_port, machine, prepare_postgres, progress  # noqa: E402
 import plot  # noqa: E402
 
 FULL = {"comments": [10, 100, 1000], "recommendations": [100, 10_000, 100_000], "events": [10_000, 100_000, 1_000_000]}
@@ -74,6 +74,7 @@ def interleaved(repeat: int, actions: dict) -> dict:
     queries: dict = {}
     for _round in range(ROUNDS):
         for name, action in actions.items():
+            progress(f"bench: {name}, round {_round + 1} of {ROUNDS}")
             for n in range(max(1, repeat // ROUNDS)):
                 started = time.perf_counter()
                 status, count, _ = action(n)
@@ -100,6 +101,8 @@ def concurrently(clients: int, repeat: int, actions: dict) -> dict:
     lock = threading.Lock()
     for _round in range(ROUNDS):
         for name, action in actions.items():
+            progress(f"bench: {name}, {clients} clients, round {_round + 1} of {ROUNDS}")
+
             def run(client: int, name=name, action=action):
                 for n in range(max(1, repeat // ROUNDS)):
                     started = time.perf_counter()
@@ -201,6 +204,7 @@ def run_database(db: str, sizes: dict, repeat: int, only_transition: bool = Fals
         finally:
             server.stop()
         for count in sizes["events"]:
+            progress(f"bench: {db}, audit verify at {count} events")
             audit_env = prepared(db, instance, f"audit_{count}")
             subprocess.run([str(BIN / "python"), str(REPO / "bench" / "seed.py"), "events", str(count)],
                            env=audit_env, cwd=REPO, check=True, capture_output=True)
@@ -378,6 +382,7 @@ def main() -> int:
     output = table(results, peer)
     verdicts = targets(results, peer)
     picture = plot.svg(results)
+    progress("")
     print(output)
     print("\n".join(verdicts))
     if not args.smoke:

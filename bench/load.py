@@ -197,6 +197,13 @@ def run(db: str, clients: int, seconds: float, workers: int, recommendations: in
             "error_samples": stats.errors[:5]}
 
 
+def progress(text: str) -> None:
+    """What a long run does now, on one line of standard error, only when that is a terminal: piped or
+    recorded runs print only their tables (issue 18, item 13)."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K{text[:150]}", end="", file=sys.stderr, flush=True)
+
+
 def machine() -> str:
     memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "?")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()

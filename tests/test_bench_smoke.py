@@ -49,3 +49,15 @@ def test_the_mail_benchmark_runs():
     output = run(str(REPO / "bench" / "mail.py"), "--smoke", "--db", "sqlite")
     assert "| 50 e-mails, 1 worker | sqlite |" in output and "50 received, 50 distinct Message-IDs" in output
     assert "| reminder pass, 1000 recs, second run | sqlite |" in output and "0 reminders written" in output
+
+
+@pytest.mark.server
+def test_the_paint_benchmark_runs_in_chromium():
+    import shutil
+    from pathlib import Path
+    pytest.importorskip("playwright")
+    if not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    output = run(str(REPO / "bench" / "paint.py"), "--smoke")
+    for page in ("| front page |", "| process page, 10 items |", "| recommendation, 10 comments |"):
+        assert page in output

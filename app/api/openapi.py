@@ -980,6 +980,27 @@ def document() -> dict:
                     "responses": {"201": _json(_ref("FollowUp"), "the report"), **_errors(*_WRITE_ERRORS)},
                 },
             },
+            "/": {
+                "get": {
+                    "summary": "Where to start: this document's address and the collections (also at /api/v1 without the slash)",
+                    "security": _OPTIONAL,
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["name", "version", "openapi", "links"],
+                                "properties": {
+                                    "name": _STRING,
+                                    "version": _STRING,
+                                    "openapi": _STRING,
+                                    "links": {"type": "object", "additionalProperties": _STRING},
+                                },
+                            },
+                            "the index",
+                        )
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

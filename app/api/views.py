@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 from flask_babel import get_locale, gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -123,6 +123,23 @@ def written_comment(comment: Comment, user, status: int = 200):
 
 
 # -- endpoints -------------------------------------------------------------------
+
+
+@bp.get("/", strict_slashes=False)
+def index():
+    """Where to start: the description and the collections, so ``/api/v1`` answers instead of 404."""
+    return jsonify(
+        {
+            "name": "Ratschlag API",
+            "version": "v1",
+            "openapi": url_for("api.openapi"),
+            "links": {
+                "processes": url_for("api.list_processes"),
+                "departments": url_for("api.list_departments"),
+                "notifications": url_for("api.list_notifications"),
+            },
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -45,6 +45,7 @@ def page_above(path: str) -> str | None:
 from . import (  # noqa: E402,F401
     admin,
     auth,
+    branding,
     comments,
     drafting,
     follow_ups,

@@ -15,10 +15,22 @@ from ..disclosure import Reader
 from ..errors import ServiceError
 from ..extensions import db
 from ..ids import parse_id
-from ..models import AuditEvent, Membership, Process, User, email_key
+from ..models import (
+    AuditEvent,
+    Comment,
+    CommentReport,
+    FollowUp,
+    Membership,
+    Process,
+    Recommendation,
+    Statement,
+    SteeringSession,
+    User,
+    email_key,
+)
 from ..workflow import engine
 from . import bp, kept
-from .common import ROLE_NAMES, flash_error, label, process_or_404, superuser_only
+from .common import ROLE_NAMES, flash_error, label, noun, process_or_404, superuser_only
 from .forms import ButtonForm, EraseForm, GrantForm, InviteForm, ProcessForm, UserForm, options
 from .procedures import overview_form
 
@@ -321,6 +333,8 @@ def admin_audit():
     return render_template(
         "admin/audit.html",
         events=shown,
+        subjects=subjects([event for event, _s in shown]),
+        action_name=timeline.action_name,
         actions=actions,
         people=people,
         action=action,
@@ -331,6 +345,65 @@ def admin_audit():
         errors=errors,
         when=when,
     ), 400 if errors else 200
+
+
+def subjects(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[str, str | None]]:
+    """What each event is about, as the pages call it (the recommendation's number in its process, not
+    its row id), with the page to open. Numbers and process titles only: what a draft says stays on its
+    page, which checks who may read it."""
+    ids: dict[str, set[int]] = {}
+    for event in events:
+        if event.subject_id is not None:
+            ids.setdefault(event.subject_type, set()).add(event.subject_id)
+
+    def rows(model, kind):
+        return db.session.scalars(select(model).where(model.id.in_(ids[kind]))).all() if ids.get(kind) else []
+
+    reports = {r.id: r.comment_id for r in rows(CommentReport, "comment_report")}
+    comments = {c.id: c.recommendation_id for c in rows(Comment, "comment")}
+    missing = set(reports.values()) - comments.keys()
+    if missing:
+        comments |= dict(
+            db.session.execute(select(Comment.id, Comment.recommendation_id).where(Comment.id.in_(missing))).tuples().all()
+        )
+    statements = {st.id: st.recommendation_id for st in rows(Statement, "statement")}
+    reports_on = {f.id: f.recommendation_id for f in rows(FollowUp, "follow_up")}
+    rec_ids = ids.get("recommendation", set()) | set(comments.values()) | set(statements.values()) | set(reports_on.values())
+    recs = (
+        {rec.id: rec for rec in db.session.scalars(select(Recommendation).where(Recommendation.id.in_(rec_ids))).all()}
+        if rec_ids
+        else {}
+    )
+
+    def rec_link(rec_id: int, anchor: str = "") -> tuple[str, str | None]:
+        rec = recs.get(rec_id)
+        if rec is None:
+            return _("Recommendation (removed)"), None
+        word = noun(rec.process, capital=True)
+        return f"{word} {rec.number}", url_for("web.recommendation", slug=rec.process.slug, number=rec.number) + anchor
+
+    found: dict[tuple[str, int], tuple[str, str | None]] = {}
+    for rec_id in ids.get("recommendation", ()):
+        found[("recommendation", rec_id)] = rec_link(rec_id)
+    for comment_id, rec_id in comments.items():
+        text, url = rec_link(rec_id, f"#comment-{comment_id}")
+        found[("comment", comment_id)] = (_("Comment %(id)s on %(what)s", id=comment_id, what=text), url)
+    for report_id, comment_id in reports.items():
+        text, url = rec_link(comments[comment_id], f"#comment-{comment_id}") if comment_id in comments else ("?", None)
+        found[("comment_report", report_id)] = (_("Report on comment %(id)s on %(what)s", id=comment_id, what=text), url)
+    for statement_id, rec_id in statements.items():
+        text, url = rec_link(rec_id, f"#statement-{statement_id}")
+        found[("statement", statement_id)] = (_("Statement on %(what)s", what=text), url)
+    for follow_up_id, rec_id in reports_on.items():
+        text, url = rec_link(rec_id, f"#follow-up-{follow_up_id}")
+        found[("follow_up", follow_up_id)] = (_("Implementation report on %(what)s", what=text), url)
+    for process in rows(Process, "process"):
+        found[("process", process.id)] = (process.title, url_for("web.process", slug=process.slug))
+    for meeting in rows(SteeringSession, "session"):
+        found[("session", meeting.id)] = (_("Session %(id)s", id=meeting.id), url_for("web.session", session_id=meeting.id))
+    for user in rows(User, "user"):
+        found[("user", user.id)] = (timeline.person(user.name), None)
+    return found
 
 
 def iso_date(value: str) -> date | None:

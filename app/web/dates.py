@@ -18,6 +18,9 @@ from babel import Locale, dates
 from flask_babel import format_datetime, get_locale, get_timezone
 
 NAMED_FORMATS = ("full", "long", "medium", "short")
+#: One way to write a date across the pages: "short" date-times carry the medium date ("21.11.2026, 14:03",
+#: "Nov 21, 2026, 2:03 PM"), as the pages write dates alone, not Babel's two-digit year ("21.11.26").
+DATE_OF = {"short": "medium"}
 
 
 @lru_cache(maxsize=64)
@@ -26,7 +29,7 @@ def _patterns(locale: Locale, format: str) -> tuple[str, dates.DateTimePattern, 
     named = cast(Literal["full", "long", "medium", "short"], format)
     return (
         str(dates.get_datetime_format(named, locale=locale)).replace("'", ""),
-        dates.get_date_format(named, locale=locale),
+        dates.get_date_format(cast(Literal["full", "long", "medium", "short"], DATE_OF.get(named, named)), locale=locale),
         dates.get_time_format(named, locale=locale),
     )
 

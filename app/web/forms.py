@@ -38,8 +38,16 @@ class ButtonForm(FlaskForm):
 
 
 class RecommendationForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100_000)])
+    # No maxlength: a browser would cut a pasted title silently; the server refuses it with a message instead.
+    title = StringField(
+        _l("Title"),
+        validators=[
+            DataRequired(),
+            Length(max=200, message=_l("The title may have at most %(max)d characters. Please shorten it.")),
+        ],
+        render_kw={"maxlength": False, "data-counter-max": 200},
+    )
+    body = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100_000)], render_kw={"rows": 18})
     version = HiddenField()
     preview = SubmitField(_l("Preview"))
     save = SubmitField(_l("Save"))

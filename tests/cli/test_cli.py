@@ -156,6 +156,11 @@ def test_demo_loads_every_role_and_state(runner, client):
     result = ok(runner.invoke(args=["demo"]), "Ratschlag demo logins")
     for email in ("betrieb@example.org", "amira@example.org", "mara@example.org", "stefan@example.org"):
         assert email in result.stdout
+    # each login says who holds which role
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if "@example.org" in line}
+    assert lines["mara@example.org"].endswith("moderator in both processes")
+    assert lines["amira@example.org"].endswith("member in the guidelines process")
+    assert "superuser" in lines["betrieb@example.org"] and "department Stadtentwicklungsamt" in lines["petra@example.org"]
     listing = client.get("/api/v1/processes/leitlinien-mitte/recommendations?per_page=100").json
     public_states = {item["state"] for item in listing["items"]}
     assert {"steering_review", "adopted", "adopted_in_part", "rejected"} <= public_states

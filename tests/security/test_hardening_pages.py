@@ -99,7 +99,8 @@ def test_the_audit_page_filters_days_in_the_installations_time_zone(app_config, 
         return "Created late at night" in admin.text
 
     assert listed("from=2026-11-21&to=2026-11-21")
-    assert re.search(r"11/21/26, 12:30\sAM the system process.created process \d+ \{[^}]*Created late at night", admin.text), \
+    assert re.search(r"Nov 21, 2026, 12:30:00\sAM the system Process set up process.created Created late at night "
+                     r"Show data \{[^}]*Created late at night", admin.text), \
         admin.text  # shown in Berlin time, the day it was filtered by
     assert not listed("to=2026-11-20")
     assert not listed("from=2026-11-22")
@@ -120,7 +121,9 @@ def test_the_audit_page_shows_payloads_by_the_same_rules_as_the_api(world, peopl
     for secret in ("Internal: the budget is gone", "Public words later hidden", "Reported for a secret reason"):
         assert secret not in admin.page.text
     assert "Hidden for a stated reason" in admin.text  # a hiding reason is for whoever reads the comment
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"(comment\.\w+) comment(?:_report)? \d+ (\S+)", admin.text)}
+    # each row: the action's words, its code, what it is about ("Report on comment 2 on Recommendation 1"), the data
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"(comment\.\w+) (?:Report on )?[Cc]omment \d+ on Recommendation \d+ (\S+)",
+                                                          admin.text)}
     assert rows["comment.reported"] == "withheld"
     assert world.member.email in admin.text  # user.created: superusers administer people
     # Event by event, the same judgement the events endpoint gives a reader without a role.

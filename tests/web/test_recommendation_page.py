@@ -10,7 +10,7 @@ from app.services import fire
 from tests.html_safety import executable_parts
 from tests.web.browser import text_of
 
-PAGE_TAGS = {"link", "meta", "form", "input", "button"}
+PAGE_TAGS = {"link", "meta", "form", "input", "button", "svg"}  # svg: the header's logo mark
 PASSWORD = "a-long-test-password"
 
 

@@ -1,0 +1,198 @@
+"""The face (issue 18): branding from the instance folder, drafting limits said aloud, the audit log in
+words, the words of roles and dates, the API's index, and progress on a terminal for long CLI work."""
+from __future__ import annotations
+
+import io
+import logging
+import re
+from pathlib import Path
+
+from app import audit, services, text
+from app.extensions import db
+from app.models import Recommendation
+from app.web import branding
+from tests.conftest import audit_count
+
+
+# -- branding --------------------------------------------------------------------------------------
+
+
+def test_without_a_branding_file_the_site_wears_its_own_look(app, browser):
+    visitor = browser()
+    visitor.get("/")
+    assert visitor.page.text.count("· Ratschlag</title>") == 1
+    assert "branding.css" not in visitor.page.text and "/branding/logo" not in visitor.page.text
+    visitor.get("/branding/logo", status=404)
+    assert visitor.client.get("/branding.css").text == ""
+
+
+def test_an_office_sets_name_owner_logo_and_colours_in_the_instance_folder(app, browser):
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "wappen.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>', encoding="utf-8")
+    (folder / "branding.toml").write_text(
+        'name = "Mitreden Mitte"\nowner = "Bezirksamt Mitte von Berlin"\nlogo = "wappen.svg"\n'
+        '[colours]\nprimary = "#8A1538"\nheader_background = "#5c0e25"\n', encoding="utf-8")
+    visitor = browser()
+    visitor.get("/")
+    assert "· Mitreden Mitte</title>" in visitor.page.text
+    header = visitor.page.text[visitor.page.text.index("<header"):visitor.page.text.index("</header>")]
+    assert "Bezirksamt Mitte von Berlin" in header and 'src="/branding/logo"' in header
+    css_link = re.search(r'href="(/branding\.css\?v=\w+)"', visitor.page.text).group(1)
+    css = visitor.client.get(css_link)
+    assert css.mimetype == "text/css" and "--primary: #8a1538;" in css.text and "--header-bg: #5c0e25;" in css.text
+    logo = visitor.client.get("/branding/logo")
+    assert logo.status_code == 200 and logo.mimetype == "image/svg+xml" and "sandbox" in logo.headers["Content-Security-Policy"]
+    footer = visitor.page.text[visitor.page.text.index("<footer"):]
+    assert "Bezirksamt Mitte von Berlin" in footer and 'href="/imprint"' in footer
+
+
+def test_unreadable_colours_and_a_logo_outside_the_instance_folder_are_refused(app, caplog, tmp_path, monkeypatch):
+    monkeypatch.setattr(branding.log, "disabled", False)  # Alembic's logging set-up in the suite's migrations turns it off
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    (tmp_path / "secret.svg").write_text("<svg/>")
+    with caplog.at_level(logging.WARNING, logger="app.web.branding"):
+        brand = branding.parse('logo = "../secret.svg"\n[colours]\nprimary = "#ffff00"\ndanger = "red"\nnope = "#000000"\n'
+                               'header_text = "#000000"\nheader_background = "#111111"', folder)
+    assert brand.logo is None and brand.colours == {"header_background": "#111111"}  # white on it reads well
+    assert "contrast" in caplog.text and "no logo file" in caplog.text
+    assert branding.parse("this is = not toml [", folder).name == "Ratschlag"
+    assert round(branding.contrast("#1d4f91", "#ffffff"), 1) >= 4.5  # the default primary on white
+
+
+# -- drafting --------------------------------------------------------------------------------------
+
+
+def test_a_title_too_long_is_refused_at_its_field_not_cut(world, people, browser):
+    people(world)
+    new = f"/processes/{world.process.slug}/new"
+    author = browser(world.author)
+    author.get(new)
+    assert 'maxlength' not in author.page.text.split('id="title"')[1].split(">")[0]  # the browser cuts nothing
+    assert 'rows="18"' in author.page.text and "Images are not supported" in author.text
+    events = audit_count()
+    author.post(new, {"title": "T" * 201, "body": "Kept", "save": "Save"}, status=200)
+    assert "at most 200 characters" in author.text
+    field = re.search(r'<input[^>]*id="title"[^>]*>', author.page.text).group(0)
+    assert 'aria-invalid="true"' in field and "title-error" in field
+    assert "T" * 201 in field  # what was typed stays, whole
+    assert audit_count() == events and db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == 0
+    author.post(new, {"title": "T" * 200, "body": "Kept", "save": "Save"}, status=200)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == 1
+
+
+def test_images_become_links_and_the_preview_says_so(world, people, browser):
+    html = text.render("Der Plan: ![Lageplan](https://example.org/plan.png) und ![](https://example.org/b.png)")
+    assert "<img" not in html
+    assert '<a href="https://example.org/plan.png" rel="nofollow noopener">Lageplan</a>' in html
+    assert ">https://example.org/b.png</a>" in html
+    people(world)
+    new = f"/processes/{world.process.slug}/new"
+    author = browser(world.author)
+    author.get(new)
+    author.post(new, {"title": "T", "body": "![Lageplan](https://example.org/plan.png)", "preview": "Preview"}, status=200)
+    assert "each image appears as a link to it" in author.text and ">Lageplan</a>" in author.page.text
+
+
+# -- the audit log ---------------------------------------------------------------------------------
+
+
+def test_the_audit_log_speaks_in_words_and_links_what_the_pages_call_it(world, people, rec_in, browser):
+    people(world)
+    services.create_recommendation(world.other_process.id, world.outsider, "Elsewhere", "One")
+    rec = rec_in(world, "submitted")
+    assert (rec.id, rec.number) == (2, 1)
+    admin = browser(world.superuser)
+    admin.get("/admin/audit")
+    assert "Recommendation written" in admin.text and "recommendation.created" in admin.text
+    link = f'href="/processes/{world.process.slug}/recommendations/{rec.number}"'
+    assert f"{link}>Recommendation 1</a>" in admin.page.text and "recommendation 2" not in admin.text
+    assert "<details><summary>Show data</summary>" in admin.page.text
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d{6}", admin.text)  # no microseconds where people read
+    admin.get("/admin/audit?action=recommendation.transitioned")
+    table = admin.page.text[admin.page.text.index("<table"):]
+    assert "Step in the workflow taken" in table and "Recommendation written" not in table
+
+
+# -- words -----------------------------------------------------------------------------------------
+
+
+def test_the_administrator_role_is_not_called_like_the_administration_area(world, people, browser):
+    people(world)
+    admin = browser(world.superuser)
+    admin.client.get("/language/de")
+    admin.get(f"/admin/processes/{world.process.slug}")
+    assert "Steuerungsrunde" in admin.text
+    assert not re.search(r"Administrator\s+Verwaltung", admin.text)
+
+
+def test_a_queue_says_since_today_instead_of_zero_days(world, people, rec_in, browser):
+    people(world)
+    rec_in(world, "steering_review")
+    admin = browser(world.administrator)
+    admin.get("/steering")
+    assert "(since today)" in admin.text and "(0 days)" not in admin.text
+    admin.client.get("/language/de")
+    admin.get("/steering")
+    assert "(seit heute)" in admin.text and "(0 Tage)" not in admin.text
+
+
+def test_the_api_answers_at_its_address_with_an_index(client):
+    for path in ("/api/v1", "/api/v1/"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.json["openapi"] == "/api/v1/openapi.json" and answer.json["links"]["processes"] == "/api/v1/processes"
+
+
+# -- progress on a terminal ------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(app, world, rec_in, runner, monkeypatch):
+    from app import cli
+
+    rec_in(world, "submitted")
+    told: list[int] = []
+    assert audit.verify(progress=told.append).ok and sum(told) == audit.head()[0]
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    with cli.progress_bar("Verifying", 10) as step:
+        step(10)
+    assert "Verifying" in terminal.getvalue() and "100%" in terminal.getvalue()
+    monkeypatch.undo()
+    piped = io.StringIO()
+    monkeypatch.setattr("sys.stderr", piped)
+    with cli.progress_bar("Verifying", 10) as step:
+        assert step is None
+    monkeypatch.undo()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and result.output.startswith("ok: ")
+    exported = runner.invoke(args=["audit", "export"])
+    assert exported.exit_code == 0 and len(exported.output.splitlines()) == audit.head()[0]
+
+
+# -- errors at their fields ------------------------------------------------------------------------
+
+
+def test_a_missing_justification_is_said_at_its_field(world, people, rec_in, browser):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    admin = browser(world.administrator)
+    admin.get(page)
+    events = audit_count()
+    admin.post(f"{page}/transition", {"trigger": "adopt", "version": rec.version, "note": "  "}, status=200)
+    assert admin.redirected_to == page
+    field = re.search(r'<textarea id="note-adopt"[^>]*>', admin.page.text).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="note-adopt-error"' in field
+    assert re.search(r'<p class="error" id="note-adopt-error">This step needs a note that explains it.</p>', admin.page.text)
+    other = re.search(r'<textarea id="note-reject"[^>]*>', admin.page.text).group(0)
+    assert "aria-invalid" not in other  # only the field that was sent
+    assert audit_count() == events
+    admin.get(page)  # once: a reload shows the form as it is
+    assert 'id="note-adopt-error"' not in admin.page.text
