@@ -259,7 +259,7 @@ class Recommendation(Model):
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
 
     process: Mapped[Process] = relationship()
-    category: Mapped[Category | None] = relationship(lazy="joined")
+    category: Mapped[Category | None] = relationship()
     author_links: Mapped[list[RecommendationAuthor]] = relationship(
         order_by=RecommendationAuthor.position, cascade="all, delete-orphan"
     )

@@ -223,7 +223,10 @@ def figures(process: Process | None = None, now: datetime | None = None) -> Figu
 
 def affiliation_groups() -> list[str]:
     """The affiliation groups the installation offers (``AFFILIATION_GROUPS``), in its order."""
-    return list(current_app.config.get("AFFILIATION_GROUPS") or [])
+    groups = current_app.config.get("AFFILIATION_GROUPS") or []
+    if isinstance(groups, str):  # RATSCHLAG_AFFILIATION_GROUPS: separated by semicolons
+        groups = groups.split(";")
+    return [g.strip() for g in groups if g.strip()]
 
 
 def participation(process: Process | None = None) -> list[tuple[str, int]]:

@@ -33,6 +33,7 @@ from .accounts import (
     rehash_password_if_needed,
     revoke_tokens,
     set_active,
+    set_affiliation,
     user_for_token,
 )
 from .comments import create_comment, dismiss_report, edit_comment, hide_comment, report_comment
@@ -118,6 +119,7 @@ __all__ = [
     "revoke_role",
     "revoke_tokens",
     "set_active",
+    "set_affiliation",
     "update_overview",
     "update_recommendation",
     "user_for_token",

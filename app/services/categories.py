@@ -109,7 +109,10 @@ def update_category(category: Category, actor: User | None, name: Any = None, de
         assert process is not None
         _may_manage(actor, process)
         category = session.scalars(
-            select(Category).where(Category.id == category.id).execution_options(populate_existing=True).with_for_update()
+            select(Category)
+            .where(Category.id == category.id)
+            .execution_options(populate_existing=True)
+            .with_for_update(of=Category)
         ).one()
         changes: dict[str, list] = {}
         if name is not None:

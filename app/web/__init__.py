@@ -39,6 +39,7 @@ from . import (  # noqa: E402,F401
     auth,
     comments,
     drafting,
+    evaluation,
     follow_ups,
     legal,
     notifications,

@@ -215,6 +215,12 @@ class NotificationSettingsForm(FlaskForm):
     )
 
 
+class AffiliationForm(FlaskForm):
+    """An affiliation group from the installation's list (choices set per request), or none."""
+
+    group = SelectField(_l("My affiliation group"), choices=[], validate_choice=False)
+
+
 class EraseForm(FlaskForm):
     """Erasing a person cannot be undone: the superuser types the person's e-mail address to confirm."""
 

@@ -1,0 +1,152 @@
+"""The evaluation figures (docs/evaluation.md): public, per process and installation-wide, as a
+page with charts and tables and as CSV. Read from counters (app/statistics.py), so a page costs
+about the same at 100,000 items as at 100."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import format_decimal, format_percent, gettext as _
+from flask_login import current_user
+
+from .. import services, statistics
+from ..errors import ServiceError
+from ..extensions import db
+from ..models import Process
+from ..workflow import engine
+from . import bp, kept
+from .charts import bar_chart
+from .common import label, process_or_404, signed_in
+from .forms import AffiliationForm
+
+DAY = 86400
+
+
+def days(seconds: int | None) -> str:
+    """A percentile's bound in days, as the page writes it ("at most" is in the column heading)."""
+    if seconds is None:
+        return _("more than ten years")
+    return _("%(days)s days", days=format_decimal(round(seconds / DAY, 1), format="#,##0.0"))
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else format_percent(value, format="#,##0 %")
+
+
+def _state_label(process: Process | None):
+    workflows = [engine().get(process.workflow_id)] if process is not None else list(engine().workflows.values())
+
+    def state_label(name: str) -> str:
+        for workflow in workflows:
+            if name in workflow.states:
+                return label(workflow.states[name].label)
+        return name
+
+    return state_label
+
+
+def _charts(figures: statistics.Figures, state_label) -> dict:
+    charts = {
+        "entered": bar_chart(
+            "chart-entered",
+            _("Items that reached each state"),
+            _("One bar per state; its length is how many items ever entered that state. The table below gives the numbers."),
+            [(state_label(s.name), s.entered, format_decimal(s.entered)) for s in figures.states],
+        ),
+        "durations": bar_chart(
+            "chart-durations",
+            _("Median time spent in each state"),
+            _("One bar per state that items have left; its length is the median time spent there, in days."),
+            [
+                (state_label(s.name), (s.median or 0) / DAY, days(s.median))
+                for s in figures.states
+                if s.left and s.median is not None
+            ],
+        ),
+    }
+    if figures.departments:
+        charts["departments"] = bar_chart(
+            "chart-departments",
+            _("Median turnaround of statements per department"),
+            _("One bar per department; its length is the median time from request to answer, in days."),
+            [(d.name, (d.median or 0) / DAY, days(d.median)) for d in figures.departments if d.median is not None],
+        )
+    if figures.groups:
+        charts["groups"] = bar_chart(
+            "chart-groups",
+            _("People who took part, per affiliation group"),
+            _("One bar per affiliation group of at least five people; its length is how many took part."),
+            [(group, n, format_decimal(n)) for group, n in figures.groups],
+        )
+    return charts
+
+
+def _page(process: Process | None):
+    figures = statistics.figures(process)
+    state_label = _state_label(process)
+    return render_template(
+        "evaluation/figures.html",
+        process=process,
+        figures=figures,
+        state_label=state_label,
+        charts=_charts(figures, state_label),
+        days=days,
+        share=share,
+        min_group=statistics.MIN_GROUP,
+        offers_groups=bool(statistics.affiliation_groups()),
+    )
+
+
+def _csv(process: Process | None, filename: str) -> Response:
+    figures = statistics.figures(process)
+    return Response(
+        "".join(statistics.csv_rows(figures, _state_label(process))),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/evaluation")
+def evaluation():
+    return _page(None)
+
+
+@bp.get("/evaluation.csv")
+def evaluation_csv():
+    return _csv(None, "evaluation.csv")
+
+
+@bp.get("/processes/<slug>/evaluation")
+def process_evaluation(slug: str):
+    return _page(process_or_404(slug))
+
+
+@bp.get("/processes/<slug>/evaluation.csv")
+def process_evaluation_csv(slug: str):
+    process = process_or_404(slug)
+    return _csv(process, f"{process.slug}-evaluation.csv")
+
+
+@bp.route("/settings/affiliation", methods=["GET", "POST"])
+@signed_in
+def affiliation_settings():
+    """State an affiliation group, or take it back; the figures show it only counted, in groups of
+    at least five people."""
+    groups = statistics.affiliation_groups()
+    if not groups:
+        abort(404)
+    form = kept.form("affiliation", AffiliationForm, data={"group": current_user.affiliation or ""})
+    form.group.choices = [("", _("I state no group"))] + [(g, g) for g in groups]
+    if form.validate_on_submit():
+        try:
+            services.set_affiliation(current_user, form.group.data)
+        except ServiceError as error:
+            db.session.rollback()
+            form.group.errors = [error.message]
+        else:
+            flash(_("Your affiliation group is saved.") if form.group.data else _("You state no group now."), "success")
+            return redirect(url_for("web.affiliation_settings"))
+    if form.is_submitted():
+        response = kept.again("affiliation", form)  # post/redirect/get, keeping what was chosen
+        if response is not None:
+            return response
+    return render_template("evaluation/affiliation.html", form=form, min_group=statistics.MIN_GROUP)
