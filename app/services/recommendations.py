@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import (
     OPEN,
     AgendaItem,
+    Category,
     Decision,
     Process,
     Recommendation,
@@ -150,7 +151,7 @@ def update_recommendation(
         }
         if category is not ... and category_id != rec.category_id:
             changes["category"] = [rec.category_slug, category or None]
-            rec.category_id = category_id
+            rec.category = session.get(Category, category_id) if category_id is not None else None
             if not (changes.keys() - {"category"}):  # the text is the same: no new revision
                 rec.updated_at = utcnow()
                 audit.record("recommendation.updated", rec, actor, {"changes": changes})

@@ -8,15 +8,16 @@ from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import format_decimal, format_percent, gettext as _
 from flask_login import current_user
 
-from .. import services, statistics
+from .. import queries, services, statistics
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import Process
+from ..services import categories
 from ..workflow import engine
 from . import bp, kept
 from .charts import bar_chart
 from .common import label, process_or_404, signed_in
-from .forms import AffiliationForm
+from .forms import AffiliationForm, CategoryForm, RouteForm
 
 DAY = 86400
 
@@ -150,3 +151,72 @@ def affiliation_settings():
         if response is not None:
             return response
     return render_template("evaluation/affiliation.html", form=form, min_group=statistics.MIN_GROUP)
+
+
+# -- categories of a process (administrators of the process, superusers) ----------------------
+
+
+def _department_choices() -> list[tuple[str, str]]:
+    return [("", _("The process's moderators"))] + [(d.slug, d.name) for d in queries.departments() if d.active]
+
+
+def _managed_process(slug: str) -> Process:
+    process = process_or_404(slug)
+    if not categories.may_manage(current_user, process):
+        abort(403)
+    return process
+
+
+@bp.route("/processes/<slug>/categories", methods=["GET", "POST"])
+@signed_in
+def process_categories(slug: str):
+    """A process's categories and where each routes; a form to add one."""
+    process = _managed_process(slug)
+    form = kept.form("category", CategoryForm)
+    form.department.choices = _department_choices()
+    if form.validate_on_submit():
+        try:
+            categories.create_category(process, form.slug.data, form.name.data, form.department.data or None, current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            form.slug.errors = [error.message]
+        else:
+            flash(_("The category %(name)s is created.", name=form.name.data), "success")
+            return redirect(url_for("web.process_categories", slug=slug))
+    if form.is_submitted():
+        response = kept.again("category", form)  # post/redirect/get, keeping what was typed
+        if response is not None:
+            return response
+    items = categories.categories(process.id)
+    routes = {}
+    for item in items:
+        route = RouteForm(
+            prefix=f"c{item.id}", data={"name": item.name, "department": item.department.slug if item.department else ""}
+        )
+        route.department.choices = _department_choices()
+        routes[item.id] = route
+    return render_template("evaluation/categories.html", process=process, form=form, items=items, routes=routes)
+
+
+@bp.post("/processes/<slug>/categories/<category_slug>")
+@signed_in
+def process_category(slug: str, category_slug: str):
+    """Rename a category or route it elsewhere."""
+    process = _managed_process(slug)
+    try:
+        item = categories.find_category(process.id, category_slug)
+    except ServiceError:
+        abort(404)
+    form = RouteForm(prefix=f"c{item.id}")
+    form.department.choices = _department_choices()
+    if not form.validate():
+        flash(_("Give the category a name."), "error")
+        return redirect(url_for("web.process_categories", slug=slug))
+    try:
+        categories.update_category(item, current_user, form.name.data, form.department.data or None)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(_("The category %(name)s is saved.", name=form.name.data), "success")
+    return redirect(url_for("web.process_categories", slug=slug))

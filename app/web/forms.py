@@ -40,6 +40,8 @@ class ButtonForm(FlaskForm):
 class RecommendationForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100_000)])
+    # The process's categories (set per request; none: the field is not shown); the service checks the choice.
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
     version = HiddenField()
     preview = SubmitField(_l("Preview"))
     save = SubmitField(_l("Save"))
@@ -213,6 +215,17 @@ class NotificationSettingsForm(FlaskForm):
     language = SelectField(
         _l("Language of my e-mails"), choices=[("", _l("The installation's language")), ("de", "Deutsch"), ("en", "English")]
     )
+
+
+class CategoryForm(FlaskForm):
+    slug = StringField(_l("Short name (slug)"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    department = SelectField(_l("Routed to"), choices=[], validate_choice=False)
+
+
+class RouteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    department = SelectField(_l("Routed to"), choices=[], validate_choice=False)
 
 
 class AffiliationForm(FlaskForm):
