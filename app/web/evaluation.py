@@ -17,6 +17,7 @@ from ..workflow import engine
 from . import bp, kept
 from .charts import bar_chart
 from .common import label, process_or_404, signed_in
+from .follow_ups import STATUS_NAMES as FOLLOW_UP_NAMES
 from .forms import AffiliationForm, CategoryForm, RouteForm
 
 DAY = 86400
@@ -94,6 +95,7 @@ def _page(process: Process | None):
         share=share,
         min_group=statistics.MIN_GROUP,
         offers_groups=bool(statistics.affiliation_groups()),
+        follow_up_names=FOLLOW_UP_NAMES,
     )
 
 
