@@ -21,7 +21,7 @@ from sqlalchemy import insert, select, update
 
 from app import services, statistics
 from app.extensions import db
-from app.models import FollowUp, Recommendation, Statement, utcnow
+from app.models import FollowUp, Recommendation, Statement, User, utcnow
 from tests.conftest import audit_count
 
 PATHS = [
@@ -237,6 +237,12 @@ def test_groups_of_fewer_than_five_are_not_shown(world, make_user, groups, clien
     assert "Property owners" in html and "Young people" not in html
     rows = list(csv.DictReader(io.StringIO(client.get("/evaluation.csv").get_data(as_text=True))))
     assert [(r["key"], r["count"]) for r in rows if r["section"] == "affiliation"] == [("Property owners", "5")]
+    # Erasing one of the five takes the group below the threshold: it is no longer shown.
+    owner = db.session.scalars(select(User).where(User.name == "Owner 0")).one()
+    services.erase_user(owner.id, None)
+    db.session.expire_all()
+    assert db.session.get(User, owner.id).affiliation is None
+    assert statistics.participation(world.process) == []
 
 
 def test_stating_a_group_is_voluntary_revocable_and_checked(world, groups, browser, people):
