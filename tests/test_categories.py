@@ -128,3 +128,26 @@ def test_renaming_and_rerouting_a_category(routed):
         "changes": {"name": ["Streets", "Streets and paths"], "department": ["tiefbau", "gruen"]}}
     categories.update_category(category, world.administrator, name="Streets and paths", department="gruen")
     assert audit_count() == events + 1  # nothing changed, nothing recorded
+
+
+def test_the_department_and_the_moderators_find_it_in_their_queues(routed, make_user, people, browser):
+    world, department, clerk, _category = routed
+    people(world)
+    from tests.web.browser import PASSWORD
+    from app.transactions import write_transaction
+    with write_transaction() as session:
+        session.get(type(clerk), clerk.id).password_hash = services.hash_password(PASSWORD)
+    rec = services.create_recommendation(world.process.id, world.author, "Pothole on Main Street", "Deep.", category="strassen")
+    move(world, rec, ("triage", world.moderator), ("forward", world.moderator))
+    queue = browser(clerk).get("/statements").text
+    assert "Pothole on Main Street" in queue
+    page = browser(world.author).get(f"/processes/{world.process.slug}/recommendations/{rec.number}").text
+    assert "<dt>Category</dt>" in page and "<dd>Streets</dd>" in page
+
+    # Deactivated: the next concern filed under it waits for the moderators instead.
+    categories.set_department_active(department, False, None)
+    other = services.create_recommendation(world.process.id, world.author, "Broken lamp", "Dark.", category="strassen")
+    move(world, other, ("triage", world.moderator), ("forward", world.moderator))
+    moderation = browser(world.moderator).get("/moderation").text
+    assert "Routed to you: their category has no active department" in moderation and "Broken lamp" in moderation
+    assert "Broken lamp" not in browser(clerk).get("/statements").text
