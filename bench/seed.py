@@ -163,19 +163,23 @@ def evaluation(sizes: list[int]) -> dict:
                     for n in range(first, min(count, first + BATCH))]
             db.session.execute(insert(Recommendation), rows)
             db.session.commit()
-        ids = db.session.execute(text("SELECT id FROM recommendations WHERE process_id = :p"), {"p": process.id}).scalars().all()
+        ids = db.session.execute(text("SELECT id FROM recommendations WHERE process_id = :p ORDER BY id"), {"p": process.id}).scalars().all()
         for first in range(0, len(ids), BATCH):
             db.session.execute(insert(RecommendationAuthor),
                                [{"recommendation_id": i, "user_id": author.id, "position": 0} for i in ids[first:first + BATCH]])
-        # Every item moves on; the number decides how far, and how long each step took.
+        # Every item moves on; the number decides how far, and how long each step took. In batches of
+        # 1,000 per transaction: on PostgreSQL every row updates the same few counter rows, and one
+        # transaction that updates a row 100,000 times walks an ever longer chain of its versions.
         steps = [("submitted", 0, 1), ("in_moderation", 0, 3), ("steering_review", 1, 20), ("adopted", 2, 60)]
         for state, keep, days in steps:
-            db.session.execute(text(
-                "UPDATE recommendations SET state = :state, version = version + 1, "
-                "state_entered_at = :moment, due_at = :due WHERE process_id = :p AND number % 4 >= :keep"),
-                {"state": state, "p": process.id, "keep": keep, "moment": start + timedelta(days=days, seconds=count % 97),
-                 "due": start + timedelta(days=days + 42) if state == "steering_review" else None})
-            db.session.commit()
+            for first in range(0, count, 1000):
+                db.session.execute(text(
+                    "UPDATE recommendations SET state = :state, version = version + 1, state_entered_at = :moment, "
+                    "due_at = :due WHERE process_id = :p AND number > :a AND number <= :b AND number % 4 >= :keep"),
+                    {"state": state, "p": process.id, "keep": keep, "a": first, "b": first + 1000,
+                     "moment": start + timedelta(days=days, seconds=count % 97),
+                     "due": start + timedelta(days=days + 42) if state == "steering_review" else None})
+                db.session.commit()
         asked = [i for n, i in enumerate(ids) if n % 10 == 0]
         for first in range(0, len(asked), BATCH):
             db.session.execute(text(
@@ -183,10 +187,13 @@ def evaluation(sizes: list[int]) -> dict:
                 "VALUES (:r, :d, 'requested', :u, :at, :due, 'public')"),
                 [{"r": i, "d": department.id, "u": author.id, "at": start + timedelta(days=20),
                   "due": start + timedelta(days=41)} for i in asked[first:first + BATCH]])
-        db.session.execute(text(
-            "UPDATE statements SET status = 'answered', body = 'Ja.', answered_by_id = :u, answered_at = :at "
-            "WHERE department_id = :d AND recommendation_id % 3 = 0"),
-            {"u": author.id, "at": start + timedelta(days=30), "d": department.id})
+        for first in range(0, len(asked), 1000):
+            db.session.execute(text(
+                "UPDATE statements SET status = 'answered', body = 'Ja.', answered_by_id = :u, answered_at = :at "
+                "WHERE department_id = :d AND recommendation_id % 3 = 0 AND recommendation_id >= :a AND recommendation_id <= :b"),
+                {"u": author.id, "at": start + timedelta(days=30), "d": department.id,
+                 "a": asked[first], "b": asked[min(len(asked), first + 1000) - 1]})
+            db.session.commit()
         reported = [i for n, i in enumerate(ids) if n % 20 == 0]
         for first in range(0, len(reported), BATCH):
             db.session.execute(text(
