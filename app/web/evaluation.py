@@ -4,8 +4,10 @@ about the same at 100,000 items as at 100."""
 
 from __future__ import annotations
 
+import math
+
 from flask import Response, abort, flash, redirect, render_template, url_for
-from flask_babel import format_decimal, format_percent, gettext as _
+from flask_babel import format_decimal, format_percent, gettext as _, ngettext
 from flask_login import current_user
 
 from .. import queries, services, statistics
@@ -24,10 +26,16 @@ DAY = 86400
 
 
 def days(seconds: int | None) -> str:
-    """A percentile's bound in days, as the page writes it ("at most" is in the column heading)."""
+    """A percentile's bound as the page writes it ("at most" is in the column heading): minutes
+    under an hour, hours under two days, else days; rounded up, so the bound stays a bound."""
     if seconds is None:
         return _("more than ten years")
-    return _("%(days)s days", days=format_decimal(round(seconds / DAY, 1), format="#,##0.0"))
+    if seconds < 3600:
+        minutes = math.ceil(seconds / 60)
+        return ngettext("%(num)s minute", "%(num)s minutes", minutes, num=format_decimal(minutes))
+    if seconds < 2 * DAY:
+        return _("%(hours)s hours", hours=format_decimal(math.ceil(seconds / 360) / 10, format="#,##0.0"))
+    return _("%(days)s days", days=format_decimal(math.ceil(seconds / 8640) / 10, format="#,##0.0"))
 
 
 def share(value: float | None) -> str:
