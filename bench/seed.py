@@ -168,15 +168,15 @@ def evaluation(sizes: list[int]) -> dict:
             db.session.execute(insert(RecommendationAuthor),
                                [{"recommendation_id": i, "user_id": author.id, "position": 0} for i in ids[first:first + BATCH]])
         # Every item moves on; the number decides how far, and how long each step took. In batches of
-        # 1,000 per transaction: on PostgreSQL every row updates the same few counter rows, and one
+        # 200 per transaction: on PostgreSQL every row updates the same few counter rows, and one
         # transaction that updates a row 100,000 times walks an ever longer chain of its versions.
         steps = [("submitted", 0, 1), ("in_moderation", 0, 3), ("steering_review", 1, 20), ("adopted", 2, 60)]
         for state, keep, days in steps:
-            for first in range(0, count, 1000):
+            for first in range(0, count, 200):
                 db.session.execute(text(
                     "UPDATE recommendations SET state = :state, version = version + 1, state_entered_at = :moment, "
                     "due_at = :due WHERE process_id = :p AND number > :a AND number <= :b AND number % 4 >= :keep"),
-                    {"state": state, "p": process.id, "keep": keep, "a": first, "b": first + 1000,
+                    {"state": state, "p": process.id, "keep": keep, "a": first, "b": first + 200,
                      "moment": start + timedelta(days=days, seconds=count % 97),
                      "due": start + timedelta(days=days + 42) if state == "steering_review" else None})
                 db.session.commit()

@@ -91,6 +91,8 @@ def upgrade():
     else:
         op.execute("ALTER TABLE recommendations ADD COLUMN category_id INTEGER REFERENCES categories (id)")
     op.create_index("ix_recommendations_category_id", "recommendations", ["category_id"])
+    # "Overdue now" counts per process and state from this index alone, however many are overdue.
+    op.create_index("ix_recommendations_process_due_state", "recommendations", ["process_id", "due_at", "state"])
     op.add_column("departments", sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
     op.add_column("users", sa.Column("affiliation", sa.String(length=100), nullable=True))
 
@@ -342,6 +344,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS statistics_{name}")
     op.drop_table("statistics_counters")
     op.drop_index("ix_recommendations_category_id", table_name="recommendations")
+    op.drop_index("ix_recommendations_process_due_state", table_name="recommendations")
     with op.batch_alter_table("recommendations") as batch:
         batch.drop_column("category_id")
     with op.batch_alter_table("departments") as batch:
