@@ -19,7 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import exists, func, select
@@ -34,6 +34,8 @@ BOUNDS = [round(60 * 2 ** (k / 4)) for k in range(0, 92)]
 #: Affiliation groups with fewer people than this are not shown, not even as "fewer than".
 MIN_GROUP = 5
 PERCENTILES = (0.5, 0.9)
+#: Days of ``due`` counters are counted from here (UTC, as every stored time).
+EPOCH = datetime(1970, 1, 1)
 
 
 def bucket_of(seconds: float) -> int:
@@ -163,23 +165,28 @@ def figures(process: Process | None = None, now: datetime | None = None) -> Figu
     for metric, key, bucket, n in rows:
         if metric in ("duration", "st_time"):
             histograms[(metric, key)][bucket] = int(n)
-        else:
+        elif metric != "due":
             counts[(metric, key)] += int(n)
 
-    # Per process from the index on (process_id, due_at, state); installation-wide as one range per
-    # process, so neither reads the rows, however many are overdue.
+    # Overdue now: the items due on days before today are counted by the triggers (``due`` per
+    # state and day); only today's are counted from the index, however many are overdue.
+    today = (now - EPOCH).days
+    overdue: dict[str, int] = defaultdict(int)
+    for metric, key, bucket, n in rows:
+        if metric == "due" and bucket < today:
+            overdue[key] += int(n)
     processes = [process.id] if process is not None else list(db.session.scalars(select(Process.id)))
-    overdue = (
-        dict(
-            db.session.execute(
-                select(Recommendation.state, func.count())
-                .where(Recommendation.process_id.in_(processes), Recommendation.due_at < now)
-                .group_by(Recommendation.state)
-            ).all()
-        )
-        if processes
-        else {}
-    )
+    if processes:
+        for name, n in db.session.execute(
+            select(Recommendation.state, func.count())
+            .where(
+                Recommendation.process_id.in_(processes),
+                Recommendation.due_at >= EPOCH + timedelta(days=today),
+                Recommendation.due_at < now,
+            )
+            .group_by(Recommendation.state)
+        ):
+            overdue[name] += int(n)
     names = {key for metric, key in counts if metric == "entered"} | set(overdue)
     result = Figures(process, generated_at=now)
     for name in _state_order(process, names):

@@ -84,7 +84,9 @@ def generated(world, make_user):
                 state=dest, state_entered_at=moment, due_at=due, version=Recommendation.version + 1))
         if path[-1] == "steering_review":
             # Some wait past their deadline (overdue now), some are due later.
-            current_due = now + timedelta(days=rng.choice([-30, -1, 1, 30]), seconds=rng.randint(1, 3600))
+            # Days ago, or earlier today (the figures count those from the index, the rest from counters).
+            current_due = (now - timedelta(seconds=rng.randint(1, 30)) if rng.random() < 0.2
+                           else now + timedelta(days=rng.choice([-30, -1, 1, 30]), seconds=rng.randint(1, 3600)))
             db.session.execute(update(Recommendation).where(Recommendation.id == rec_id).values(due_at=current_due))
             if counted and current_due < now:
                 expected["overdue"]["steering_review"] += 1

@@ -15,7 +15,10 @@ the transaction of each change, as migration 0005 does for the per-state counts.
 - ``on_time`` / ``late`` / state: visits of a state with a deadline, left by ``due_at`` or after;
 - ``st_requested``, ``st_answered``, ``st_declined``, ``st_on_time``, ``st_late`` / department id,
   and ``st_time`` / department id / bucket: statements asked for and how fast they were given;
-- ``fu_reports`` / status, ``fu_done`` / ``""``: follow-up reports, and items first reported done.
+- ``fu_reports`` / status, ``fu_done`` / ``""``: follow-up reports, and items first reported done;
+- ``due`` / state / day: items now in the state whose ``due_at`` falls on that day (days since
+  1970-01-01, UTC); a row that reaches zero is deleted. "Overdue now" sums the days before today
+  and counts only today's items from the index.
 
 Existing rows are counted after the triggers exist (their history is replayed from the audit
 trail where the trail still says it; payloads erased or written before states had times are left
@@ -122,6 +125,33 @@ def upgrade():
             $$
         """)
         op.execute("""
+            CREATE FUNCTION statistics_due() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.due_at IS NOT NULL THEN
+                    PERFORM statistics_add(OLD.process_id, 'due', OLD.state,
+                        floor(EXTRACT(EPOCH FROM OLD.due_at) / 86400)::integer, -1);
+                    DELETE FROM statistics_counters WHERE process_id = OLD.process_id AND metric = 'due'
+                        AND key = OLD.state AND bucket = floor(EXTRACT(EPOCH FROM OLD.due_at) / 86400)::integer AND n = 0;
+                END IF;
+                IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.due_at IS NOT NULL THEN
+                    PERFORM statistics_add(NEW.process_id, 'due', NEW.state,
+                        floor(EXTRACT(EPOCH FROM NEW.due_at) / 86400)::integer, 1);
+                END IF;
+                RETURN NULL;
+            END;
+            $$
+        """)
+        op.execute("""
+            CREATE TRIGGER statistics_due AFTER INSERT OR DELETE ON recommendations
+            FOR EACH ROW EXECUTE FUNCTION statistics_due()
+        """)
+        op.execute("""
+            CREATE TRIGGER statistics_due_update AFTER UPDATE OF process_id, state, due_at ON recommendations
+            FOR EACH ROW WHEN (OLD.process_id IS DISTINCT FROM NEW.process_id OR OLD.state IS DISTINCT FROM NEW.state
+                               OR OLD.due_at IS DISTINCT FROM NEW.due_at)
+            EXECUTE FUNCTION statistics_due()
+        """)
+        op.execute("""
             CREATE TRIGGER statistics_recommendation_insert AFTER INSERT ON recommendations
             FOR EACH ROW EXECUTE FUNCTION statistics_recommendation()
         """)
@@ -202,6 +232,25 @@ def upgrade():
                 ON CONFLICT (process_id, metric, key, bucket) DO UPDATE SET n = n + 1;
             END
         """)
+        def due(row: str, delta: int) -> str:
+            day = f"(CAST(strftime('%s', {row}.due_at) AS INTEGER) / 86400)"
+            change = f"""
+                INSERT INTO statistics_counters (process_id, metric, key, bucket, n)
+                SELECT {row}.process_id, 'due', {row}.state, {day}, {delta} WHERE {row}.due_at IS NOT NULL
+                ON CONFLICT (process_id, metric, key, bucket) DO UPDATE SET n = n + {delta};"""
+            if delta < 0:
+                change += f"""
+                DELETE FROM statistics_counters WHERE process_id = {row}.process_id AND metric = 'due'
+                    AND key = {row}.state AND bucket = {day} AND n = 0;"""
+            return change
+
+        op.execute(f"CREATE TRIGGER statistics_due_insert AFTER INSERT ON recommendations BEGIN {due('NEW', 1)} END")
+        op.execute(f"CREATE TRIGGER statistics_due_delete AFTER DELETE ON recommendations BEGIN {due('OLD', -1)} END")
+        op.execute(f"""
+            CREATE TRIGGER statistics_due_update AFTER UPDATE OF process_id, state, due_at ON recommendations
+            WHEN OLD.process_id IS NOT NEW.process_id OR OLD.state IS NOT NEW.state OR OLD.due_at IS NOT NEW.due_at
+            BEGIN {due('OLD', -1)} {due('NEW', 1)} END
+        """)
         process = "(SELECT process_id FROM recommendations WHERE id = NEW.recommendation_id)"
         st_seconds = "MAX(0, (julianday(NEW.answered_at) - julianday(NEW.requested_at)) * 86400.0)"
         op.execute(f"""
@@ -251,6 +300,11 @@ def _count_existing(bind) -> None:
         k = (process_id, metric, str(key), bucket)
         counters[k] = counters.get(k, 0) + 1
 
+    epoch = datetime(1970, 1, 1)
+    for process_id, state, due_at in bind.execute(
+        sa.text("SELECT process_id, state, due_at FROM recommendations WHERE due_at IS NOT NULL")
+    ):
+        add(process_id, "due", state, (_moment(due_at) - epoch).days)
     process_of = dict(bind.execute(sa.text("SELECT id, process_id FROM recommendations")).all())
     if process_of:
         # Each recommendation's visits, replayed from its events where their payloads still say them.
@@ -329,6 +383,9 @@ def downgrade():
         op.execute("DROP TRIGGER IF EXISTS statistics_statement_insert ON statements")
         op.execute("DROP TRIGGER IF EXISTS statistics_statement_update ON statements")
         op.execute("DROP TRIGGER IF EXISTS statistics_follow_up_insert ON follow_ups")
+        op.execute("DROP TRIGGER IF EXISTS statistics_due ON recommendations")
+        op.execute("DROP TRIGGER IF EXISTS statistics_due_update ON recommendations")
+        op.execute("DROP FUNCTION IF EXISTS statistics_due()")
         op.execute("DROP FUNCTION IF EXISTS statistics_recommendation()")
         op.execute("DROP FUNCTION IF EXISTS statistics_statement()")
         op.execute("DROP FUNCTION IF EXISTS statistics_follow_up()")
@@ -340,6 +397,9 @@ def downgrade():
             "statement_insert",
             "statement_update",
             "follow_up_insert",
+            "due_insert",
+            "due_delete",
+            "due_update",
         ):
             op.execute(f"DROP TRIGGER IF EXISTS statistics_{name}")
     op.drop_table("statistics_counters")
