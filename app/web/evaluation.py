@@ -32,7 +32,7 @@ def days(seconds: int | None) -> str:
         return _("more than ten years")
     if seconds < 3600:
         minutes = math.ceil(seconds / 60)
-        return ngettext("%(num)s minute", "%(num)s minutes", minutes, num=format_decimal(minutes))
+        return ngettext("%(count)s minute", "%(count)s minutes", minutes, count=format_decimal(minutes))
     if seconds < 2 * DAY:
         return _("%(hours)s hours", hours=format_decimal(math.ceil(seconds / 360) / 10, format="#,##0.0"))
     return _("%(days)s days", days=format_decimal(math.ceil(seconds / 8640) / 10, format="#,##0.0"))
