@@ -49,3 +49,12 @@ def test_the_mail_benchmark_runs():
     output = run(str(REPO / "bench" / "mail.py"), "--smoke", "--db", "sqlite")
     assert "| 50 e-mails, 1 worker | sqlite |" in output and "50 received, 50 distinct Message-IDs" in output
     assert "| reminder pass, 1000 recs, second run | sqlite |" in output and "0 reminders written" in output
+
+
+@pytest.mark.server
+def test_the_evaluation_benchmark_runs_the_page_and_the_exports():
+    output = run(str(REPO / "bench" / "bench.py"), "--only", "evaluation", "--smoke", "--db", "sqlite")
+    for scenario in ("evaluation page, 2000 items", "evaluation CSV, 100 items", "open data JSON, 2000 items",
+                     "recommendations CSV, 100 items"):
+        assert f"| {scenario} | sqlite |" in output, scenario
+    assert output.count("- met:") + output.count("- **missed**:") == 4  # the page, the CSV, and each export's memory
