@@ -25,6 +25,7 @@ from .disclosure import Reader
 from .errors import ServiceError
 from .extensions import db
 from .models import AgendaItem, SteeringSession
+from .services import categories
 from .workflow import graph
 from .workflow.definition import WORKFLOW_ID, InvalidWorkflows, load_directory, load_file
 
@@ -260,6 +261,81 @@ def departments_list():
     for department in queries.departments():
         members = ", ".join(m.user.email for m in department.members)
         click.echo(f"{department.slug}\t{department.name}\t{members}")
+
+
+@departments.command("deactivate")
+@click.argument("slug")
+@with_appcontext
+@user_errors
+def departments_deactivate(slug):
+    """Ask a department nothing new: categories routed to it fall back to the process's moderators."""
+    department = services.find_department(slug)
+    if categories.set_department_active(department, False, None):
+        click.echo(_("deactivated department %(slug)s", slug=department.slug))
+    else:
+        click.echo(_("department %(slug)s was deactivated already", slug=department.slug))
+
+
+@departments.command("activate")
+@click.argument("slug")
+@with_appcontext
+@user_errors
+def departments_activate(slug):
+    """Activate a deactivated department again."""
+    department = services.find_department(slug)
+    if categories.set_department_active(department, True, None):
+        click.echo(_("activated department %(slug)s", slug=department.slug))
+    else:
+        click.echo(_("department %(slug)s was active already", slug=department.slug))
+
+
+# -- categories ----------------------------------------------------------------
+
+
+@click.group(help="Define a process's categories, each routed to a department.")
+def categories_group():
+    pass
+
+
+@categories_group.command("create")
+@click.argument("process_slug")
+@click.argument("slug")
+@click.option("--name", required=True, help="The category's name, as people read it.")
+@click.option("--department", default=None, help="The department it routes to (none: the process's moderators).")
+@with_appcontext
+@user_errors
+def categories_create(process_slug, slug, name, department):
+    """Create a category of a process, routed to a department."""
+    category = categories.create_category(services.find_process(process_slug), slug, name, department, None)
+    click.echo(_("created category %(slug)s (%(name)s)", slug=category.slug, name=category.name))
+
+
+@categories_group.command("route")
+@click.argument("process_slug")
+@click.argument("slug")
+@click.option("--department", default="", help="The department it routes to; empty: the process's moderators.")
+@with_appcontext
+@user_errors
+def categories_route(process_slug, slug, department):
+    """Route a category to another department (or to the process's moderators)."""
+    process = services.find_process(process_slug)
+    category = categories.update_category(categories.find_category(process.id, slug), None, department=department)
+    click.echo(_("category %(slug)s routes to %(target)s", slug=category.slug,
+                 target=category.department.slug if category.department else _("the moderators")))  # fmt: skip
+
+
+@categories_group.command("list")
+@click.argument("process_slug")
+@with_appcontext
+@user_errors
+def categories_list(process_slug):
+    """List a process's categories: slug, name and where each routes, one a line."""
+    for category in categories.categories(services.find_process(process_slug).id):
+        routed = category.routed_department
+        click.echo(f"{category.slug}\t{category.name}\t{routed.slug if routed else 'moderators'}")
+
+
+categories_group.name = "categories"
 
 
 # -- sessions of the steering round -----------------------------------------------
@@ -571,7 +647,20 @@ def demo(if_empty):
     demo_data.load(if_empty=if_empty)
 
 
-COMMANDS = (users, processes, departments, sessions, workflows, audit, counts, backup_command, restore_command, worker, demo)
+COMMANDS = (
+    users,
+    processes,
+    departments,
+    categories_group,
+    sessions,
+    workflows,
+    audit,
+    counts,
+    backup_command,
+    restore_command,
+    worker,
+    demo,
+)
 
 
 def register(group: click.Group) -> None:

@@ -36,6 +36,8 @@ ENVIRONMENT = {
     "RATSCHLAG_BASE_URL": "BASE_URL",
     "RATSCHLAG_REMINDER_DAYS": "REMINDER_DAYS",
     "RATSCHLAG_DIGEST_HOUR": "DIGEST_HOUR",
+    # The evaluation figures (docs/evaluation.md): groups people may state, separated by ";"
+    "RATSCHLAG_AFFILIATION_GROUPS": "AFFILIATION_GROUPS",
 }
 
 
@@ -97,6 +99,8 @@ def defaults(instance: Path) -> dict:
         "DIGEST_HOUR": 7,  # in BABEL_DEFAULT_TIMEZONE
         "MAIL_RETRY_SECONDS": 60,  # the first retry; doubled per attempt, at most six hours
         "MAIL_DIR": str(instance / "mail"),
+        # Affiliation groups people may state (docs/evaluation.md); none: the question is not asked.
+        "AFFILIATION_GROUPS": [],
     }
 
 

@@ -134,7 +134,7 @@ class Reader:
 
     def _one(self, event: Any, recs: dict, comments: dict, reports: dict, statements: dict, authored: set[int]) -> Shown:
         kind = event.subject_type
-        if kind in ("process", "session"):  # sessions of the steering round are public, like their minutes
+        if kind in ("process", "session", "category"):  # sessions are public like their minutes, categories like the process
             return EVERYTHING
         if kind == "statement":
             return self._statement(statements.get(event.subject_id), recs)

@@ -82,6 +82,9 @@ class User(UserMixin, Model):
     #: sign-in; followed by a private status link. Becomes an ordinary account when the person sets a
     #: password through an invitation or a reset link sent to the same address.
     resident: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: The affiliation group the person chose to state (one of ``AFFILIATION_GROUPS``), or None.
+    #: Shown only counted, in groups of at least five (docs/evaluation.md).
+    affiliation: Mapped[str | None] = mapped_column(String(100))
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -241,6 +244,8 @@ class Recommendation(Model):
         UniqueConstraint("process_id", "number", name="uq_recommendations_process_number"),
         # Serves every list: visibility and state filters, ordered by number, counted index-only.
         Index("ix_recommendations_process_state_number", "process_id", "state", "number"),
+        # Serves "overdue now" in the evaluation figures: counted per process from the index alone.
+        Index("ix_recommendations_process_due_state", "process_id", "due_at", "state"),
         CheckConstraint("version >= 1", name="version"),
     )
 
@@ -256,8 +261,11 @@ class Recommendation(Model):
     due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: The process's category it was filed under, routing it to a department (docs/workflows.md).
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
 
     process: Mapped[Process] = relationship()
+    category: Mapped[Category | None] = relationship()
     author_links: Mapped[list[RecommendationAuthor]] = relationship(
         order_by=RecommendationAuthor.position, cascade="all, delete-orphan"
     )
@@ -279,6 +287,14 @@ class Recommendation(Model):
     @property
     def process_slug(self) -> str:
         return self.process.slug
+
+    @property
+    def category_slug(self) -> str | None:
+        return self.category.slug if self.category is not None else None
+
+    @property
+    def category_name(self) -> str | None:
+        return self.category.name if self.category is not None else None
 
     @property
     def workflow_id(self) -> str:
@@ -427,6 +443,8 @@ class Department(Model):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: A deactivated department is asked nothing new; categories routed to it fall back to moderators.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     members: Mapped[list[DepartmentMember]] = relationship(back_populates="department", order_by="DepartmentMember.id")
 
@@ -815,3 +833,43 @@ class ChainCheck(Model):
     reason: Mapped[str | None] = mapped_column(Text)
     erased: Mapped[int | None] = mapped_column(Integer)
     anchors: Mapped[int | None] = mapped_column(Integer)
+
+
+# -- categories and the evaluation figures (docs/evaluation.md) -------------------------------
+
+
+class Category(Model):
+    """A process's category, routed to a department: an item filed under it is the department's to
+    answer (a statement is requested from it when the item enters a state that takes statements)."""
+
+    __tablename__ = "categories"
+    audit_subject_type = "category"
+    __table_args__ = (UniqueConstraint("process_id", "slug", name="uq_categories_process_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+    @property
+    def routed_department(self) -> Department | None:
+        """Where items of this category go: its department while that is active, else None (the
+        process's moderators)."""
+        return self.department if self.department is not None and self.department.active else None
+
+
+class StatisticsCounter(Model):
+    """One counter of the evaluation figures, kept by database triggers (migration 0016) in the
+    transaction of every change; the application only reads it (app/statistics.py)."""
+
+    __tablename__ = "statistics_counters"
+
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)

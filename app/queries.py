@@ -30,6 +30,7 @@ from .models import (
     AgendaItem,
     AnswerTemplate,
     AuditEvent,
+    Category,
     Comment,
     CommentReport,
     Decision,
@@ -283,6 +284,9 @@ class RecommendationView:
     created_at: datetime
     updated_at: datetime
     due_at: datetime | None
+    category_id: int | None
+    category_slug: str | None
+    category_name: str | None
     authors: tuple[Author, ...]
     decision: DecisionView | None
 
@@ -297,6 +301,7 @@ def _recommendation_view_statement():
     r, p, a = Recommendation.__table__, Process.__table__, RecommendationAuthor.__table__
     d, author, decider = Decision.__table__, User.__table__.alias("author"), User.__table__.alias("decider")
     m, st, dm = Membership.__table__, Statement.__table__, DepartmentMember.__table__
+    cat = Category.__table__
     own = [
         r.c.id,
         r.c.process_id,
@@ -312,6 +317,9 @@ def _recommendation_view_statement():
         r.c.created_at,
         r.c.updated_at,
         r.c.due_at,
+        r.c.category_id,
+        cat.c.slug,
+        cat.c.name,
     ]
     groups = [
         own,
@@ -331,6 +339,7 @@ def _recommendation_view_statement():
     statement = (
         select(*(column for group in groups for column in group))
         .join(p, p.c.id == r.c.process_id)
+        .outerjoin(cat, cat.c.id == r.c.category_id)
         .outerjoin(a, a.c.recommendation_id == r.c.id)
         .outerjoin(author, author.c.id == a.c.user_id)
         .outerjoin(d, d.c.recommendation_id == r.c.id)

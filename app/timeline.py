@@ -67,7 +67,9 @@ SENTENCES: dict[str, Sentence] = {
     "recommendation.updated": lambda e, d, *_rest: (
         _("%(actor)s revised the text.", actor=_actor(e))
         if "body" in d.get("changes", {})
-        else _("%(actor)s changed the title.", actor=_actor(e)),
+        else _("%(actor)s changed the title.", actor=_actor(e))
+        if "title" in d.get("changes", {}) or not d
+        else _("%(actor)s changed the category.", actor=_actor(e)),
         None,
     ),
     "recommendation.author_added": _author_added,

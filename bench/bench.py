@@ -4,6 +4,7 @@
     python bench/bench.py                 # everything, both databases (make bench)
     python bench/bench.py --peer          # and OpenSlides 3.3's set_state, same machine, same run (make bench-peer)
     python bench/bench.py --db sqlite --smoke    # tiny sizes, nothing recorded (the test suite runs this)
+    python bench/bench.py --only evaluation      # the evaluation figures and the open-data exports, 100 vs 100,000 items
 
 Records the table with date, machine, database versions and commit at the top of bench/RESULTS.md,
 and as JSON in bench/results/. Latencies are wall-clock from a client on the same machine.
@@ -29,6 +30,9 @@ import plot  # noqa: E402
 
 FULL = {"comments": [10, 100, 1000], "recommendations": [100, 10_000, 100_000], "events": [10_000, 100_000, 1_000_000]}
 SMOKE = {"comments": [10, 100], "recommendations": [100, 500], "events": [1000, 5000]}
+#: The evaluation figures and the open-data exports: items per process (the first is the baseline).
+EVALUATION = {"full": [100, 100_000], "smoke": [100, 2000]}
+EXPORTS = {"open data JSON": "/processes/{slug}/open-data.json", "recommendations CSV": "/processes/{slug}/recommendations.csv"}
 PEER = REPO.parent / "shared" / "peers" / "openslides"
 
 
@@ -292,6 +296,70 @@ def run_steering(db: str, repeat: int, smoke: bool) -> dict:
     return results
 
 
+def export_run(env: dict, path: str) -> tuple[float, int, int]:
+    """One open-data export streamed through the application in its own process, read chunk by chunk
+    as a client reads it: seconds, bytes, and the process's peak memory (KiB)."""
+    code = ("import resource, time\nfrom app import create_app\napp = create_app()\nclient = app.test_client()\n"
+            f"started = time.perf_counter()\nresponse = client.get({path!r}, buffered=False)\nsize = 0\n"
+            "for chunk in response.response:\n    size += len(chunk)\nresponse.close()\n"
+            "assert response.status_code == 200, response.status_code\n"
+            "print(time.perf_counter() - started, size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([str(BIN / "python"), "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    seconds, size, peak = out.stdout.split()[-3:]
+    return float(seconds), int(size), int(peak)
+
+
+def run_evaluation(db: str, sizes: list[int], repeat: int) -> dict:
+    """The evaluation page and CSV per process, at each size, taking turns; then each open-data export
+    at each size in its own process, for its peak memory (the median time of three runs)."""
+    results: dict = {"database": None, "scenarios": {}}
+    with tempfile.TemporaryDirectory() as instance:
+        Path(instance, "config.py").write_text("RATELIMIT_ENABLED = False\n")
+        env = prepared(db, instance, "evaluation")
+        results["database"] = database_version(env)
+        out = subprocess.run([str(BIN / "python"), str(REPO / "bench" / "seed.py"), "evaluation", json.dumps(sizes)],
+                             env=env, cwd=REPO, capture_output=True, text=True, check=True)
+        slugs = {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+        s = results["scenarios"]
+        server = Server(env, workers=4)
+        try:
+            for label, path in (("evaluation page", "/processes/{slug}/evaluation"),
+                                ("evaluation CSV", "/processes/{slug}/evaluation.csv")):
+                s.update(interleaved(repeat, {f"{label}, {count} items": lambda n, p=path.format(slug=slug): server.call("GET", p)
+                                              for count, slug in sorted(slugs.items())}))
+            s.update(interleaved(repeat, {f"evaluation page, installation-wide, {sum(slugs)} items":
+                                          lambda n: server.call("GET", "/evaluation")}))
+        finally:
+            server.stop()
+        for label, path in EXPORTS.items():
+            for count, slug in sorted(slugs.items()):
+                runs = [export_run(env, path.format(slug=slug)) for _ in range(3)]
+                s[f"{label}, {count} items"] = {"seconds": round(statistics.median(r[0] for r in runs), 2),
+                                                "bytes": runs[0][1], "peak_kib": max(r[2] for r in runs)}
+    return results
+
+
+def evaluation_targets(results: dict) -> list[str]:
+    lines = []
+
+    def check(name: str, ok: bool, detail: str):
+        lines.append(f"- {'met' if ok else '**missed**'}: {name} ({detail})")
+    for db, r in results.items():
+        s = r["scenarios"]
+        sizes = sorted({int(k.split(", ")[1].split()[0]) for k in s if k.startswith("evaluation page, ") and "installation" not in k})
+        small, large = sizes[0], sizes[-1]
+        for kind in ("evaluation page", "evaluation CSV"):
+            a, b = s[f"{kind}, {small} items"], s[f"{kind}, {large} items"]
+            check(f"{db}: {kind} at {large:,} items at most 1.5 × at {small:,}", b["p50"] <= 1.5 * a["p50"],
+                  f"{b['p50']} vs {a['p50']} ms: {b['p50'] / a['p50']:.2f}×, {b['queries']} vs {a['queries']} queries")
+        for kind in EXPORTS:
+            a, b = s[f"{kind}, {small} items"], s[f"{kind}, {large} items"]
+            check(f"{db}: {kind} at {large:,} items streams in flat memory (peak at most 1.2 × at {small:,})",
+                  b["peak_kib"] <= 1.2 * a["peak_kib"],
+                  f"{b['peak_kib'] / 1024:.0f} vs {a['peak_kib'] / 1024:.0f} MiB, {b['bytes'] / 1e6:.1f} MB in {b['seconds']} s")
+    return lines
+
+
 def run_peer(repeat: int) -> dict:
     """OpenSlides 3.3's set_state, driven by the peer's own script, on the same machine."""
     if not Path("/tmp/os-venv/bin/openslides").exists():
@@ -349,7 +417,9 @@ def table(results: dict, peer: dict | None) -> str:
     rows = ["| scenario | database | p50 ms | p95 ms | req/s | queries | notes |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for db, r in results.items():
         for name, v in r["scenarios"].items():
-            if "events_per_second" in v:
+            if "bytes" in v:
+                rows.append(f"| {name} | {db} | | | | | {v['seconds']} s, {v['bytes'] / 1e6:.2f} MB, peak {v['peak_kib'] / 1024:.0f} MiB |")
+            elif "events_per_second" in v:
                 rows.append(f"| {name} | {db} | | | | | {v['seconds']} s, {v['events_per_second']:,} events/s, "
                             f"peak {v['peak_kib'] / 1024:.0f} MiB |")
             else:
@@ -367,9 +437,10 @@ def main() -> int:
     parser.add_argument("--peer", action="store_true", help="also run OpenSlides 3.3 (../shared/peers/openslides)")
     parser.add_argument("--repeat", type=int, default=100, help="requests per scenario")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, nothing recorded")
-    parser.add_argument("--only", choices=["all", "transition", "steering"], default="all",
+    parser.add_argument("--only", choices=["all", "transition", "steering", "evaluation"], default="all",
                         help="transition: only the transition and the floor (a few minutes), recorded as such; "
-                             "steering: only the steering queue, the agenda and the minutes PDF (issue 14)")
+                             "steering: only the steering queue, the agenda and the minutes PDF (issue 14); "
+                             "evaluation: the evaluation figures at 100 and 100,000 items and the open-data exports' memory")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     repeat = 10 if args.smoke else args.repeat
@@ -377,11 +448,18 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     if args.only == "steering":
         return record_steering({db: run_steering(db, repeat, args.smoke) for db in databases}, args.smoke, load_before, repeat)
-    results = {db: run_database(db, sizes, repeat, args.only == "transition") for db in databases}
-    peer = run_peer(200) if args.peer else None
+    if args.only == "evaluation":
+        evaluation_sizes = EVALUATION["smoke" if args.smoke else "full"]
+        results = {db: run_evaluation(db, evaluation_sizes, repeat) for db in databases}
+        peer = None
+        verdicts = evaluation_targets(results)
+        picture = None
+    else:
+        results = {db: run_database(db, sizes, repeat, args.only == "transition") for db in databases}
+        peer = run_peer(200) if args.peer else None
+        verdicts = targets(results, peer)
+        picture = plot.svg(results)
     output = table(results, peer)
-    verdicts = targets(results, peer)
-    picture = plot.svg(results)
     progress("")
     print(output)
     print("\n".join(verdicts))
@@ -393,18 +471,23 @@ def main() -> int:
         name = f"{stamp:%Y%m%dT%H%M%SZ}"
         (results_dir / f"{name}.json").write_text(json.dumps(
             {"machine": machine(), "databases": versions, "results": results, "peer": peer, "targets": verdicts}, indent=1))
-        (results_dir / f"{name}.svg").write_text(picture, encoding="utf-8")
+        if picture is not None:
+            (results_dir / f"{name}.svg").write_text(picture, encoding="utf-8")
         results_file = REPO / "bench" / "RESULTS.md"
         previous = results_file.read_text(encoding="utf-8") if results_file.exists() else "# Benchmark results\n\nNewest first.\n"
         head, _, rest = previous.partition("\n## ")
-        kind = "Benchmarks" if args.only == "all" else "Benchmarks (transition and floor only)"
+        kind = {"all": "Benchmarks", "transition": "Benchmarks (transition and floor only)",
+                "evaluation": "Evaluation figures and open-data exports (issue 17)"}[args.only]
+        how = ("audit verify the median of three runs" if args.only != "evaluation" else
+               "each export read chunk by chunk through the application in its own process, three times: the median "
+               "time, the highest peak memory (the whole process, Python and the application included)")
+        chart = "" if picture is None else f"![p50 latency against the number of recommendations and comments](results/{name}.svg)\n\n"
         entry = (f"## {kind} — {machine()}\n\n{versions}; gunicorn with 4 sync workers; {repeat} requests per "
                  f"scenario from one client thread (8 threads where it says so) on the same machine, the scenarios "
-                 f"that a target compares taking turns in {ROUNDS} rounds; audit verify the median of three runs; "
+                 f"that a target compares taking turns in {ROUNDS} rounds; {how}; "
                  f"load average {load_before:.1f} when the run began, {os.getloadavg()[0]:.1f} when it ended."
-                 f"\n\n{output}\n\n"
-                 f"![p50 latency against the number of recommendations and comments](results/{name}.svg)\n\n"
-                 "Targets (issue 6):\n\n" + "\n".join(verdicts) + "\n")
+                 f"\n\n{output}\n\n{chart}"
+                 f"Targets ({'issue 17' if args.only == 'evaluation' else 'issue 6'}):\n\n" + "\n".join(verdicts) + "\n")
         results_file.write_text(head.rstrip() + "\n\n" + entry + ("\n## " + rest if rest else ""), encoding="utf-8")
     return 0
 

@@ -3,6 +3,7 @@
     python bench/seed.py main SIZES_JSON      # users, tokens, transitions, comments, list volumes; prints JSON
     python bench/seed.py events COUNT         # a chain of COUNT audit events, nothing else
     python bench/seed.py explained COUNT      # COUNT events that the tables agree with (for verify --deep)
+    python bench/seed.py evaluation SIZES_JSON   # a process per size with a history: the evaluation figures, open data
 
 People, tokens and the recommendations that transitions move are made through the services;
 volume that only has to be there (comments, list rows, audit events) is bulk-loaded.
@@ -213,6 +214,70 @@ def steering(sizes: dict) -> dict:
     return {"email": admin.email, "password": "Rathaus-Platz-4711-Akte", "agenda": agenda.id, "minutes": minutes}
 
 
+def evaluation(sizes: list[int]) -> dict:
+    """A process per size, its items with a history the evaluation counters saw (moved by plain
+    UPDATEs, so the database's triggers count every visit as they count the services' moves), a
+    statement on every tenth and a follow-up report on every twentieth; public, so that the open-data
+    exports carry them. Returns ``{size: slug}``."""
+    author, _password = services.create_user("evaluation@bench.example", "Bench Author")
+    department = services.create_department("bench-amt", "Bench-Amt")
+    body = "Ein Text. " * 30
+    body_html = markdown.render(body)
+    made = {}
+    for count in sizes:
+        process = services.create_process(f"evaluation-{count}", f"Auswertung mit {count} Empfehlungen", "citizen-recommendation")
+        start = utcnow() - timedelta(days=200)
+        for first in range(0, count, BATCH):
+            rows = [{"process_id": process.id, "number": n + 1, "title": f"Empfehlung {n + 1}", "body": body, "body_html": body_html,
+                     "state": "draft", "version": 1, "state_entered_at": start, "created_at": start, "updated_at": start}
+                    for n in range(first, min(count, first + BATCH))]
+            db.session.execute(insert(Recommendation), rows)
+            db.session.commit()
+        ids = db.session.execute(text("SELECT id FROM recommendations WHERE process_id = :p ORDER BY id"), {"p": process.id}).scalars().all()
+        for first in range(0, len(ids), BATCH):
+            db.session.execute(insert(RecommendationAuthor),
+                               [{"recommendation_id": i, "user_id": author.id, "position": 0} for i in ids[first:first + BATCH]])
+        # Every item moves on; the number decides how far, and how long each step took. In batches of
+        # 200 per transaction: on PostgreSQL every row updates the same few counter rows, and one
+        # transaction that updates a row 100,000 times walks an ever longer chain of its versions.
+        steps = [("submitted", 0, 1), ("in_moderation", 0, 3), ("steering_review", 1, 20), ("adopted", 2, 60)]
+        for state, keep, days in steps:
+            for first in range(0, count, 200):
+                db.session.execute(text(
+                    "UPDATE recommendations SET state = :state, version = version + 1, state_entered_at = :moment, "
+                    "due_at = :due WHERE process_id = :p AND number > :a AND number <= :b AND number % 4 >= :keep"),
+                    {"state": state, "p": process.id, "keep": keep, "a": first, "b": first + 200,
+                     "moment": start + timedelta(days=days, seconds=count % 97),
+                     "due": start + timedelta(days=days + 42) if state == "steering_review" else None})
+                db.session.commit()
+        asked = [i for n, i in enumerate(ids) if n % 10 == 0]
+        for first in range(0, len(asked), BATCH):
+            db.session.execute(text(
+                "INSERT INTO statements (recommendation_id, department_id, status, requested_by_id, requested_at, due_at, visibility) "
+                "VALUES (:r, :d, 'requested', :u, :at, :due, 'public')"),
+                [{"r": i, "d": department.id, "u": author.id, "at": start + timedelta(days=20),
+                  "due": start + timedelta(days=41)} for i in asked[first:first + BATCH]])
+        for first in range(0, len(asked), 1000):
+            db.session.execute(text(
+                "UPDATE statements SET status = 'answered', body = 'Ja.', answered_by_id = :u, answered_at = :at "
+                "WHERE department_id = :d AND recommendation_id % 3 = 0 AND recommendation_id >= :a AND recommendation_id <= :b"),
+                {"u": author.id, "at": start + timedelta(days=30), "d": department.id,
+                 "a": asked[first], "b": asked[min(len(asked), first + 1000) - 1]})
+            db.session.commit()
+        reported = [i for n, i in enumerate(ids) if n % 20 == 0]
+        for first in range(0, len(reported), BATCH):
+            db.session.execute(text(
+                "INSERT INTO follow_ups (recommendation_id, status, body, body_html, author_id, created_at) "
+                "VALUES (:r, 'done', 'Erledigt.', '<p>Erledigt.</p>', :u, :at)"),
+                [{"r": i, "u": author.id, "at": start + timedelta(days=90)} for i in reported[first:first + BATCH]])
+        db.session.commit()
+        made[count] = process.slug
+    dialect = db.engine.dialect.name
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE" if dialect == "sqlite" else "VACUUM ANALYZE")
+    return made
+
+
 if __name__ == "__main__":
     app = create_app()
     with app.app_context():
@@ -220,6 +285,8 @@ if __name__ == "__main__":
             print(json.dumps(main(json.loads(sys.argv[2]))))
         elif sys.argv[1] == "steering":
             print(json.dumps(steering(json.loads(sys.argv[2]))))
+        elif sys.argv[1] == "evaluation":
+            print(json.dumps(evaluation(json.loads(sys.argv[2]))))
         elif sys.argv[1] == "explained":
             explained(int(sys.argv[2]))
         else:

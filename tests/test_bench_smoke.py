@@ -61,3 +61,11 @@ def test_the_paint_benchmark_runs_in_chromium():
     output = run(str(REPO / "bench" / "paint.py"), "--smoke")
     for page in ("| front page |", "| process page, 10 items |", "| recommendation, 10 comments |"):
         assert page in output
+
+
+def test_the_evaluation_benchmark_runs_the_page_and_the_exports():
+    output = run(str(REPO / "bench" / "bench.py"), "--only", "evaluation", "--smoke", "--db", "sqlite")
+    for scenario in ("evaluation page, 2000 items", "evaluation CSV, 100 items", "open data JSON, 2000 items",
+                     "recommendations CSV, 100 items"):
+        assert f"| {scenario} | sqlite |" in output, scenario
+    assert output.count("- met:") + output.count("- **missed**:") == 4  # the page, the CSV, and each export's memory

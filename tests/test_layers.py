@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "app": 5,  # the composition root: create_app wires everything together
     "app.web": 4, "app.api": 4, "app.cli": 4, "app.demo": 4, "app.notify": 4,
     "app.services": 3, "app.queries": 3, "app.disclosure": 3, "app.audit_deep": 3, "app.threads": 3, "app.timeline": 3, "app.backup": 3,
-    "app.opendata": 3,
+    "app.opendata": 3, "app.statistics": 3,
     "app.documents": 3,
     "app.search": 3,
     "app.services.erasure": 3,

@@ -102,6 +102,7 @@ SCHEMAS = {
             "transitions",
             "decision",
             "html_url",
+            "category",
         ],
         "properties": {
             "id": _INT,
@@ -120,6 +121,15 @@ SCHEMAS = {
             "transitions": {"type": "array", "items": _STRING, "description": "the triggers the caller may fire now"},
             "decision": _nullable(_ref("Decision")),
             "html_url": {"type": "string", "format": "uri"},
+            "category": _nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["slug", "name"],
+                    "properties": {"slug": _STRING, "name": _STRING},
+                    "description": "the process's category it is filed under (routes it to a department)",
+                }
+            ),
         },
     },
     "RecommendationPage": {
@@ -302,6 +312,21 @@ SCHEMAS = {
         "additionalProperties": False,
         "required": ["slug", "name"],
         "properties": {"slug": _STRING, "name": _STRING},
+    },
+    "Category": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["slug", "name", "department", "routed_to"],
+        "properties": {
+            "slug": _STRING,
+            "name": _STRING,
+            "department": _nullable(_ref("Department")),
+            "routed_to": {
+                "type": "string",
+                "enum": ["department", "moderators"],
+                "description": "moderators when the category names no department or a deactivated one",
+            },
+        },
     },
     "Statement": {
         "type": "object",
@@ -646,7 +671,7 @@ def document() -> dict:
                     "summary": "Write a new recommendation (members, moderators, administrators)",
                     "security": _SECURED,
                     "parameters": [slug],
-                    "requestBody": _body({"title": _STRING, "body": _STRING}, ["title", "body"]),
+                    "requestBody": _body({"title": _STRING, "body": _STRING, "category": _nullable(_STRING)}, ["title", "body"]),
                     "responses": {
                         "201": _json(_ref("Recommendation"), "created in the workflow's initial state"),
                         **_errors(*_WRITE_ERRORS),
@@ -719,7 +744,9 @@ def document() -> dict:
                     "summary": "Edit title and/or body where the state's editable_by allows the caller",
                     "security": _SECURED,
                     "parameters": [rec_id],
-                    "requestBody": _body({"title": _STRING, "body": _STRING, "version": _INT}, ["version"]),
+                    "requestBody": _body(
+                        {"title": _STRING, "body": _STRING, "category": _nullable(_STRING), "version": _INT}, ["version"]
+                    ),
                     "responses": {
                         "200": _json(_ref("Recommendation"), "the edited recommendation"),
                         **_errors(*_WRITE_ERRORS, 409),
@@ -803,6 +830,30 @@ def document() -> dict:
                     "security": _OPTIONAL,
                     "responses": {"200": _json(_items("Department"), "the departments, by name"), **_errors(401)},
                 }
+            },
+            "/processes/{slug}/categories": {
+                "get": {
+                    "summary": "The process's categories and where each routes, by name",
+                    "security": _OPTIONAL,
+                    "parameters": [slug],
+                    "responses": {"200": _json(_items("Category"), "the categories"), **_errors(401, 404)},
+                },
+                "post": {
+                    "summary": "Define a category (administrators of the process, superusers)",
+                    "security": _SECURED,
+                    "parameters": [slug],
+                    "requestBody": _body({"slug": _STRING, "name": _STRING, "department": _nullable(_STRING)}, ["slug", "name"]),
+                    "responses": {"201": _json(_ref("Category"), "the new category"), **_errors(*_WRITE_ERRORS)},
+                },
+            },
+            "/processes/{slug}/categories/{category}": {
+                "patch": {
+                    "summary": "Rename a category or route it elsewhere (department null: the moderators)",
+                    "security": _SECURED,
+                    "parameters": [slug, {"name": "category", "in": "path", "required": True, "schema": _STRING}],
+                    "requestBody": _body({"name": _STRING, "department": _nullable(_STRING)}, []),
+                    "responses": {"200": _json(_ref("Category"), "the category"), **_errors(*_WRITE_ERRORS)},
+                },
             },
             "/recommendations/{id}/statements": {
                 "get": {

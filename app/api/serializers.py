@@ -12,6 +12,7 @@ from ..disclosure import Shown
 from ..models import (
     AgendaItem,
     AuditEvent,
+    Category,
     Comment,
     Department,
     FollowUp,
@@ -81,6 +82,19 @@ def recommendation(rec: Recommendation | RecommendationView, workflow: Workflow,
             "decided_at": iso(decision.decided_at),
         },
         "html_url": page_url("web.recommendation", slug=rec.process_slug, number=rec.number),
+        "category": None if rec.category_slug is None else {"slug": rec.category_slug, "name": rec.category_name},
+    }
+
+
+def category(item: Category) -> dict:
+    """A process's category and where it routes (docs/api.md): ``department`` null, or deactivated
+    (``routed_to: moderators``), means the process's moderators."""
+    department = item.department
+    return {
+        "slug": item.slug,
+        "name": item.name,
+        "department": None if department is None else {"slug": department.slug, "name": department.name},
+        "routed_to": "department" if item.routed_department is not None else "moderators",
     }
 
 

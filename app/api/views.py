@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models import PROCESS_STATUSES, Comment, Process, Recommendation, Statement, SteeringSession
 from ..notify.text import visible_notifications
 from ..roles import department_ids, process_roles, roles_for
-from ..services import intake
+from ..services import categories, intake
 from ..workflow import engine
 from ..workflow.machines import UnknownWorkflow
 from . import bp, serializers
@@ -180,8 +180,8 @@ def get_process(slug: str):
 def create_recommendation(slug: str):
     user = caller(required=True)
     process = services.find_process(slug)
-    payload = body({"title": (str,), "body": (str,)}, required=("title", "body"))
-    rec = services.create_recommendation(process.id, user, payload["title"], payload["body"])
+    payload = body({"title": (str,), "body": (str,), "category": (str,)}, required=("title", "body"))
+    rec = services.create_recommendation(process.id, user, payload["title"], payload["body"], payload.get("category"))
     return written_recommendation(rec, user, 201)
 
 
@@ -254,8 +254,10 @@ def get_recommendation(rec_id: int):
 @bp.patch("/recommendations/<id:rec_id>")
 def update_recommendation(rec_id: int):
     user = caller(required=True)
-    payload = body({"title": (str,), "body": (str,), "version": (int,)}, required=("version",))
-    rec = services.update_recommendation(rec_id, user, payload["version"], payload.get("title"), payload.get("body"))
+    payload = body({"title": (str,), "body": (str,), "category": (str,), "version": (int,)}, required=("version",))
+    rec = services.update_recommendation(
+        rec_id, user, payload["version"], payload.get("title"), payload.get("body"), payload.get("category", ...)
+    )
     return written_recommendation(rec, user)
 
 
@@ -300,6 +302,35 @@ def list_events(rec_id: int):
     # Every event is listed (the chain stays checkable); what it says only to those who may read it.
     shown = Reader(user).judge(events)
     return jsonify({"items": [serializers.event(item, s) for item, s in zip(events, shown, strict=True)]})
+
+
+# -- categories (docs/api.md, "Categories") -----------------------------------------------
+
+
+@bp.get("/processes/<slug>/categories")
+def list_categories(slug: str):
+    caller()
+    process = services.find_process(slug)
+    return jsonify({"items": [serializers.category(c) for c in categories.categories(process.id)]})
+
+
+@bp.post("/processes/<slug>/categories")
+def create_category(slug: str):
+    user = caller(required=True)
+    process = services.find_process(slug)
+    payload = body({"slug": (str,), "name": (str,), "department": (str,)}, required=("slug", "name"))
+    item = categories.create_category(process, payload["slug"], payload["name"], payload.get("department"), user)
+    return jsonify(serializers.category(item)), 201
+
+
+@bp.patch("/processes/<slug>/categories/<category_slug>")
+def update_category(slug: str, category_slug: str):
+    user = caller(required=True)
+    process = services.find_process(slug)
+    item = categories.find_category(process.id, category_slug)
+    payload = body({"name": (str,), "department": (str,)})
+    item = categories.update_category(item, user, payload.get("name"), payload.get("department", ...))
+    return jsonify(serializers.category(item))
 
 
 # -- departments and statements (docs/api.md, "Departments and statements") ---------------

@@ -5,7 +5,7 @@ and the roles held in them), ``recommendations`` (writing, editing, co-authors a
 only way a state changes), ``comments`` (threads, hiding, reports), ``signins`` (sign-ins as rows, signing out),
 ``throttle`` (sign-in and password-check limits in the database), ``departments`` (departments, their members and the statements
 they are asked for), ``sessions`` (the steering round's sessions, agenda, decisions and minutes),
-``follow_ups`` (reports on the implementation of adopted recommendations), ``notifications`` (who is told what,
+``follow_ups`` (reports on the implementation of adopted recommendations), ``categories`` (categories of a process and their routing to departments), ``notifications`` (who is told what,
 follows, settings, the e-mail outbox), ``passwords`` (invitations and password resets), ``erasure`` (erasing a person), ``intake`` (public submissions by residents without an account), ``chain_checks`` (checks of the audit chain the worker runs); ``validation`` holds what they
 all check the same way. Each function that changes something runs in one write transaction
 (``app.transactions.write_transaction``), checks the actor's permissions, changes the models and
@@ -33,6 +33,7 @@ from .accounts import (
     rehash_password_if_needed,
     revoke_tokens,
     set_active,
+    set_affiliation,
     user_for_token,
 )
 from .comments import create_comment, dismiss_report, edit_comment, hide_comment, report_comment
@@ -120,6 +121,7 @@ __all__ = [
     "revoke_role",
     "revoke_tokens",
     "set_active",
+    "set_affiliation",
     "update_overview",
     "update_recommendation",
     "user_for_token",

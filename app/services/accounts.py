@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import audit
+from .. import audit, statistics
 from ..errors import Conflict, NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
 from ..models import ApiToken, User, email_form, email_key, utcnow
@@ -277,3 +277,21 @@ def revoke_tokens(user: User, label: str | None = None) -> int:
             token.revoked_at = now
             audit.record("token.revoked", token, None, {"user_id": user.id, "label": token.label})
     return len(tokens)
+
+
+def set_affiliation(actor: Any, group: Any) -> bool:
+    """The person states an affiliation group from the installation's list, or takes it back
+    (``group`` None or ""). False when nothing changes. The event says only whether a group is
+    stated, never which (docs/auditing.md)."""
+    if group is not None and not isinstance(group, str):
+        raise ValidationError(_("choose one of the affiliation groups"))
+    group = (group or "").strip() or None
+    if group is not None and group not in statistics.affiliation_groups():
+        raise ValidationError(_("'%(group)s' is not one of the affiliation groups", group=group))
+    with write_transaction() as session:
+        user = session.scalars(select(User).where(User.id == actor.id).execution_options(populate_existing=True)).one()
+        if user.affiliation == group:
+            return False
+        user.affiliation = group
+        audit.record("user.affiliation_changed", user, actor, {"stated": group is not None})
+    return True

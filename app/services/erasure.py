@@ -312,6 +312,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         user.name, user.email = pseudonym(user.id), ERASED_EMAIL.format(id=user.id)
         user.password_hash, user.session_token = UNUSABLE_PASSWORD, secrets.token_hex(16)
         user.active, user.is_superuser, user.erased_at = False, False, now
+        user.affiliation = None  # the group they stated is theirs too (docs/evaluation.md)
         # The tables' texts, read again under the lock: a text changed since the first pass is redacted
         # as it is now (rendering its Markdown here, a rare race, rather than missing a mention).
         planned = _redactions(person)

@@ -416,6 +416,24 @@ def on_statement_requested(session, statement: Statement, rec: Recommendation, w
     )
 
 
+def on_routed_to_moderators(session, rec: Any, workflow: Workflow, state: str, actor: Any) -> int:
+    """An item's category routes it to no active department: tell the process's moderators who may
+    see it (``your_turn``), unless they did it themselves (app/services/categories.py)."""
+    recipients = {
+        uid: "your_turn"
+        for uid, marks in _connected(session, rec.process_id, rec.id).items()
+        if "moderator" in marks and uid != id_of(actor) and permissions.can_view(_roles(marks), workflow, state)
+    }
+    return _tell(
+        session,
+        recipients,
+        "transition",
+        recommendation_id=rec.id,
+        actor_id=id_of(actor),
+        data={"trigger": None, "from": None, "to": state, "routed": "moderators"},
+    )
+
+
 def on_statement_given(session, statement: Statement, rec: Recommendation, workflow: Workflow, actor: Any) -> int:
     """A statement was answered or declined: tell the followers who may read it (``followed``)."""
     members = set(

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import (
     OPEN,
     AgendaItem,
+    Category,
     Decision,
     Process,
     Recommendation,
@@ -33,7 +34,7 @@ from ..transactions import write_transaction
 from ..workflow import engine
 from ..workflow.definition import Workflow
 from ..workflow.machines import Move
-from . import notifications
+from . import categories, notifications
 from .validation import BODY_MAX, FIELDS, NOTE_MAX, TITLE_MAX, clean_text, render_ahead
 
 
@@ -67,7 +68,9 @@ def recommendation_for_change(recommendation_id: int, actor: Any) -> tuple[Recom
     return rec, workflow, roles
 
 
-def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -> Recommendation:
+def create_recommendation(process_id: int, actor: User, title: Any, body: Any, category: Any = None) -> Recommendation:
+    """Write a recommendation in the workflow's initial state; ``category`` is the slug of one of the
+    process's categories (docs/workflows.md#categories), or None."""
     body_html = render_ahead(body, BODY_MAX)
     with write_transaction() as session:
         # Locking the process row numbers concurrent recommendations one after another.
@@ -79,14 +82,26 @@ def create_recommendation(process_id: int, actor: User, title: Any, body: Any) -
         title = clean_text(title, "title", TITLE_MAX)
         body = clean_text(body, "body", BODY_MAX)
         assert body_html is not None  # rendered whenever clean_text accepts the body
-        rec = insert_recommendation(session, process, actor, title, body, body_html)
+        category_id = categories.category_for(process.id, category)
+        rec = insert_recommendation(session, process, actor, title, body, body_html, category, category_id)
     return rec
 
 
-def insert_recommendation(session, process: Process, actor: User, title: str, body: str, body_html: str) -> Recommendation:
+def insert_recommendation(
+    session,
+    process: Process,
+    actor: User,
+    title: str,
+    body: str,
+    body_html: str,
+    category: str | None = None,
+    category_id: int | None = None,
+) -> Recommendation:
     """Inside a write transaction that locked ``process``: a recommendation in the workflow's
-    ``initial`` state with ``actor`` its author, its first revision, its ``recommendation.created``
-    event and the notifications. Also used by public intake (app/services/intake.py)."""
+    ``initial`` state with ``actor`` its author (and ``category``, the slug of ``category_id``), its
+    first revision, its ``recommendation.created`` event (with a statement asked of the category's
+    department where the state takes statements) and the notifications. Also used by public intake
+    (app/services/intake.py)."""
     workflow = workflow_of(process)
     initial = workflow.states[workflow.initial]
     number = (session.scalar(select(func.max(Recommendation.number)).where(Recommendation.process_id == process.id)) or 0) + 1
@@ -102,6 +117,7 @@ def insert_recommendation(session, process: Process, actor: User, title: str, bo
         created_at=now,
         updated_at=now,
         due_at=now + timedelta(days=initial.deadline_days) if initial.deadline_days else None,
+        category_id=category_id,
     )
     rec.author_links.append(RecommendationAuthor(user_id=actor.id, position=0))
     session.add(rec)
@@ -117,13 +133,19 @@ def insert_recommendation(session, process: Process, actor: User, title: str, bo
             created_at=now,
         )
     )
-    audit.record("recommendation.created", rec, actor, {"title": title, "body": body, "state": rec.state})
+    data: dict[str, Any] = {"title": title, "body": body, "state": rec.state}
+    if category_id is not None:
+        data["category"] = category
+    routed = categories.route(session, rec, workflow, rec.state, actor)
+    if routed is not None:
+        data["routed"] = routed
+    audit.record("recommendation.created", rec, actor, data)
     notifications.on_transition(session, rec, workflow, None, rec.state, actor, None, None)
     return rec
 
 
 def update_recommendation(
-    recommendation_id: int, actor: User, expected_version: Any, title: Any = None, body: Any = None
+    recommendation_id: int, actor: User, expected_version: Any, title: Any = None, body: Any = None, category: Any = ...
 ) -> Recommendation:
     """Edit title and/or body. Checks: visible (404), version (409), ``editable_by`` (403), values (422).
 
@@ -140,14 +162,26 @@ def update_recommendation(
             new["title"] = clean_text(title, "title", TITLE_MAX)
         if body is not None:
             new["body"] = clean_text(body, "body", BODY_MAX)
-        if not new:
+        if category is not ...:
+            category_id = categories.category_for(rec.process_id, category)
+        if not new and category is ...:
             raise ValidationError(_("give a title or a body to change"))
-        changes = {field: [getattr(rec, field), value] for field, value in new.items() if getattr(rec, field) != value}
+        changes: dict[str, list] = {
+            field: [getattr(rec, field), value] for field, value in new.items() if getattr(rec, field) != value
+        }
+        if category is not ... and category_id != rec.category_id:
+            changes["category"] = [rec.category_slug, category or None]
+            rec.category = session.get(Category, category_id) if category_id is not None else None
+            if not (changes.keys() - {"category"}):  # the text is the same: no new revision
+                rec.updated_at = utcnow()
+                audit.record("recommendation.updated", rec, actor, {"changes": changes})
+                return rec
         if not changes:
             return rec
         now = utcnow()
         for field, (_old, value) in changes.items():
-            setattr(rec, field, value)
+            if field != "category":
+                setattr(rec, field, value)
         if "body" in changes:
             assert body_html is not None  # rendered whenever clean_text accepts the body
             rec.body_html = body_html
@@ -346,6 +380,9 @@ def fire(
             data["note"] = note
         if session_id is not None:
             data["session_id"] = session_id
+        routed = categories.route(session, replace(rec, state=state), workflow, state, actor)
+        if routed is not None:
+            data["routed"] = routed
         audit.record("recommendation.transitioned", rec, actor, data)
         notifications.on_transition(session, rec, workflow, rec.state, state, actor, trigger, note)
         # A copy of the row that this session loaded earlier (a page that showed it, say) is out of

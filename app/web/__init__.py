@@ -48,6 +48,7 @@ from . import (  # noqa: E402,F401
     branding,
     comments,
     drafting,
+    evaluation,
     follow_ups,
     intake,
     legal,

@@ -13,12 +13,20 @@ from ..extensions import db
 from ..ids import parse_id
 from ..models import Membership, Recommendation, RecommendationRevision, User
 from ..roles import process_roles
+from ..services import categories
 from ..textdiff import compare
 from . import bp, kept
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
 from .forms import ButtonForm, CoauthorForm, RecommendationForm
 
 SEARCH_LIMIT = 20  # people listed for one search; a longer name narrows it
+
+
+def category_choices(form: RecommendationForm, process_id: int) -> bool:
+    """Offer the process's categories (with "none" first); False when it has none."""
+    offered = categories.categories(process_id)
+    form.category.choices = [("", _("No category"))] + [(c.slug, c.name) for c in offered] if offered else []
+    return bool(offered)
 
 
 @bp.route("/processes/<slug>/new", methods=["GET", "POST"])
@@ -28,6 +36,7 @@ def new_recommendation(slug: str):
     if not permissions.can_create(process_roles(current_user, process.id)):
         abort(403)
     form = RecommendationForm()
+    has_categories = category_choices(form, process.id)
     preview = None
     if request.method == "POST":
         if form.validate():
@@ -35,7 +44,9 @@ def new_recommendation(slug: str):
                 preview = text.render(form.body.data)
             else:
                 try:
-                    rec = services.create_recommendation(process.id, current_user, form.title.data, form.body.data)
+                    rec = services.create_recommendation(
+                        process.id, current_user, form.title.data, form.body.data, form.category.data if has_categories else None
+                    )
                 except ServiceError as error:
                     db.session.rollback()
                     flash_error(error)
@@ -50,6 +61,7 @@ def new_recommendation(slug: str):
         refusal = kept.take("recommendation")
         if refusal:
             form = kept.restore(RecommendationForm, refusal)
+            category_choices(form, process.id)
             preview = text.render(form.body.data) if refusal.get("preview") else None
     return render_template(
         "recommendations/edit.html", form=form, process=process, rec=None, preview=preview
@@ -63,8 +75,10 @@ def edit_recommendation(slug: str, number: int):
     if not permissions.can_edit(shown.roles, shown.workflow, shown.rec.state):
         abort(403)
     form = RecommendationForm(obj=shown.rec if request.method == "GET" else None)
+    has_categories = category_choices(form, shown.process.id)
     if request.method == "GET":
         form.version.data = shown.rec.version
+        form.category.data = shown.rec.category_slug or ""
     preview = theirs = None
     collided = False
     if request.method == "POST":
@@ -74,7 +88,12 @@ def edit_recommendation(slug: str, number: int):
             else:
                 try:
                     services.update_recommendation(
-                        shown.rec.id, current_user, parse_id(form.version.data), form.title.data, form.body.data
+                        shown.rec.id,
+                        current_user,
+                        parse_id(form.version.data),
+                        form.title.data,
+                        form.body.data,
+                        form.category.data if has_categories else ...,
                     )
                 except Conflict:
                     db.session.rollback()
@@ -102,6 +121,7 @@ def edit_recommendation(slug: str, number: int):
         refusal = kept.take("recommendation")
         if refusal:
             form = kept.restore(RecommendationForm, refusal)
+            category_choices(form, shown.process.id)
             preview = text.render(form.body.data) if refusal.get("preview") else None
             collided = bool(refusal.get("collided"))
     if collided:

@@ -48,6 +48,8 @@ class RecommendationForm(FlaskForm):
         render_kw={"maxlength": False, "data-counter-max": 200},
     )
     body = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100_000)], render_kw={"rows": 18})
+    # The process's categories (set per request; none: the field is not shown); the service checks the choice.
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
     version = HiddenField()
     preview = SubmitField(_l("Preview"))
     save = SubmitField(_l("Save"))
@@ -234,6 +236,23 @@ class NotificationSettingsForm(FlaskForm):
     language = SelectField(
         _l("Language of my e-mails"), choices=[("", _l("The installation's language")), ("de", "Deutsch"), ("en", "English")]
     )
+
+
+class CategoryForm(FlaskForm):
+    slug = StringField(_l("Short name (slug)"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    department = SelectField(_l("Routed to"), choices=[], validate_choice=False)
+
+
+class RouteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    department = SelectField(_l("Routed to"), choices=[], validate_choice=False)
+
+
+class AffiliationForm(FlaskForm):
+    """An affiliation group from the installation's list (choices set per request), or none."""
+
+    group = SelectField(_l("My affiliation group"), choices=[], validate_choice=False)
 
 
 class EraseForm(FlaskForm):

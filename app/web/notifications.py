@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions, queries, services
+from .. import permissions, queries, services, statistics
 from ..errors import NotFound, ServiceError
 from ..extensions import csrf, db
 from ..models import NOTIFICATION_KINDS, REQUESTED, Comment, CommentReport, Mail, Recommendation, RecommendationAuthor
@@ -79,7 +79,12 @@ def notification_settings():
         response = kept.again("notification-settings", form)  # post/redirect/get
         if response is not None:
             return response
-    return render_template("notifications/settings.html", form=form, kinds=NOTIFICATION_KINDS)
+    return render_template(
+        "notifications/settings.html",
+        form=form,
+        kinds=NOTIFICATION_KINDS,
+        affiliation_groups_offered=bool(statistics.affiliation_groups()),
+    )
 
 
 @bp.post("/processes/<slug>/recommendations/<id:number>/<any(follow, unfollow):change>")

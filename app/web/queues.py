@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import queries
 from ..extensions import db
-from ..models import Comment, CommentReport, Membership, Process, Recommendation, RecommendationAuthor
+from ..models import Category, Comment, CommentReport, Department, Membership, Process, Recommendation, RecommendationAuthor
 from ..workflow import engine
 from . import bp
 from .common import signed_in
@@ -80,8 +80,35 @@ def moderation_queue():
         if processes
         else []
     )
+    routed = _routed_to_moderators(processes)
     return render_template(
-        "queues/moderation.html", processes=processes, items=items, reports=reports, workflows=_workflows(items)
+        "queues/moderation.html",
+        processes=processes,
+        items=items,
+        reports=reports,
+        routed=routed,
+        workflows=_workflows([*items, *routed]),
+    )
+
+
+def _routed_to_moderators(processes: list[Process]) -> list[Recommendation]:
+    """Items whose category routes to no active department, in a state that takes statements: they
+    fall back to the process's moderators (app/services/categories.py)."""
+    conditions = []
+    for process in processes:
+        workflow = engine().get(process.workflow_id)
+        states = [name for name, state in workflow.states.items() if state.statements is not None]
+        if states:
+            conditions.append(and_(queries.visible(current_user, process), Recommendation.state.in_(states)))
+    if not conditions:
+        return []
+    unrouted = (
+        select(Category.id)
+        .outerjoin(Department, Department.id == Category.department_id)
+        .where(or_(Category.department_id.is_(None), Department.active.is_(False)))
+    )
+    return list(
+        _recommendations(and_(or_(*conditions), Recommendation.category_id.in_(unrouted)), Recommendation.state_entered_at)
     )
 
 
