@@ -110,7 +110,7 @@ def test_the_four_journeys(open_page, language):
     member.goto("/")  # the procedures are listed on the front page
     member.get_by_role("link", name=PROCESS).first.click()
     member.get_by_role("link", name=t["write"]).click()
-    member.get_by_label(t["title"]).fill(title)
+    member.get_by_label(t["title"], exact=True).fill(title)
     member.get_by_label(t["text"]).fill("Einladungen erscheinen **auch** in Leichter Sprache.")
     member.get_by_role("button", name=t["preview"]).click()
     assert member.locator(".preview strong").inner_text() == "auch"

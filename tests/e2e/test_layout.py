@@ -40,7 +40,7 @@ def test_a_long_word_and_a_long_address_wrap_on_a_phone(open_page):
     page = open_page("de", "amira@example.org")
     page.set_viewport_size({"width": 360, "height": 800})
     page.goto("/processes/leitlinien-mitte/new")
-    page.get_by_label("Titel").fill(LONG[:190])
+    page.get_by_label("Titel", exact=True).fill(LONG[:190])
     page.get_by_label("Text (Markdown)").fill(f"{LONG}\n\n| a | b |\n|---|---|\n| {LONG} | {LONG} |")
     page.get_by_role("button", name="Speichern").click()
     page.wait_for_load_state()
