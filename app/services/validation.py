@@ -34,6 +34,9 @@ FIELDS = {
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 SURROGATE = re.compile("[\ud800-\udfff]")
+#: Control characters other than tab and line breaks, and the two noncharacters XML 1.0 forbids: no
+#: text needs them, and one of them in a title would make every Atom feed that carries it unreadable.
+CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 @overload
@@ -56,6 +59,8 @@ def clean_text(
         raise ValidationError(_("%(field)s must be a string", field=FIELDS.get(field, field)))
     if "\x00" in value:
         raise ValidationError(_("%(field)s must not contain NUL characters", field=FIELDS.get(field, field)))
+    if CONTROL.search(value):
+        raise ValidationError(_("%(field)s must not contain control characters", field=FIELDS.get(field, field)))
     if SURROGATE.search(value):  # half of a UTF-16 pair (from a command line's undecodable bytes, say): no database stores it
         raise ValidationError(_("%(field)s must be valid Unicode text", field=FIELDS.get(field, field)))
     value = value.strip()

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from .. import opendata
 from ..models import Process
+from ..services.validation import CONTROL
 from ..workflow import engine
 from . import bp
 from .common import default_locale, locale, noun, process_or_404
@@ -72,10 +73,16 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _xml(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry (NUL, control characters, U+FFFE/U+FFFF):
+    the services refuse them, but a text stored before they did must not make the feed unreadable."""
+    return CONTROL.sub("", text.replace("\x00", ""))
+
+
 def _feed(process: Process, feed_url: str, title: str, entries: list[dict]) -> Response:
     feed = ElementTree.Element(f"{{{ATOM}}}feed")
     ElementTree.SubElement(feed, f"{{{ATOM}}}id").text = feed_url
-    ElementTree.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ElementTree.SubElement(feed, f"{{{ATOM}}}title").text = _xml(title)
     updated = max((e["updated"] for e in entries), default=process.created_at)
     ElementTree.SubElement(feed, f"{{{ATOM}}}updated").text = _stamp(updated)
     ElementTree.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=feed_url, type="application/atom+xml")
@@ -87,13 +94,13 @@ def _feed(process: Process, feed_url: str, title: str, entries: list[dict]) -> R
     for item in entries:
         entry = ElementTree.SubElement(feed, f"{{{ATOM}}}entry")
         ElementTree.SubElement(entry, f"{{{ATOM}}}id").text = item["id"]
-        ElementTree.SubElement(entry, f"{{{ATOM}}}title").text = item["title"]
+        ElementTree.SubElement(entry, f"{{{ATOM}}}title").text = _xml(item["title"])
         ElementTree.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(item["updated"])
         if item.get("published"):
             ElementTree.SubElement(entry, f"{{{ATOM}}}published").text = _stamp(item["published"])
         ElementTree.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=item["link"], type="text/html")
         if item.get("content"):
-            ElementTree.SubElement(entry, f"{{{ATOM}}}content", type=item.get("type", "text")).text = item["content"]
+            ElementTree.SubElement(entry, f"{{{ATOM}}}content", type=item.get("type", "text")).text = _xml(item["content"])
     body = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(body, mimetype="application/atom+xml")
 

@@ -148,3 +148,22 @@ def test_an_empty_process_has_valid_feeds_and_exports(client, world):
     assert data["recommendations"] == []
     assert client.get(f"/processes/{world.process.slug}/statements.csv", buffered=True).get_data(as_text=True) == \
         "recommendation_number,department,department_name,question,status,requested_at,due_at,answered_at,body,reason\r\n"
+
+
+def test_control_characters_are_refused_and_never_break_a_feed(client, world, published, api):
+    """A title with a backspace or U+FFFF is refused with 422 (nothing stored); one stored before that
+    rule still leaves the feeds well-formed XML."""
+    from app.extensions import db
+    from app.models import Recommendation
+    count = db.session.scalar(db.select(db.func.count()).select_from(Recommendation))
+    for title in ("Feed\uffffbreaker", "back\x08space", "bell\x07"):
+        response = api.post(f"/processes/{world.process.slug}/recommendations", world.author,
+                            json={"title": title, "body": "b"})
+        assert response.status_code == 422 and "control characters" in response.json["error"]["message"]
+    assert db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == count
+    adopted = db.session.get(Recommendation, published["adopted"].id)
+    adopted.title, adopted.body_html = "Alt\x08er\uffffTitel", "<p>Alt\x0bText</p>"  # as an older version stored it
+    db.session.commit()
+    for feed in ("decisions.atom", "new.atom"):
+        _root, entries = parse_atom(client.get(f"/processes/{world.process.slug}/{feed}"))
+        assert any(e.find(f"{ATOM}title").text.endswith("AlterTitel") for e in entries)
