@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
-from flask_babel import gettext as _
+from flask import current_app, has_request_context
+from flask_babel import get_locale, gettext as _
 from sqlalchemy import delete, exists, select
 
 from .. import audit
@@ -109,13 +109,14 @@ def status_secret(submission: Submission) -> str:
 def intake_process(slug: str) -> Process:
     """The process ``slug`` if its workflow takes public submissions; 404 otherwise."""
     process = db.session.scalars(select(Process).where(Process.slug == slug)).first() if isinstance(slug, str) else None
-    if process is None or engine().get(process.workflow_id).intake != "public":
+    if process is None or not takes_submissions(process):
         raise NotFound(_("there is no process '%(slug)s' that takes submissions", slug=str(slug)[:100]))
     return process
 
 
 def takes_submissions(process: Process) -> bool:
-    return engine().get(process.workflow_id).intake == "public"
+    """A process on a workflow with ``intake: public``, unless its procedure is finished (the overview's status)."""
+    return engine().get(process.workflow_id).intake == "public" and process.status != "finished"
 
 
 @dataclass(frozen=True)
@@ -191,12 +192,21 @@ def _recipient(session, email: str, name: str | None) -> User:
     query = select(User).where(User.email_key == email_key(email))
     user = session.scalars(query).first()
     if user is None:
-        user = User(email=email, name=name or "", password_hash=RESIDENT_PASSWORD, resident=True, active=True)
+        user = User(
+            email=email, name=name or "", password_hash=RESIDENT_PASSWORD, resident=True, active=True, language=_language()
+        )
         if not add_unique(session, user):  # a simultaneous submission made it first
             user = session.scalars(query).one()
         elif not name:
             user.name = RESIDENT_NAME.format(id=user.id)
+    if user.resident:  # mails in the language of the latest form or request (an account chooses its own)
+        user.language = _language() or user.language
     return user
+
+
+def _language() -> str | None:
+    """The language the resident used (the page's or the API request's Accept-Language)."""
+    return str(get_locale()) if has_request_context() and get_locale() is not None else None
 
 
 def _by_confirmation(secret: Any) -> Submission:
@@ -252,8 +262,8 @@ def status(secret: Any) -> Submission:
         if isinstance(secret, str) and 0 < len(secret) <= 128
         else None
     )
-    if found is None or found.recommendation_id is None:
-        raise invalid_status()
+    if found is None or found.recommendation_id is None or found.user.erased_at is not None:
+        raise invalid_status()  # an erased resident's link ends with their data (retention_days)
     return found
 
 

@@ -351,6 +351,12 @@ def on_transition(
             recipients[uid] = "your_turn"
         elif FOLLOWER in marks:
             recipients[uid] = "followed"
+    if recipients and not permissions.can_view(frozenset({PUBLIC}), workflow, dest):
+        # A resident (public intake) is told only of the steps the public may see (docs/workflows.md#public-intake):
+        # the administration's internal steps and their notes stay inside.
+        residents = session.scalars(select(User.id).where(User.id.in_(list(recipients)), User.resident.is_(True)))
+        for uid in residents.all():
+            del recipients[uid]
     data = {"trigger": trigger, "from": source, "to": dest}
     if note:
         data["note"] = note

@@ -11,12 +11,14 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
+from .. import permissions
 from ..errors import NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
 from ..models import AuditEvent
 from ..security import limiter
 from ..services import intake
 from ..workflow import engine
+from ..workflow.definition import PUBLIC, Workflow
 from . import bp, kept
 from .forms import ButtonForm, IntakeForm
 
@@ -132,9 +134,10 @@ def confirm_concern_post(secret: str):
     return redirect(url_for("web.concern_status", secret=intake.status_secret(submission)), code=303)
 
 
-def public_steps(recommendation_id: int) -> list[dict]:
+def public_steps(recommendation_id: int, workflow: Workflow) -> list[dict]:
     """The steps of a concern as its status page tells them: when it came in and each move, with
-    the note that went with it (the answer, a reason). Who did it, comments and statements stay inside."""
+    the note that went with it (the answer, a reason) where the step led to a state the public may
+    see. Who did it, internal steps' notes, comments and statements stay inside."""
     steps = []
     for at, _action, data in db.session.execute(
         select(AuditEvent.at, AuditEvent.action, AuditEvent.data)
@@ -148,11 +151,13 @@ def public_steps(recommendation_id: int) -> list[dict]:
         if not data:
             continue  # erased
         said = json.loads(data)
+        state = said.get("to") or said.get("state")
+        public = permissions.can_view(frozenset({PUBLIC}), workflow, state)
         steps.append(
             {
                 "at": datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ"),
-                "state": said.get("to") or said.get("state"),
-                "note": said.get("note"),
+                "state": state,
+                "note": said.get("note") if public else None,
             }
         )
     return steps
@@ -171,7 +176,7 @@ def concern_status(secret: str):
         "intake/status.html",
         rec=rec,
         workflow=workflow,
-        steps=public_steps(rec.id),
+        steps=public_steps(rec.id, workflow),
         process=rec.process,
         resident=bool(rec.authors and rec.authors[0].resident),
     )

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app import services
 from app.extensions import db
-from app.models import AuditEvent, Mail, Recommendation, Submission, Throttle, User, utcnow
+from app.models import AuditEvent, Mail, Process, Recommendation, Submission, Throttle, User, utcnow
 from app.services import intake
 from app.transactions import write_transaction
 from app.workflow.definition import parse_workflow
@@ -130,14 +130,15 @@ def test_a_resident_submits_confirms_follows_and_is_mailed_the_answer(app, conce
     assert "not valid" in reused.page.text
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Recommendation)) == 1
 
-    # The office answers; the resident is mailed each step, with the private link, not a sign-in page.
+    # The office answers; the resident is mailed the step the public may see (the answer), with the private
+    # link, not a sign-in page; the internal steps and their notes stay inside (CONTRACT section 8).
     inbox.clear()
-    rec = services.fire(rec.id, "triage", world.moderator, None, rec.version)
+    rec = services.fire(rec.id, "triage", world.moderator, "Intern: Bauhof fragen", rec.version)
     rec = services.fire(rec.id, "forward", world.moderator, None, rec.version)
     rec = services.fire(rec.id, "answer", world.administrator, "The lamp is repaired on Monday.", rec.version)
     work()
     mails = inbox.to(RESIDENT)
-    assert len(mails) == 3
+    assert len(mails) == 1
     answer = mails[-1].text
     assert "The lamp is repaired on Monday." in answer and BASE + status in answer
     assert "/processes/" not in answer and "/notifications/settings" not in answer
@@ -146,6 +147,7 @@ def test_a_resident_submits_confirms_follows_and_is_mailed_the_answer(app, conce
     followed.get(status)
     assert "Answered" in followed.text and "The lamp is repaired on Monday." in followed.text
     assert "Triaged" in followed.text and "Forwarded to a department" in followed.text
+    assert "Bauhof" not in followed.text and not any("Bauhof" in m.text for m in inbox.received)
     assert Browser(app).client.get(status[:-1] + ("0" if status[-1] != "0" else "1")).status_code == 404
     result = runner.invoke(args=["audit", "verify", "--deep"])
     assert result.exit_code == 0, result.output
@@ -313,10 +315,10 @@ def test_retention_erases_the_resident_on_schedule_and_the_chain_still_verifies(
     verified = runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0 and verified.output.startswith("ok:"), verified.output
     assert runner.invoke(args=["audit", "verify", "--deep"]).exit_code == 0
-    # The private link still shows the concern, without the person.
-    page = Browser(app)
-    page.get(status)
-    assert "Broken street lamp" in page.text and "Erika" not in page.text
+    # The private link ends with the person's data: a concern that never became public (this one was
+    # declined) is no longer readable through it.
+    gone = Browser(app).client.get(status)
+    assert gone.status_code == 404 and "Broken street lamp" not in gone.get_data(as_text=True)
 
 
 def test_accounts_are_never_erased_by_retention(app, concern_world, people, inbox, work):
@@ -386,3 +388,23 @@ def test_workflows_check_names_the_file_and_key(runner, tmp_path):
     assert f"{bad}:2: key 'intake'" in result.output and f"{bad}:3: key 'retention_days'" in result.output, result.output
     shipped = runner.invoke(args=["workflows", "check"])
     assert shipped.exit_code == 0, shipped.output
+
+
+def test_a_finished_procedure_takes_no_more_concerns_and_mails_speak_the_residents_language(
+        app, concern_world, api, inbox, work):
+    slug = concern_world.process.slug
+    sent = api.post(f"/processes/{slug}/submissions", None, {"email": RESIDENT, "title": "Bench", "body": "Missing."},
+                    headers={"Accept-Language": "en"})
+    assert sent.status_code == 202
+    work()
+    [mail] = inbox.to(RESIDENT)
+    assert mail.message["Content-Language"] == "en"
+    process = db.session.get(Process, concern_world.process.id)
+    process.status = "finished"
+    db.session.commit()
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Submission))
+    late = api.post(f"/processes/{slug}/submissions", None, {"email": "late@example.org", "title": "Late", "body": "Too late."})
+    assert late.status_code == 404
+    page = Browser(app).client.get(f"/processes/{slug}")
+    assert page.status_code == 200 and f'action="/processes/{slug}/submissions"' not in page.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == before
