@@ -79,6 +79,10 @@ PAGES = [
     ("outbox", "betrieb@example.org", "/admin/outbox"),
     ("co-authors", "amira@example.org", "/processes/leitlinien-mitte/recommendations/1/authors?q=a"),
     ("confirm-deactivate", "betrieb@example.org", "/admin/users/3/deactivate"),
+    ("evaluation", None, "/evaluation"),
+    ("process-evaluation", None, "/processes/leitlinien-mitte/evaluation"),
+    ("categories", "stefan@example.org", "/processes/leitlinien-mitte/categories"),
+    ("affiliation", "amira@example.org", "/settings/affiliation"),
 ]
 
 
