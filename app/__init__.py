@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from . import config, security
@@ -47,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
+    login_manager.login_message = "Please sign in to see this page."  # translated when flashed (messages.po)
+    login_manager.localize_callback = gettext
     babel.init_app(app, locale_selector=select_locale)
     security.init_app(app)
 

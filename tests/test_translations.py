@@ -67,6 +67,9 @@ def test_german_is_the_default_and_the_switch_is_remembered(app_config):
         client.get("/language/de?next=https://evil.example/")
         assert "Anmelden" in client.get("/login").text
         assert client.get("/language/fr").status_code == 404
+        # a page that needs a sign-in says so in the reader's language (Flask-Login's own message is English)
+        asked = client.get("/my", follow_redirects=True)
+        assert "Bitte melden Sie sich an, um diese Seite zu sehen." in asked.text and "Please log in" not in asked.text
         from app.extensions import db
         db.engine.dispose()
 
