@@ -185,7 +185,7 @@ def test_the_page_draws_accessible_charts_with_their_data_as_tables(generated, c
     html = page.get_data(as_text=True)
     assert html.count('role="img"') >= 3
     assert 'aria-labelledby="chart-entered-title chart-entered-desc"' in html
-    assert "<title id=\"chart-entered-title\">Items that reached each state</title>" in html
+    assert "<title id=\"chart-entered-title\">How often each state was entered</title>" in html
     assert html.count("<table") >= 3
     assert f"<td>{expected['entered']['steering_review']}</td>" in html
     assert client.get("/evaluation").status_code == 200
