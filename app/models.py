@@ -797,7 +797,8 @@ class Submission(Model):
     name: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str | None] = mapped_column(Text)
-    # A category chosen on the form would be kept here (issue 17, categories routed to departments).
+    #: The category the resident chose (routed to a department once the concern is created), or None.
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     nonce: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     status_nonce: Mapped[str] = mapped_column(String(64))

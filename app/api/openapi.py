@@ -692,7 +692,14 @@ def document() -> dict:
                     "security": [{}],
                     "parameters": [slug],
                     "requestBody": _body(
-                        {"name": _STRING, "email": _STRING, "title": _STRING, "body": _STRING, "website": _STRING},
+                        {
+                            "name": _STRING,
+                            "email": _STRING,
+                            "title": _STRING,
+                            "body": _STRING,
+                            "category": _STRING,
+                            "website": _STRING,
+                        },
                         ["email", "title", "body"],
                     ),
                     "responses": {

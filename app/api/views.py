@@ -191,7 +191,7 @@ def submit_concern(slug: str):
     dropped by the honeypot or the per-e-mail limit), so the answer tells nothing about the address."""
     intake.intake_process(slug)
     payload = body(
-        {"name": (str,), "email": (str,), "title": (str,), "body": (str,), intake.HONEYPOT: (str,)},
+        {"name": (str,), "email": (str,), "title": (str,), "body": (str,), "category": (str,), intake.HONEYPOT: (str,)},
         required=("email", "title", "body"),
     )
     intake.submit(
@@ -202,6 +202,7 @@ def submit_concern(slug: str):
         name=payload.get("name"),
         address=request.remote_addr or "",
         honeypot=payload.get(intake.HONEYPOT),
+        category=payload.get("category"),
     )
     return jsonify(
         {

@@ -76,7 +76,7 @@ def category_for(process_id: int, slug: Any) -> int | None:
         else None
     )
     if category is None:
-        raise ValidationError(_("there is no category '%(slug)s' in this process", slug=slug))
+        raise ValidationError(_("there is no category '%(slug)s' in this process", slug=slug), field="category")
     return category.id
 
 

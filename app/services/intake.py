@@ -44,6 +44,7 @@ from .. import audit
 from ..errors import NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
 from ..models import (
+    Category,
     Follow,
     Mail,
     Notification,
@@ -59,7 +60,7 @@ from ..models import (
 )
 from ..transactions import add_unique, write_transaction
 from ..workflow import engine
-from . import throttle
+from . import categories, throttle
 from .erasure import erase_user
 from .notifications import new_mail
 from .recommendations import insert_recommendation
@@ -140,6 +141,7 @@ def submit(
     address: str = "",
     honeypot: Any = None,
     seconds_taken: float | None = None,
+    category: Any = None,
 ) -> Received:
     """Take a public submission, in this order: 404 unless the process takes submissions; the
     honeypot filled in: accepted, nothing stored; ``seconds_taken`` (the web form's fill time, None
@@ -157,6 +159,7 @@ def submit(
     name = clean_text(name, "name", NAME_MAX, required=False)
     title = clean_text(title, "title", TITLE_MAX)
     body = clean_text(body, "body", BODY_MAX)
+    category_id = categories.category_for(process.id, category)  # a slug of the process's categories, or none
     by_address = throttle.submission_attempt("address", address or "unknown")
     if by_address.wait:
         raise TooManyAttempts(by_address.wait)
@@ -171,6 +174,7 @@ def submit(
             name=name,
             title=title,
             body=body,
+            category_id=category_id,
             nonce=secrets.token_hex(16),
             status_nonce=secrets.token_hex(16),
             status_hash=secrets.token_hex(32),  # a placeholder until the id is known
@@ -245,7 +249,17 @@ def confirm(secret: Any) -> Submission:
         if user.resident and submission.name:
             user.name = submission.name
         assert submission.title is not None and submission.body is not None  # blanked only on confirmation
-        rec = insert_recommendation(session, process, user, submission.title, submission.body, body_html)
+        category = session.get(Category, submission.category_id) if submission.category_id is not None else None
+        rec = insert_recommendation(
+            session,
+            process,
+            user,
+            submission.title,
+            submission.body,
+            body_html,
+            category.slug if category is not None else None,
+            category.id if category is not None else None,
+        )
         submission.confirmed_at = utcnow()
         submission.token_hash = None
         submission.recommendation_id = rec.id

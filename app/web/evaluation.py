@@ -59,7 +59,9 @@ def _charts(figures: statistics.Figures, state_label) -> dict:
         "entered": bar_chart(
             "chart-entered",
             _("How often each state was entered"),
-            _("One bar per state; its length is how often items entered that state (an item sent back and entering again counts again). The table below gives the numbers."),
+            _(
+                "One bar per state; its length is how often items entered that state (an item sent back and entering again counts again). The table below gives the numbers."
+            ),
             [(state_label(s.name), s.entered, format_decimal(s.entered)) for s in figures.states],
         ),
         "durations": bar_chart(

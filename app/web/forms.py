@@ -269,6 +269,7 @@ class IntakeForm(FlaskForm):
     email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Length(max=254)])
     title = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Your concern (Markdown)"), validators=[DataRequired(), Length(max=100_000)])
-    # A category routed to a department would be chosen here (issue 17, categories).
+    # The process's categories, each routed to a department (set per request; none: not shown).
+    category = SelectField(_l("Topic (optional)"), choices=[], validate_choice=False)
     website = StringField(_l("Leave this field empty"))
     started = HiddenField()

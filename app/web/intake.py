@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from ..errors import NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
 from ..models import AuditEvent
 from ..security import limiter
-from ..services import intake
+from ..services import categories, intake
 from ..workflow import engine
 from ..workflow.definition import PUBLIC, Workflow
 from . import bp, kept
@@ -38,6 +39,9 @@ def fresh_form(slug: str) -> IntakeForm:
         refusal = kept.take(FORM)
         form = kept.restore(IntakeForm, refusal) if refusal else IntakeForm()
     form.started.data = _signer().dumps(time.time())
+    process = intake.intake_process(slug)
+    offered = categories.categories(process.id)
+    form.category.choices = [("", _("I don't know"))] + [(c.slug, c.name) for c in offered] if offered else []
     return form
 
 
@@ -68,6 +72,7 @@ def submit_concern(slug: str):
             address=request.remote_addr or "",
             honeypot=form.website.data,
             seconds_taken=seconds_taken(form.started.data),
+            category=form.category.data or None,
         )
     except TooManyAttempts as error:
         form.email.errors = [error.message]

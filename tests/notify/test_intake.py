@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from app import services
 from app.extensions import db
-from app.models import AuditEvent, Mail, Process, Recommendation, Submission, Throttle, User, utcnow
-from app.services import intake
+from app.models import AuditEvent, Mail, Process, Recommendation, Statement, Submission, Throttle, User, utcnow
+from app.services import categories, intake
 from app.transactions import write_transaction
 from app.workflow.definition import parse_workflow
 from tests.conftest import audit_count
@@ -408,3 +408,24 @@ def test_a_finished_procedure_takes_no_more_concerns_and_mails_speak_the_residen
     page = Browser(app).client.get(f"/processes/{slug}")
     assert page.status_code == 200 and f'action="/processes/{slug}/submissions"' not in page.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == before
+
+
+def test_a_resident_files_the_concern_under_a_category_and_its_department_answers(
+        app, concern_world, people, inbox, work, api):
+    world = people(concern_world)
+    slug = world.process.slug
+    light = services.create_department("licht", "Straßenbeleuchtung")
+    categories.create_category(world.process, "licht", "Licht und Laternen", "licht", None)
+    # an unknown category: refused at its field, nothing stored
+    refused = api.post(f"/processes/{slug}/submissions", None,
+                       {"email": RESIDENT, "title": "Lamp", "body": "Dark.", "category": "nowhere"})
+    assert refused.status_code == 422 and nothing_stored()
+    browser = Browser(app)
+    browser.get(f"/processes/{slug}")
+    assert "Licht und Laternen" in browser.text  # offered on the form
+    _status, rec = submit_and_confirm(app, inbox, work, category="licht")
+    assert rec.category_id is not None
+    rec = services.fire(rec.id, "triage", world.moderator, None, rec.version)
+    rec = services.fire(rec.id, "forward", world.moderator, None, rec.version)
+    asked = db.session.scalars(sa.select(Statement).where(Statement.recommendation_id == rec.id)).all()
+    assert [s.department_id for s in asked] == [light.id]  # routed to the category's department
