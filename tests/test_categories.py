@@ -69,7 +69,7 @@ def test_entering_again_does_not_ask_twice_while_a_request_is_open(routed):
     assert len(db.session.scalars(select(Statement)).all()) == 1
 
 
-def test_a_deactivated_department_falls_back_to_the_moderators(routed, make_user):
+def test_a_deactivated_department_falls_back_to_the_moderators(routed, make_user, people, browser):
     world, department, clerk, category = routed
     second_moderator = make_user("Moritz Moderation")
     services.grant_role(world.process, second_moderator, "moderator")
@@ -86,6 +86,17 @@ def test_a_deactivated_department_falls_back_to_the_moderators(routed, make_user
     # A deactivated department cannot be chosen for a category any more.
     with pytest.raises(ValidationError):
         categories.create_category(world.process, "parks", "Parks", "tiefbau", world.administrator)
+    # Renaming the category on its page keeps its route (offered, marked deactivated), which returns with the department.
+    people(world)
+    admin = browser(world.administrator)
+    page = admin.get(f"/processes/{world.process.slug}/categories").text
+    assert "Tiefbauamt (deactivated: the moderators answer meanwhile)" in page
+    admin.post(f"/processes/{world.process.slug}/categories/strassen",
+               {f"c{category.id}-name": "Streets and paths", f"c{category.id}-department": "tiefbau"}, status=200)
+    assert "The category Streets and paths is saved." in admin.text
+    assert categories.set_department_active(department, True, world.superuser)
+    db.session.expire_all()
+    assert categories.find_category(world.process.id, "strassen").routed_department.slug == "tiefbau"
 
 
 def test_categories_need_the_process_administrators_and_bad_input_changes_nothing(routed):

@@ -120,9 +120,10 @@ def update_category(category: Category, actor: User | None, name: Any = None, de
             if name != category.name:
                 changes["name"] = [category.name, name]
                 category.name = name
-        if department is not ...:
+        old_slug = category.department.slug if category.department else None
+        if department is not ... and (department or None) != old_slug:  # keeping a deactivated one is no change
             target = _department(department, session)
-            old = category.department.slug if category.department else None
+            old = old_slug
             new = target.slug if target else None
             if old != new:
                 changes["department"] = [old, new]

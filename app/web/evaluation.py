@@ -13,7 +13,7 @@ from flask_login import current_user
 from .. import queries, services, statistics
 from ..errors import ServiceError
 from ..extensions import db
-from ..models import Process
+from ..models import Department, Process
 from ..services import categories
 from ..workflow import engine
 from . import bp, kept
@@ -168,8 +168,13 @@ def affiliation_settings():
 # -- categories of a process (administrators of the process, superusers) ----------------------
 
 
-def _department_choices() -> list[tuple[str, str]]:
-    return [("", _("The process's moderators"))] + [(d.slug, d.name) for d in queries.departments() if d.active]
+def _department_choices(current: Department | None = None) -> list[tuple[str, str]]:
+    """The active departments, and the one a category routes to now even if it is deactivated (so that
+    saving a new name keeps the route, which comes back when the department is activated again)."""
+    choices = [("", _("The process's moderators"))] + [(d.slug, d.name) for d in queries.departments() if d.active]
+    if current is not None and not current.active:
+        choices.append((current.slug, _("%(name)s (deactivated: the moderators answer meanwhile)", name=current.name)))
+    return choices
 
 
 def _managed_process(slug: str) -> Process:
@@ -205,7 +210,7 @@ def process_categories(slug: str):
         route = RouteForm(
             prefix=f"c{item.id}", data={"name": item.name, "department": item.department.slug if item.department else ""}
         )
-        route.department.choices = _department_choices()
+        route.department.choices = _department_choices(item.department)
         routes[item.id] = route
     return render_template("evaluation/categories.html", process=process, form=form, items=items, routes=routes)
 
@@ -220,7 +225,7 @@ def process_category(slug: str, category_slug: str):
     except ServiceError:
         abort(404)
     form = RouteForm(prefix=f"c{item.id}")
-    form.department.choices = _department_choices()
+    form.department.choices = _department_choices(item.department)
     if not form.validate():
         flash(_("Give the category a name."), "error")
         return redirect(url_for("web.process_categories", slug=slug))
