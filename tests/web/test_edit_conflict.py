@@ -29,7 +29,7 @@ def _collide(world, people, browser):
 def test_the_conflict_page_shows_who_saved_and_both_texts(world, people, browser):
     rec, edit, mine = _collide(world, people, browser)
     assert mine.redirected_to == edit
-    assert re.search(r"Coauthor saved version 2 on \S+, \S+ \S+, while you were writing\.", mine.text), mine.text
+    assert re.search(r"Coauthor saved version 2 on [^,]+, \d{4}, [^,]+, while you were writing\.", mine.text), mine.text
     theirs = re.search(r'<textarea id="their-body" rows="16" readonly>(.*?)</textarea>', mine.page.text, re.S).group(1)
     assert theirs.strip() == "eins\nZWEI vom Koautor\ndrei"
     assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*eins\nzwei\ndrei\nvier von mir</textarea>', mine.page.text)

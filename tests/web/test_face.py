@@ -177,22 +177,3 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(app, worl
 
 
 # -- errors at their fields ------------------------------------------------------------------------
-
-
-def test_a_missing_justification_is_said_at_its_field(world, people, rec_in, browser):
-    people(world)
-    rec = rec_in(world, "steering_review")
-    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
-    admin = browser(world.administrator)
-    admin.get(page)
-    events = audit_count()
-    admin.post(f"{page}/transition", {"trigger": "adopt", "version": rec.version, "note": "  "}, status=200)
-    assert admin.redirected_to == page
-    field = re.search(r'<textarea id="note-adopt"[^>]*>', admin.page.text).group(0)
-    assert 'aria-invalid="true"' in field and 'aria-describedby="note-adopt-error"' in field
-    assert re.search(r'<p class="error" id="note-adopt-error">This step needs a note that explains it.</p>', admin.page.text)
-    other = re.search(r'<textarea id="note-reject"[^>]*>', admin.page.text).group(0)
-    assert "aria-invalid" not in other  # only the field that was sent
-    assert audit_count() == events
-    admin.get(page)  # once: a reload shows the form as it is
-    assert 'id="note-adopt-error"' not in admin.page.text

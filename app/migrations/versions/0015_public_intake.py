@@ -52,9 +52,8 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_mails_submission_id", table_name="mails")
-    # Not batch mode: on SQLite that would copy tables other tables' foreign keys point at.
-    if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint("mails_submission_id_fkey", "mails", type_="foreignkey")
+    # Not batch mode: on SQLite that would copy tables other tables' foreign keys point at. On
+    # PostgreSQL dropping the column drops its foreign key (named by the metadata's convention) too.
     op.execute("ALTER TABLE mails DROP COLUMN submission_id")
     op.execute("ALTER TABLE users DROP COLUMN resident")
     op.drop_table("submissions")
