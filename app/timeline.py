@@ -63,7 +63,8 @@ def _author_added(event: AuditEvent, data: dict, *_args) -> tuple[str, str | Non
 Sentence = Callable[[AuditEvent, dict, Workflow, str, str], tuple[str, str | None]]
 
 SENTENCES: dict[str, Sentence] = {
-    "recommendation.created": lambda e, d, *_rest: (_("%(actor)s wrote this recommendation.", actor=_actor(e)), None),
+    # Worded for every workflow (a recommendation, a concern ...): German nouns differ in gender.
+    "recommendation.created": lambda e, d, *_rest: (_("%(actor)s wrote the text.", actor=_actor(e)), None),
     "recommendation.updated": lambda e, d, *_rest: (
         _("%(actor)s revised the text.", actor=_actor(e))
         if "body" in d.get("changes", {})

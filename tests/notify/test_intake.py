@@ -429,3 +429,12 @@ def test_a_resident_files_the_concern_under_a_category_and_its_department_answer
     rec = services.fire(rec.id, "forward", world.moderator, None, rec.version)
     asked = db.session.scalars(sa.select(Statement).where(Statement.recommendation_id == rec.id)).all()
     assert [s.department_id for s in asked] == [light.id]  # routed to the category's department
+
+
+def test_a_concerns_history_speaks_of_the_text_not_of_a_recommendation(app, concern_world, people, inbox, work):
+    world = people(concern_world)
+    _status, rec = submit_and_confirm(app, inbox, work)
+    page = Browser(app).login(world.moderator)
+    page.get(f"/processes/{world.process.slug}/recommendations/{rec.number}")
+    assert "Erika Muster wrote the text." in page.text
+    assert "recommendation" not in page.text.split("Sign out", 1)[1].lower()  # the page below the site's navigation
