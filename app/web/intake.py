@@ -15,7 +15,7 @@ from sqlalchemy import select
 from .. import permissions
 from ..errors import NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
-from ..models import AuditEvent
+from ..models import AuditEvent, Process
 from ..security import limiter
 from ..services import categories, intake
 from ..workflow import engine
@@ -30,7 +30,7 @@ def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="ratschlag.intake-started")
 
 
-def fresh_form(slug: str) -> IntakeForm:
+def fresh_form(process: Process) -> IntakeForm:
     """The form for a process page: as refused last time (kept), or new, with its signed start time."""
     refused = g.get("intake_refused")
     if refused is not None:  # answered directly: too long to keep in the session
@@ -39,7 +39,6 @@ def fresh_form(slug: str) -> IntakeForm:
         refusal = kept.take(FORM)
         form = kept.restore(IntakeForm, refusal) if refusal else IntakeForm()
     form.started.data = _signer().dumps(time.time())
-    process = intake.intake_process(slug)
     offered = categories.categories(process.id)
     form.category.choices = [("", _("I don't know"))] + [(c.slug, c.name) for c in offered] if offered else []
     return form

@@ -224,7 +224,7 @@ def process(slug: str):
         diagram=diagram,
         can_create=permissions.can_create(roles),
         can_edit_overview=current_user.is_authenticated and permissions.can_edit_overview(roles, current_user.is_superuser),
-        intake_form=intake.fresh_form(process.slug) if services.intake.takes_submissions(process) else None,
+        intake_form=intake.fresh_form(process) if services.intake.takes_submissions(process) else None,
     )
 
 
