@@ -66,10 +66,23 @@ def backup(target: Path, progress: audit.Progress | None = None) -> audit.Verifi
     return check_file(target, progress)
 
 
-def restore(source_path: Path) -> audit.Verification:
-    """Replace the live database's content with a checked backup. Stop the application first."""
+def events_in(path: Path) -> int:
+    """How many audit events the file at ``path`` holds (0 where it cannot tell: ``check_file`` says why)."""
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return int(connection.execute("SELECT count(*) FROM audit_events").fetchone()[0])
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return 0
+
+
+def restore(source_path: Path, progress: audit.Progress | None = None) -> audit.Verification:
+    """Replace the live database's content with a checked backup. Stop the application first.
+    ``progress`` is told of every event checked, twice: in the backup before and in the database after."""
     _require_sqlite()
-    check_file(source_path)
+    check_file(source_path, progress)
     db.session.remove()
     db.engine.dispose()
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
@@ -80,4 +93,4 @@ def restore(source_path: Path) -> audit.Verification:
         target.close()
         source.close()
     db.engine.dispose()
-    return audit.verify()
+    return audit.verify(progress=progress)

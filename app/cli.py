@@ -605,12 +605,14 @@ def backup_command(path):
 @user_errors
 def restore_command(path, yes):
     """Replace the SQLite database's content with a backup. Stop the application first."""
-    checked = backup.check_file(path)
+    with progress_bar(_("Checking the backup's audit chain"), backup.events_in(path)) as progress:
+        checked = backup.check_file(path, progress)
     if not yes:
         click.confirm(
             _("Replace all current data with %(path)s (%(count)s audit events)?", path=path, count=checked.count), abort=True
         )
-    result = backup.restore(path)
+    with progress_bar(_("Restoring and checking again"), 2 * checked.count) as progress:
+        result = backup.restore(path, progress)
     click.echo(_("restored from %(path)s; %(result)s", path=path, result=result))
 
 

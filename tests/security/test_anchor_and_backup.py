@@ -117,6 +117,23 @@ def test_backup_under_load_and_restore_round_trip(app, app_config, history, runn
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 
 
+def test_restore_tells_its_progress_through_both_checks(app, history, runner, tmp_path):
+    """The restore checks the backup's chain before it copies and the database's after: on a terminal
+    a progress bar runs through both (issue 18), and the CLI's output stays as it was."""
+    sqlite_only(app)
+    from app import backup
+
+    snapshot = tmp_path / "snapshot.sqlite3"
+    assert runner.invoke(args=["backup", str(snapshot)]).exit_code == 0
+    count = audit.head()[0]
+    assert backup.events_in(snapshot) == count and backup.events_in(tmp_path / "missing.sqlite3") == 0
+    told: list[int] = []
+    assert backup.restore(snapshot, told.append).ok
+    assert sum(told) == 2 * count
+    result = runner.invoke(args=["restore", str(snapshot), "--yes"])
+    assert result.exit_code == 0 and result.stdout.startswith(f"restored from {snapshot}; ok: {count} events")
+
+
 def test_restore_refuses_what_is_not_a_good_backup(app, history, runner, tmp_path):
     sqlite_only(app)
     junk = tmp_path / "junk.sqlite3"
