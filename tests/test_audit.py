@@ -19,6 +19,15 @@ from app.extensions import db
 RECIPE = REPO_ROOT / "docs" / "verify_audit.py"
 
 
+@pytest.fixture(autouse=True, params=["one pass", "two halves"])
+def halves(request, monkeypatch):
+    """Every verdict below holds both ways ``verify`` checks a chain: in one pass, and (long chains)
+    in two halves at once, the second in a forked process."""
+    if request.param == "two halves":
+        monkeypatch.setattr(audit, "PARALLEL_FROM", 2)
+    return request.param
+
+
 @pytest.fixture
 def history(world, rec_in, api):
     rec = rec_in(world, "steering_review")
@@ -47,8 +56,8 @@ def tamper(*statements: str, **params) -> None:
         if postgres:
             conn.execute(sa.text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
         else:
-            conn.execute(sa.text("DROP TRIGGER audit_events_no_update"))
-            conn.execute(sa.text("DROP TRIGGER audit_events_no_delete"))
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
         for statement in statements:
             conn.execute(sa.text(statement), params)
         if postgres:
@@ -297,3 +306,36 @@ def test_every_appended_event_carries_the_contracts_hash(app, make_user, data, a
     assert stored.hash == audit.compute_hash_v2(stored.prev_hash, stored.seq, stored.at, stored.actor_id, action,
                                                 "recommendation", 7, stored.data_digest)
     assert audit.verify().ok
+
+
+def test_two_halves_give_the_one_pass_verdict_and_progress(history, halves, monkeypatch):
+    """A long chain is checked in two halves at once; the result, the count and the progress are
+    those of one pass, and a forged event in either half, or missing where the halves meet, is
+    named as one pass names it."""
+    if halves == "one pass":
+        pytest.skip("compares the two ways")
+    import multiprocessing
+
+    forks: list[str] = []
+    real = multiprocessing.get_context
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method=None: forks.append(method) or real(method))
+    db.session.rollback()
+    one_pass = audit.verify_rows(audit.stream())
+    told: list[int] = []
+    both = audit.verify(progress=told.append)
+    assert forks == ["fork"] and both.ok and sum(told) == one_pass.count
+    assert (both.count, both.head_seq, both.head_hash) == (one_pass.count, one_pass.head_seq, one_pass.head_hash)
+    middle = one_pass.count // 2
+    published = db.session.execute(sa.text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": middle + 2}).scalar()
+    assert audit.verify((middle + 2, published)).published_hash == published
+    for seq in (middle - 1, middle + 2):
+        tamper(f"UPDATE audit_events SET subject_id = subject_id + 1000 WHERE seq = {seq}")
+        db.session.rollback()
+        result = audit.verify()
+        assert (result.ok, result.bad_seq, result.count) == (False, seq, seq - 1), result
+        assert result.reason == "hash does not match the event's content"
+        tamper(f"UPDATE audit_events SET subject_id = subject_id - 1000 WHERE seq = {seq}")
+    tamper(f"DELETE FROM audit_events WHERE seq = {middle}")
+    db.session.rollback()
+    result = audit.verify()
+    assert (result.bad_seq, result.reason) == (middle + 1, f"expected sequence number {middle} here: an event was deleted")
