@@ -191,7 +191,8 @@ class _Document:
         self.file = file
         self.problems = problems
         self.lines: dict[tuple, int] = {}
-        loader = yaml.SafeLoader(text)
+        # libyaml's loader where PyYAML was built with it: the same nodes and marks, a tenth of the time
+        loader = (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)(text)
         try:
             node = loader.get_single_node()
             self.value = None if node is None else self._convert(node, (), loader)
@@ -203,7 +204,7 @@ class _Document:
         finally:
             loader.dispose()
 
-    def _convert(self, node: yaml.Node, path: tuple, loader: yaml.SafeLoader) -> Any:
+    def _convert(self, node: yaml.Node, path: tuple, loader: Any) -> Any:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             result: dict = {}
