@@ -538,9 +538,14 @@ def verify_rows(rows: Iterable[Any], remember_seq: int | None = None, start: tup
     names the problem. Both give the same verdicts. ``start``: the number and the previous hash
     the first row must carry (a part of the chain: ``count`` counts only its rows)."""
     (expected_seq, prev_hash), count, erased, remembered = start, 0, 0, None
-    quote = _json_string
+    quoted: dict[Any, str] = {}  # the few actions and subject types, each as a JSON string
+    digest, encode_string = sha256, _encode_string  # local names: this loop runs once per event
     for row in rows:
         seq, v, at, actor_id, action, subject_type, subject_id, data, salt, data_digest, row_prev, row_hash = row
+        action_json = quoted.get(action) or quoted.setdefault(action, _json_string(action))
+        type_json = quoted.get(subject_type) or quoted.setdefault(subject_type, _json_string(subject_type))
+        # The numbers go into the text as the driver gives them: a value that is no integer writes
+        # another text, so its hash does not match and the general path names the problem.
         if (
             v == 2
             and seq == expected_seq
@@ -548,13 +553,13 @@ def verify_rows(rows: Iterable[Any], remember_seq: int | None = None, start: tup
             and data is not None
             and salt is not None
             and data_digest is not None
-            and sha256((salt + data).encode("utf-8")).hexdigest() == data_digest
-            and sha256(
+            and digest((salt + data).encode()).hexdigest() == data_digest
+            and digest(
                 (
-                    f'{prev_hash}{{"action":{quote(action)},"actor_id":{"null" if actor_id is None else int(actor_id)},'
-                    f'"at":{_encode_string(at)},"data_digest":"{data_digest}","seq":{int(seq)},'
-                    f'"subject_id":{"null" if subject_id is None else int(subject_id)},'
-                    f'"subject_type":{quote(subject_type)},"v":2}}'
+                    f'{prev_hash}{{"action":{action_json},"actor_id":{"null" if actor_id is None else actor_id},'
+                    f'"at":{encode_string(at)},"data_digest":"{data_digest}","seq":{seq},'
+                    f'"subject_id":{"null" if subject_id is None else subject_id},'
+                    f'"subject_type":{type_json},"v":2}}'
                 ).encode()
             ).hexdigest()
             == row_hash
