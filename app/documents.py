@@ -77,8 +77,17 @@ def _stylesheet(weasyprint):
     return _parsed(weasyprint, (STATIC / STYLESHEET).stat().st_mtime_ns)
 
 
+@lru_cache(maxsize=1)
+def _fonts(weasyprint):
+    """One font configuration per process, as WeasyPrint's documentation shows: each document
+    building its own set up fontconfig and Pango's font map again (about a tenth of a minutes' time)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
 def pdf_from_html(html: str, base_url: str, static_url: str) -> bytes:
     """A tagged PDF/UA-1 of ``html`` (language and title from the page)."""
     weasyprint = _weasyprint()
     document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_fetcher(weasyprint, static_url))
-    return document.write_pdf(pdf_variant="pdf/ua-1", stylesheets=[_stylesheet(weasyprint)])
+    return document.write_pdf(pdf_variant="pdf/ua-1", stylesheets=[_stylesheet(weasyprint)], font_config=_fonts(weasyprint))
