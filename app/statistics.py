@@ -19,7 +19,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import exists, func, select
@@ -242,14 +243,30 @@ def affiliation_groups() -> list[str]:
     return [g.strip() for g in groups if g.strip()]
 
 
-def participation(process: Process | None = None) -> list[tuple[str, int]]:
-    """People who took part (wrote an item or a comment), per affiliation group they stated, for the
-    groups the installation offers; groups of fewer than ``MIN_GROUP`` people are left out."""
+def start_of_today(now: datetime | None = None) -> datetime:
+    """Midnight of today in the installation's time zone, as the naive UTC the tables store."""
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
+    local = (now or utcnow()).replace(tzinfo=UTC).astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC).replace(tzinfo=None)
+
+
+def participation(process: Process | None = None, until: datetime | None = None) -> list[tuple[str, int]]:
+    """People who took part (wrote an item or a comment) before ``until`` (by default the start of
+    today), per affiliation group they stated, for the groups the installation offers; groups of
+    fewer than ``MIN_GROUP`` people are left out.
+
+    Counting up to yesterday, not live: a live count that grew right after someone's public
+    comment would tell a watcher which group that person stated."""
     offered = affiliation_groups()
     if not offered:
         return []
-    authored = select(RecommendationAuthor.user_id).join(Recommendation).where(RecommendationAuthor.user_id == User.id)
-    commented = select(Comment.id).join(Recommendation).where(Comment.author_id == User.id)
+    until = until or start_of_today()
+    authored = (
+        select(RecommendationAuthor.user_id)
+        .join(Recommendation)
+        .where(RecommendationAuthor.user_id == User.id, Recommendation.created_at < until)
+    )
+    commented = select(Comment.id).join(Recommendation).where(Comment.author_id == User.id, Comment.created_at < until)
     if process is not None:
         authored = authored.where(Recommendation.process_id == process.id)
         commented = commented.where(Recommendation.process_id == process.id)

@@ -232,6 +232,14 @@ def test_groups_of_fewer_than_five_are_not_shown(world, make_user, groups, clien
         services.grant_role(world.process, person, "member")
         services.set_affiliation(person, "Young people")
         services.create_recommendation(world.process.id, person, "Title", "Body")
+    # Counted up to the start of today, not live: what was written today shows tomorrow (a count that
+    # grew right after someone's public contribution would tell which group they stated).
+    assert statistics.participation(world.process) == []
+    assert "Property owners" not in client.get(f"/processes/{world.process.slug}/evaluation").get_data(as_text=True)
+    today = statistics.start_of_today()
+    assert today <= utcnow() < today + timedelta(days=1, hours=1)
+    db.session.execute(update(Recommendation).values(created_at=today - timedelta(hours=1)))
+    db.session.commit()
     # Five owners took part (two stated a group but wrote nothing); four young people: too few to show.
     assert statistics.participation(world.process) == [("Property owners", 5)]
     assert statistics.participation(world.other_process) == []
