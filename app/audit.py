@@ -305,10 +305,13 @@ def raw_rows(statement: Any, batch: int = _RAW_BATCH, connection: Any = None) ->
         yield from rows
 
 
-def _chain(after: int = 0, upto: int | None = None, connection: Any = None):
+def _chain(after: int | None = None, upto: int | None = None, connection: Any = None):
     """The events after ``after`` (up to ``upto``), oldest first, fields in ``FIELDS`` order, as plain
-    tuples (``verify``): a ``raw_cursor``."""
-    statement = select(*(_EVENTS.c[name] for name in FIELDS)).where(_EVENTS.c.seq > after)
+    tuples (``verify``): a ``raw_cursor``. Without ``after``, from the very first row, whatever its
+    number: an event inserted with a number below 1 must be read to be found."""
+    statement = select(*(_EVENTS.c[name] for name in FIELDS))
+    if after is not None:
+        statement = statement.where(_EVENTS.c.seq > after)
     if upto is not None:
         statement = statement.where(_EVENTS.c.seq <= upto)
     return raw_cursor(statement.order_by(_EVENTS.c.seq), connection=connection)

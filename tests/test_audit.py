@@ -339,3 +339,17 @@ def test_two_halves_give_the_one_pass_verdict_and_progress(history, halves, monk
     db.session.rollback()
     result = audit.verify()
     assert (result.bad_seq, result.reason) == (middle + 1, f"expected sequence number {middle} here: an event was deleted")
+
+
+@pytest.mark.parametrize("seq", [0, -1])
+def test_an_event_numbered_below_one_is_found(history, runner, seq):
+    """An INSERT needs no trigger switched off: an event numbered 0 or below, before the first, is
+    named (in one pass and in two halves), not skipped."""
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO audit_events (seq, v, at, actor_id, action, subject_type, subject_id, data, prev_hash, hash) "
+            f"VALUES ({seq}, 1, '2026-01-01T00:00:00.000000Z', NULL, 'membership.granted', 'process', 1, '{{}}', "
+            f"'{'0' * 64}', '{'3' * 64}')"))
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"bad: event {seq}: sequence number out of order: an event was inserted"
