@@ -113,6 +113,12 @@ class SmtpTransport:
             if self.connection is None:
                 self.connection = self._connect()
             refused = self.connection.send_message(message)
+        except smtplib.SMTPNotSupportedError as error:
+            if self.connection is None:  # while connecting: the server is not usable
+                raise TemporaryFailure(f"mail server unavailable: {error}", down=True) from None
+            # This mail needs what the server lacks (SMTPUTF8 for a non-ASCII address): it fails
+            # alone, visible to superusers; the server is up and the mails behind it go on.
+            raise PermanentFailure(f"the mail server cannot take this mail: {error}") from None
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _text in error.recipients.values()]
             if codes and all(code >= 500 for code in codes):
@@ -122,7 +128,6 @@ class SmtpTransport:
             smtplib.SMTPServerDisconnected,
             smtplib.SMTPConnectError,
             smtplib.SMTPHeloError,
-            smtplib.SMTPNotSupportedError,
             OSError,
         ) as error:
             self.close()

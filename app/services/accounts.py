@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import audit, statistics
 from ..errors import Conflict, NotFound, TooManyAttempts, ValidationError
 from ..extensions import db
-from ..models import ApiToken, User, email_form, email_key, utcnow
+from ..models import ApiToken, User, UserToken, email_form, email_key, utcnow
 from ..transactions import add_unique, write_transaction
 from . import signins, throttle
 from .validation import EMAIL, NAME_MAX, clean_text, require_superuser
@@ -259,10 +259,12 @@ def set_active(actor: User, user_id: int, active: bool) -> User:
 
 
 def _revoke_all_tokens(session, user_id: int) -> None:
-    """End every API token of a person, inside the caller's transaction (its event says why)."""
-    session.execute(
-        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
-    )
+    """End every API token and every unused password link (invitation, reset) of a person, inside
+    the caller's transaction (its event says why): an invitation still lying in a mailbox must not
+    set a password after a reset, a change or a deactivation."""
+    now = utcnow()
+    session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now))
+    session.execute(update(UserToken).where(UserToken.user_id == user_id, UserToken.used_at.is_(None)).values(used_at=now))
 
 
 def revoke_tokens(user: User, label: str | None = None) -> int:
