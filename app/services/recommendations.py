@@ -207,6 +207,11 @@ def update_recommendation(
     return rec
 
 
+#: Roles whose holders cannot be invited as co-authors: separation of duties lets no author fire
+#: another role's step, so inviting them would take the text's moderation or decision away.
+STEERING_ROLES = frozenset({"moderator", "administrator"})
+
+
 def add_author(recommendation_id: int, actor: User, user: User) -> Recommendation:
     """Make a member of the process a co-author; only an author may invite one."""
     with write_transaction() as session:
@@ -215,8 +220,11 @@ def add_author(recommendation_id: int, actor: User, user: User) -> Recommendatio
             raise Forbidden(_("only the recommendation's authors may add co-authors"))
         if not permissions.can_edit(roles, workflow, rec.state):
             raise Forbidden(_("co-authors can be added only while the recommendation can be edited"))
-        if not permissions.can_create(process_roles(user, rec.process_id)):
+        invitee = process_roles(user, rec.process_id)
+        if not permissions.can_create(invitee):
             raise ValidationError(_("%(name)s is not a member of this process", name=user.name))
+        if invitee & STEERING_ROLES:  # authors never move their own text: it would lose its moderator or decider
+            raise ValidationError(_("%(name)s moderates or decides in this process and cannot co-author here", name=user.name))
         if any(link.user_id == user.id for link in rec.author_links):
             raise ValidationError(_("%(name)s is an author already", name=user.name))
         rec.author_links.append(RecommendationAuthor(user_id=user.id, position=len(rec.author_links)))

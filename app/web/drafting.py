@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 
 from .. import permissions, services, text
 from ..errors import Conflict, ServiceError
@@ -14,6 +15,7 @@ from ..ids import parse_id
 from ..models import Membership, Recommendation, RecommendationRevision, User
 from ..roles import process_roles
 from ..services import categories
+from ..services.recommendations import STEERING_ROLES
 from ..textdiff import compare
 from . import bp, kept
 from .common import flash_error, process_or_404, recommendation_or_404, signed_in
@@ -203,6 +205,7 @@ def coauthors(slug: str, number: int):
         abort(403)
     search = request.args.get("q", "").strip()[:100]
     found: list[User] = []
+    steering = aliased(Membership)
     if search:
         pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         authors = {link.user_id for link in shown.rec.author_links}
@@ -216,6 +219,11 @@ def coauthors(slug: str, number: int):
                     User.active.is_(True),
                     User.erased_at.is_(None),
                     User.name.ilike(pattern, escape="\\"),
+                    ~exists().where(  # those who moderate or decide here cannot co-author (services.add_author)
+                        steering.user_id == User.id,
+                        steering.process_id == shown.process.id,
+                        steering.role.in_(STEERING_ROLES),
+                    ),
                 )
                 .distinct()
                 .order_by(User.name)

@@ -496,10 +496,10 @@ def kept_statement_form(refused: dict):
 def transition(slug: str, number: int):
     """The decision form: one step chosen, one note, a confirmation where the step is final; or the
     button that comes back with the chosen step's answer template in the note."""
+    if not current_user.is_authenticated:  # before the lookup: a signed-out person may not see a non-public item
+        return stash.keep_typed() or redirect(url_for("web.login", next=request.path))
     shown = recommendation_or_404(slug, number)
     form = TransitionForm()
-    if not current_user.is_authenticated:
-        return stash.keep_typed() or redirect(url_for("web.login", next=request.path))
     valid = form.validate()
     if not valid and set(form.errors) - {"note", "trigger"}:
         abort(400)  # not sent by our page
