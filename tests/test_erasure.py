@@ -37,6 +37,8 @@ def victim(world, people, rec_in):
     people(world)
     person = services.create_user(EMAIL, NAME, password=PASSWORD)[0]
     services.grant_role(world.process, person, "member")
+    others = rec_in(world, "draft", title="Fremder Entwurf")
+    services.add_author(others.id, world.author, person)  # the event names the co-author (a member then)
     services.grant_role(world.process, person, "moderator")
     department = services.create_department("umwelt", "Umweltamt")
     services.add_department_member(department, person)
@@ -45,8 +47,6 @@ def victim(world, people, rec_in):
     public = fire_along(world, public, "steering_review", person)
     draft = services.create_recommendation(world.process.id, person, "Noch geheim", "Entwurfstext der Person.")
     services.update_recommendation(draft.id, person, draft.version, body="Überarbeiteter Entwurf.")
-    others = rec_in(world, "draft", title="Fremder Entwurf")
-    services.add_author(others.id, world.author, person)  # the event names the co-author
     said = services.create_comment(public.id, person, "Öffentlich gesagt.")
     note = services.create_comment(public.id, person, "Interne Notiz der Person.", visibility="internal")
     rude = services.create_comment(public.id, person, "Unhöflich gesagt.")
@@ -349,3 +349,28 @@ def test_a_mention_is_the_whole_name_or_address_in_any_case():
         "Gruß an Erased person 7 und Erased person 7."
     short = Person(SimpleNamespace(id=8, name="Al", email="al@example.org"))  # too short to search for alone
     assert not short.names("Al sagt") and short.names("al@example.org")
+
+
+@pytest.mark.parametrize("name", ["und", "public", "Amira"])
+def test_a_one_word_name_is_not_searched_in_other_peoples_texts(victim, runner, world, api, name):
+    """Found by the review of issue 16: erasing a person named "und" rewrote other people's titles
+    and texts, and one named "public" blanked every public comment's payload. Only the address, and
+    a name of two words or more, count as mentions."""
+    from app.services.erasure import Person
+    from types import SimpleNamespace
+    assert not Person(SimpleNamespace(id=9, name=name, email="x@example.org")).names(f"Kinder {name} Jugendliche")
+    person = services.create_user("einwort@example.org", name, password=PASSWORD)[0]
+    services.grant_role(world.process, person, "member")
+    rec = services.create_recommendation(world.process.id, world.author, f"Kinder {name} Jugendliche beteiligen",
+                                         '{"visibility":"public"} und mehr')
+    before = audit.head()[0]
+    events_with_public = db.session.scalar(sa.text(
+        "SELECT count(*) FROM audit_events WHERE data IS NOT NULL AND data LIKE :p"), {"p": '%"visibility":"public"%'})
+    assert runner.invoke(args=["users", "erase", "einwort@example.org", "--yes"]).exit_code == 0
+    db.session.expire_all()
+    kept = db.session.get(type(rec), rec.id)
+    assert kept.title == f"Kinder {name} Jugendliche beteiligen" and "und mehr" in kept.body
+    assert db.session.scalar(sa.text(
+        "SELECT count(*) FROM audit_events WHERE data IS NOT NULL AND data LIKE :p AND seq <= :s"),
+        {"s": before, "p": '%"visibility":"public"%'}) == events_with_public
+    assert audit.verify().ok

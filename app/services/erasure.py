@@ -69,6 +69,16 @@ UNUSABLE_PASSWORD = "!erased"
 #: Shorter names are not searched for in other people's payloads: "Al" is in too many words.
 NAME_MIN_SEARCHED = 3
 
+
+def searchable_name(name: str) -> str | None:
+    """The name as it is searched for in other people's texts and payloads, or None: a name of one
+    word ("und", "public", "Amira") is too likely an ordinary word, and replacing it everywhere would
+    rewrite other people's texts (and blank unrelated payloads); only a name of two words or more is
+    taken as naming this person."""
+    name = name.strip()
+    return name if len(name) >= NAME_MIN_SEARCHED and len(name.split()) >= 2 else None
+
+
 #: Actions whose payload carries a text the actor wrote (a title, a body, a note, a reason, a question).
 AUTHORED_TEXT = (
     "recommendation.created",
@@ -116,8 +126,8 @@ class Person:
         self.pseudonym = pseudonym(user.id)
         self._user_id = re.compile(rf'"user_id":{user.id}[,}}]')
         needles = {user.email.strip()}
-        if len(user.name.strip()) >= NAME_MIN_SEARCHED:
-            needles.add(user.name.strip())
+        if searched := searchable_name(user.name):
+            needles.add(searched)
         # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there.
         needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
         # Whole words only, whatever the case: "Max" is not in "maximal".
