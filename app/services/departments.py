@@ -135,6 +135,8 @@ def request_statement(
         )
         if target is None:
             raise ValidationError(_("there is no department '%(slug)s'", slug=department))
+        if not target.active:  # nobody would answer, and the decision would wait for it for good
+            raise ValidationError(_("%(name)s is deactivated and is asked nothing new", name=target.name))
         question = clean_text(question, "question", QUESTION_MAX, required=False)
         days = _due_days(due_days, settings.due_days)
         if (

@@ -306,7 +306,7 @@ def statement_parts(shown: Shown, bound=None) -> dict:
     request_form = None
     if permissions.can_request_statement(roles, workflow, rec.state):
         request_form = bound if isinstance(bound, StatementRequestForm) else StatementRequestForm(formdata=None)
-        request_form.department.choices = options((d.slug, d.name) for d in queries.departments())
+        request_form.department.choices = options((d.slug, d.name) for d in queries.departments() if d.active)
         asking = workflow.states[rec.state].statements
         if asking is not None and request_form.due_days.data is None and not request_form.due_days.errors:
             request_form.due_days.data = asking.due_days

@@ -212,3 +212,18 @@ def test_the_department_role_follows_the_request(api, world, rec_in, departments
     assert "department" in roles_for(departments["planner"], rec)
     assert "department" not in roles_for(departments["social"], rec)
     assert "department" not in roles_for(world.administrator, rec)
+
+
+
+def test_a_deactivated_department_is_asked_nothing(api, world, rec_in, departments):
+    """Found by the review of issue 14: a deactivated department (nobody answers) could be asked, and
+    the decision then waited on it for good. Now 422, nothing is written, and the page does not offer it."""
+    from app.services.categories import set_department_active
+    set_department_active(services.find_department("sozialamt"), False, None)
+    rec = rec_in(world, "steering_review")
+    api.get("/departments", world.administrator)  # the administrator's token is made (and audited) first
+    events = audit_count()
+    answer = ask(api, rec, world.administrator, "sozialamt")
+    assert answer.status_code == 422 and "deactivated" in answer.json["error"]["message"]
+    assert audit_count() == events and db.session.query(Statement).count() == 0
+    assert ask(api, rec, world.administrator, "stadtplanung").status_code == 201
