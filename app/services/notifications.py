@@ -43,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from .. import permissions
 from ..errors import NotFound, ValidationError
@@ -670,29 +671,32 @@ def digest_pass(now: datetime | None = None) -> int:
     queued = 0
     for uid, last in waiting:
         key = f"digest:{uid}:{local.date().isoformat()}"
-        with write_transaction() as session:
-            if session.scalar(select(Mail.id).where(Mail.dedupe_key == key)) is not None:
-                continue
-            mail = new_mail(session, uid, "digest", dedupe_key=key)
-            session.execute(
-                update(Notification)
-                .where(
-                    Notification.user_id == uid,
-                    Notification.delivery == "digest",
-                    Notification.mail_id.is_(None),
-                    Notification.id <= last,
+        try:
+            with write_transaction() as session:
+                if session.scalar(select(Mail.id).where(Mail.dedupe_key == key)) is not None:
+                    continue
+                mail = new_mail(session, uid, "digest", dedupe_key=key)
+                session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.user_id == uid,
+                        Notification.delivery == "digest",
+                        Notification.mail_id.is_(None),
+                        Notification.id <= last,
+                    )
+                    .values(mail_id=mail.id)
                 )
-                .values(mail_id=mail.id)
-            )
-            queued += 1
+        except IntegrityError:  # PostgreSQL: another worker queued this person's digest at the same moment
+            continue
+        queued += 1
     return queued
 
 
 def claim_mails(limit: int = 50, now: datetime | None = None, lease_seconds: int = 300) -> list[int]:
     """Take up to ``limit`` due mails for sending: marked ``sending`` until the lease ends, so a worker
     that dies leaves them to the next one when the lease is over (at-least-once; a mail keeps its
-    Message-ID). The worker records each mail's outcome as soon as it is sent, so only the one in
-    flight can go out twice. Several workers never take the same mail: PostgreSQL skips rows another
+    Message-ID). The worker records the outcomes of a batch together once it is sent, so a worker
+    killed mid-batch can send that batch's mails again, never any other (docs/notifications.md). Several workers never take the same mail: PostgreSQL skips rows another
     worker has locked, and SQLite's write transactions run one at a time."""
     now = now or utcnow()
     with write_transaction() as session:

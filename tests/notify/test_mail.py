@@ -444,3 +444,31 @@ def test_the_html_part_is_the_same_text_escaped_and_optional(world, make_user, i
     assert f'<a href="{link}' in html and link in plain
     assert received.message["Content-Language"] == html.split('lang="')[1][:2]
     assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_two_workers_queueing_one_digest_at_once_do_not_crash(world, inbox, rec_in, app, make_user, monkeypatch):
+    """Found by the review of issue 15: on PostgreSQL the worker that lost the race for a person's
+    digest exited with an IntegrityError on the mail's dedupe key. The loser now skips that person."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: the race is PostgreSQL's")
+    import sqlalchemy as sa
+    fan = make_user("Fan")
+    rec = rec_in(world, "steering_review")
+    notifications.route_pass()
+    services.follow(fan, recommendation_id=rec.id)
+    services.create_comment(rec.id, world.member, "I agree")
+    notifications.route_pass()
+    real = notifications.new_mail
+
+    def the_other_worker_first(session, uid, kind, **fields):  # commits the same digest between check and insert
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other:
+            other.execute(sa.text("INSERT INTO mails (user_id, kind, status, attempts, dedupe_key, message_id, created_at, "
+                                  "next_attempt_at) VALUES (:u, 'digest', 'pending', 0, :k, :m, now(), now())"),
+                          {"u": uid, "k": fields["dedupe_key"], "m": "<other-worker@example.org>"})
+        return real(session, uid, kind, **fields)
+    waiting = db.session.scalar(sa.text("SELECT count(*) FROM notifications WHERE delivery = 'digest' AND mail_id IS NULL"))
+    assert waiting >= 1, waiting
+    monkeypatch.setattr(notifications, "new_mail", the_other_worker_first)
+    late = utcnow().replace(hour=12, minute=0)
+    assert notifications.digest_pass(now=late) == 0
+    assert db.session.scalar(sa.text("SELECT count(*) FROM mails WHERE kind = 'digest'")) == 1
