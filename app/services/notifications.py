@@ -99,6 +99,17 @@ def _set_modes(session, user_id: int, changes: dict[str, str]) -> None:
         delete(NotificationSetting).where(NotificationSetting.user_id == user_id, NotificationSetting.kind.in_(list(changes)))
     )
     session.add_all(NotificationSetting(user_id=user_id, kind=kind, mode=mode) for kind, mode in changes.items())
+    # Turned off means from now on: mails of those kinds still waiting (the server down, say) are not sent.
+    _skip_waiting(session, user_id, [kind for kind, mode in changes.items() if mode == "off"])
+
+
+def _skip_waiting(session, user_id: int, kinds: list[str]) -> None:
+    if kinds:
+        session.execute(
+            update(Mail)
+            .where(Mail.user_id == user_id, Mail.status == "pending", Mail.kind.in_(kinds))
+            .values(status="skipped", last_error="turned off by its recipient")
+        )
 
 
 def save_settings(actor: Any, chosen: dict[str, Any], language: Any = None) -> dict[str, str]:
@@ -153,6 +164,8 @@ def unsubscribe(token: Any) -> tuple[User, list[str]]:
         kinds = [scope]
     with write_transaction() as session:
         _set_modes(session, user.id, {kind: "off" for kind in kinds})
+        if scope in ("digest", "all"):
+            _skip_waiting(session, user.id, ["digest"])
     return user, kinds
 
 

@@ -127,6 +127,31 @@ def test_one_click_unsubscribe_turns_off_that_kind_for_that_person_only(world, i
                              .where(Notification.user_id == world.moderator.id, Notification.kind == "your_turn")) == 2
 
 
+def test_a_mail_still_waiting_is_not_sent_after_its_kind_was_turned_off(world, inbox, work, client, app):
+    """Found by the review of issue 15: a mail queued while the mail server was down still went out
+    after the one-click unsubscribe answered 204. Turned off means from then on."""
+    from app.models import Mail
+    rec = services.create_recommendation(world.process.id, world.author, "A", "B")
+    services.fire(rec.id, "submit", world.author, None, rec.version)
+    work()
+    header = inbox.to(world.moderator.email)[0].message["List-Unsubscribe"]
+    inbox.clear()
+    rec2 = services.create_recommendation(world.process.id, world.author, "C", "D")
+    services.fire(rec2.id, "submit", world.author, None, rec2.version)
+    notifications_pass = __import__("app.services.notifications", fromlist=["route_pass"]).route_pass
+    notifications_pass()  # queued, not yet sent (the server is down, say)
+    waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Mail).where(
+        Mail.user_id == world.moderator.id, Mail.status == "pending"))
+    assert waiting >= 1
+    path = header.strip("<>").replace("https://ratschlag.example.org", "")
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 204
+    work()
+    assert world.moderator.email not in addresses(inbox)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Mail).where(
+        Mail.user_id == world.moderator.id, Mail.status == "skipped")) == waiting
+
+
 def test_forged_or_altered_unsubscribe_links_change_nothing(world, client, app):
     good = notifications.unsubscribe_token(world.moderator.id, "your_turn")
     import base64
