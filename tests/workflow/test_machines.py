@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import services
-from app.errors import Forbidden
+from app.errors import Forbidden, ValidationError
 from app.services import fire
 from app.workflow import engine
 from app.workflow.machines import Move
@@ -15,11 +15,14 @@ from tests.conftest import audit_count
 
 
 def test_a_recommendation_s_own_author_never_moderates_or_decides_it(world, rec_in):
-    """Separation of duties: a moderator who co-authors a text cannot move it as moderator."""
-    services.grant_role(world.process, world.coauthor, "moderator")
-    services.grant_role(world.process, world.coauthor, "administrator")
+    """Separation of duties: a co-author who becomes moderator (a moderator cannot be invited as
+    co-author any more) cannot move the text as moderator."""
     rec = rec_in(world, "draft")
     rec = services.add_author(rec.id, world.author, world.coauthor)
+    services.grant_role(world.process, world.coauthor, "moderator")
+    services.grant_role(world.process, world.coauthor, "administrator")
+    with pytest.raises(ValidationError):
+        services.add_author(rec_in(world, "draft").id, world.author, world.coauthor)
     rec = fire(rec.id, "submit", world.coauthor, None, rec.version)  # their own step, as author
     events = audit_count()
     with pytest.raises(Forbidden):
