@@ -130,3 +130,21 @@ def test_another_sites_forged_form_is_not_kept(world, people, browser, rec_in):
     assert answer.status_code == 303
     member.get(page)
     assert "Eigener Text" in member.page.text
+
+
+def test_a_moderators_note_on_a_non_public_item_survives_a_sign_in_that_ended(world, people, browser, rec_in):
+    """README: 'A form sent after the session ended ... keeps its text'. On a submitted item (not public)
+    the transition view answers 404 to the signed-out person before it keeps anything."""
+    people(world)
+    rec = rec_in(world, "submitted")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    mod = browser(world.moderator)
+    mod.get(page)
+    token = mod.token()
+    services.sign_out_everywhere(world.moderator.id)  # the sign-in ends on the server, the cookie stays
+    events = audit_count()
+    answer = mod.client.post(f"{page}/transition", data={"csrf_token": token, "trigger": "start_moderation",
+                                                         "note": "Sorgfältig getippte Notiz.", "version": rec.version})
+    assert audit_count() == events
+    assert answer.status_code == 303, answer.status_code  # reviewed commit: 404, the note is gone
+    assert answer.headers["Location"].startswith("/login?next=")
