@@ -4,7 +4,7 @@
     python bench/inputs.py            # every input of tests/security/pathological.py (make bench-inputs)
     python bench/inputs.py --smoke    # three inputs at small sizes, nothing recorded
 
-For each input, as a comment (20,000 characters) and as a recommendation body (100,000):
+For each input, as a comment (COMMENT_MAX characters) and as a recommendation body (BODY_MAX, app/services/validation.py):
 ``render`` is app.text.render alone; ``store`` is the API write (POST a comment, POST a
 recommendation) including rendering, validation, the audit event and the commit; ``read`` is
 the recommendation page that shows it (for a body: the versions diff against a typical
@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from load import machine  # noqa: E402
 
-LIMITS = {"comment": 20_000, "body": 100_000}
+from app.services.validation import BODY_MAX, COMMENT_MAX  # noqa: E402
+
+LIMITS = {"comment": COMMENT_MAX, "body": BODY_MAX}
 RATIO_TARGET, MS_TARGET = 20, 250
 
 
@@ -105,7 +107,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     from tests.security.pathological import corpus
-    limits = {"comment": 2_000, "body": 5_000} if args.smoke else LIMITS
+    limits = {"comment": 1_000, "body": 2_000} if args.smoke else LIMITS
     repeat = 1 if args.smoke else args.repeat
     with tempfile.TemporaryDirectory() as directory:
         _app, client, token, _db = setup(directory)

@@ -34,9 +34,9 @@ from ..transactions import write_transaction
 from ..workflow.definition import Workflow
 from . import notifications
 from .recommendations import recommendation_for_change
-from .validation import COMMENT_MAX, NAME_MAX, NOTE_MAX, SLUG, clean_text, render_ahead, require_superuser
+from .validation import BODY_MAX, NAME_MAX, NOTE_MAX, SLUG, clean_text, render_ahead, require_superuser
 
-STATEMENT_MAX = COMMENT_MAX * 5  # a statement may be longer than a comment
+STATEMENT_MAX = BODY_MAX  # a statement may be as long as the recommendation it answers
 QUESTION_MAX = NOTE_MAX
 #: Longer than any sensible deadline, short enough that no date overflows.
 DUE_DAYS_MAX = 3650

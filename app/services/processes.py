@@ -17,9 +17,9 @@ from ..models import PARTICIPATION_LEVELS, PROCESS_STATUSES, AnswerTemplate, Mem
 from ..roles import forget_roles, process_roles
 from ..transactions import add_unique, write_transaction
 from ..workflow import engine
-from .validation import SLUG, TITLE_MAX, clean_text, render_ahead, require_superuser
+from .validation import BODY_MAX, SLUG, TITLE_MAX, clean_text, render_ahead, require_superuser
 
-DESCRIPTION_MAX = 20_000
+DESCRIPTION_MAX = BODY_MAX
 CONTACT_MAX = 500
 LINKS_MAX = 10
 LINK_TITLE_MAX = 200

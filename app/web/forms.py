@@ -1,6 +1,6 @@
 """Forms: every POST of the web interface goes through one of these, so every one carries CSRF."""
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import format_number, gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,12 +14,32 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from ..services.validation import BODY_MAX, COMMENT_MAX, length
 
 
 def options(pairs) -> list[SelectChoice]:
     """A select field's choices from (value, label) pairs (WTForms deprecates plain tuples)."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class _at_most:
+    """A Markdown text's limit (app/services/validation.py says why it is what it is), counted as the
+    page's counter and the service count: a line break is one character."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, form, field) -> None:
+        if field.data and length(field.data) > self.limit:
+            raise ValidationError(gettext("At most %(max)s characters. Please shorten the text.", max=format_number(self.limit)))
+
+
+def _counted(limit: int, **attributes) -> dict:
+    """A field that shows how many characters it holds (the field macro adds the counter, static/counter.js
+    fills it). No maxlength: a browser would cut pasted text silently; the server says what is too long."""
+    return {"maxlength": False, "data-counter-max": limit, **attributes}
 
 
 class LoginForm(FlaskForm):
@@ -47,7 +67,9 @@ class RecommendationForm(FlaskForm):
         ],
         render_kw={"maxlength": False, "data-counter-max": 200},
     )
-    body = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100_000)], render_kw={"rows": 18})
+    body = TextAreaField(
+        _l("Text (Markdown)"), validators=[DataRequired(), _at_most(BODY_MAX)], render_kw=_counted(BODY_MAX, rows=18)
+    )
     # The process's categories (set per request; none: the field is not shown); the service checks the choice.
     category = SelectField(_l("Category"), choices=[], validate_choice=False)
     version = HiddenField()
@@ -68,13 +90,13 @@ class TransitionForm(FlaskForm):
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=20_000)])
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), _at_most(COMMENT_MAX)], render_kw=_counted(COMMENT_MAX))
     parent_id = HiddenField()
     visibility = HiddenField(default="public")
 
 
 class EditCommentForm(FlaskForm):
-    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=20_000)])
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), _at_most(COMMENT_MAX)], render_kw=_counted(COMMENT_MAX))
 
 
 class ReasonForm(FlaskForm):
@@ -128,7 +150,11 @@ class StatementRequestForm(FlaskForm):
 
 
 class StatementAnswerForm(FlaskForm):
-    body = TextAreaField(_l("Statement (Markdown)"), validators=[DataRequired(message=_l("A statement needs some text."))])
+    body = TextAreaField(
+        _l("Statement (Markdown)"),
+        validators=[DataRequired(message=_l("A statement needs some text.")), _at_most(BODY_MAX)],
+        render_kw=_counted(BODY_MAX),
+    )
     visibility = SelectField(
         _l("Who may read it"),
         choices=options(
@@ -149,7 +175,7 @@ class StatementDeclineForm(FlaskForm):
 class OverviewForm(FlaskForm):
     """A process's entry in the overview of procedures; the service checks every value (and says why)."""
 
-    description = TextAreaField(_l("Description (Markdown)"), validators=[Length(max=20_000)])
+    description = TextAreaField(_l("Description (Markdown)"), validators=[_at_most(BODY_MAX)], render_kw=_counted(BODY_MAX))
     status = SelectField(
         _l("Status"),
         choices=[("planned", _l("planned")), ("running", _l("running")), ("finished", _l("finished"))],
@@ -200,7 +226,9 @@ class ConfirmForm(FlaskForm):
 class FollowUpForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[])
     body = TextAreaField(
-        _l("Report (Markdown)"), validators=[DataRequired(message=_l("A report needs some text.")), Length(max=20_000)]
+        _l("Report (Markdown)"),
+        validators=[DataRequired(message=_l("A report needs some text.")), _at_most(COMMENT_MAX)],
+        render_kw=_counted(COMMENT_MAX),
     )
     next_days = IntegerField(
         _l("Next report due in (days, optional)"),
@@ -268,7 +296,9 @@ class IntakeForm(FlaskForm):
     name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=200)])
     email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Length(max=254)])
     title = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField(_l("Your concern (Markdown)"), validators=[DataRequired(), Length(max=100_000)])
+    body = TextAreaField(
+        _l("Your concern (Markdown)"), validators=[DataRequired(), _at_most(BODY_MAX)], render_kw=_counted(BODY_MAX)
+    )
     # The process's categories, each routed to a department (set per request; none: not shown).
     category = SelectField(_l("Topic (optional)"), choices=[], validate_choice=False)
     website = StringField(_l("Leave this field empty"))

@@ -32,6 +32,7 @@ from ..models import (
 )
 from ..queries import CommentView
 from ..roles import department_ids, process_roles, roles_for, user_id
+from ..services.validation import COMMENT_MAX
 from ..workflow import engine, graph
 from . import bp, dates, decisions, follow_ups, intake, kept, stash
 from .common import (
@@ -97,6 +98,7 @@ def helpers():
         "status_names": STATUS_NAMES,
         "participation_names": PARTICIPATION_NAMES,
         "noun": noun,
+        "comment_max": COMMENT_MAX,
     }
 
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, Recommendation, RecommendationRevision
+from app.services.validation import BODY_MAX
 from tests.conftest import audit_count
 
 
@@ -61,6 +62,8 @@ def test_invalid_create_input_changes_nothing(api, world):
         ({"title": "T"}, "'body' is required"),
         ({"title": 5, "body": "B"}, "'title' must be a string"),
         ({"title": "x" * 201, "body": "B"}, "longer than 200"),
+        ({"title": "T", "body": "x" * (BODY_MAX + 1)}, f"body is longer than {BODY_MAX}"),
+        ({"title": "T", "body": "x\r\n" * (BODY_MAX // 2) + "x"}, f"body is longer than {BODY_MAX}"),
         ({"title": "T", "body": "B", "state": "adopted"}, "unknown field 'state'"),
         (["title", "body"], "must be a JSON object"),
     ]:
@@ -70,6 +73,16 @@ def test_invalid_create_input_changes_nothing(api, world):
         assert fragment in response.json["error"]["message"], response.json
     assert audit_count() == events
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Recommendation)) == 0
+
+
+def test_a_body_at_the_limit_is_taken_line_breaks_counted_as_one(api, world):
+    """6,000 characters as a person counts them: CRLF line breaks (what a browser sends) are one each."""
+    path = f"/processes/{world.process.slug}/recommendations"
+    body = "- point\r\n" * (BODY_MAX // 8)  # 8 characters a line as counted, 9 as stored
+    assert len(body) > BODY_MAX and len(body.replace("\r\n", "\n")) <= BODY_MAX
+    response = api.post(path, world.member, json={"title": "Long", "body": body})
+    assert response.status_code == 201, response.json
+    assert response.json["body"] == body.strip() and response.json["body_html"].count("<li>") == BODY_MAX // 8
 
 
 def test_malformed_json_is_a_bad_request(api, world, rec_in):

@@ -1,7 +1,7 @@
 """Pathological inputs: text that costs a naive renderer, differ or parser far more than its length.
 
 Each entry is a name and a function of the size in characters that returns the input, at most
-that long (``size`` is the field's limit: 20,000 for a comment, 100,000 for a body). Used by
+that long (``size`` is the field's limit: COMMENT_MAX for a comment, BODY_MAX for a body (app/services/validation.py)). Used by
 ``tests/security/test_pathological.py`` (answers are right) and ``bench/inputs.py`` (time).
 """
 from __future__ import annotations

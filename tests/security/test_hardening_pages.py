@@ -17,7 +17,7 @@ def big_text(changed: set[int] = frozenset(), lines: int = 3_000) -> str:
     return "\n".join(f"Paragraph {i} changed" if i in changed else f"Paragraph {i} of the text" for i in range(lines))
 
 
-def test_the_versions_page_shows_changes_with_three_lines_of_context(world, people, browser):
+def test_the_versions_page_shows_changes_with_three_lines_of_context(world, people, browser, texts_of_old):
     people(world)
     rec = services.create_recommendation(world.process.id, world.author, "Long", big_text())
     services.update_recommendation(rec.id, world.author, rec.version, body=big_text({1_500}))
@@ -31,7 +31,7 @@ def test_the_versions_page_shows_changes_with_three_lines_of_context(world, peop
     assert diff.count("<li") < 20  # 3 + 1 + 3 lines and two folds, not 3,000 rows
 
 
-def test_the_versions_page_compares_no_more_than_two_thousand_changed_lines(world, people, browser):
+def test_the_versions_page_compares_no_more_than_two_thousand_changed_lines(world, people, browser, texts_of_old):
     people(world)
     rec = services.create_recommendation(world.process.id, world.author, "Long", big_text())
     services.update_recommendation(rec.id, world.author, rec.version, body=big_text(set(range(0, 3_000, 2))))

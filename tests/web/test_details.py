@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import REPO as REPO_ROOT
-from tests.html_safety import executable_parts
+from tests.html_safety import executable_parts, without_own_scripts
 
 
 def test_error_pages_speak_to_people(app, client):
@@ -40,7 +40,7 @@ def test_rendered_pages_hold_nothing_inline(world, people, browser, rec_in):
     reader = browser(world.moderator)
     for url in ("/", f"/processes/{world.process.slug}", f"/processes/{world.process.slug}/recommendations/{rec.number}",
                 "/moderation", "/login"):
-        html = reader.get(url).text
+        html = without_own_scripts(reader.get(url).text)
         assert "<script" not in html and "<style" not in html and " style=" not in html, url
         assert executable_parts(html, {"link", "meta", "form", "input", "button", "textarea", "svg"}) == [], url
 

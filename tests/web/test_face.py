@@ -11,6 +11,7 @@ from app import audit, services, text
 from app.extensions import db
 from app.models import Recommendation
 from app.web import branding
+from app.services.validation import BODY_MAX, COMMENT_MAX
 from tests.conftest import audit_count
 
 
@@ -80,6 +81,29 @@ def test_a_title_too_long_is_refused_at_its_field_not_cut(world, people, browser
     assert audit_count() == events and db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == 0
     author.post(new, {"title": "T" * 200, "body": "Kept", "save": "Save"}, status=200)
     assert db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == 1
+
+
+def test_a_text_too_long_is_refused_at_its_field_kept_and_counted(world, people, browser, rec_in):
+    """The body's limit (docs/security.md says why it is 6,000) is counted on the page and said at the field."""
+    people(world)
+    new = f"/processes/{world.process.slug}/new"
+    author = browser(world.author)
+    author.get(new)
+    for name, limit in (("title", 200), ("body", BODY_MAX)):
+        assert f'data-counter-max="{limit}"' in re.search(rf'<[^>]*id="{name}"[^>]*>', author.page.text).group(0)
+        assert f'id="{name}-counter"' in author.page.text
+    events = audit_count()
+    typed = "Ein Satz.\r\n" * (BODY_MAX // 10) + "Zu viel."
+    author.post(new, {"title": "Lang", "body": typed, "save": "Save"}, status=200)
+    assert "At most 6,000 characters. Please shorten the text." in author.text
+    area = re.search(r'<textarea[^>]*id="body"[^>]*>', author.page.text).group(0)
+    assert 'aria-invalid="true"' in area and "body-error" in area and "Zu viel." in author.page.text
+    assert audit_count() == events and db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == 0
+    author.post(new, {"title": "Lang", "body": typed.removesuffix("Zu viel."), "save": "Save"}, status=200)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Recommendation)) == 1
+    rec = rec_in(world, "submitted")
+    author.get(f"/processes/{world.process.slug}/recommendations/{rec.number}")
+    assert f'data-counter-max="{COMMENT_MAX}"' in author.page.text and 'id="new-comment-counter"' in author.page.text
 
 
 def test_images_become_links_and_the_preview_says_so(world, people, browser):

@@ -96,10 +96,10 @@ def test_a_reply_too_long_to_keep_in_the_cookie_is_answered_at_once_with_the_tex
     page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
     member = browser(world.member)
     member.get(page)
-    typed = secrets.token_hex(10_250)  # 20,500 characters, over the 20,000 limit, and not compressible
+    typed = secrets.token_hex(2_250)  # 4,500 characters, over the 4,000 limit, and not compressible
     member.post(f"{page}/comments", {"body": typed}, status=422)
     assert member.redirected_to is None and typed.strip() in member.page.text
-    assert "Field cannot be longer than 20000 characters." in member.text
+    assert "At most 4,000 characters. Please shorten the text." in member.text
 
 
 def test_a_refused_admin_form_redirects_with_what_was_typed(world, people, browser):

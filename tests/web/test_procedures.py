@@ -77,7 +77,7 @@ def test_an_administrator_keeps_the_overview_and_everyone_reads_it(app, world, p
     ({"contact": "x" * 501}, "Field cannot be longer than 500 characters."),
     ({"links": "javascript:alert(1) Click"}, "is not an http or https address"),
     ({"links": "\n".join(f"https://example.org/{n}" for n in range(11))}, "at most 10 links"),
-    ({"description": "x" * 20_001}, "Field cannot be longer than 20000 characters."),
+    ({"description": "x" * 6_001}, "At most 6,000 characters. Please shorten the text."),
 ])
 def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(app, world, people, change, field_message):
     people(world)

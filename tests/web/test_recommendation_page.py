@@ -7,7 +7,7 @@ import pytest
 
 from app import services
 from app.services import fire
-from tests.html_safety import executable_parts
+from tests.html_safety import executable_parts, without_own_scripts
 from tests.web.browser import text_of
 
 PAGE_TAGS = {"link", "meta", "form", "input", "button", "svg"}  # svg: the header's logo mark
@@ -104,7 +104,7 @@ def test_hostile_text_is_inert_on_the_page(client, make_user, world, api):
     api.post(f"/comments/{bad['id']}/hide", world.moderator, json={"reason": evil})
     api.post(f"/recommendations/{rec['id']}/transitions", villain, json={"trigger": "reject", "version": version, "note": evil})
     html = client.get(f"/processes/{world.process.slug}/recommendations/{rec['number']}").text
-    assert executable_parts(html, PAGE_TAGS) == []
+    assert executable_parts(without_own_scripts(html), PAGE_TAGS) == []
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html  # the title and the note, shown as text
     api_answer = api.get(f"/recommendations/{rec['id']}").json
     assert executable_parts(api_answer["body_html"]) == []
