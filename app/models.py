@@ -565,6 +565,10 @@ class SteeringSession(Model):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: ``SEQ:HASH`` of the audit chain's head just before the ``session.closed`` event.
     chain_head: Mapped[str | None] = mapped_column(String(80))
+    #: JSON, written once when the session closes: each agenda item as the minutes show it then
+    #: (app/services/sessions.py ``minutes_items``). People are kept by id, so an erased person's
+    #: name is gone from the minutes with the person; erasure also blanks the name in its texts.
+    minutes_json: Mapped[str | None] = mapped_column(Text)
 
     process: Mapped[Process] = relationship()
     items: Mapped[list[AgendaItem]] = relationship(

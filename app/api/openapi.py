@@ -478,6 +478,13 @@ SCHEMAS = {
                     },
                 }
             ),
+            "at_closing": {
+                "type": "object",
+                "description": "Closed sessions: the item as the minutes recorded it when the session closed.",
+                "additionalProperties": False,
+                "required": ["title", "state", "statements"],
+                "properties": {"title": _STRING, "state": _STRING, "statements": {"type": "array", "items": _STRING}},
+            },
         },
     },
     "FollowUp": {

@@ -24,6 +24,7 @@ from ..models import (
     utcnow,
 )
 from ..queries import Author, CommentView, RecommendationView
+from ..services.sessions import MinutesItem
 from ..workflow import engine
 from ..workflow.definition import Label, Workflow
 
@@ -202,19 +203,26 @@ def session_summary(item: SteeringSession) -> dict:
     }
 
 
-def session(item: SteeringSession, items: list[AgendaItem], workflow: Workflow) -> dict:
-    """A session with its agenda: only the items the caller may see."""
+def session(item: SteeringSession, items: list[AgendaItem], workflow: Workflow, shown: list[MinutesItem]) -> dict:
+    """A session with its agenda: only the items the caller may see (``shown``: the same items as
+    the minutes show them; once the session is closed, as they were at closing)."""
+    frozen = {entry.recommendation_id: entry for entry in shown} if item.closed and item.minutes_json else {}
     return {
         **session_summary(item),
         "participants": item.participants,
         "notes": item.notes,
-        "items": [agenda_item(agenda, workflow) for agenda in items],
+        "items": [agenda_item(agenda, workflow, frozen.get(agenda.recommendation_id)) for agenda in items],
     }
 
 
-def agenda_item(item: AgendaItem, workflow: Workflow) -> dict:
+def agenda_item(item: AgendaItem, workflow: Workflow, frozen: MinutesItem | None = None) -> dict:
+    """``recommendation`` is the recommendation now; ``at_closing`` (closed sessions) is what the
+    minutes recorded of it: its title, its state and the public statements the decision rested on."""
     rec = item.recommendation
     state = workflow.states.get(rec.state)
+    closing = {}
+    if frozen is not None:
+        closing = {"at_closing": {"title": frozen.title, "state": frozen.state, "statements": frozen.statements}}
     return {
         "position": item.position,
         "recommendation": {
@@ -235,6 +243,7 @@ def agenda_item(item: AgendaItem, workflow: Workflow) -> dict:
             "decided_by": person(item.decided_by),
             "decided_at": iso(item.decided_at),
         },
+        **closing,
     }
 
 

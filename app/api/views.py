@@ -395,7 +395,7 @@ def session_answer(meeting: SteeringSession, user, status: int = 200):
         for item in queries.session_items(meeting.id)
         if permissions.can_view(roles_for(user, item.recommendation), workflow, item.recommendation.state)
     ]
-    return jsonify(serializers.session(meeting, items, workflow)), status
+    return jsonify(serializers.session(meeting, items, workflow, services.minutes_items(meeting, items))), status
 
 
 @bp.get("/processes/<slug>/sessions")

@@ -70,11 +70,13 @@ from .processes import (
 )
 from .recommendations import add_author, create_recommendation, fire, update_recommendation, workflow_of
 from .sessions import (
+    MinutesItem,
     add_ready,
     add_to_agenda,
     close_session,
     create_session,
     decide,
+    minutes_items,
     move_item,
     parse_held_at,
     remove_from_agenda,
@@ -84,6 +86,8 @@ from .signins import end_session, sign_in, sign_out_everywhere, user_for_session
 from .throttle import password_attempt, sign_in_attempt
 
 __all__ = [
+    "MinutesItem",
+    "minutes_items",
     "Caller",
     "chain_checks",
     "counts",

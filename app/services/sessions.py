@@ -11,6 +11,8 @@ every set of minutes anchors the audit trail. Each write appends one audit event
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -253,6 +255,59 @@ def decide(
     return fire(recommendation_id, trigger, actor, note, expected_version, session_id=meeting.id)
 
 
+@dataclass(frozen=True)
+class MinutesItem:
+    """One agenda item as the session's page and its minutes show it."""
+
+    recommendation_id: int
+    number: int
+    title: str
+    #: The recommendation's state: now while the session is open, at closing in closed minutes.
+    state: str
+    result_state: str | None
+    note: str | None
+    decided_by_id: int | None
+    decided_at: datetime | None
+    #: Departments whose public statement the decision rests on; those still asked (open sessions).
+    statements: list[str]
+    open_statements: list[str]
+
+
+def _items_now(items: list[AgendaItem]) -> list[MinutesItem]:
+    ids = [item.recommendation_id for item in items]
+    resting_on = queries.public_statements(ids)
+    still_open = queries.open_statement_departments_of([item.recommendation_id for item in items if item.result_state is None])
+    return [
+        MinutesItem(
+            recommendation_id=item.recommendation_id,
+            number=item.recommendation.number,
+            title=item.recommendation.title,
+            state=item.recommendation.state,
+            result_state=item.result_state,
+            note=item.note,
+            decided_by_id=item.decided_by_id,
+            decided_at=item.decided_at,
+            statements=[statement.department.name for statement in resting_on[item.recommendation_id]],
+            open_statements=still_open.get(item.recommendation_id, []),
+        )
+        for item in items
+    ]
+
+
+def minutes_items(meeting: SteeringSession, items: list[AgendaItem]) -> list[MinutesItem]:
+    """The agenda as the page shows it: ``items`` (the session's, already filtered to what the reader
+    may see) as they are now while the session is open; once closed, as they were at closing.
+    Sessions closed before the snapshot existed (revision 0020) are shown as they are now."""
+    if meeting.minutes_json is None:
+        return _items_now(items)
+    frozen = {entry["recommendation_id"]: entry for entry in json.loads(meeting.minutes_json)}
+    return [
+        MinutesItem(**(entry | {"decided_at": entry["decided_at"] and datetime.fromisoformat(entry["decided_at"])}))
+        for item in items
+        if (entry := frozen.get(item.recommendation_id))
+    ]
+
+
 def close_session(session_id: int, actor: User, notes: Any = None) -> SteeringSession:
     """Freeze agenda and minutes; the ``session.closed`` event holds the chain head just before it.
     Closing a closed session is a 409 and changes nothing."""
@@ -265,7 +320,12 @@ def close_session(session_id: int, actor: User, notes: Any = None) -> SteeringSe
         now = utcnow()
         meeting.status, meeting.closed_at, meeting.closed_by_id = CLOSED, now, actor.id
         meeting.chain_head = f"{seq}:{head_hash}"
-        items = _agenda(meeting.id)
+        items = queries.session_items(meeting.id)
+        frozen = [
+            asdict(item) | {"open_statements": [], "decided_at": item.decided_at and item.decided_at.isoformat()}
+            for item in _items_now(items)
+        ]
+        meeting.minutes_json = json.dumps(frozen, ensure_ascii=False, sort_keys=True)
         audit.record(
             "session.closed",
             meeting,

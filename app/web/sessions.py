@@ -94,10 +94,6 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
         for item in queries.session_items(meeting.id)
         if permissions.can_view(roles_for(current_user, item.recommendation), workflow, item.recommendation.state)
     ]
-    resting_on = queries.public_statements([item.recommendation_id for item in items])
-    open_statements = queries.open_statement_departments_of(
-        [item.recommendation_id for item in items if item.result_state is None]
-    )
     forms, add_form, minutes_form = {}, None, None
     if manage and not meeting.closed:
         own = queries.answer_templates(process)
@@ -115,25 +111,31 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
                 if len(steps) == 1:  # the only decision there is: nothing to choose wrongly
                     form.trigger.data = steps[0].trigger
                     form.note.data = steps[0].template
-            forms[item.recommendation_id] = (form, steps, decisions.note_hint(steps), decisions.confirm_hint(steps))
+            forms[item.recommendation_id] = (
+                form,
+                steps,
+                decisions.note_hint(steps),
+                decisions.confirm_hint(steps),
+                item.recommendation.version,
+            )
         add_form = bound.get("add") or AgendaAddForm(formdata=None)
         add_form.recommendation_id.choices = choices(
             (rec.id, f"{rec.number}: {rec.title}") for rec in queries.waiting_for_decision(process, exclude_session=meeting.id)
         )
         minutes_form = bound.get("minutes") or MinutesForm(formdata=None, obj=meeting)
+    shown = services.minutes_items(meeting, items)
     return render_template(
         "sessions/detail.html",
         process=process,
         workflow=workflow,
         meeting=meeting,
-        items=items,
+        items=shown,
+        names=queries.names_of({item.decided_by_id for item in shown if item.decided_by_id}),
         manage=manage,
         forms=forms,
         add_form=add_form,
         minutes_form=minutes_form,
         button=ButtonForm(),
-        resting_on=resting_on,
-        open_statements=open_statements,
         for_document=for_document,
         ready=len(queries.ready_for_agenda(process, exclude_session=meeting.id)) if add_form is not None else 0,
     ), status

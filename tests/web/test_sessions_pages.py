@@ -233,3 +233,44 @@ def test_a_recommendations_dossier_is_a_tagged_pdf_with_its_event_hashes(world, 
     # A draft's dossier is not for the public.
     draft = rec_in(world, "draft")
     assert visitor.client.get(f"/processes/{world.process.slug}/recommendations/{draft.number}/dossier.pdf").status_code == 404
+
+
+def test_closed_minutes_stay_as_they_were_when_the_session_closed(world, people, browser, api, rec_in, make_user):
+    """Minutes are a record: what happens to a recommendation after its session closed (a new title,
+    a decision in a later session, a statement answered later) does not change them, on the page,
+    in the PDF's source, on the command line or in the API's ``at_closing``."""
+    people(world)
+    decided = rec_in(world, "steering_review", title="Früh informieren")
+    later = rec_in(world, "steering_review", title="Barrierefrei tagen")
+    planning = services.create_department("stadtplanung", "Stadtentwicklungsamt")
+    petra = make_user("Petra")
+    services.add_department_member(planning, petra)
+    meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30")
+    services.add_ready(meeting.id, world.administrator)
+    services.decide(meeting.id, world.administrator, decided.id, "reject", "Zu teuer.", _version(decided.id))
+    services.close_session(meeting.id, world.administrator)
+
+    # After closing: a statement is asked and answered, the title changes, a later session decides.
+    asked = services.request_statement(later.id, world.administrator, "stadtplanung", "Machbar?")
+    services.answer_statement(asked.id, petra, "Machbar bis 2027.")
+    db.session.execute(db.update(Recommendation).where(Recommendation.id == later.id).values(title="Neuer Titel"))
+    db.session.commit()
+    second = services.create_session(world.process.id, world.administrator, "4. Sitzung", "2026-05-14T18:30")
+    services.add_to_agenda(second.id, world.administrator, later.id)
+    services.decide(second.id, world.administrator, later.id, "adopt", "Gern.", _version(later.id))
+
+    visitor = browser(None)
+    visitor.get(f"/sessions/{meeting.id}")
+    item = visitor.page.text.split(f'id="item-{later.id}"')[1].split("</li>")[0]
+    assert "Barrierefrei tagen" in item and "Neuer Titel" not in item
+    assert "not decided in this session" in item and "Steering round review" in item and "Adopted" not in item
+    assert "Stadtentwicklungsamt" not in item  # the statement came after the minutes
+    assert "Zu teuer." in visitor.page.text.split(f'id="item-{decided.id}"')[1]
+    # The later session shows the recommendation as it is now.
+    visitor.get(f"/sessions/{second.id}")
+    assert "Neuer Titel" in visitor.text and "Stadtentwicklungsamt" in visitor.text
+    body = api.get(f"/sessions/{meeting.id}").json
+    entry = next(i for i in body["items"] if i["recommendation"]["id"] == later.id)
+    assert entry["recommendation"]["title"] == "Neuer Titel"  # the recommendation now
+    assert entry["at_closing"] == {"title": "Barrierefrei tagen", "state": "steering_review", "statements": []}
+    assert "at_closing" not in api.get(f"/sessions/{second.id}").json["items"][0]
