@@ -87,6 +87,8 @@ def defaults(instance: Path) -> dict:
         # API rate limits (Flask-Limiter syntax), per token and per address.
         "API_LIMIT_PER_TOKEN": "600 per minute",
         "API_LIMIT_PER_ADDRESS": "1200 per minute",
+        # PDF documents (minutes, dossiers) cost a second or two of CPU each: per address.
+        "PDF_LIMIT_PER_ADDRESS": "20 per minute",
         # API tokens expire after this many days; 0 keeps them until revoked.
         "TOKEN_LIFETIME_DAYS": 0,
         # E-mail: without an SMTP URL nothing is sent; the worker writes each mail as an .eml file

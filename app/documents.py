@@ -15,7 +15,7 @@ WeasyPrint ready-made; that saves about a sixth of a 100-item minutes' rendering
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -37,7 +37,9 @@ def _weasyprint():
     return weasyprint
 
 
+@cache
 def available() -> bool:
+    """Whether PDFs can be made here (asked once per process: a failed import is not cached by Python)."""
     try:
         _weasyprint()
     except PdfUnavailable:

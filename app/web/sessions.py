@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,6 +15,7 @@ from ..errors import ServiceError, ValidationError
 from ..extensions import db
 from ..models import Recommendation, SteeringSession
 from ..roles import process_roles, roles_for
+from ..security import limiter
 from ..workflow import engine
 from . import bp, decisions, follow_ups, kept
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
@@ -300,7 +301,13 @@ def session_close(session_id: int):
     return _back(meeting)
 
 
+def _pdf_limit() -> str:
+    """One budget for every PDF a client address asks for (minutes and dossiers)."""
+    return current_app.config["PDF_LIMIT_PER_ADDRESS"]
+
+
 @bp.get("/sessions/<id:session_id>/minutes.pdf")
+@limiter.shared_limit(_pdf_limit, scope="pdf")
 def session_pdf(session_id: int):
     """The closed session's minutes as a tagged PDF: its own page, rendered for print."""
     meeting = _session_or_404(session_id)
@@ -310,7 +317,8 @@ def session_pdf(session_id: int):
     try:
         pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
     except documents.PdfUnavailable as error:
-        abort(503, description=str(error))
+        current_app.logger.error("%s", error)
+        abort(503)
     return Response(
         pdf,
         mimetype="application/pdf",
@@ -382,6 +390,7 @@ def sessiondate(value) -> str:
 
 
 @bp.get("/processes/<slug>/recommendations/<id:number>/dossier.pdf")
+@limiter.shared_limit(_pdf_limit, scope="pdf")
 def dossier_pdf(slug: str, number: int):
     """One recommendation as a tagged PDF: text, authors, statements, decision, follow-up, timeline, and
     the hashes of its audit events, as the reader may see them."""
@@ -409,7 +418,8 @@ def dossier_pdf(slug: str, number: int):
     try:
         pdf = documents.pdf_from_html(html, request.url_root, url_for("static", filename="", _external=True))
     except documents.PdfUnavailable as error:
-        abort(503, description=str(error))
+        current_app.logger.error("%s", error)
+        abort(503)
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import audit, permissions, queries, search as full_text, services, threads, timeline
+from .. import audit, documents, permissions, queries, search as full_text, services, threads, timeline
 from ..disclosure import Reader
 from ..errors import NoteRequired, ServiceError
 from ..extensions import db
@@ -99,6 +99,7 @@ def helpers():
         "participation_names": PARTICIPATION_NAMES,
         "noun": noun,
         "comment_max": COMMENT_MAX,
+        "pdf_available": documents.available,
     }
 
 

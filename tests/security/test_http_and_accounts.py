@@ -55,12 +55,22 @@ def limited(app_config):
     """An application with small limits. The limiter is one per process, so this test builds no other app."""
     app = create_app({**app_config, "RATELIMIT_ENABLED": True, "THROTTLE_FREE_PER_PAIR": 3,
                       "THROTTLE_FREE_PER_ADDRESS": 6, "THROTTLE_FIRST_WAIT_SECONDS": 60,
-                      "API_LIMIT_PER_TOKEN": "5 per minute", "API_LIMIT_PER_ADDRESS": "8 per minute"})
+                      "API_LIMIT_PER_TOKEN": "5 per minute", "API_LIMIT_PER_ADDRESS": "8 per minute",
+                      "PDF_LIMIT_PER_ADDRESS": "2 per minute"})
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+def test_pdf_documents_are_limited_per_address(limited):
+    """A PDF costs a second or two of CPU: a third within the minute from one address is refused."""
+    visitor = Browser(limited)
+    for path in ("/sessions/1/minutes.pdf", "/processes/p/recommendations/1/dossier.pdf"):
+        assert visitor.client.get(path).status_code == 404  # counted all the same
+    response = visitor.client.get("/sessions/1/minutes.pdf")
+    assert response.status_code == 429 and "Too many attempts" in response.text
 
 
 def test_sign_in_attempts_are_limited_per_account_and_per_address(limited):

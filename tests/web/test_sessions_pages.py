@@ -274,3 +274,29 @@ def test_closed_minutes_stay_as_they_were_when_the_session_closed(world, people,
     assert entry["recommendation"]["title"] == "Neuer Titel"  # the recommendation now
     assert entry["at_closing"] == {"title": "Barrierefrei tagen", "state": "steering_review", "statements": []}
     assert "at_closing" not in api.get(f"/sessions/{second.id}").json["items"][0]
+
+
+def test_without_pdf_support_no_pdf_is_offered_and_the_address_says_why(world, people, browser, rec_in, monkeypatch):
+    from app import documents
+
+    def missing():
+        raise documents.PdfUnavailable("Pango is missing")
+
+    monkeypatch.setattr(documents, "_weasyprint", missing)
+    documents.available.cache_clear()
+    try:
+        people(world)
+        rec = rec_in(world, "steering_review")
+        meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30")
+        services.close_session(meeting.id, world.administrator)
+        visitor = browser(None)
+        visitor.get(f"/sessions/{meeting.id}")
+        assert "Minutes as PDF" not in visitor.text and "Minutes" in visitor.text
+        visitor.get(f"/processes/{world.process.slug}/recommendations/{rec.number}")
+        assert "Dossier as PDF" not in visitor.text
+        for path in (f"/sessions/{meeting.id}/minutes.pdf", f"/processes/{world.process.slug}/recommendations/{rec.number}/dossier.pdf"):
+            response = visitor.client.get(path)
+            assert response.status_code == 503 and "cannot be made on this server" in response.text
+            assert "Pango" not in response.text  # the cause goes to the log, not to visitors
+    finally:
+        documents.available.cache_clear()
