@@ -6,7 +6,7 @@ import json
 import pytest
 
 from app import audit, services
-from app.errors import Conflict, Forbidden, InvalidTransition, NotFound, StatementsPending, ValidationError
+from app.errors import Conflict, Forbidden, InvalidTransition, NoteRequired, NotFound, StatementsPending, ValidationError
 from app.extensions import db
 from app.models import AgendaItem, AuditEvent, Decision, Recommendation, SteeringSession
 from tests.conftest import audit_count
@@ -137,3 +137,22 @@ def test_an_item_is_removed_only_while_undecided(world, rec_in):
     services.decide(meeting.id, world.administrator, rec.id, "adopt", "Ja.", _version(rec.id))
     with pytest.raises(ValidationError):
         services.remove_from_agenda(meeting.id, world.administrator, rec.id)
+
+
+def test_a_justification_with_the_templates_gaps_left_open_is_refused(world, rec_in):
+    """The answer template is a start, not an answer: a line of it with its "…" gaps still open is refused
+    with 422 and nothing changes; filled in, the same decision goes through."""
+    rec = rec_in(world, "steering_review")
+    services.set_answer_template(world.process.id, world.administrator, "rejected", "Abgelehnt, weil …")
+    events = audit_count()
+    for note in ("The steering round adopts the recommendation because …\n\nImplementation: responsible is …, first report by …",
+                 "Die Steuerungsrunde nimmt die Empfehlung an, weil der Bedarf belegt ist.\n\nUmsetzung: zuständig ist …, erster Bericht bis …"):
+        with pytest.raises(NoteRequired, match="still holds the answer template's gaps"):
+            services.fire(rec.id, "adopt", world.administrator, note, _version(rec.id))
+    with pytest.raises(NoteRequired, match="Abgelehnt, weil …"):  # the process's own template too
+        services.fire(rec.id, "reject", world.administrator, "Abgelehnt, weil …", _version(rec.id))
+    assert audit_count() == events and db.session.get(Recommendation, rec.id).state == "steering_review"
+    services.fire(rec.id, "adopt", world.administrator,
+                  "Die Steuerungsrunde nimmt die Empfehlung an, weil der Bedarf belegt ist … und bezahlbar.\n\n"
+                  "Umsetzung: zuständig ist das Bezirksamt, erster Bericht bis Juni.", _version(rec.id))
+    assert db.session.get(Recommendation, rec.id).state == "adopted"

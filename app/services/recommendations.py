@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import (
     OPEN,
     AgendaItem,
+    AnswerTemplate,
     Category,
     Decision,
     Process,
@@ -284,6 +285,22 @@ def _hold_agenda_item(session_id: int, recommendation_id: int) -> None:
         raise ValidationError(_("this item was decided in this session already"))
 
 
+def _check_gaps_filled(note: str, workflow: Workflow, state: str, process_id: int) -> None:
+    """A justification that still holds a line of the decision's answer template with its gaps
+    ("… because …") is refused: the template was taken, not filled in (NoteRequired, 422)."""
+    template = workflow.states[state].answer_template
+    texts = [text for _language, text in template.values] if template else []
+    own = db.session.scalar(
+        select(AnswerTemplate.body).where(AnswerTemplate.process_id == process_id, AnswerTemplate.state == state)
+    )
+    gaps = {line.strip() for text in [*texts, own or ""] for line in text.splitlines() if "…" in line}
+    left = [line.strip() for line in note.splitlines() if line.strip() in gaps]
+    if left:
+        raise NoteRequired(
+            _("the justification still holds the answer template's gaps (…): fill them in, as in “%(line)s”", line=left[0])
+        )
+
+
 def fire(
     recommendation_id: int, trigger: str, actor: Any, note: str | None, expected_version: int, session_id: int | None = None
 ) -> RecommendationView:
@@ -336,6 +353,8 @@ def fire(
     note = clean_text(note, "note", NOTE_MAX, required=False)
     state, now = move.dest, move.now
     assert state is not None and now is not None  # set by the machine's effects once no guard refused
+    if note is not None and workflow.states[state].final:
+        _check_gaps_filled(note, workflow, state, rec.process_id)
 
     with write_transaction() as session:
         dest = workflow.states[state]
