@@ -292,6 +292,11 @@ def session_decide(session_id: int, recommendation_id: int):
 def session_close(session_id: int):
     meeting = _session_or_404(session_id)
     _button_or_400()
+    if not permissions.can_manage_sessions(process_roles(current_user, meeting.process_id)):
+        abort(403)
+    if request.form.get("confirm") != "yes" and not meeting.closed:
+        flash(_("Tick “The minutes are complete” to close the session: closing cannot be undone."), "error")
+        return _back(meeting, "#close-heading")
     try:
         services.close_session(meeting.id, current_user)
     except ServiceError as error:

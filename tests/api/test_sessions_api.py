@@ -194,7 +194,7 @@ def test_every_role_against_every_session_page(app, matrix):
             "templates": (f"/processes/{world.process.slug}/answer-templates", {"template-adopted": "T"}),
             "follow-up": (f"/processes/{world.process.slug}/recommendations/{adopted.number}/follow-ups",
                           {"status": "planned", "body": "Plan"}),
-            "close": (f"/sessions/{meeting.id}/close", {}),
+            "close": (f"/sessions/{meeting.id}/close", {"confirm": "yes"}),
         }
         gets = {
             "list": (f"/processes/{world.process.slug}/sessions", 200),

@@ -85,14 +85,18 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
                                    "notes": "Nächste Sitzung im Mai."})
     assert "The minutes are saved." in admin.text
     head = audit.head()
-    admin.post(page + "/close", {})
+    events = audit_count()
+    admin.post(page + "/close", {})  # not confirmed: nothing happens, the page says why
+    assert "closing cannot be undone" in admin.text and audit_count() == events
+    assert db.session.get(SteeringSession, meeting.id).status == "open"
+    admin.post(page + "/close", {"confirm": "yes"})
     assert "The session is closed; its minutes are final." in admin.text
     assert f"{head[0]}:{head[1]}" in admin.text
     last = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
     assert last.action == "session.closed" and json.loads(last.data)["chain_head"] == f"{head[0]}:{head[1]}"
     # Closing twice: refused, nothing written.
     events = audit_count()
-    admin.post(page + "/close", {}, status=200)
+    admin.post(page + "/close", {"confirm": "yes"}, status=200)
     assert "closed" in admin.text and admin.page.request.method == "GET"
     assert audit_count() == events
 
