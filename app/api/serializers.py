@@ -247,7 +247,9 @@ def agenda_item(item: AgendaItem, workflow: Workflow, frozen: MinutesItem | None
     }
 
 
-def follow_up(item: FollowUp) -> dict:
+def follow_up(item: FollowUp, latest: bool = True) -> dict:
+    """``latest``: the newest report, the only one whose next date can be overdue (a newer report
+    answers an older one's date)."""
     return {
         "id": item.id,
         "recommendation_id": item.recommendation_id,
@@ -256,7 +258,7 @@ def follow_up(item: FollowUp) -> dict:
         "body_html": item.body_html,
         "department": department(item.department) if item.department is not None else None,
         "next_due_at": iso(item.next_due_at),
-        "overdue": item.next_due_at is not None and item.status != "done" and item.next_due_at < utcnow(),
+        "overdue": latest and item.next_due_at is not None and item.status != "done" and item.next_due_at < utcnow(),
         "author": person(item.author),
         "created_at": iso(item.created_at),
     }

@@ -474,7 +474,8 @@ def close_session(session_id: int):
 def list_follow_ups(rec_id: int):
     user = caller()
     visible_recommendation(rec_id, user)
-    return jsonify({"items": [serializers.follow_up(f) for f in queries.follow_ups_of(rec_id)]})
+    reports = queries.follow_ups_of(rec_id)  # newest first
+    return jsonify({"items": [serializers.follow_up(report, latest=n == 0) for n, report in enumerate(reports)]})
 
 
 @bp.post("/recommendations/<id:rec_id>/follow-ups")

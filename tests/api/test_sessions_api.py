@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 
 from app import audit, services
 from app.extensions import db
-from app.models import Recommendation
+from app.models import FollowUp, Recommendation, utcnow
 from tests.conftest import audit_count
 from tests.web.browser import Browser
 
@@ -89,6 +90,12 @@ def test_the_steering_rounds_whole_round(api, app, world, rec_in, make_user):
     assert api.post(f"/recommendations/{rec.id}/follow-ups", world.member,
                     json={"status": "done", "body": "x"}).status_code == 403
     assert [r["body"] for r in api.get(f"/recommendations/{rec.id}/follow-ups").json["items"]] == ["Aushang hängt."]
+    # Its date passes; a newer report answers it: only the newest can be overdue.
+    db.session.execute(db.update(FollowUp).values(next_due_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    assert api.get(f"/recommendations/{rec.id}/follow-ups").json["items"][0]["overdue"] is True
+    api.post(f"/recommendations/{rec.id}/follow-ups", planner, json={"status": "in_progress", "body": "Läuft.", "next_days": 30})
+    assert [r["overdue"] for r in api.get(f"/recommendations/{rec.id}/follow-ups").json["items"]] == [False, False]
     assert audit.verify().ok
 
 
