@@ -6,6 +6,8 @@ elsewhere, the form's CSRF token older than its time limit) cannot be accepted. 
 keeps them (app/web/kept.py: in the signed session cookie, for the page the form was on, shown
 once), and the person is sent to sign in with ``next`` leading back to that page, which puts the
 text back into its form. Someone still signed in (only the token had expired) goes straight back.
+The kept text waits for the sign-in: a refused sign-in on the way (a wrong password) keeps its own
+form beside it and does not push it out (app/web/kept.py).
 
 Only these forms are kept, and only their text fields: never a password. A text too long for the
 cookie is shown on an answer page to copy instead, so it is not lost either.
@@ -120,7 +122,7 @@ def keep_typed():
     page = page_of_form()
     signed_in = current_user.is_authenticated
     where = page if signed_in else url_for("web.login", next=page)
-    if kept.keep(name, page, fields, {}, **extra()):
+    if kept.keep(name, page, fields, {}, waiting=not signed_in, **extra()):
         flash(
             _("This form had been open too long to be accepted. What you typed is back: please send it again.")
             if signed_in

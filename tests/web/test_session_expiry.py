@@ -148,3 +148,54 @@ def test_a_moderators_note_on_a_non_public_item_survives_a_sign_in_that_ended(wo
     assert audit_count() == events
     assert answer.status_code == 303, answer.status_code  # reviewed commit: 404, the note is gone
     assert answer.headers["Location"].startswith("/login?next=")
+
+
+def test_a_wrong_password_on_the_way_back_keeps_the_text(world, people, browser, rec_in):
+    """The sign-in refused (a wrong password, twice) keeps its own form for the login page; the text
+    kept when the session ended still waits, and comes back after the right password."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member = browser(world.member)
+    member.get(page)
+    token = member.token()
+    _lose_the_session(member)
+    events = audit_count()
+    answer = member.client.post(f"{page}/comments", data={"csrf_token": token, "body": "Nicht verlieren, bitte."},
+                                headers={"Referer": f"http://ratschlag.test{page}"})
+    login = answer.headers["Location"]
+    assert answer.status_code == 303 and login.startswith("/login?next=")
+    for _attempt in range(2):
+        member.get(login)
+        refused = member.client.post(login, data={"csrf_token": member.token(), "email": world.member.email,
+                                                  "password": "a-wrong-password"})
+        assert refused.status_code == 303 and refused.headers["Location"] == login
+        member.get(login)
+        assert "E-mail or password is wrong." in member.text and f'value="{world.member.email}"' in member.page.text
+    back = _sign_in_again(member, login, world.member)
+    assert back == page
+    member.get(back)
+    assert re.search(r'<textarea id="new-comment"[^>]*>Nicht verlieren, bitte.</textarea>', member.page.text)
+    member.get(back)  # shown once
+    assert "Nicht verlieren, bitte." not in member.page.text
+    assert audit_count() == events
+
+
+def test_a_refusal_after_signing_in_again_replaces_what_was_kept(world, people, browser, rec_in, app):
+    """Once signed in, the kept text no longer waits: the next refused form replaces it, as any other
+    refusal (the cookie holds the waiting forms and the latest refusal, nothing stale)."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member = browser(world.member)
+    member.get(page)
+    token = member.token()
+    _lose_the_session(member)
+    answer = member.client.post(f"{page}/comments", data={"csrf_token": token, "body": "Alter Text."},
+                                headers={"Referer": f"http://ratschlag.test{page}"})
+    _sign_in_again(member, answer.headers["Location"], world.member)
+    member.get("/account/password")
+    refused = member.post("/account/password", {"current": "not-my-password", "new": "a-new-long-password"}, follow=False)
+    cookie = next(c for c in refused.headers.getlist("Set-Cookie") if c.startswith("session="))
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.split(";")[0].partition("=")[2])
+    assert [entry["form"] for entry in session["kept"]] == ["password"]
