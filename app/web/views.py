@@ -476,7 +476,7 @@ def recommendation(slug: str, number: int):
     if refused["form"] == "statement":
         return render_recommendation(shown, statement_form=kept_statement_form(refused))
     if refused["form"] == "follow-up":
-        return render_recommendation(shown, 422, follow_up=kept.restore(FollowUpForm, refused))
+        return render_recommendation(shown, 422 if refused["errors"] else 200, follow_up=kept.restore(FollowUpForm, refused))
     field = "body" if refused["form"] == "comment" else "reason"
     return render_recommendation(shown, kept_texts={(refused["form"], refused.get("about") or 0): kept.text(refused, field)})
 
