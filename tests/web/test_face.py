@@ -61,6 +61,64 @@ def test_unreadable_colours_and_a_logo_outside_the_instance_folder_are_refused(a
     assert round(branding.contrast("#1d4f91", "#ffffff"), 1) >= 4.5  # the default primary on white
 
 
+
+def test_a_text_colour_must_reach_4_5_to_1_on_every_background_it_is_used_on(caplog, tmp_path, monkeypatch):
+    """WCAG AA for text: a link colour that reads on white but not on the grey footer or a light
+    message is refused, with an error that says where and by how much; a good colour is taken."""
+    monkeypatch.setattr(branding.log, "disabled", False)
+    assert branding.contrast("#737373", "#ffffff") >= 4.5 > branding.contrast("#737373", "#f3f5f8")  # white alone passes
+    with caplog.at_level(logging.ERROR, logger="app.web.branding"):
+        brand = branding.parse('[colours]\nprimary = "#737373"\nprimary_dark = "#0f6fc6"\ndanger = "#c8102e"\n', tmp_path)
+    assert brand.colours == {"danger": "#c8102e"}
+    refusals = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(refusals) == 2, refusals
+    primary = next(m for m in refusals if "colour primary = #737373 refused" in m)
+    assert "as the text of links on" in primary and "below WCAG AA's 4.5:1 for text" in primary
+    assert "the default #1d4f91 is used. Choose a darker colour." in primary
+    dark = next(m for m in refusals if "colour primary_dark = #0f6fc6 refused" in m)
+    assert "the light blue of hovered outlined buttons" in dark and "4.38:1" in dark  # fine on white (5.1:1)
+    # The header: its text against its background as chosen, and against the default background.
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="app.web.branding"):
+        assert branding.parse('[colours]\nheader_text = "#1b1f24"\n', tmp_path).colours == {}
+        assert branding.parse('[colours]\nheader_background = "#f3f5f8"\nheader_text = "#1b1f24"\n',
+                              tmp_path).colours == {"header_background": "#f3f5f8", "header_text": "#1b1f24"}
+    assert "Choose a lighter colour." in caplog.text  # dark text on the default dark band
+    # Every default reaches the mark where it is used.
+    defaults = {key: default for key, (_prop, default) in branding.COLOURS.items()}
+    for key in defaults:
+        assert all(branding.contrast(text, back) >= 4.5 for _what, text, back in branding.pairs(key, defaults)), key
+
+
+def test_the_style_sheet_lets_the_brand_colours_through(app):
+    """Every custom property the style sheet uses is defined, the defaults in branding.py are the
+    style sheet's, and no later rule paints destructive buttons in another colour than ``danger``."""
+    css = (Path(app.root_path) / "static" / "style.css").read_text(encoding="utf-8")
+    defined = set(re.findall(r"(--[\w-]+)\s*:", css))
+    used = set(re.findall(r"var\((--[\w-]+)", css))
+    assert used - defined == set()
+    root = css[css.index(":root {"):css.index("}", css.index(":root {"))]
+    for key, (prop, default) in branding.COLOURS.items():
+        value = re.search(rf"{prop}:\s*(#[0-9a-f]+)", root).group(1)
+        assert value in (default, default[:4]) or (default == "#ffffff" and value == "#fff"), key
+    for background in branding.LINK_BACKGROUNDS:
+        assert background in css or background == "#ffffff"
+    for selectors, body in re.findall(r"([^{}]*\.danger[^{}]*)\{([^}]*)\}", css):
+        for colour in re.findall(r"(?:background|border-color|color)\s*:\s*([^;]+)", body):
+            assert colour.strip() in ("var(--danger)", "var(--danger-dark)", "var(--danger-soft)", "#fff"), (selectors, colour)
+
+
+def test_an_offices_danger_colour_reaches_its_buttons_and_their_hover(app, browser):
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "branding.toml").write_text('[colours]\ndanger = "#c8102e"\n', encoding="utf-8")
+    visitor = browser()
+    visitor.get("/")
+    css = visitor.client.get(re.search(r'href="(/branding\.css\?v=\w+)"', visitor.page.text).group(1)).text
+    assert "--danger: #c8102e;" in css and f"--danger-dark: {branding.darker('#c8102e')};" in css
+    assert branding.contrast(branding.darker("#c8102e"), "#fdecea") >= 4.5
+
+
 # -- drafting --------------------------------------------------------------------------------------
 
 
