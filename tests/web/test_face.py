@@ -151,6 +151,32 @@ def test_images_become_links_and_the_preview_says_so(world, people, browser):
     author.get(new)
     author.post(new, {"title": "T", "body": "![Lageplan](https://example.org/plan.png)", "preview": "Preview"}, status=200)
     assert "each image appears as a link to it" in author.text and ">Lageplan</a>" in author.page.text
+    # Written in HTML, it is a link too, and the preview says so as well.
+    author.post(new, {"title": "T", "body": '<img src="https://example.org/plan.png" alt="Lageplan roh">', "preview": "Preview"},
+                status=200)
+    assert "each image appears as a link to it" in author.text
+    assert '<a href="https://example.org/plan.png" rel="nofollow noopener">Lageplan roh</a>' in author.page.text
+    assert "an image, also one written in HTML, appears as a link to it" in author.text
+
+
+def test_a_persons_heading_does_not_compete_with_the_pages_title(world, people, browser, rec_in):
+    """One h1 per page: a '# Heading' in a text or a comment comes out one level lower, and the
+    drafting help says how headings work, in English and German."""
+    people(world)
+    rec = services.create_recommendation(world.process.id, world.author, "Früh beteiligen",
+                                         "# Ausgangslage\n\nText.\n\n## Vorschlag\n\n<h1>Roh</h1>")
+    services.create_comment(rec.id, world.author, "# Meine Meinung")
+    author = browser(world.author)
+    author.get(f"/processes/{world.process.slug}/recommendations/{rec.number}")
+    html = author.page.text
+    assert len(re.findall(r"<h1[\s>]", html)) == 1
+    assert "<h2>Ausgangslage</h2>" in html and "<h3>Vorschlag</h3>" in html and "<h2>Roh</h2>" in html
+    assert "<h2>Meine Meinung</h2>" in html
+    author.get(f"/processes/{world.process.slug}/new")
+    assert "# Heading for a section (your headings come under the page's own title)" in author.text
+    author.client.get("/language/de")
+    author.get(f"/processes/{world.process.slug}/new")
+    assert "# Überschrift für einen Abschnitt (Ihre Überschriften stehen unter dem Titel der Seite)" in author.text
 
 
 # -- the audit log ---------------------------------------------------------------------------------
