@@ -79,6 +79,7 @@ bp.add_app_template_filter(timeline.person, "person")
 
 # In place of Flask-Babel's filter of the same name (registered before the blueprints).
 bp.add_app_template_filter(dates.datetimeformat, "datetimeformat")
+bp.add_app_template_filter(dates.days_since, "days_since")
 
 
 @bp.app_context_processor
