@@ -260,4 +260,34 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(app, worl
     assert exported.exit_code == 0 and len(exported.output.splitlines()) == audit.head()[0]
 
 
+
+def test_the_audit_commands_progress_bars_speak_the_terminals_language(app, world, rec_in, runner, monkeypatch):
+    """LANG decides the progress bars' words, as for every other command (they were always in the
+    installation's default language); what goes to standard output does not change."""
+    import contextlib
+
+    from app import cli
+
+    rec_in(world, "submitted")
+    labels: list[str] = []
+
+    @contextlib.contextmanager
+    def recording(label, total):
+        labels.append(label)
+        yield None
+
+    monkeypatch.setattr(cli, "progress_bar", recording)
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    outputs = {}
+    for lang in ("de_DE.UTF-8", "en_GB.UTF-8"):
+        for command in (["audit", "verify"], ["audit", "export"]):
+            result = runner.invoke(args=command, env={"LANG": lang})
+            assert result.exit_code == 0, result.output
+            outputs[(lang, command[1])] = result.output
+    assert labels == ["Prüfe die Protokollkette", "Exportiere Protokolleinträge", "Verifying the audit chain",
+                      "Exporting audit events"]
+    assert outputs[("de_DE.UTF-8", "export")] == outputs[("en_GB.UTF-8", "export")]
+    assert outputs[("de_DE.UTF-8", "verify")].startswith("ok: ")
+
 # -- errors at their fields ------------------------------------------------------------------------
