@@ -515,11 +515,12 @@ def transition(slug: str, number: int):
             if not replaced:
                 flash(_("The note holds your own text, so it was left as it is."), "info")
         error_status = 200
-    elif not valid:
-        errors = {name: [str(e) for e in field_errors] for name, field_errors in form.errors.items()}
-    elif problem := decisions.unconfirmed(steps, form.trigger.data, bool(form.confirm.data)):
-        errors["confirm"] = [problem]
     else:
+        # Every field's error at once: what the form says, and what the chosen step needs.
+        errors = {name: [str(e) for e in field_errors] for name, field_errors in form.errors.items()} if not valid else {}
+        for name, problem in decisions.problems(steps, form.trigger.data, form.note.data, bool(form.confirm.data)).items():
+            errors.setdefault(name, []).append(problem)
+    if not errors and not form.template.data:
         try:
             rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
         except NoteRequired as error:
