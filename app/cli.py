@@ -512,6 +512,7 @@ def progress_bar(label: str, total: int) -> Iterator[trail.Progress | None]:
     "--deep", is_flag=True, help="Also replay the events and compare them with the tables; names the first row no event explains."
 )
 @with_appcontext
+@user_errors  # the progress bar speaks the terminal's language, as every command does
 def audit_verify(expect_head, deep):
     """Recompute the whole hash chain and every data digest; names the first bad event."""
     with progress_bar(_("Verifying the audit chain"), trail.head()[0]) as progress:
@@ -536,6 +537,7 @@ def audit_verify(expect_head, deep):
     help="As an anonymous visitor may see it: data and salt null where they may not read them; still verifiable.",
 )
 @with_appcontext
+@user_errors  # the progress bar speaks the terminal's language, as every command does
 def audit_export(fmt, public):
     """Write every audit event, oldest first, to standard output."""
     with progress_bar(_("Exporting audit events"), trail.head()[0]) as progress:

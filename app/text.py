@@ -2,7 +2,9 @@
 
 Text is rendered once, when it is written, and the clean HTML is stored beside
 the source; read paths never render again. Templates mark only that stored HTML
-as safe.
+as safe. A person's headings come one level lower than written (the page's title
+is its only h1), and images, Markdown or HTML, become links to them; HTML stored
+before either rule keeps what it was.
 
 Cost. Anyone who may comment chooses the input, so rendering must cost time
 linear in its length whatever it holds (issue 12). Python-Markdown's inline
@@ -45,7 +47,7 @@ ALLOWED_TAGS = frozenset(
         "blockquote",
         "code",
         "pre",
-        "h1",
+        "h1",  # written as h2 (HEADING_SHIFT)
         "h2",
         "h3",
         "h4",
@@ -57,6 +59,7 @@ ALLOWED_TAGS = frozenset(
         "tr",
         "th",
         "td",
+        "img",  # written as a link to it (_UserContent)
     }
 )
 ALLOWED_ATTRIBUTES = {
@@ -64,6 +67,7 @@ ALLOWED_ATTRIBUTES = {
     "th": ["align"],
     "td": ["align"],
     "ol": ["start"],
+    "img": ["src", "alt"],
 }
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener"
@@ -142,15 +146,71 @@ class _Walker(_EtreeWalker):
         return parent if not parents else (parent, parent_key, parents, None)
 
 
-_cleaner = bleach.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=True,
-    strip_comments=True,
-    filters=[partial(LinkifyFilter, callbacks=[_link_rel], skip_tags={"pre", "code"})],  # type: ignore[list-item]
-)
-_cleaner.walker = _Walker  # type: ignore[assignment]  # bleach's stub names an instance; it calls the class
+#: A heading of the person's one level below what they wrote: the page's own title is its only h1
+#: (``# Heading`` comes out as h2, ``######`` stays h6). Raw HTML headings too.
+HEADING_SHIFT = {f"h{level}": f"h{min(level + 1, 6)}" for level in range(1, 7)}
+#: An operator's page (app/web/legal.py) starts its sections at ``##`` (docs/operations.md); only a
+#: level-1 heading would compete with the page's title.
+PAGE_HEADINGS = {"h1": "h2"}
+
+
+class _UserContent(html5lib_shim.Filter):  # type: ignore[name-defined]  # vendored, untyped
+    """After sanitizing, before linking: what people write sits inside a page with its own headings,
+    and shows no images. An ``<img>`` written as HTML becomes a link to its (sanitized) address,
+    named by its description or else the address, as a Markdown image does (``_images_as_links``);
+    inside a link, only its name stays."""
+
+    def __init__(self, source, headings: dict[str, str] = HEADING_SHIFT):
+        super().__init__(source)
+        self.headings = headings
+
+    def __iter__(self):
+        in_link = 0
+        for token in super().__iter__():
+            kind, name = token["type"], token.get("name")
+            if kind in ("StartTag", "EndTag") and name in self.headings:
+                yield {**token, "name": self.headings[name]}
+            elif name == "img" and kind in ("StartTag", "EmptyTag", "EndTag"):
+                if kind != "EndTag":
+                    yield from _image_as_link(token, in_link > 0)
+            else:
+                if name == "a" and kind == "StartTag":
+                    in_link += 1
+                elif name == "a" and kind == "EndTag":
+                    in_link = max(0, in_link - 1)
+                yield token
+
+
+def _image_as_link(token: dict, in_link: bool):
+    attributes = token.get("data") or {}
+    source = str(attributes.get((None, "src"), "")).strip()
+    name = str(attributes.get((None, "alt"), "")).strip() or source
+    if source and not in_link:
+        yield {"type": "StartTag", "name": "a", "namespace": token.get("namespace"), "data": {(None, "href"): source}}
+    if name:
+        yield {"type": "Characters", "data": name}
+    if source and not in_link:
+        yield {"type": "EndTag", "name": "a", "namespace": token.get("namespace")}
+
+
+def _cleaner_for(headings: dict[str, str]) -> bleach.Cleaner:
+    cleaner = bleach.Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+        filters=[
+            partial(_UserContent, headings=headings),
+            partial(LinkifyFilter, callbacks=[_link_rel], skip_tags={"pre", "code"}),  # type: ignore[list-item]
+        ],
+    )
+    cleaner.walker = _Walker  # type: ignore[assignment]  # bleach's stub names an instance; it calls the class
+    return cleaner
+
+
+_cleaner = _cleaner_for(HEADING_SHIFT)
+_page_cleaner = _cleaner_for(PAGE_HEADINGS)
 
 
 def _align_attribute(state) -> None:
@@ -191,5 +251,10 @@ _markdown.core.ruler.push("images_as_links", _images_as_links)
 
 
 def render(source: str) -> str:
-    """Render Markdown and return HTML that holds nothing executable."""
+    """Render Markdown and return HTML that holds nothing executable, and no h1 (HEADING_SHIFT)."""
     return _cleaner.clean(_markdown.render(source)).rstrip("\n")  # no trailing newline, as before
+
+
+def render_page(source: str) -> str:
+    """:func:`render` for an operator's page whose sections start at ``##`` (its headings stay, but no h1)."""
+    return _page_cleaner.clean(_markdown.render(source)).rstrip("\n")

@@ -127,6 +127,7 @@ def entries(
 
 
 #: What each audit action did, as the audit log page names it; an action missing here shows its code.
+#: Every action the code records has its words here (tests/test_audit_actions.py finds them in the code).
 ACTION_NAMES: dict[str, LazyString] = {
     "recommendation.created": _l("Recommendation written"),
     "recommendation.updated": _l("Recommendation revised"),
@@ -168,6 +169,15 @@ ACTION_NAMES: dict[str, LazyString] = {
     "user.signed_out_everywhere": _l("Signed out everywhere"),
     "token.created": _l("API token created"),
     "token.revoked": _l("API token revoked"),
+    "user.affiliation_changed": _l("Affiliation group changed"),
+    "category.created": _l("Category created"),
+    "category.updated": _l("Category changed"),
+    "department.activated": _l("Department activated"),
+    "department.deactivated": _l("Department deactivated"),
+    "submission.received": _l("Submission received, awaiting confirmation"),
+    "submission.confirmed": _l("Submission confirmed by its sender"),
+    "submission.expired": _l("Unconfirmed submission deleted"),
+    "audit.check_requested": _l("Check of the audit chain requested"),
 }
 
 

@@ -74,7 +74,7 @@ def test_useful_formatting_survives():
               "> a quote\n\n- one\n- two\n\n1. first\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
               "```\nblock\n```\n\n[mail](mailto:ag@example.org)")
     html = render(source)
-    for fragment in ("<h1>Title</h1>", "<em>emphasis</em>", "<strong>strong</strong>", "<code>code</code>",
+    for fragment in ("<h2>Title</h2>", "<em>emphasis</em>", "<strong>strong</strong>", "<code>code</code>",
                      '<a href="https://example.org" rel="nofollow noopener">link</a>', "<blockquote>",
                      "<ul>", "<ol>", "<table>", "<td>1</td>", "<pre><code>block", 'href="mailto:ag@example.org"'):
         assert fragment in html, fragment
@@ -119,7 +119,7 @@ def test_table_alignment_and_strikethrough():
 def test_ordinary_documents_keep_their_shape():
     html = render("## Sub\n\nA paragraph\nwith a soft break and a hard one  \nhere.\n\n"
                   "1. one\n2. two\n\n- a\n    - nested\n\n5. five\n\n***bold italic*** and <sub>x</sub><sup>2</sup>")
-    for fragment in ("<h2>Sub</h2>", "<br>", '<ol start="5">', "<ul>\n<li>nested</li>", "<sub>x</sub>",
+    for fragment in ("<h3>Sub</h3>", "<br>", '<ol start="5">', "<ul>\n<li>nested</li>", "<sub>x</sub>",
                      "<sup>2</sup>", "<em><strong>bold italic</strong></em>"):
         assert fragment in html, (fragment, html)
 
@@ -143,3 +143,35 @@ def test_the_walker_emits_what_html5libs_own_walker_emits():
     for source in sources:
         dom = _cleaner.parser.parseFragment(source if source.startswith("<") else render(source))
         assert list(_Walker(dom)) == list(original(dom)), source
+
+
+def test_a_persons_headings_come_under_the_pages_own_title():
+    """The page's title is its only h1: every heading a person writes is one level lower, in
+    Markdown and in HTML; an operator's page (sections from ##) only loses its h1."""
+    from app.text import render_page
+
+    html = render("# Eins\n\n## Zwei\n\n### Drei\n\n###### Sechs\n\n<h1>Roh</h1>\n\n<H2 id=x>Roh zwei</H2>\n\nEins\n===")
+    assert "<h1" not in html.lower()
+    for fragment in ("<h2>Eins</h2>", "<h3>Zwei</h3>", "<h4>Drei</h4>", "<h6>Sechs</h6>", "<h2>Roh</h2>", "<h3>Roh zwei</h3>"):
+        assert fragment in html, (fragment, html)
+    assert html.count("<h2>") == 3  # the setext heading too
+    page = render_page("# Titel\n\n## Abschnitt\n\n### Unterabschnitt")
+    assert page == "<h2>Titel</h2>\n<h2>Abschnitt</h2>\n<h3>Unterabschnitt</h3>"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ('<img src="https://example.org/plan.png" alt="Lageplan">',
+     '<a href="https://example.org/plan.png" rel="nofollow noopener">Lageplan</a>'),
+    ('Siehe <img src="https://example.org/plan.png"> hier',
+     '<p>Siehe <a href="https://example.org/plan.png" rel="nofollow noopener">https://example.org/plan.png</a> hier</p>'),
+    ('<IMG SRC="https://example.org/a.png" ALT="groß"/>', '<a href="https://example.org/a.png" rel="nofollow noopener">groß</a>'),
+    ('<img src="javascript:alert(1)" alt="Bild" onerror="alert(2)">', "Bild"),  # no address to link: its name stays
+    ('<img src="data:image/png;base64,AAAA">', ""),
+    ('<img alt="nur beschrieben">', "nur beschrieben"),
+    ('<a href="https://example.org/"><img src="https://example.org/a.png" alt="im Link"></a>',
+     '<p><a href="https://example.org/" rel="nofollow noopener">im Link</a></p>'),  # no link inside a link
+])
+def test_an_image_written_in_html_becomes_a_link_to_it_as_in_markdown(source, expected):
+    html = render(source)
+    assert html == expected
+    assert "<img" not in html.lower() and "onerror" not in html and "javascript" not in html

@@ -1,9 +1,12 @@
 """The face of an installation: its name, owner, logo and colours, from ``instance/branding.toml``.
 
 Everything is optional; without the file the site wears Ratschlag's own defaults (a clean sans-serif,
-a strong blue, generous spacing). Colours that would make text unreadable (below WCAG's 4.5:1
-against the text drawn on them) are refused with a warning in the log and the default is kept, so a
-typo cannot make buttons illegible. The file is read again whenever it changes (docs/operations.md#branding).
+a strong blue, generous spacing). A colour is used for text or behind text: ``primary``,
+``primary_dark`` and ``danger`` behind the white text of buttons and as the text of links and
+outlined buttons on the page's light backgrounds, ``header_text`` on ``header_background``. Each
+such pair must reach WCAG AA's 4.5:1 for text; a colour that misses it anywhere it is used is
+refused with an error in the log that says where and by how much, and the default is kept, so a typo
+cannot make text illegible. The file is read again whenever it changes (docs/operations.md#branding).
 """
 
 from __future__ import annotations
@@ -24,14 +27,62 @@ log = logging.getLogger(__name__)
 
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
 LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-#: colour key -> (CSS custom property, the colour it must stand out against, or None when it is a background)
+#: colour key -> its CSS custom property, and the default in app/static/style.css.
 COLOURS = {
-    "primary": ("--primary", "#ffffff"),  # buttons (white text on it), links and headings' accents
-    "primary_dark": ("--primary-dark", "#ffffff"),  # the navigation band and hover states
-    "danger": ("--danger", "#ffffff"),  # destructive buttons
-    "header_background": ("--header-bg", None),
-    "header_text": ("--header-fg", "header_background"),
+    "primary": ("--primary", "#1d4f91"),  # buttons (white text on it), links, outlined buttons, the stripes
+    "primary_dark": ("--primary-dark", "#163a6b"),  # hover states: buttons (white text on it), links
+    "danger": ("--danger", "#b3261e"),  # destructive buttons (white text on it), outlined ones (its text)
+    "header_background": ("--header-bg", "#163a6b"),  # the navigation band
+    "header_text": ("--header-fg", "#ffffff"),  # its links
 }
+#: WCAG 2.x AA for normal text (1.4.3).
+TEXT_CONTRAST = 4.5
+WHITE = "#ffffff"
+#: The light backgrounds of app/static/style.css that links stand on (a hovered link too).
+LINK_BACKGROUNDS = {
+    "#ffffff": "the white page",
+    "#f3f5f8": "grey boxes and the footer",
+    "#fff6dc": "the light yellow of internal notes",
+    "#fdecea": "the light red of error messages",
+    "#e7f4ea": "the light green of success messages",
+}
+#: Where a hovered outlined button's text (primary_dark) stands.
+HOVER_BACKGROUND = ("#e8eef7", "the light blue of hovered outlined buttons")
+#: The destructive buttons' hover: the danger colour this much darker (mixed with black).
+DARKER = 0.22
+
+
+def darker(colour: str, share: float = DARKER) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c * (1 - share)):02x}" for c in (r, g, b))
+
+
+def _direction(colour: str, text: str, background: str) -> str:
+    """Which way ``colour`` must move to stand out from its partner."""
+    other = background if colour == text else text
+    return "lighter" if luminance(other) < 0.18 else "darker"
+
+
+def pairs(key: str, colours: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Where colour ``key`` meets text: (what, the text's colour, the background's colour), with
+    the other colours as chosen (or their defaults)."""
+
+    def chosen(name: str) -> str:
+        return colours.get(name, COLOURS[name][1])
+
+    colour = colours[key]
+    if key == "danger":  # white on it, and (the same contrast) it on white in outlined destructive buttons
+        return [("behind the white text of destructive buttons", WHITE, colour)]
+    if key in ("primary", "primary_dark"):
+        backgrounds = dict(LINK_BACKGROUNDS)
+        if key == "primary_dark":
+            backgrounds[HOVER_BACKGROUND[0]] = HOVER_BACKGROUND[1]
+        return [("behind the white text of buttons", WHITE, colour)] + [
+            (f"as the text of links on {name}", colour, background) for background, name in backgrounds.items()
+        ]
+    if key == "header_text":
+        return [("as the navigation's text on header_background", colour, chosen("header_background"))]
+    return [("behind the navigation's text (header_text)", chosen("header_text"), colour)]
 
 
 @dataclass(frozen=True)
@@ -50,6 +101,8 @@ class Branding:
         if not self.colours:
             return ""
         lines = "".join(f"  {COLOURS[key][0]}: {value};\n" for key, value in sorted(self.colours.items()))
+        if "danger" in self.colours:  # its hover, which style.css defaults to the default's
+            lines += f"  --danger-dark: {darker(self.colours['danger'])};\n"
         return f"/* From instance/branding.toml */\n:root {{\n{lines}}}\n"
 
 
@@ -94,34 +147,29 @@ def parse(source: str, folder: Path) -> Branding:
             )
             continue
         colours[key] = value.lower()
-    for key, value in list(colours.items()):
-        against = COLOURS[key][1]
-        if against is None:
-            continue
-        other = (
-            colours.get(against, "#1d4f91" if against == "header_background" else None)
-            if not against.startswith("#")
-            else against
-        )
-        if other and contrast(value, other) < 4.5:
-            log.warning(
-                "instance/branding.toml: colour %s = %s has a contrast of %.1f:1 against %s, below 4.5:1; ignored",
-                key,
-                value,
-                contrast(value, other),
-                other,
-            )
-            del colours[key]
-    if (
-        "header_background" in colours
-        and "header_text" not in colours
-        and contrast(colours["header_background"], "#ffffff") < 4.5
-    ):
-        log.warning(
-            "instance/branding.toml: white text on header_background %s is too faint; set header_text",
-            colours["header_background"],
-        )
-        del colours["header_background"]
+    # A colour refused can make another one fail (header_text against header_background): again until none is.
+    refused = True
+    while refused:
+        refused = False
+        for key in list(colours):
+            failing = [(what, text, back) for what, text, back in pairs(key, colours) if contrast(text, back) < TEXT_CONTRAST]
+            if failing:
+                what, text, back = min(failing, key=lambda pair: contrast(pair[1], pair[2]))
+                log.error(
+                    "instance/branding.toml: colour %s = %s refused: used %s, it has a contrast of %.2f:1 "
+                    "(text %s on %s), below WCAG AA's %.1f:1 for text; the default %s is used. Choose a %s colour.",
+                    key,
+                    colours[key],
+                    what,
+                    contrast(text, back),
+                    text,
+                    back,
+                    TEXT_CONTRAST,
+                    COLOURS[key][1],
+                    _direction(colours[key], text, back),
+                )
+                del colours[key]
+                refused = True
     version = hashlib.sha256(repr(sorted(colours.items())).encode()).hexdigest()[:10]
     return Branding(name=name, owner=owner, logo=logo, colours=colours, css_version=version)
 

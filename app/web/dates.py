@@ -1,4 +1,4 @@
-"""The pages' ``datetimeformat`` filter, with Babel's patterns prepared once per language and format.
+"""The pages' ``datetimeformat`` and ``days_since`` filters; the first with Babel's patterns prepared once per language and format.
 
 Flask-Babel's filter looks up the format, the locale, the time zone and Babel's patterns anew
 for every date. A thread shows a date per comment, and at 1,000 comments that lookup was half
@@ -46,3 +46,18 @@ def datetimeformat(value: datetime, format: str = "medium") -> str:
     return frame.replace("{0}", time_pattern.apply(moment.timetz(), locale, reference_date=moment.date())).replace(
         "{1}", date_pattern.apply(moment.date(), locale)
     )
+
+
+def _local_date(value: datetime, zone):
+    moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+    if hasattr(zone, "normalize"):  # pytz
+        moment = zone.normalize(moment)
+    return moment.date()
+
+
+def days_since(value: datetime, now: datetime | None = None) -> int:
+    """Calendar days from ``value`` to ``now`` (naive UTC, as stored) in the installation's time zone:
+    0 on the same local day ("since today"), 1 from the next local midnight on, however few hours
+    that is; never below 0."""
+    zone = get_timezone()
+    return max(0, (_local_date(now or datetime.now(UTC), zone) - _local_date(value, zone)).days)

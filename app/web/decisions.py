@@ -70,6 +70,18 @@ def unconfirmed(options: list[Choice], trigger: str | None, confirmed: bool) -> 
     return None
 
 
+def problems(options: list[Choice], trigger: str | None, note: str | None, confirmed: bool) -> dict[str, str]:
+    """What is wrong with the chosen step's form, every field at once (field name -> its error): a
+    justification the step needs and a confirmation a final step needs."""
+    choice = chosen(options, trigger)
+    found = {}
+    if choice is not None and choice.requires_note and not (note or "").strip():
+        found["note"] = _("This step needs a note that explains it.")
+    if problem := unconfirmed(options, trigger, confirmed):
+        found["confirm"] = problem
+    return found
+
+
 def note_hint(options: list[Choice]) -> str:
     """What the note field says about itself: for which steps it is required."""
     required = [c.text for c in options if c.requires_note]

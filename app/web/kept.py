@@ -9,6 +9,12 @@ which shows them once (:func:`take`).
 The session is a signed cookie, and browsers drop cookies above 4 KB. What does not fit (a long
 text) is not kept that way: :func:`back` then returns None and the page is answered directly, as
 before, so nothing typed is ever lost; only reloading that answer sends it again.
+
+More than one form can be kept at a time, one per page. A refused form's page takes it on the
+very next request, so an older refusal still there is stale and goes when a new one is kept. A
+form kept because the session had ended (app/web/stash.py) is different: it waits for the person
+to sign in again, and a refused sign-in on the way (a wrong password) must not push it out. It
+waits until the sign-in succeeds (:func:`signed_in`), and is then an ordinary kept form.
 """
 
 from __future__ import annotations
@@ -40,18 +46,55 @@ def errors_of(form: Form) -> dict[str, list[str]]:
     return {name: [str(e) for e in field.errors] for name, field in form._fields.items() if field.errors}
 
 
-def keep(name: str, target: str, fields: dict[str, list[str]], errors: dict[str, list[str]] | None = None, **extra: Any) -> bool:
-    """Keep a refused form for the next visit of ``target``; False when it does not fit the cookie."""
+def _entries() -> list[dict]:
+    """The kept forms, oldest first (a cookie written before there could be several holds one)."""
+    stored = session.get(KEY)
+    if isinstance(stored, dict):
+        return [stored]
+    return [entry for entry in stored or () if isinstance(entry, dict)]
+
+
+def _store(entries: list[dict]) -> None:
+    if entries:
+        session[KEY] = entries
+    else:
+        session.pop(KEY, None)
+
+
+def keep(
+    name: str,
+    target: str,
+    fields: dict[str, list[str]],
+    errors: dict[str, list[str]] | None = None,
+    *,
+    waiting: bool = False,
+    **extra: Any,
+) -> bool:
+    """Keep a refused form for the next visit of ``target``; False when it does not fit the cookie.
+
+    ``waiting``: kept until the person has signed in again (see the module's docstring). Forms that
+    wait for a sign-in stay; any other form kept earlier is stale and goes. When the new one does not
+    fit beside those that wait, it is not kept and they stay."""
     path = urlsplit(target).path
     if request.script_root and path.startswith(request.script_root):
         path = path[len(request.script_root) :]  # as ``request.path`` will say it (served under a prefix)
     kept = {"form": name, "for": path, "fields": fields, "errors": errors or {}, **extra}
+    if waiting:
+        kept["waiting"] = True
+    others = [entry for entry in _entries() if entry.get("waiting") and entry.get("for") != path]
     serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]  # Flask's cookie sessions
-    if serializer is None or len(serializer.dumps({**dict(session), KEY: kept})) > COOKIE_BUDGET:
-        session.pop(KEY, None)
+    if serializer is None or len(serializer.dumps({**dict(session), KEY: [*others, kept]})) > COOKIE_BUDGET:
+        _store(others)
         return False
-    session[KEY] = kept
+    _store([*others, kept])
     return True
+
+
+def signed_in() -> None:
+    """After a successful sign-in: the forms that waited for it wait no more (their page takes them next)."""
+    entries = _entries()
+    if any(entry.get("waiting") for entry in entries):
+        _store([{key: value for key, value in entry.items() if key != "waiting"} for entry in entries])
 
 
 def back(name: str, target: str, form: Form | None = None, fields: dict[str, list[str]] | None = None, **extra: Any):
@@ -64,11 +107,12 @@ def back(name: str, target: str, form: Form | None = None, fields: dict[str, lis
 
 def take(*names: str) -> dict | None:
     """The form kept for this page (one of ``names``), once; None if there is none."""
-    kept = session.get(KEY)
-    if not kept or kept.get("form") not in names or kept.get("for") != request.path:
-        return None
-    session.pop(KEY)
-    return kept
+    entries = _entries()
+    for kept in entries:
+        if kept.get("form") in names and kept.get("for") == request.path:
+            _store([entry for entry in entries if entry is not kept])
+            return kept
+    return None
 
 
 def restore(form_class: type[Form], kept: dict, **kwargs: Any) -> Form:

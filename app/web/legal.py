@@ -28,7 +28,7 @@ MAX_BYTES = 200_000  # an operator's page longer than this is cut, so rendering 
 def _rendered(path: str, _mtime_ns: int, _size: int) -> str:
     with open(path, "rb") as handle:
         source = handle.read(MAX_BYTES).decode("utf-8", errors="replace")
-    return text.render(source)
+    return text.render_page(source)
 
 
 def page_source(page: str) -> tuple[Path, bool]:

@@ -75,7 +75,8 @@ def process_overview(slug: str):
     if request.method == "GET":
         refusal = kept.take("overview")
         if refusal is not None:  # refused a moment ago: as it was typed, with its errors
-            return render_template("processes/overview.html", process=process, form=kept.restore(OverviewForm, refusal)), 422
+            form = kept.restore(OverviewForm, refusal)
+            return render_template("processes/overview.html", process=process, form=form), 422 if refusal["errors"] else 200
         return render_template("processes/overview.html", process=process, form=overview_form(process))
     form = overview_form(process, request.form)
     status = 200

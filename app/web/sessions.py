@@ -258,7 +258,9 @@ def session_decide(session_id: int, recommendation_id: int):
         abort(404)
     workflow = engine().get(meeting.process.workflow_id)
     steps = decisions.choices(meeting.process, workflow, rec.state, roles_for(current_user, rec))
-    problem, status = None, 422
+    status = 422
+    # Every field's error at once, each at its field: the form's own and what the chosen decision needs.
+    needs = {} if form.template.data else decisions.problems(steps, form.trigger.data, form.note.data, bool(form.confirm.data))
     if form.template.data:
         status = 200
         if decisions.chosen(steps, form.trigger.data) is None:
@@ -267,10 +269,9 @@ def session_decide(session_id: int, recommendation_id: int):
             form.note.data, replaced = decisions.with_template(steps, form.trigger.data, form.note.data)
             if not replaced:
                 flash(_("The note holds your own text, so it was left as it is."), "info")
-    elif not valid:
-        pass  # the errors are at their fields
-    elif problem := decisions.unconfirmed(steps, form.trigger.data, bool(form.confirm.data)):
-        form.confirm.errors = [problem]
+    elif not valid or needs:
+        for name, problem in needs.items():
+            form[name].errors = [*form[name].errors, problem]
     else:
         try:
             services.decide(meeting.id, current_user, recommendation_id, form.trigger.data, form.note.data, form.version.data)

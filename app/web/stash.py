@@ -6,6 +6,8 @@ elsewhere, the form's CSRF token older than its time limit) cannot be accepted. 
 keeps them (app/web/kept.py: in the signed session cookie, for the page the form was on, shown
 once), and the person is sent to sign in with ``next`` leading back to that page, which puts the
 text back into its form. Someone still signed in (only the token had expired) goes straight back.
+The kept text waits for the sign-in: a refused sign-in on the way (a wrong password) keeps its own
+form beside it and does not push it out (app/web/kept.py).
 
 Only these forms are kept, and only their text fields: never a password. A text too long for the
 cookie is shown on an answer page to copy instead, so it is not lost either.
@@ -23,7 +25,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..ids import parse_id
-from ..models import Comment
+from ..models import Comment, Statement
 from . import kept, page_above
 
 
@@ -48,6 +50,21 @@ def _nothing() -> dict[str, Any]:
     return {}
 
 
+def _no_errors() -> dict[str, Any]:
+    """For a page that answers a kept form 422 unless told otherwise: nothing was wrong with it."""
+    return {"status": 200}
+
+
+def _statement_request() -> dict[str, Any]:
+    return {"kind": "request", "prefix": None}
+
+
+def _statement_response() -> dict[str, Any]:
+    args = request.view_args or {}
+    action = args.get("action")
+    return {"kind": action, "prefix": f"{'s' if action == 'answer' else 'd'}{args.get('statement_id')}"}
+
+
 #: endpoint -> (the kept form's name as its page takes it, the fields kept, what else the page needs).
 #: ``None`` as the fields: every field of the form that is not a token.
 FORMS: dict[str, tuple[str, tuple[str, ...] | None, Callable[[], dict[str, Any]]]] = {
@@ -59,9 +76,21 @@ FORMS: dict[str, tuple[str, tuple[str, ...] | None, Callable[[], dict[str, Any]]
     "web.edit_recommendation": ("recommendation", ("title", "body", "version"), _nothing),
     "web.edit_comment": ("comment-edit", ("body",), _nothing),
     "web.session_decide": ("session-decide", None, _about_item),
+    "web.session_minutes": ("session-minutes", ("place", "participants", "notes"), _no_errors),
+    "web.request_statement": ("statement", ("department", "question", "due_days"), _statement_request),
+    "web.respond_to_statement": ("statement", None, _statement_response),
+    "web.record_follow_up": ("follow-up", ("status", "body", "next_days", "department"), _nothing),
+    "web.answer_templates": ("answer-templates", None, _nothing),
+    "web.process_overview": ("overview", None, _nothing),
 }
 #: Forms that post to their own page: the page is the form's own address.
-SELF_POSTING = {"web.new_recommendation", "web.edit_recommendation", "web.edit_comment"}
+SELF_POSTING = {
+    "web.new_recommendation",
+    "web.edit_recommendation",
+    "web.edit_comment",
+    "web.answer_templates",
+    "web.process_overview",
+}
 NEVER = ("csrf_token", "password", "current", "new")
 
 
@@ -93,6 +122,22 @@ def _comment_page() -> str | None:
     return url_for("web.recommendation", slug=rec.process.slug, number=rec.number)
 
 
+def _statement_page() -> str | None:
+    statement = db.session.get(Statement, (request.view_args or {}).get("statement_id") or 0)
+    if statement is None:
+        return None
+    rec = statement.recommendation
+    return url_for("web.recommendation", slug=rec.process.slug, number=rec.number)
+
+
+#: Forms whose address is not below their page: where the page is found when the browser sent no Referer.
+PAGES: dict[str, Callable[[], str | None]] = {
+    "web.report_comment": _comment_page,
+    "web.hide_comment": _comment_page,
+    "web.respond_to_statement": _statement_page,
+}
+
+
 def page_of_form() -> str:
     """The page the form was sent from."""
     if request.endpoint in SELF_POSTING:
@@ -100,7 +145,7 @@ def page_of_form() -> str:
     referred = _local(request.referrer)
     if referred:
         return referred
-    if request.endpoint in ("web.report_comment", "web.hide_comment") and (page := _comment_page()):
+    if request.endpoint in PAGES and (page := PAGES[request.endpoint]()):
         return page
     above = page_above(request.path)
     return request.script_root + above if above else url_for("web.index")
@@ -120,7 +165,7 @@ def keep_typed():
     page = page_of_form()
     signed_in = current_user.is_authenticated
     where = page if signed_in else url_for("web.login", next=page)
-    if kept.keep(name, page, fields, {}, **extra()):
+    if kept.keep(name, page, fields, {}, waiting=not signed_in, **extra()):
         flash(
             _("This form had been open too long to be accepted. What you typed is back: please send it again.")
             if signed_in

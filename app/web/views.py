@@ -80,6 +80,7 @@ bp.add_app_template_filter(timeline.person, "person")
 
 # In place of Flask-Babel's filter of the same name (registered before the blueprints).
 bp.add_app_template_filter(dates.datetimeformat, "datetimeformat")
+bp.add_app_template_filter(dates.days_since, "days_since")
 
 
 @bp.app_context_processor
@@ -479,7 +480,7 @@ def recommendation(slug: str, number: int):
     if refused["form"] == "statement":
         return render_recommendation(shown, statement_form=kept_statement_form(refused))
     if refused["form"] == "follow-up":
-        return render_recommendation(shown, 422, follow_up=kept.restore(FollowUpForm, refused))
+        return render_recommendation(shown, 422 if refused["errors"] else 200, follow_up=kept.restore(FollowUpForm, refused))
     field = "body" if refused["form"] == "comment" else "reason"
     return render_recommendation(shown, kept_texts={(refused["form"], refused.get("about") or 0): kept.text(refused, field)})
 
@@ -517,11 +518,12 @@ def transition(slug: str, number: int):
             if not replaced:
                 flash(_("The note holds your own text, so it was left as it is."), "info")
         error_status = 200
-    elif not valid:
-        errors = {name: [str(e) for e in field_errors] for name, field_errors in form.errors.items()}
-    elif problem := decisions.unconfirmed(steps, form.trigger.data, bool(form.confirm.data)):
-        errors["confirm"] = [problem]
     else:
+        # Every field's error at once: what the form says, and what the chosen step needs.
+        errors = {name: [str(e) for e in field_errors] for name, field_errors in form.errors.items()} if not valid else {}
+        for name, problem in decisions.problems(steps, form.trigger.data, form.note.data, bool(form.confirm.data)).items():
+            errors.setdefault(name, []).append(problem)
+    if not errors and not form.template.data:
         try:
             rec = services.fire(shown.rec.id, form.trigger.data, current_user, form.note.data, form.version.data)
         except NoteRequired as error:

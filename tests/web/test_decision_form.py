@@ -71,6 +71,46 @@ def test_administrators_choose_one_outcome_with_one_justification(world, people,
     assert audit_count() == events + 1
 
 
+def test_every_error_of_the_decision_form_shows_at_once_at_its_field(world, people, browser, rec_in):
+    """A final step without its justification and without the confirmation: both said in one go,
+    each at its field and tied to it, not one after the other; nothing written."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = _page(world, rec)
+    admin = browser(world.administrator)
+    admin.get(page)
+    events = audit_count()
+    admin.post(page + "/transition", {"trigger": "reject", "note": " ", "version": rec.version})
+    assert admin.redirected_to == page
+    html = admin.page.text
+    assert "This step needs a note that explains it." in admin.text and "“Reject” is final. Tick the box to confirm it." in admin.text
+    assert 'id="note-error"' in html and 'aria-describedby="note-hint note-error" aria-invalid="true"' in html
+    assert 'id="confirm-error"' in html and 'aria-describedby="confirm-hint confirm-error" aria-invalid="true"' in html
+    # A note too long and no confirmation: both too.
+    admin.post(page + "/transition", {"trigger": "reject", "note": "x" * 10_001, "version": rec.version})
+    assert "Field cannot be longer than 10000 characters." in admin.text
+    assert 'id="note-error"' in admin.page.text and 'id="confirm-error"' in admin.page.text
+    assert audit_count() == events and _state_and_version(rec)[0] == "steering_review"
+
+
+def test_a_sessions_decision_form_shows_every_error_at_once(world, people, browser, rec_in):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    meeting = services.create_session(world.process.id, world.administrator, "5. Sitzung", "2026-06-01T18:00")
+    services.add_ready(meeting.id, world.administrator)
+    page = f"/sessions/{meeting.id}"
+    admin = browser(world.administrator)
+    admin.get(page)
+    events = audit_count()
+    admin.post(page + f"/decide/{rec.id}", {f"i{rec.id}-trigger": "reject", f"i{rec.id}-note": "",
+                                           f"i{rec.id}-version": str(_state_and_version(rec)[1])}, status=422)
+    html = admin.page.text
+    assert "This step needs a note that explains it." in admin.text and "“Reject” is final. Tick the box to confirm it." in admin.text
+    assert f'aria-describedby="i{rec.id}-note-hint i{rec.id}-note-error" aria-invalid="true"' in html
+    assert f'aria-describedby="i{rec.id}-confirm-hint i{rec.id}-confirm-error" aria-invalid="true"' in html
+    assert audit_count() == events
+
+
 def test_the_decision_form_speaks_german(world, people, browser, rec_in):
     people(world)
     rec = rec_in(world, "steering_review")

@@ -62,6 +62,64 @@ def test_unreadable_colours_and_a_logo_outside_the_instance_folder_are_refused(a
     assert round(branding.contrast("#1d4f91", "#ffffff"), 1) >= 4.5  # the default primary on white
 
 
+
+def test_a_text_colour_must_reach_4_5_to_1_on_every_background_it_is_used_on(caplog, tmp_path, monkeypatch):
+    """WCAG AA for text: a link colour that reads on white but not on the grey footer or a light
+    message is refused, with an error that says where and by how much; a good colour is taken."""
+    monkeypatch.setattr(branding.log, "disabled", False)
+    assert branding.contrast("#737373", "#ffffff") >= 4.5 > branding.contrast("#737373", "#f3f5f8")  # white alone passes
+    with caplog.at_level(logging.ERROR, logger="app.web.branding"):
+        brand = branding.parse('[colours]\nprimary = "#737373"\nprimary_dark = "#0f6fc6"\ndanger = "#c8102e"\n', tmp_path)
+    assert brand.colours == {"danger": "#c8102e"}
+    refusals = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(refusals) == 2, refusals
+    primary = next(m for m in refusals if "colour primary = #737373 refused" in m)
+    assert "as the text of links on" in primary and "below WCAG AA's 4.5:1 for text" in primary
+    assert "the default #1d4f91 is used. Choose a darker colour." in primary
+    dark = next(m for m in refusals if "colour primary_dark = #0f6fc6 refused" in m)
+    assert "the light blue of hovered outlined buttons" in dark and "4.38:1" in dark  # fine on white (5.1:1)
+    # The header: its text against its background as chosen, and against the default background.
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="app.web.branding"):
+        assert branding.parse('[colours]\nheader_text = "#1b1f24"\n', tmp_path).colours == {}
+        assert branding.parse('[colours]\nheader_background = "#f3f5f8"\nheader_text = "#1b1f24"\n',
+                              tmp_path).colours == {"header_background": "#f3f5f8", "header_text": "#1b1f24"}
+    assert "Choose a lighter colour." in caplog.text  # dark text on the default dark band
+    # Every default reaches the mark where it is used.
+    defaults = {key: default for key, (_prop, default) in branding.COLOURS.items()}
+    for key in defaults:
+        assert all(branding.contrast(text, back) >= 4.5 for _what, text, back in branding.pairs(key, defaults)), key
+
+
+def test_the_style_sheet_lets_the_brand_colours_through(app):
+    """Every custom property the style sheet uses is defined, the defaults in branding.py are the
+    style sheet's, and no later rule paints destructive buttons in another colour than ``danger``."""
+    css = (Path(app.root_path) / "static" / "style.css").read_text(encoding="utf-8")
+    defined = set(re.findall(r"(--[\w-]+)\s*:", css))
+    used = set(re.findall(r"var\((--[\w-]+)", css))
+    assert used - defined == set()
+    root = css[css.index(":root {"):css.index("}", css.index(":root {"))]
+    for key, (prop, default) in branding.COLOURS.items():
+        value = re.search(rf"{prop}:\s*(#[0-9a-f]+)", root).group(1)
+        assert value in (default, default[:4]) or (default == "#ffffff" and value == "#fff"), key
+    for background in branding.LINK_BACKGROUNDS:
+        assert background in css or background == "#ffffff"
+    for selectors, body in re.findall(r"([^{}]*\.danger[^{}]*)\{([^}]*)\}", css):
+        for colour in re.findall(r"(?:background|border-color|color)\s*:\s*([^;]+)", body):
+            assert colour.strip() in ("var(--danger)", "var(--danger-dark)", "var(--danger-soft)", "#fff"), (selectors, colour)
+
+
+def test_an_offices_danger_colour_reaches_its_buttons_and_their_hover(app, browser):
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "branding.toml").write_text('[colours]\ndanger = "#c8102e"\n', encoding="utf-8")
+    visitor = browser()
+    visitor.get("/")
+    css = visitor.client.get(re.search(r'href="(/branding\.css\?v=\w+)"', visitor.page.text).group(1)).text
+    assert "--danger: #c8102e;" in css and f"--danger-dark: {branding.darker('#c8102e')};" in css
+    assert branding.contrast(branding.darker("#c8102e"), "#fdecea") >= 4.5
+
+
 # -- drafting --------------------------------------------------------------------------------------
 
 
@@ -117,6 +175,32 @@ def test_images_become_links_and_the_preview_says_so(world, people, browser):
     author.get(new)
     author.post(new, {"title": "T", "body": "![Lageplan](https://example.org/plan.png)", "preview": "Preview"}, status=200)
     assert "each image appears as a link to it" in author.text and ">Lageplan</a>" in author.page.text
+    # Written in HTML, it is a link too, and the preview says so as well.
+    author.post(new, {"title": "T", "body": '<img src="https://example.org/plan.png" alt="Lageplan roh">', "preview": "Preview"},
+                status=200)
+    assert "each image appears as a link to it" in author.text
+    assert '<a href="https://example.org/plan.png" rel="nofollow noopener">Lageplan roh</a>' in author.page.text
+    assert "an image, also one written in HTML, appears as a link to it" in author.text
+
+
+def test_a_persons_heading_does_not_compete_with_the_pages_title(world, people, browser, rec_in):
+    """One h1 per page: a '# Heading' in a text or a comment comes out one level lower, and the
+    drafting help says how headings work, in English and German."""
+    people(world)
+    rec = services.create_recommendation(world.process.id, world.author, "Früh beteiligen",
+                                         "# Ausgangslage\n\nText.\n\n## Vorschlag\n\n<h1>Roh</h1>")
+    services.create_comment(rec.id, world.author, "# Meine Meinung")
+    author = browser(world.author)
+    author.get(f"/processes/{world.process.slug}/recommendations/{rec.number}")
+    html = author.page.text
+    assert len(re.findall(r"<h1[\s>]", html)) == 1
+    assert "<h2>Ausgangslage</h2>" in html and "<h3>Vorschlag</h3>" in html and "<h2>Roh</h2>" in html
+    assert "<h2>Meine Meinung</h2>" in html
+    author.get(f"/processes/{world.process.slug}/new")
+    assert "# Heading for a section (your headings come under the page's own title)" in author.text
+    author.client.get("/language/de")
+    author.get(f"/processes/{world.process.slug}/new")
+    assert "# Überschrift für einen Abschnitt (Ihre Überschriften stehen unter dem Titel der Seite)" in author.text
 
 
 # -- the audit log ---------------------------------------------------------------------------------
@@ -199,5 +283,35 @@ def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(app, worl
     exported = runner.invoke(args=["audit", "export"])
     assert exported.exit_code == 0 and len(exported.output.splitlines()) == audit.head()[0]
 
+
+
+def test_the_audit_commands_progress_bars_speak_the_terminals_language(app, world, rec_in, runner, monkeypatch):
+    """LANG decides the progress bars' words, as for every other command (they were always in the
+    installation's default language); what goes to standard output does not change."""
+    import contextlib
+
+    from app import cli
+
+    rec_in(world, "submitted")
+    labels: list[str] = []
+
+    @contextlib.contextmanager
+    def recording(label, total):
+        labels.append(label)
+        yield None
+
+    monkeypatch.setattr(cli, "progress_bar", recording)
+    for variable in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    outputs = {}
+    for lang in ("de_DE.UTF-8", "en_GB.UTF-8"):
+        for command in (["audit", "verify"], ["audit", "export"]):
+            result = runner.invoke(args=command, env={"LANG": lang})
+            assert result.exit_code == 0, result.output
+            outputs[(lang, command[1])] = result.output
+    assert labels == ["Prüfe die Protokollkette", "Exportiere Protokolleinträge", "Verifying the audit chain",
+                      "Exporting audit events"]
+    assert outputs[("de_DE.UTF-8", "export")] == outputs[("en_GB.UTF-8", "export")]
+    assert outputs[("de_DE.UTF-8", "verify")].startswith("ok: ")
 
 # -- errors at their fields ------------------------------------------------------------------------

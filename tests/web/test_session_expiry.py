@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from app import services
+from app.extensions import db
+from app.models import Statement
 from tests.conftest import audit_count
 from tests.web.browser import PASSWORD
 
@@ -148,3 +150,141 @@ def test_a_moderators_note_on_a_non_public_item_survives_a_sign_in_that_ended(wo
     assert audit_count() == events
     assert answer.status_code == 303, answer.status_code  # reviewed commit: 404, the note is gone
     assert answer.headers["Location"].startswith("/login?next=")
+
+
+def test_a_wrong_password_on_the_way_back_keeps_the_text(world, people, browser, rec_in):
+    """The sign-in refused (a wrong password, twice) keeps its own form for the login page; the text
+    kept when the session ended still waits, and comes back after the right password."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member = browser(world.member)
+    member.get(page)
+    token = member.token()
+    _lose_the_session(member)
+    events = audit_count()
+    answer = member.client.post(f"{page}/comments", data={"csrf_token": token, "body": "Nicht verlieren, bitte."},
+                                headers={"Referer": f"http://ratschlag.test{page}"})
+    login = answer.headers["Location"]
+    assert answer.status_code == 303 and login.startswith("/login?next=")
+    for _attempt in range(2):
+        member.get(login)
+        refused = member.client.post(login, data={"csrf_token": member.token(), "email": world.member.email,
+                                                  "password": "a-wrong-password"})
+        assert refused.status_code == 303 and refused.headers["Location"] == login
+        member.get(login)
+        assert "E-mail or password is wrong." in member.text and f'value="{world.member.email}"' in member.page.text
+    back = _sign_in_again(member, login, world.member)
+    assert back == page
+    member.get(back)
+    assert re.search(r'<textarea id="new-comment"[^>]*>Nicht verlieren, bitte.</textarea>', member.page.text)
+    member.get(back)  # shown once
+    assert "Nicht verlieren, bitte." not in member.page.text
+    assert audit_count() == events
+
+
+def test_a_refusal_after_signing_in_again_replaces_what_was_kept(world, people, browser, rec_in, app):
+    """Once signed in, the kept text no longer waits: the next refused form replaces it, as any other
+    refusal (the cookie holds the waiting forms and the latest refusal, nothing stale)."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member = browser(world.member)
+    member.get(page)
+    token = member.token()
+    _lose_the_session(member)
+    answer = member.client.post(f"{page}/comments", data={"csrf_token": token, "body": "Alter Text."},
+                                headers={"Referer": f"http://ratschlag.test{page}"})
+    _sign_in_again(member, answer.headers["Location"], world.member)
+    member.get("/account/password")
+    refused = member.post("/account/password", {"current": "not-my-password", "new": "a-new-long-password"}, follow=False)
+    cookie = next(c for c in refused.headers.getlist("Set-Cookie") if c.startswith("session="))
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.split(";")[0].partition("=")[2])
+    assert [entry["form"] for entry in session["kept"]] == ["password"]
+
+
+def _sent_signed_out(visitor, page: str, action: str, data: dict, user, *, lose_cookie: bool, referer: bool = True):
+    """Open ``page``, end the session (the cookie lost, or the sign-in ended elsewhere), send the form
+    to ``action``, sign in again; returns the page the person lands on, its text as the visitor sees it."""
+    visitor.get(page)
+    token = visitor.token()
+    if lose_cookie:
+        _lose_the_session(visitor)
+    else:
+        services.sign_out_everywhere(user.id)
+    events = audit_count()
+    headers = {"Referer": f"http://ratschlag.test{page}"} if referer else {}
+    answer = visitor.client.post(action, data={"csrf_token": token, **data}, headers=headers)
+    assert answer.status_code == 303, (action, answer.status_code)
+    back = _sign_in_again(visitor, answer.headers["Location"], user)
+    assert back == page.partition("#")[0]
+    landed = visitor.get(back)
+    assert audit_count() == events  # nothing was written for the person
+    return landed
+
+
+def test_a_statement_request_and_answer_come_back_after_signing_in(world, people, browser, rec_in, make_user):
+    """The statement forms were not kept: signed out elsewhere, the request answered 405 after the sign-in."""
+    from tests.web.test_statements_pages import _departments, _login
+
+    people(world)
+    planner, _social = _departments(make_user)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    admin = browser(world.administrator)
+    _sent_signed_out(admin, page, f"{page}/statements",
+                     {"department": "sozialamt", "question": "Ist das barrierefrei machbar?", "due_days": "9"},
+                     world.administrator, lose_cookie=False)
+    html = admin.page.text
+    assert re.search(r'<textarea[^>]*name="question"[^>]*>\s*Ist das barrierefrei machbar\?</textarea>', html)
+    assert 'value="9"' in html and re.search(r'<option selected value="sozialamt"|<option value="sozialamt" selected', html)
+    admin.post(f"{page}/statements", {"department": "stadtplanung", "question": "Machbar?", "due_days": "14"})
+    assert "Stadtentwicklungsamt is asked for a statement." in admin.text
+    statement = db.session.scalars(db.select(Statement)).one()
+    # The department's answer, its cookie lost and no Referer: the page is found from the statement.
+    member = _login(browser, people, planner)
+    _sent_signed_out(member, page, f"/statements/{statement.id}/answer",
+                     {f"s{statement.id}-body": "Ja, mit zwei Stellen mehr.", f"s{statement.id}-visibility": "internal"},
+                     planner, lose_cookie=True, referer=False)
+    html = member.page.text
+    assert re.search(rf'<textarea[^>]*name="s{statement.id}-body"[^>]*>\s*Ja, mit zwei Stellen mehr.</textarea>', html)
+    assert re.search(r'<option selected value="internal"|<option value="internal" selected', html)
+
+
+def test_a_follow_up_report_comes_back_after_signing_in(world, people, browser, rec_in):
+    people(world)
+    rec = rec_in(world, "adopted")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    for lose_cookie in (True, False):
+        admin = browser(world.administrator)
+        landed = _sent_signed_out(admin, page, f"{page}/follow-ups",
+                                  {"status": "stalled", "body": "Der Aushang fehlt noch.", "next_days": "21", "department": ""},
+                                  world.administrator, lose_cookie=lose_cookie)
+        assert landed.status_code == 200  # nothing was wrong with it
+        assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Der Aushang fehlt noch.</textarea>', landed.text)
+        assert 'value="21"' in landed.text
+        assert re.search(r'<option selected value="stalled"|<option value="stalled" selected', landed.text)
+
+
+def test_minutes_templates_and_overview_come_back_after_signing_in(world, people, browser):
+    people(world)
+    meeting = services.create_session(world.process.id, world.administrator, "4. Sitzung", "2026-05-04T18:00")
+    admin = browser(world.administrator)
+    _sent_signed_out(admin, f"/sessions/{meeting.id}", f"/sessions/{meeting.id}/minutes",
+                     {"place": "Rathaus, Saal 2", "participants": "Anna, Ben", "notes": "Beschlossen wurde …"},
+                     world.administrator, lose_cookie=True)
+    assert ">Beschlossen wurde …</textarea>" in admin.page.text.replace("\n", "") or re.search(
+        r">\s*Beschlossen wurde …</textarea>", admin.page.text)
+    assert 'value="Rathaus, Saal 2"' in admin.page.text
+    templates = f"/processes/{world.process.slug}/answer-templates"
+    _sent_signed_out(admin, templates, templates, {"template-adopted": "Wir nehmen an, weil die Mehrheit …"},
+                     world.administrator, lose_cookie=False)
+    assert "Wir nehmen an, weil die Mehrheit …" in admin.page.text
+    overview = f"/processes/{world.process.slug}/overview"
+    superuser = browser(world.superuser)
+    landed = _sent_signed_out(superuser, overview, overview,
+                              {"description": "Ein sorgfältiger Text über das Vorhaben.", "status": "running",
+                               "starts_on": "2026-01-01", "ends_on": "", "participation": "consult", "contact": "",
+                               "links": ""}, world.superuser, lose_cookie=True)
+    assert landed.status_code == 200 and "Ein sorgfältiger Text über das Vorhaben." in landed.text
+    assert 'value="2026-01-01"' in landed.text
