@@ -324,8 +324,15 @@ def statement_parts(shown: Shown, bound=None) -> dict:
             if bound is not None and bound._prefix == decline._prefix:
                 decline = bound
             answer_forms[statement.id] = (answer, decline)
+    # A refused answer or decline whose request no longer takes one (answered, declined or
+    # withdrawn in the meantime): its form is gone from the page, so its text is shown to keep.
+    unsaved = None
+    placed = any(bound in pair for pair in answer_forms.values())
+    if isinstance(bound, (StatementAnswerForm, StatementDeclineForm)) and not placed:
+        unsaved = (bound.body if isinstance(bound, StatementAnswerForm) else bound.reason).data or None
     now = utcnow()
     return {
+        "unsaved_statement": unsaved,
         "statements": readable,
         "request_form": request_form,
         "answer_forms": answer_forms,

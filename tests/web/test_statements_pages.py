@@ -128,3 +128,24 @@ def test_the_department_queue_pages_overdue_first(world, people, browser, rec_in
     queue.get("/statements?page=2")
     assert f"Frage {recs[1].number}" in queue.text and f"Frage {recs[0].number}" not in queue.text
     queue.get("/statements?page=x", status=400)
+
+
+def test_who_loses_the_race_to_answer_keeps_what_they_typed(world, people, browser, rec_in, make_user):
+    """Two members of a department answer the same request: the first answer wins; the second person's
+    text, refused with 409, is shown on the page to keep, since their form is gone."""
+    people(world)
+    planner, _social = _departments(make_user)
+    colleague = make_user("Carla Kollegin")
+    services.add_department_member(db.session.scalars(db.select(Department).filter_by(slug="stadtplanung")).one(), colleague)
+    rec = rec_in(world, "steering_review")
+    statement = services.request_statement(rec.id, world.administrator, "stadtplanung", "Machbar?")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    late = _login(browser, people, colleague)
+    late.get(page)
+    services.answer_statement(statement.id, planner, "Machbar bis 2027.")  # the first answer, meanwhile
+    events = audit_count()
+    late.post(f"/statements/{statement.id}/answer",
+              {f"s{statement.id}-body": "Meine lange Stellungnahme zum Vorhaben.", f"s{statement.id}-visibility": "public"})
+    assert late.redirected_to == page and audit_count() == events
+    assert "Your text was not saved" in late.text and "Meine lange Stellungnahme zum Vorhaben." in late.text
+    assert db.session.get(Statement, statement.id).body == "Machbar bis 2027."
