@@ -181,6 +181,8 @@ def users_erase(email, yes):
                 done.v1_kept,
             )
         )
+    for path in done.mail_files_left:
+        click.echo(_("The mail file %(path)s names the person and could not be changed: remove it by hand.", path=path), err=True)
 
 
 # -- processes -----------------------------------------------------------------

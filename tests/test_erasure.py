@@ -114,7 +114,7 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
                                              f"{len(data['erased_events'])} audit payloads erased")
     assert (erased_event.subject_type, erased_event.subject_id, erased_event.actor_id) == ("user", person.id, None)
     assert data == {"pseudonym": f"Erased person {person.id}", "erased_events": data["erased_events"],
-                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1,
+                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1, "submissions_withdrawn": 0,
                     "redacted": {"comment": [victim["mention"].id], "recommendation": [victim["others"].id]}}
 
     # exactly the listed payloads were blanked, nothing else changed, and the chain verifies

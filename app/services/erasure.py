@@ -7,7 +7,12 @@ transaction it
   is removed, the password, sessions and API tokens stop working, the account is deactivated and
   loses superuser rights, process roles and department memberships;
 - replaces the person's name and e-mail address by the pseudonym wherever a text in the tables
-  mentions them (recommendations and their versions, decisions, comments, reports, statements);
+  mentions them (recommendations and their versions, decisions, comments, reports, statements, a
+  process's contact and description, sessions and their agenda notes, follow-up reports, other
+  people's unconfirmed submissions: ``TEXTS``);
+- deletes their unconfirmed public submissions, their notifications and every mail addressed to
+  them, and (once committed) the ``.eml`` files the worker wrote of those mails; a mention in
+  another mail file is replaced by the pseudonym;
 - blanks ``data`` and ``salt`` of every v2 event that holds the person's personal data (the one
   change the database triggers allow on audit rows; ``data_digest`` and ``hash`` stay, so the
   chain still verifies), and counts the v1 events that hold it and cannot be erased;
@@ -26,20 +31,26 @@ candidates and every event appended since are judged by the full rules and blank
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 from typing import Any, cast
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 
 from .. import audit, text
 from ..disclosure import Reader
 from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import (
+    AgendaItem,
     ApiToken,
     AuditEvent,
     Comment,
@@ -47,12 +58,16 @@ from ..models import (
     CommentRevision,
     Decision,
     DepartmentMember,
+    FollowUp,
     Mail,
     Membership,
     Notification,
+    Process,
     Recommendation,
     RecommendationRevision,
     Statement,
+    SteeringSession,
+    Submission,
     User,
     pseudonym,
     utcnow,
@@ -116,6 +131,7 @@ class Erasure:
     pseudonym: str
     erased: list[int]  # the sequence numbers of the v2 events whose payload was blanked now
     v1_kept: int  # v1 events that hold the person's data: erasing them would break the chain
+    mail_files_left: list[str] = field(default_factory=list)  # .eml files naming them that could not be changed
 
 
 class Person:
@@ -197,16 +213,26 @@ def holds(person: Person, rows: list[Any]) -> list[Any]:
 
 
 #: Free texts in the tables where anyone may have named the person: the model, its text columns, the
-#: column holding the HTML rendered from ``body``, and the audit subject the row belongs to (its kind
-#: and the column with its id), which ``user.erased`` lists as redacted.
+#: Markdown column and the column holding the HTML rendered from it (or None), and the audit subject
+#: the row belongs to (its kind and the column with its id), which ``user.erased`` lists as redacted.
 TEXTS = (
-    (Recommendation, ("title", "body"), "body_html", ("recommendation", "id")),
-    (RecommendationRevision, ("title", "body"), "body_html", ("recommendation", "recommendation_id")),
+    (Recommendation, ("title", "body"), ("body", "body_html"), ("recommendation", "id")),
+    (RecommendationRevision, ("title", "body"), ("body", "body_html"), ("recommendation", "recommendation_id")),
     (Decision, ("note",), None, ("recommendation", "recommendation_id")),
-    (Comment, ("body", "hidden_reason"), "body_html", ("comment", "id")),
-    (CommentRevision, ("body",), "body_html", ("comment", "comment_id")),
+    (Comment, ("body", "hidden_reason"), ("body", "body_html"), ("comment", "id")),
+    (CommentRevision, ("body",), ("body", "body_html"), ("comment", "comment_id")),
     (CommentReport, ("reason",), None, ("comment_report", "id")),
-    (Statement, ("question", "body", "reason"), "body_html", ("statement", "id")),
+    (Statement, ("question", "body", "reason"), ("body", "body_html"), ("statement", "id")),
+    # A process's overview: the contact ("Wilhelmine Quast, Rathaus, Zimmer 12") and its description.
+    (Process, ("contact", "description"), ("description", "description_html"), ("process", "id")),
+    # The steering round's sessions: attendance, free notes, and each agenda item's decision note.
+    # (Only these columns: the minutes are rendered from them.)
+    (SteeringSession, ("title", "place", "participants", "notes"), None, ("session", "id")),
+    (AgendaItem, ("note",), None, ("session", "session_id")),
+    (FollowUp, ("body",), ("body", "body_html"), ("follow_up", "id")),
+    # Other people's submissions still waiting for their confirmation (a pending submission *by* the
+    # person is deleted instead, see ``erase_user``; a confirmed one holds no text any more).
+    (Submission, ("name", "title", "body"), None, ("submission", "id")),
 )
 
 
@@ -230,8 +256,8 @@ def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
             if not any(person.names(value) for value in old.values()):
                 continue
             new = {c: person.redact(v) for c, v in old.items()}
-            if html and new.get("body") != old.get("body"):
-                new[html] = text.render(new["body"] or "")
+            if html and new.get(html[0]) != old.get(html[0]):
+                new[html[1]] = text.render(new[html[0]] or "")
             found[(model, row[0])] = Redaction(model, row[0], old, new, (kind, row[1]))
     return found
 
@@ -266,6 +292,80 @@ def _redact_unaudited(session: Any, person: Person, found: dict[Any, list[int]])
                     .values({column: person.redact(value)})
                     .execution_options(synchronize_session=False)
                 )
+
+
+def _forget_outbox(session: Any, user_id: int) -> tuple[list[int], int]:
+    """Under the write lock: delete the person's pending public submissions (what they typed, their
+    name and address, waiting for a confirmation nobody can give any more), and everything the outbox
+    holds for them: their notifications (the bell) and every mail addressed to them, waiting or sent
+    (the worker would compose a waiting one for nobody; a sent one is of no use to anyone now). Other
+    people's notifications and mails stay, their texts redacted with the other unaudited texts.
+    Returns the ids of the mails deleted (their ``.eml`` files go too) and how many submissions."""
+    pending = list(session.scalars(select(Submission.id).where(Submission.user_id == user_id, Submission.confirmed_at.is_(None))))
+    theirs = select(Mail.id).where(Mail.user_id == user_id)
+    mail_ids = list(session.scalars(theirs))
+    session.execute(
+        delete(Notification)
+        .where(or_(Notification.user_id == user_id, Notification.mail_id.in_(theirs)))
+        .execution_options(synchronize_session=False)
+    )
+    for chunk in _chunks(pending):  # an intake mail about their submission is addressed to them already
+        session.execute(delete(Mail).where(Mail.submission_id.in_(chunk)).execution_options(synchronize_session=False))
+    session.execute(delete(Mail).where(Mail.user_id == user_id).execution_options(synchronize_session=False))
+    for chunk in _chunks(pending):
+        session.execute(delete(Submission).where(Submission.id.in_(chunk)).execution_options(synchronize_session=False))
+    return mail_ids, len(pending)
+
+
+#: The headers of a mail file that name its sender and recipients: a file with the person's address
+#: there was written for (or by) them and is deleted; elsewhere a mention is redacted.
+_ADDRESS_HEADERS = ("To", "Cc", "Bcc", "From", "Reply-To")
+
+
+def _forget_mail_files(person: Person, mail_ids: list[int]) -> list[str]:
+    """After the erasure's transaction: the mails written as ``.eml`` files into ``MAIL_DIR`` (the
+    worker does that when no SMTP server is configured, for a demo). A file of a mail addressed to
+    the person (by its mail id, or their address in its headers) is deleted; in any other file a
+    mention of the person (the subject, a text part) is replaced by the pseudonym. Files are not in
+    the transaction, so this runs only once the erasure is committed. Returns the files that could
+    not be read or changed, for the operator to remove by hand."""
+    folder = Path(current_app.config.get("MAIL_DIR") or "")
+    if not str(folder) or not folder.is_dir():
+        return []
+    theirs = set(mail_ids)
+    left = []
+    for path in sorted(folder.glob("*.eml")):
+        number = path.name.partition("-")[0]  # the worker names a file MAILID-KIND.eml
+        try:
+            if number.isdigit() and int(number) in theirs:
+                path.unlink()
+                continue
+            message = BytesParser(policy=policy.SMTPUTF8).parsebytes(path.read_bytes())
+            if any(person.names(str(value)) for name in _ADDRESS_HEADERS for value in message.get_all(name, [])):
+                path.unlink()
+                continue
+            changed = False
+            subject = str(message.get("Subject", ""))
+            if person.names(subject):
+                message.replace_header("Subject", person.redact(subject))
+                changed = True
+            for part in message.walk():
+                if part.is_multipart() or part.get_content_maintype() != "text":
+                    continue
+                content = part.get_content()
+                if person.names(content):
+                    language = part.get("Content-Language")
+                    part.set_content(person.redact(content), subtype=part.get_content_subtype(), charset="utf-8")
+                    if language:  # set_content clears the Content- headers
+                        part["Content-Language"] = language
+                    changed = True
+            if changed:
+                temporary = path.with_suffix(".tmp")
+                temporary.write_bytes(message.as_bytes(policy=policy.SMTPUTF8))
+                os.replace(temporary, path)
+        except (OSError, ValueError, LookupError):
+            left.append(str(path))
+    return left
 
 
 def _candidates(person: Person, up_to: int) -> list[int]:
@@ -307,6 +407,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         if actor is not None and actor.id == user.id:
             raise ValidationError(_("you cannot erase your own account"))
         person = Person(user)  # as it is now, under the lock
+        mail_ids, withdrawn = _forget_outbox(session, user.id)
         rows = [row for chunk in _chunks(candidates) for row in _rows(AuditEvent.seq.in_(chunk))]
         rows += [row for row in _rows(AuditEvent.seq > seen_up_to) if person.candidate(row)]
         found = holds(person, rows)
@@ -375,7 +476,9 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
                 "redacted": {kind: sorted(ids) for kind, ids in sorted(redacted.items())},
                 "roles_ended": roles,
                 "departments_left": departments,
+                "submissions_withdrawn": withdrawn,
             },
         )
     forget_roles()
-    return Erasure(user.id, user.name, erased, v1_kept)
+    left = _forget_mail_files(person, mail_ids)
+    return Erasure(user.id, user.name, erased, v1_kept, left)

@@ -189,6 +189,11 @@ def admin_user_erase(user_id: int):
                         ),
                         "info",
                     )
+                for path in done.mail_files_left:
+                    flash(
+                        _("The mail file %(path)s names the person and could not be changed: remove it by hand.", path=path),
+                        "error",
+                    )
                 return redirect(url_for("web.admin_users"))
     if request.method == "POST":
         response = kept.again("erase", form)  # post/redirect/get, what was typed kept
