@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app import audit, services
 from app.extensions import db
+from app.models import AuditEvent
 from tests.test_audit import RECIPE, tamper
 from tests.web.browser import text_of
 
@@ -187,6 +188,30 @@ def test_the_public_export_withholds_what_a_visitor_may_not_read_and_still_verif
     assert recipe(exported.stdout).stdout == verified
     csv_export = cli(runner, "audit", "export", "--public", "--format", "csv").stdout
     assert "Staff needed." not in csv_export and "Where will it be?" in csv_export
+
+
+def test_the_public_export_withholds_the_process_administrators_answer_templates(world, runner):
+    """Found by the review of issue 16: an answer template is read and edited on a page of the
+    process's administrators only, but its event showed its text to every reader of the public export."""
+    from app.disclosure import Reader
+    assert services.set_answer_template(world.process.id, world.administrator, "adopted", "Intern: Budget 48213 EUR.")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "process.answer_template_set")).one()
+    exported = cli(runner, "audit", "export", "--public")
+    assert exported.exit_code == 0
+    shown = next(e for e in lines(exported.stdout) if e["action"] == "process.answer_template_set")
+    assert (shown["data"], shown["salt"], shown["subject_id"]) == (None, None, world.process.id)
+    assert "48213" not in exported.stdout and "48213" in cli(runner, "audit", "export").stdout
+    assert recipe(exported.stdout).stdout == cli(runner, "audit", "verify").stdout  # still verifiable
+    # the process's administrators read it; nobody else, a superuser without that role neither
+    assert [s.data for s in (Reader(u).judge([event])[0] for u in (world.administrator, world.moderator,
+                                                                   world.member, world.superuser, None))] == \
+        [True, False, False, False, False]
+    # what other process events say stays public
+    assert next(e for e in lines(exported.stdout) if e["action"] == "process.created")["data"]["slug"] == "guidelines"
+    # not public, so an erasure of the administrator who wrote it erases it from the trail
+    services.erase_user(world.administrator.id)
+    db.session.expire_all()
+    assert db.session.get(AuditEvent, event.seq).data is None and audit.verify().ok
 
 
 def test_a_process_offers_its_public_audit_download(thread, client, browser, world):

@@ -106,6 +106,7 @@ AUTHORED_TEXT = (
     "statement.requested",
     "statement.answered",
     "statement.declined",
+    "process.answer_template_set",  # an administrator's template: not public (app/disclosure.py)
 )
 #: Actions whose payload names the person by ``user_id`` together with something more than the id:
 #: a co-author's name, a token's label (free text the person chose).
