@@ -30,10 +30,12 @@ candidates and every event appended since are judged by the full rules and blank
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import policy
@@ -135,6 +137,16 @@ class Erasure:
     mail_files_left: list[str] = field(default_factory=list)  # .eml files naming them that could not be changed
 
 
+def fold(text: str) -> str:
+    """``text`` as names are compared: NFKC-normalized and case-folded, with the Turkish dotted and
+    dotless i (``İ``, ``ı``) taken as ``i``, so that "IŞIK YILMAZ", "işık yılmaz" and "Işık Yılmaz"
+    are one name (``str.lower`` alone makes "ışık" of one and "işik" of another). ASCII text, most of
+    the trail, takes the quick way, with the same result."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("ı", "i")
+
+
 class Person:
     """The person being erased, as the rules below look for them."""
 
@@ -145,26 +157,48 @@ class Person:
         needles = {user.email.strip()}
         if searched := searchable_name(user.name):
             needles.add(searched)
-        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there.
-        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
-        # Whole words only, whatever the case: "Max" is not in "maximal".
+        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there;
+        # a mail's HTML part writes it as an entity.
+        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles} | {html.escape(n) for n in needles}
+        # Compared folded (``fold``): both sides are normalized the same way, whatever the case or form.
+        self._folded = tuple({fold(needle) for needle in needles})
+        # Whole words only: "Max" is not in "maximal".
         self.mention = re.compile(
-            r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True))) + r")(?!\w)", re.IGNORECASE
+            r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._folded, key=len, reverse=True))) + r")(?!\w)"
         )
-        # A plain search of the lower-cased text first: three times as fast as the pattern alone, which
-        # then only confirms the few hits (the whole trail is searched).
-        self._lowered = tuple({needle.lower() for needle in needles})
 
     def names(self, text: str | None) -> bool:
         """Whether ``text`` mentions the person (their e-mail address or name)."""
         if not text:
             return False
-        lowered = text.lower()
-        return any(needle in lowered for needle in self._lowered) and self.mention.search(text) is not None
+        folded = fold(text)
+        # A plain search first: three times as fast as the pattern alone, which then only confirms the
+        # few hits (the whole trail is searched).
+        return any(needle in folded for needle in self._folded) and self.mention.search(folded) is not None
 
     def redact(self, text: str | None) -> str | None:
-        """``text`` with every mention of the person replaced by the pseudonym."""
-        return self.mention.sub(self.pseudonym, text) if text else text
+        """``text`` with every mention of the person replaced by the pseudonym (a text that names them
+        comes back in Unicode's composed form, NFC)."""
+        if not text or not self.names(text):
+            return text
+        text = unicodedata.normalize("NFC", text)
+        # Fold character by character, remembering where each folded character came from, so that a
+        # mention found in the folded text ("ß" folds to "ss", "İ" to "i") is replaced in the original.
+        folded, origin = [], []
+        for index, char in enumerate(text):
+            piece = fold(char)
+            folded.append(piece)
+            origin += [index] * len(piece)
+        kept, last = [], 0
+        for found in self.mention.finditer("".join(folded)):
+            if found.end() == found.start():
+                continue
+            start, end = origin[found.start()], origin[found.end() - 1] + 1
+            if start < last:
+                continue
+            kept += [text[last:start], self.pseudonym]
+            last = end
+        return "".join(kept) + text[last:]
 
     def about_account(self, row: Any) -> bool:
         """An event about the person's account (created, (de)activated, password changed)."""
@@ -250,15 +284,15 @@ def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
     """Every table row whose free text mentions the person, with its text redacted (and its Markdown
     rendered again)."""
     found = {}
-    for model, columns, html, (kind, subject) in TEXTS:
+    for model, columns, markdown, (kind, subject) in TEXTS:
         statement = select(model.id, getattr(model, subject), *(getattr(model, c) for c in columns)).order_by(model.id)
         for row in db.session.execute(statement.execution_options(yield_per=_BATCH)):
             old = dict(zip(columns, row[2:], strict=True))
             if not any(person.names(value) for value in old.values()):
                 continue
             new = {c: person.redact(v) for c, v in old.items()}
-            if html and new.get(html[0]) != old.get(html[0]):
-                new[html[1]] = text.render(new[html[0]] or "")
+            if markdown and new.get(markdown[0]) != old.get(markdown[0]):
+                new[markdown[1]] = text.render(new[markdown[0]] or "")
             found[(model, row[0])] = Redaction(model, row[0], old, new, (kind, row[1]))
     return found
 
