@@ -168,6 +168,15 @@ ACTION_NAMES: dict[str, LazyString] = {
     "user.signed_out_everywhere": _l("Signed out everywhere"),
     "token.created": _l("API token created"),
     "token.revoked": _l("API token revoked"),
+    "user.affiliation_changed": _l("Affiliation group stated or withdrawn"),
+    "department.deactivated": _l("Department deactivated"),
+    "department.activated": _l("Department reactivated"),
+    "category.created": _l("Category created"),
+    "category.updated": _l("Category changed"),
+    "submission.received": _l("Concern received, awaiting confirmation"),
+    "submission.confirmed": _l("Concern confirmed"),
+    "submission.expired": _l("Unconfirmed concern deleted"),
+    "audit.check_requested": _l("Chain check requested"),
 }
 
 

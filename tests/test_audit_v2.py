@@ -325,3 +325,39 @@ def test_deep_finds_a_payload_blanked_behind_the_erasures_back(world, rec_in, ru
     assert deep.exit_code == 1
     assert deep.stderr.strip() == (f"bad: event {seq}: its payload was erased, but no user.erased event after it "
                                    "lists it")
+
+
+def _recorded_actions() -> set[str]:
+    """Every action the application's code appends (``audit.record("…", …)``, also ``"a" if … else "b"``)."""
+    import ast
+    from pathlib import Path
+    found, unknown = set(), []
+    for path in (Path(__file__).resolve().parents[1] / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) == "record"):
+                continue
+            first = node.args[0]
+            values = [first] if isinstance(first, ast.Constant) else \
+                [first.body, first.orelse] if isinstance(first, ast.IfExp) else []
+            if not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in values) or not values:
+                unknown.append(f"{path.name}:{node.lineno}")
+            found |= {v.value for v in values if isinstance(v, ast.Constant)}
+    assert unknown == [], f"an action not written as a literal: {unknown}"
+    return found
+
+
+def test_docs_name_every_audit_action_with_its_data_and_its_personal_data():
+    """Found by the review of issue 16: several actions were missing from docs/auditing.md, which must
+    say what each payload holds and what of it counts as personal data for an erasure."""
+    from pathlib import Path
+
+    from app.timeline import ACTION_NAMES
+    actions = _recorded_actions()
+    assert len(actions) > 40 and "session.closed" in actions and "user.password_reset" in actions
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "auditing.md").read_text(encoding="utf-8")
+    data = doc[doc.index("| action | data |"):doc.index("## Erasure")]
+    personal = doc[doc.index("| action | personal data in the payload | erased when |"):doc.index("What stays, and why")]
+    assert sorted(a for a in actions if f"`{a}`" not in data) == []
+    assert sorted(a for a in actions if f"`{a}`" not in personal) == []
+    assert sorted(a for a in actions if a not in ACTION_NAMES) == []  # the audit log page's words
