@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from app import audit, services
 from app.extensions import db
-from app.models import (AgendaItem, FollowUp, Mail, Notification, Process, Recommendation, SteeringSession, Submission,
-                        User, utcnow)
+from app.models import (AgendaItem, Follow, FollowUp, Mail, Notification, NotificationSetting, Process, Recommendation,
+                        SteeringSession, Submission, User, utcnow)
 from tests.test_audit_v2 import cli
 from tests.test_erasure import text_values
 from tests.web.browser import PASSWORD
@@ -78,6 +78,8 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     assert for_them
     db.session.add(Notification(user_id=person.id, kind="authored", event="comment", recommendation_id=rec.id,
                                 data=json.dumps({"note": "x"})))
+    db.session.add(Follow(user_id=person.id, recommendation_id=quoted.id))
+    db.session.add(NotificationSetting(user_id=person.id, kind="followed", mode="immediate"))
     db.session.commit()
     head_before, own_id = audit.head()[0], own.id
 
@@ -105,6 +107,8 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     # the outbox holds nothing for them any more
     assert db.session.scalars(sa.select(Mail.id).where(Mail.user_id == person.id)).all() == []
     assert db.session.scalars(sa.select(Notification.id).where(Notification.user_id == person.id)).all() == []
+    for model in (Follow, NotificationSetting):  # nothing more is sent to them, nor kept of their interests
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.user_id == person.id)) == 0
     erased = json.loads(db.session.scalars(sa.select(sa.text("data")).select_from(sa.text("audit_events"))
                                            .where(sa.text("action = 'user.erased'"))).one())
     assert erased["submissions_withdrawn"] == 1

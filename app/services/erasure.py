@@ -60,10 +60,12 @@ from ..models import (
     CommentRevision,
     Decision,
     DepartmentMember,
+    Follow,
     FollowUp,
     Mail,
     Membership,
     Notification,
+    NotificationSetting,
     Process,
     Recommendation,
     RecommendationRevision,
@@ -347,6 +349,10 @@ def _forget_outbox(session: Any, user_id: int) -> tuple[list[int], int]:
     for chunk in _chunks(pending):  # an intake mail about their submission is addressed to them already
         session.execute(delete(Mail).where(Mail.submission_id.in_(chunk)).execution_options(synchronize_session=False))
     session.execute(delete(Mail).where(Mail.user_id == user_id).execution_options(synchronize_session=False))
+    # What they followed and how they wanted to be told: nothing more is sent to an erased person, and
+    # what someone followed says what they were interested in.
+    for model in (Follow, NotificationSetting):
+        session.execute(delete(model).where(model.user_id == user_id).execution_options(synchronize_session=False))
     for chunk in _chunks(pending):
         session.execute(delete(Submission).where(Submission.id.in_(chunk)).execution_options(synchronize_session=False))
     return mail_ids, len(pending)
