@@ -46,6 +46,7 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     from app.notify import worker
     app.config["SMTP_URL"] = ""  # the demo's way: every mail is written as a file
     app.config["MAIL_DIR"] = str(tmp_path / "mail")
+    app.config["MAIL_HTML"] = "1"  # a text and an HTML part: both are redacted
     people(world)
     person = services.create_user(EMAIL, NAME, password=PASSWORD)[0]
     admin = world.administrator
@@ -122,12 +123,19 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     left = sorted((tmp_path / "mail").glob("*.eml"))
     assert not any(f.name.startswith(f"{mail_id:08d}-") for f in left for mail_id in for_them)
     assert len(left) == len(files) - len(for_them)
-    assert [f for f in left if any(s in f.read_bytes().decode("utf-8", "replace").lower() for s in SECRETS)] == []
     import email
     from email import policy
+
+    def said(path) -> str:  # every header and text part, decoded
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        return "\n".join([f"{k}: {v}" for k, v in message.items()] + [
+            part.get_content() for part in message.walk() if part.get_content_maintype() == "text"])
+    assert [f.name for f in left if any(s in said(f).lower() for s in SECRETS)] == []
+    assert any(NAME in said(f) for f in quoting) is False
     for path in quoting:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert pseudonym in message.get_body(("plain",)).get_content()
+        assert pseudonym in message.get_body(("html",)).get_content()
     # the chain and the minutes' anchor still verify
     assert audit.head()[0] == head_before + 1
     verify = cli(runner, "audit", "verify")
