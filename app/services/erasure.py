@@ -262,8 +262,8 @@ TEXTS = (
     (Statement, ("question", "body", "reason"), ("body", "body_html"), ("statement", "id")),
     # A process's overview: the contact ("Wilhelmine Quast, Rathaus, Zimmer 12") and its description.
     (Process, ("contact", "description"), ("description", "description_html"), ("process", "id")),
-    # The steering round's sessions: attendance, free notes, and each agenda item's decision note.
-    # (Only these columns: the minutes are rendered from them.)
+    # The steering round's sessions: title, place, attendance, free notes, and each agenda item's
+    # decision note (the minutes are rendered from these columns).
     (SteeringSession, ("title", "place", "participants", "notes"), None, ("session", "id")),
     (AgendaItem, ("note",), None, ("session", "session_id")),
     (FollowUp, ("body",), ("body", "body_html"), ("follow_up", "id")),
@@ -370,8 +370,9 @@ def _forget_mail_files(person: Person, mail_ids: list[int]) -> list[str]:
     mention of the person (the subject, a text part) is replaced by the pseudonym. Files are not in
     the transaction, so this runs only once the erasure is committed. Returns the files that could
     not be read or changed, for the operator to remove by hand."""
-    folder = Path(current_app.config.get("MAIL_DIR") or "")
-    if not str(folder) or not folder.is_dir():
+    configured = current_app.config.get("MAIL_DIR")
+    folder = Path(configured) if configured else None
+    if folder is None or not folder.is_dir():
         return []
     theirs = set(mail_ids)
     left = []
