@@ -182,7 +182,10 @@ def users_erase(email, yes):
             )
         )
     for path in done.mail_files_left:
-        click.echo(_("The mail file %(path)s names the person and could not be changed: remove it by hand.", path=path), err=True)
+        click.echo(
+            _("The mail file %(path)s could not be checked or changed: remove it by hand if it names the person.", path=path),
+            err=True,
+        )
 
 
 # -- processes -----------------------------------------------------------------

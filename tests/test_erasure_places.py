@@ -141,3 +141,16 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     verify = cli(runner, "audit", "verify")
     assert verify.exit_code == 0 and "(1 heads in closed minutes checked)" in verify.stdout
     assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+
+
+def test_a_mail_file_that_cannot_be_read_is_named_for_the_operator(world, runner, app, tmp_path):
+    app.config["MAIL_DIR"] = str(tmp_path / "mail")
+    (tmp_path / "mail" / "00000999-digest.eml").mkdir(parents=True)  # not a file: cannot be read
+    written = tmp_path / "mail" / "00001000-reply.eml"
+    written.write_text(f"To: {NAME} <{EMAIL}>\nSubject: Hallo\n\nText\n")
+    services.create_user(EMAIL, NAME, password=PASSWORD)
+    result = cli(runner, "users", "erase", EMAIL, "--yes")
+    assert result.exit_code == 0, result.output  # the erasure is done; the operator is told what is left
+    assert result.stderr.strip() == (f"The mail file {tmp_path / 'mail' / '00000999-digest.eml'} could not be checked "
+                                     "or changed: remove it by hand if it names the person.")
+    assert not written.exists()  # addressed to them

@@ -191,7 +191,10 @@ def admin_user_erase(user_id: int):
                     )
                 for path in done.mail_files_left:
                     flash(
-                        _("The mail file %(path)s names the person and could not be changed: remove it by hand.", path=path),
+                        _(
+                            "The mail file %(path)s could not be checked or changed: remove it by hand if it names the person.",
+                            path=path,
+                        ),
                         "error",
                     )
                 return redirect(url_for("web.admin_users"))
