@@ -97,6 +97,8 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     assert (closed.participants, closed.notes) == (f"A. Admin, {pseudonym}", f"{pseudonym} berichtet aus dem Beirat.")
     item = db.session.scalars(sa.select(AgendaItem).where(AgendaItem.session_id == meeting.id)).one()
     assert item.note == f"Angenommen, wie {pseudonym} vorschlug."
+    [frozen] = json.loads(closed.minutes_json)  # the minutes as shown at closing
+    assert frozen["note"] == f"Angenommen, wie {pseudonym} vorschlug." and frozen["title"] == "Früh informieren"
     follow_up = db.session.get(FollowUp, report.id)
     assert follow_up.body == f"*{pseudonym}* lädt zum Ortstermin ein."
     assert follow_up.body_html == f"<p><em>{pseudonym}</em> lädt zum Ortstermin ein.</p>"

@@ -262,9 +262,10 @@ TEXTS = (
     (Statement, ("question", "body", "reason"), ("body", "body_html"), ("statement", "id")),
     # A process's overview: the contact ("Wilhelmine Quast, Rathaus, Zimmer 12") and its description.
     (Process, ("contact", "description"), ("description", "description_html"), ("process", "id")),
-    # The steering round's sessions: title, place, attendance, free notes, and each agenda item's
-    # decision note (the minutes are rendered from these columns).
-    (SteeringSession, ("title", "place", "participants", "notes"), None, ("session", "id")),
+    # The steering round's sessions: title, place, attendance, free notes, the snapshot of closed
+    # minutes (JSON: each item's title and justification as shown at closing; the pseudonym needs no
+    # JSON escaping, so the JSON stays valid), and each agenda item's decision note.
+    (SteeringSession, ("title", "place", "participants", "notes", "minutes_json"), None, ("session", "id")),
     (AgendaItem, ("note",), None, ("session", "session_id")),
     (FollowUp, ("body",), ("body", "body_html"), ("follow_up", "id")),
     # Other people's submissions still waiting for their confirmation (a pending submission *by* the
