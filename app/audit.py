@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,11 +26,11 @@ from hashlib import sha256
 from json.encoder import encode_basestring as _encode_string  # the C encoder json.dumps uses for a string
 from typing import Any, TextIO, cast
 
-from sqlalchemy import Table, create_engine, insert, select, text
+from sqlalchemy import Table, create_engine, insert, or_, select, text
 from sqlalchemy.pool import NullPool
 
 from .extensions import db
-from .models import AuditEvent, SteeringSession
+from .models import CLOSED, AuditEvent, SteeringSession
 
 GENESIS = "0" * 64
 FIELDS = (
@@ -334,6 +335,8 @@ class Verification:
             erased = f" ({self.erased} erased payloads not checked)" if self.erased else ""
             anchors = f" ({self.anchors} heads in closed minutes checked)" if self.anchors else ""
             return f"ok: {self.count} events, head {self.head_hash}{erased}{anchors}"
+        if self.bad_seq is None:  # not one event: the reason names what is wrong (a session's minutes)
+            return f"bad: {self.reason}"
         return f"bad: event {self.bad_seq}: {self.reason}"
 
 
@@ -495,21 +498,34 @@ def _second_half(sender: Any, url: Any, middle: int, total: int, remember_seq: i
         sender.close()
 
 
+#: A head as closing a session records it: ``SEQ:HASH``, the hash 64 lowercase hex characters.
+_RECORDED_HEAD = re.compile(r"([1-9][0-9]*):([0-9a-f]{64})")
+
+
 def _check_anchors(result: Verification) -> Verification:
     """Every closed session's minutes carry the head the chain had when it closed (``SEQ:HASH``,
     printed in the minutes): each must still be that event. A chain rewritten with every hash
     recomputed verifies on its own; it cannot also match minutes that were published before."""
     heads = db.session.execute(
         select(SteeringSession.id, SteeringSession.chain_head)
-        .where(SteeringSession.chain_head.is_not(None))
+        .where(or_(SteeringSession.status == CLOSED, SteeringSession.chain_head.is_not(None)))
         .order_by(SteeringSession.id)
     ).all()
     recorded: dict[int, tuple[int, str]] = {}
     for session_id, head in heads:
-        number, _sep, digest = (head or "").partition(":")
-        if not number.isdigit():
-            return replace(result, ok=False, bad_seq=None, reason=f"session {session_id}'s minutes record no readable head")
-        recorded[session_id] = (int(number), digest)
+        readable = _RECORDED_HEAD.fullmatch(head) if isinstance(head, str) else None
+        if readable is None:
+            # Closing always records the head, so a closed session without a readable one was changed
+            # behind the application's back: that fails like any other tampering, naming the session.
+            shown = "none recorded" if head is None else repr(head[:80])
+            return replace(
+                result,
+                ok=False,
+                bad_seq=None,
+                reason=f"session {session_id}: the head recorded in its minutes is unreadable ({shown}; closing "
+                "records SEQ:HASH), so the chain cannot be checked against them",
+            )
+        recorded[session_id] = (int(readable[1]), readable[2])
     wanted = sorted({seq for seq, _digest in recorded.values()})
     found: dict[int, str] = {}
     for start in range(0, len(wanted), 1000):

@@ -181,6 +181,11 @@ def users_erase(email, yes):
                 done.v1_kept,
             )
         )
+    for path in done.mail_files_left:
+        click.echo(
+            _("The mail file %(path)s could not be checked or changed: remove it by hand if it names the person.", path=path),
+            err=True,
+        )
 
 
 # -- processes -----------------------------------------------------------------

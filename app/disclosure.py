@@ -11,7 +11,9 @@ public download all ask a ``Reader``. Every event stays listed where its list is
   hidden comments: moderators), a hiding reason wherever the comment is readable;
 - reports (``comment.reported``, ``comment.report_dismissed``): the process's moderators only,
   and to anyone else they name no actor either;
-- a process created: everyone (processes are listed to everyone);
+- a process created or its overview changed, a session, a category: everyone (they are public on
+  the process's pages); a process's answer templates (``process.answer_template_set``): its
+  administrators only;
 - people, roles and API tokens: superusers, who administer them.
 
 Events are judged in batches, with one query per kind of subject, so that a stream of a million
@@ -36,6 +38,9 @@ from .workflow import engine
 BATCH = 2000
 #: Subjects whose events are for superusers only (they administer them).
 ADMINISTRATIVE = ("user", "api_token", "membership")
+#: A process's events that say what only its administrators read: an answer template is their draft
+#: of the steering round's answers (edited and read on a page of theirs alone), not a public text.
+INTERNAL_PROCESS_ACTIONS = ("process.answer_template_set",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,10 @@ class Reader:
 
     def _one(self, event: Any, recs: dict, comments: dict, reports: dict, statements: dict, authored: set[int]) -> Shown:
         kind = event.subject_type
+        if kind == "process" and event.action in INTERNAL_PROCESS_ACTIONS:
+            # what the process's administrators keep for themselves (their answer templates)
+            shown = event.subject_id is not None and permissions.can_manage_sessions(process_roles(self.user, event.subject_id))
+            return Shown(True, shown, True)
         if kind in ("process", "session", "category"):  # sessions are public like their minutes, categories like the process
             return EVERYTHING
         if kind == "statement":

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app import audit, services
 from app.extensions import db
+from app.models import AuditEvent
 from tests.test_audit import RECIPE, tamper
 from tests.web.browser import text_of
 
@@ -189,6 +190,30 @@ def test_the_public_export_withholds_what_a_visitor_may_not_read_and_still_verif
     assert "Staff needed." not in csv_export and "Where will it be?" in csv_export
 
 
+def test_the_public_export_withholds_the_process_administrators_answer_templates(world, runner):
+    """Found by the review of issue 16: an answer template is read and edited on a page of the
+    process's administrators only, but its event showed its text to every reader of the public export."""
+    from app.disclosure import Reader
+    assert services.set_answer_template(world.process.id, world.administrator, "adopted", "Intern: Budget 48213 EUR.")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "process.answer_template_set")).one()
+    exported = cli(runner, "audit", "export", "--public")
+    assert exported.exit_code == 0
+    shown = next(e for e in lines(exported.stdout) if e["action"] == "process.answer_template_set")
+    assert (shown["data"], shown["salt"], shown["subject_id"]) == (None, None, world.process.id)
+    assert "48213" not in exported.stdout and "48213" in cli(runner, "audit", "export").stdout
+    assert recipe(exported.stdout).stdout == cli(runner, "audit", "verify").stdout  # still verifiable
+    # the process's administrators read it; nobody else, a superuser without that role neither
+    assert [s.data for s in (Reader(u).judge([event])[0] for u in (world.administrator, world.moderator,
+                                                                   world.member, world.superuser, None))] == \
+        [True, False, False, False, False]
+    # what other process events say stays public
+    assert next(e for e in lines(exported.stdout) if e["action"] == "process.created")["data"]["slug"] == "guidelines"
+    # not public, so an erasure of the administrator who wrote it erases it from the trail
+    services.erase_user(world.administrator.id)
+    db.session.expire_all()
+    assert db.session.get(AuditEvent, event.seq).data is None and audit.verify().ok
+
+
 def test_a_process_offers_its_public_audit_download(thread, client, browser, world):
     rec, public, internal, rude, draft = thread
     page = browser().get(f"/processes/{world.process.slug}")
@@ -300,3 +325,39 @@ def test_deep_finds_a_payload_blanked_behind_the_erasures_back(world, rec_in, ru
     assert deep.exit_code == 1
     assert deep.stderr.strip() == (f"bad: event {seq}: its payload was erased, but no user.erased event after it "
                                    "lists it")
+
+
+def _recorded_actions() -> set[str]:
+    """Every action the application's code appends (``audit.record("…", …)``, also ``"a" if … else "b"``)."""
+    import ast
+    from pathlib import Path
+    found, unknown = set(), []
+    for path in (Path(__file__).resolve().parents[1] / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) == "record"):
+                continue
+            first = node.args[0]
+            values = [first] if isinstance(first, ast.Constant) else \
+                [first.body, first.orelse] if isinstance(first, ast.IfExp) else []
+            if not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in values) or not values:
+                unknown.append(f"{path.name}:{node.lineno}")
+            found |= {v.value for v in values if isinstance(v, ast.Constant)}
+    assert unknown == [], f"an action not written as a literal: {unknown}"
+    return found
+
+
+def test_docs_name_every_audit_action_with_its_data_and_its_personal_data():
+    """Found by the review of issue 16: several actions were missing from docs/auditing.md, which must
+    say what each payload holds and what of it counts as personal data for an erasure."""
+    from pathlib import Path
+
+    from app.timeline import ACTION_NAMES
+    actions = _recorded_actions()
+    assert len(actions) > 40 and "session.closed" in actions and "user.password_reset" in actions
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "auditing.md").read_text(encoding="utf-8")
+    data = doc[doc.index("| action | data |"):doc.index("## Erasure")]
+    personal = doc[doc.index("| action | personal data in the payload | erased when |"):doc.index("What stays, and why")]
+    assert sorted(a for a in actions if f"`{a}`" not in data) == []
+    assert sorted(a for a in actions if f"`{a}`" not in personal) == []
+    assert sorted(a for a in actions if a not in ACTION_NAMES) == []  # the audit log page's words

@@ -4,6 +4,7 @@ chain and the deep check still pass, one ``user.erased`` event records it, and n
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 import sqlalchemy as sa
@@ -114,7 +115,7 @@ def test_erasure_anonymizes_the_person_and_keeps_the_chain_whole(victim, runner,
                                              f"{len(data['erased_events'])} audit payloads erased")
     assert (erased_event.subject_type, erased_event.subject_id, erased_event.actor_id) == ("user", person.id, None)
     assert data == {"pseudonym": f"Erased person {person.id}", "erased_events": data["erased_events"],
-                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1,
+                    "v1_events_kept": 0, "roles_ended": 2, "departments_left": 1, "submissions_withdrawn": 0,
                     "redacted": {"comment": [victim["mention"].id], "recommendation": [victim["others"].id]}}
 
     # exactly the listed payloads were blanked, nothing else changed, and the chain verifies
@@ -373,4 +374,37 @@ def test_a_one_word_name_is_not_searched_in_other_peoples_texts(victim, runner, 
     assert db.session.scalar(sa.text(
         "SELECT count(*) FROM audit_events WHERE data IS NOT NULL AND data LIKE :p AND seq <= :s"),
         {"s": before, "p": '%"visibility":"public"%'}) == events_with_public
+    assert audit.verify().ok
+
+
+@pytest.mark.parametrize("name, written", [
+    ("Işık Yılmaz", "IŞIK YILMAZ"),  # dotless ı: "ışık".upper() is "IŞIK", whose lower() is "işik"
+    ("Işık Yılmaz", "işık yılmaz"),
+    ("İlkay Demir", "ILKAY DEMIR"),  # dotted İ: lower() makes "i̇lkay" (two characters)
+    ("İlkay Demir", "ilkay demir"),
+    ("Ilkay Demir", "İLKAY DEMİR"),  # and the other way round
+    ("Ilkay Demir", "ılkay demır"),
+    ("José García", unicodedata.normalize("NFD", "JOSÉ GARCÍA")),  # decomposed accents
+    ("Max Straße", "MAX STRASSE"),
+])
+def test_a_name_is_found_whatever_its_case_form_and_turkish_i(name, written):
+    """Found by the review of issue 16: the search lower-cased both sides, so "Işık Yılmaz" was not
+    found in "IŞIK YILMAZ" (nor "İlkay Demir" in "ILKAY DEMIR") and stayed in other people's texts."""
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name=name, email="p@example.org"))
+    text = f"Danke an {written}, sagt Gül."
+    assert person.names(text) and person.names(json.dumps({"body": text}, ensure_ascii=False))
+    assert person.redact(text) == "Danke an Erased person 7, sagt Gül."
+    assert not person.names(f"Danke an {written}ı und {written[:-1]}")  # still whole words only
+
+
+def test_erasing_a_turkish_name_replaces_it_written_in_capitals(world, runner):
+    person = services.create_user("isik@example.org", "Işık Yılmaz", password=PASSWORD)[0]
+    rec = services.create_recommendation(world.process.id, world.author, "Sitzbänke", "Wie IŞIK YILMAZ vorschlug.")
+    assert cli(runner, "users", "erase", "isik@example.org", "--yes").exit_code == 0
+    db.session.expire_all()
+    assert db.session.get(Recommendation, rec.id).body == f"Wie Erased person {person.id} vorschlug."
+    assert payload("recommendation.created", rec.id) is None  # the payload named them
     assert audit.verify().ok

@@ -102,6 +102,40 @@ def test_verify_fails_when_closed_minutes_and_the_chain_disagree(world, rec_in):
     assert f"the minutes of session {meeting.id} record this event as {forged[:16]}" in str(result)
 
 
+@pytest.mark.parametrize("recorded, shown", [
+    (None, "none recorded"), ("", "''"), ("garbled", "'garbled'"), ("12:not-a-hash", "'12:not-a-hash'"),
+    ("x:" + "0" * 64, "'x:" + "0" * 64 + "'"), (":" + "a" * 64, "':" + "a" * 64 + "'"),
+])
+def test_verify_names_a_closed_session_whose_recorded_head_is_unreadable(world, runner, recorded, shown):
+    """Found by the review of issue 16: a garbled head in closed minutes made ``audit verify`` print
+    "bad: event None", and a head set to NULL was skipped: the minutes no longer anchored anything."""
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    services.close_session(meeting.id, world.administrator)
+    assert audit.verify().ok and audit.verify().anchors == 1
+    db.session.execute(db.update(SteeringSession).where(SteeringSession.id == meeting.id).values(chain_head=recorded))
+    db.session.commit()
+    result = audit.verify()
+    expected = (f"bad: session {meeting.id}: the head recorded in its minutes is unreadable ({shown}; closing records "
+                "SEQ:HASH), so the chain cannot be checked against them")
+    assert not result.ok and str(result) == expected
+    done = runner.invoke(args=["audit", "verify"])
+    assert done.exit_code == 1 and done.stderr.strip() == expected and "None" not in done.output
+
+
+def test_the_administration_page_names_the_session_whose_head_is_unreadable(world, people, browser, app):
+    from app.services import chain_checks
+    people(world)
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    services.close_session(meeting.id, world.administrator)
+    db.session.execute(db.update(SteeringSession).where(SteeringSession.id == meeting.id).values(chain_head=None))
+    db.session.commit()
+    chain_checks.request_check(world.superuser)
+    assert chain_checks.run_waiting().ok is False
+    page = browser(world.superuser).get("/admin/audit/verify")
+    assert f"The check failed: session {meeting.id}: the head recorded in its minutes is unreadable" in page.text
+    assert "event None" not in page.text
+
+
 def test_only_the_process_administrators_prepare_sessions(world, rec_in):
     rec = rec_in(world, "steering_review")
     events = audit_count()

@@ -7,7 +7,12 @@ transaction it
   is removed, the password, sessions and API tokens stop working, the account is deactivated and
   loses superuser rights, process roles and department memberships;
 - replaces the person's name and e-mail address by the pseudonym wherever a text in the tables
-  mentions them (recommendations and their versions, decisions, comments, reports, statements);
+  mentions them (recommendations and their versions, decisions, comments, reports, statements, a
+  process's contact and description, sessions and their agenda notes, follow-up reports, other
+  people's unconfirmed submissions: ``TEXTS``);
+- deletes their unconfirmed public submissions, their notifications and every mail addressed to
+  them, and (once committed) the ``.eml`` files the worker wrote of those mails; a mention in
+  another mail file is replaced by the pseudonym;
 - blanks ``data`` and ``salt`` of every v2 event that holds the person's personal data (the one
   change the database triggers allow on audit rows; ``data_digest`` and ``hash`` stay, so the
   chain still verifies), and counts the v1 events that hold it and cannot be erased;
@@ -25,21 +30,29 @@ candidates and every event appended since are judged by the full rules and blank
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 from typing import Any, cast
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 
 from .. import audit, text
 from ..disclosure import Reader
 from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import (
+    AgendaItem,
     ApiToken,
     AuditEvent,
     Comment,
@@ -47,12 +60,18 @@ from ..models import (
     CommentRevision,
     Decision,
     DepartmentMember,
+    Follow,
+    FollowUp,
     Mail,
     Membership,
     Notification,
+    NotificationSetting,
+    Process,
     Recommendation,
     RecommendationRevision,
     Statement,
+    SteeringSession,
+    Submission,
     User,
     pseudonym,
     utcnow,
@@ -91,6 +110,7 @@ AUTHORED_TEXT = (
     "statement.requested",
     "statement.answered",
     "statement.declined",
+    "process.answer_template_set",  # an administrator's template: not public (app/disclosure.py)
 )
 #: Actions whose payload names the person by ``user_id`` together with something more than the id:
 #: a co-author's name, a token's label (free text the person chose).
@@ -116,6 +136,17 @@ class Erasure:
     pseudonym: str
     erased: list[int]  # the sequence numbers of the v2 events whose payload was blanked now
     v1_kept: int  # v1 events that hold the person's data: erasing them would break the chain
+    mail_files_left: list[str] = field(default_factory=list)  # .eml files naming them that could not be changed
+
+
+def fold(text: str) -> str:
+    """``text`` as names are compared: NFKC-normalized and case-folded, with the Turkish dotted and
+    dotless i (``İ``, ``ı``) taken as ``i``, so that "IŞIK YILMAZ", "işık yılmaz" and "Işık Yılmaz"
+    are one name (``str.lower`` alone makes "ışık" of one and "işik" of another). ASCII text, most of
+    the trail, takes the quick way, with the same result."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("ı", "i")
 
 
 class Person:
@@ -128,26 +159,48 @@ class Person:
         needles = {user.email.strip()}
         if searched := searchable_name(user.name):
             needles.add(searched)
-        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there.
-        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles}
-        # Whole words only, whatever the case: "Max" is not in "maximal".
+        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there;
+        # a mail's HTML part writes it as an entity.
+        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles} | {html.escape(n) for n in needles}
+        # Compared folded (``fold``): both sides are normalized the same way, whatever the case or form.
+        self._folded = tuple({fold(needle) for needle in needles})
+        # Whole words only: "Max" is not in "maximal".
         self.mention = re.compile(
-            r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(needles, key=len, reverse=True))) + r")(?!\w)", re.IGNORECASE
+            r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._folded, key=len, reverse=True))) + r")(?!\w)"
         )
-        # A plain search of the lower-cased text first: three times as fast as the pattern alone, which
-        # then only confirms the few hits (the whole trail is searched).
-        self._lowered = tuple({needle.lower() for needle in needles})
 
     def names(self, text: str | None) -> bool:
         """Whether ``text`` mentions the person (their e-mail address or name)."""
         if not text:
             return False
-        lowered = text.lower()
-        return any(needle in lowered for needle in self._lowered) and self.mention.search(text) is not None
+        folded = fold(text)
+        # A plain search first: three times as fast as the pattern alone, which then only confirms the
+        # few hits (the whole trail is searched).
+        return any(needle in folded for needle in self._folded) and self.mention.search(folded) is not None
 
     def redact(self, text: str | None) -> str | None:
-        """``text`` with every mention of the person replaced by the pseudonym."""
-        return self.mention.sub(self.pseudonym, text) if text else text
+        """``text`` with every mention of the person replaced by the pseudonym (a text that names them
+        comes back in Unicode's composed form, NFC)."""
+        if not text or not self.names(text):
+            return text
+        text = unicodedata.normalize("NFC", text)
+        # Fold character by character, remembering where each folded character came from, so that a
+        # mention found in the folded text ("ß" folds to "ss", "İ" to "i") is replaced in the original.
+        folded, origin = [], []
+        for index, char in enumerate(text):
+            piece = fold(char)
+            folded.append(piece)
+            origin += [index] * len(piece)
+        kept, last = [], 0
+        for found in self.mention.finditer("".join(folded)):
+            if found.end() == found.start():
+                continue
+            start, end = origin[found.start()], origin[found.end() - 1] + 1
+            if start < last:
+                continue
+            kept += [text[last:start], self.pseudonym]
+            last = end
+        return "".join(kept) + text[last:]
 
     def about_account(self, row: Any) -> bool:
         """An event about the person's account (created, (de)activated, password changed)."""
@@ -197,16 +250,27 @@ def holds(person: Person, rows: list[Any]) -> list[Any]:
 
 
 #: Free texts in the tables where anyone may have named the person: the model, its text columns, the
-#: column holding the HTML rendered from ``body``, and the audit subject the row belongs to (its kind
-#: and the column with its id), which ``user.erased`` lists as redacted.
+#: Markdown column and the column holding the HTML rendered from it (or None), and the audit subject
+#: the row belongs to (its kind and the column with its id), which ``user.erased`` lists as redacted.
 TEXTS = (
-    (Recommendation, ("title", "body"), "body_html", ("recommendation", "id")),
-    (RecommendationRevision, ("title", "body"), "body_html", ("recommendation", "recommendation_id")),
+    (Recommendation, ("title", "body"), ("body", "body_html"), ("recommendation", "id")),
+    (RecommendationRevision, ("title", "body"), ("body", "body_html"), ("recommendation", "recommendation_id")),
     (Decision, ("note",), None, ("recommendation", "recommendation_id")),
-    (Comment, ("body", "hidden_reason"), "body_html", ("comment", "id")),
-    (CommentRevision, ("body",), "body_html", ("comment", "comment_id")),
+    (Comment, ("body", "hidden_reason"), ("body", "body_html"), ("comment", "id")),
+    (CommentRevision, ("body",), ("body", "body_html"), ("comment", "comment_id")),
     (CommentReport, ("reason",), None, ("comment_report", "id")),
-    (Statement, ("question", "body", "reason"), "body_html", ("statement", "id")),
+    (Statement, ("question", "body", "reason"), ("body", "body_html"), ("statement", "id")),
+    # A process's overview: the contact ("Wilhelmine Quast, Rathaus, Zimmer 12") and its description.
+    (Process, ("contact", "description"), ("description", "description_html"), ("process", "id")),
+    # The steering round's sessions: title, place, attendance, free notes, the snapshot of closed
+    # minutes (JSON: each item's title and justification as shown at closing; the pseudonym needs no
+    # JSON escaping, so the JSON stays valid), and each agenda item's decision note.
+    (SteeringSession, ("title", "place", "participants", "notes", "minutes_json"), None, ("session", "id")),
+    (AgendaItem, ("note",), None, ("session", "session_id")),
+    (FollowUp, ("body",), ("body", "body_html"), ("follow_up", "id")),
+    # Other people's submissions still waiting for their confirmation (a pending submission *by* the
+    # person is deleted instead, see ``erase_user``; a confirmed one holds no text any more).
+    (Submission, ("name", "title", "body"), None, ("submission", "id")),
 )
 
 
@@ -223,15 +287,15 @@ def _redactions(person: Person) -> dict[tuple[Any, int], Redaction]:
     """Every table row whose free text mentions the person, with its text redacted (and its Markdown
     rendered again)."""
     found = {}
-    for model, columns, html, (kind, subject) in TEXTS:
+    for model, columns, markdown, (kind, subject) in TEXTS:
         statement = select(model.id, getattr(model, subject), *(getattr(model, c) for c in columns)).order_by(model.id)
         for row in db.session.execute(statement.execution_options(yield_per=_BATCH)):
             old = dict(zip(columns, row[2:], strict=True))
             if not any(person.names(value) for value in old.values()):
                 continue
             new = {c: person.redact(v) for c, v in old.items()}
-            if html and new.get("body") != old.get("body"):
-                new[html] = text.render(new["body"] or "")
+            if markdown and new.get(markdown[0]) != old.get(markdown[0]):
+                new[markdown[1]] = text.render(new[markdown[0]] or "")
             found[(model, row[0])] = Redaction(model, row[0], old, new, (kind, row[1]))
     return found
 
@@ -266,6 +330,85 @@ def _redact_unaudited(session: Any, person: Person, found: dict[Any, list[int]])
                     .values({column: person.redact(value)})
                     .execution_options(synchronize_session=False)
                 )
+
+
+def _forget_outbox(session: Any, user_id: int) -> tuple[list[int], int]:
+    """Under the write lock: delete the person's pending public submissions (what they typed, their
+    name and address, waiting for a confirmation nobody can give any more), and everything the outbox
+    holds for them: their notifications (the bell) and every mail addressed to them, waiting or sent
+    (the worker would compose a waiting one for nobody; a sent one is of no use to anyone now). Other
+    people's notifications and mails stay, their texts redacted with the other unaudited texts.
+    Returns the ids of the mails deleted (their ``.eml`` files go too) and how many submissions."""
+    pending = list(session.scalars(select(Submission.id).where(Submission.user_id == user_id, Submission.confirmed_at.is_(None))))
+    theirs = select(Mail.id).where(Mail.user_id == user_id)
+    mail_ids = list(session.scalars(theirs))
+    session.execute(
+        delete(Notification)
+        .where(or_(Notification.user_id == user_id, Notification.mail_id.in_(theirs)))
+        .execution_options(synchronize_session=False)
+    )
+    for chunk in _chunks(pending):  # an intake mail about their submission is addressed to them already
+        session.execute(delete(Mail).where(Mail.submission_id.in_(chunk)).execution_options(synchronize_session=False))
+    session.execute(delete(Mail).where(Mail.user_id == user_id).execution_options(synchronize_session=False))
+    # What they followed and how they wanted to be told: nothing more is sent to an erased person, and
+    # what someone followed says what they were interested in.
+    for model in (Follow, NotificationSetting):
+        session.execute(delete(model).where(model.user_id == user_id).execution_options(synchronize_session=False))
+    for chunk in _chunks(pending):
+        session.execute(delete(Submission).where(Submission.id.in_(chunk)).execution_options(synchronize_session=False))
+    return mail_ids, len(pending)
+
+
+#: The headers of a mail file that name its sender and recipients: a file with the person's address
+#: there was written for (or by) them and is deleted; elsewhere a mention is redacted.
+_ADDRESS_HEADERS = ("To", "Cc", "Bcc", "From", "Reply-To")
+
+
+def _forget_mail_files(person: Person, mail_ids: list[int]) -> list[str]:
+    """After the erasure's transaction: the mails written as ``.eml`` files into ``MAIL_DIR`` (the
+    worker does that when no SMTP server is configured, for a demo). A file of a mail addressed to
+    the person (by its mail id, or their address in its headers) is deleted; in any other file a
+    mention of the person (the subject, a text part) is replaced by the pseudonym. Files are not in
+    the transaction, so this runs only once the erasure is committed. Returns the files that could
+    not be read or changed, for the operator to remove by hand."""
+    configured = current_app.config.get("MAIL_DIR")
+    folder = Path(configured) if configured else None
+    if folder is None or not folder.is_dir():
+        return []
+    theirs = set(mail_ids)
+    left = []
+    for path in sorted(folder.glob("*.eml")):
+        number = path.name.partition("-")[0]  # the worker names a file MAILID-KIND.eml
+        try:
+            if number.isdigit() and int(number) in theirs:
+                path.unlink()
+                continue
+            message = BytesParser(policy=policy.SMTPUTF8).parsebytes(path.read_bytes())
+            if any(person.names(str(value)) for name in _ADDRESS_HEADERS for value in message.get_all(name, [])):
+                path.unlink()
+                continue
+            changed = False
+            subject = str(message.get("Subject", ""))
+            if person.names(subject):
+                message.replace_header("Subject", person.redact(subject))
+                changed = True
+            for part in message.walk():
+                if part.is_multipart() or part.get_content_maintype() != "text":
+                    continue
+                content = part.get_content()
+                if person.names(content):
+                    language = part.get("Content-Language")
+                    part.set_content(person.redact(content), subtype=part.get_content_subtype(), charset="utf-8")
+                    if language:  # set_content clears the Content- headers
+                        part["Content-Language"] = language
+                    changed = True
+            if changed:
+                temporary = path.with_suffix(".tmp")
+                temporary.write_bytes(message.as_bytes(policy=policy.SMTPUTF8))
+                os.replace(temporary, path)
+        except (OSError, ValueError, LookupError):
+            left.append(str(path))
+    return left
 
 
 def _candidates(person: Person, up_to: int) -> list[int]:
@@ -307,6 +450,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         if actor is not None and actor.id == user.id:
             raise ValidationError(_("you cannot erase your own account"))
         person = Person(user)  # as it is now, under the lock
+        mail_ids, withdrawn = _forget_outbox(session, user.id)
         rows = [row for chunk in _chunks(candidates) for row in _rows(AuditEvent.seq.in_(chunk))]
         rows += [row for row in _rows(AuditEvent.seq > seen_up_to) if person.candidate(row)]
         found = holds(person, rows)
@@ -375,7 +519,9 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
                 "redacted": {kind: sorted(ids) for kind, ids in sorted(redacted.items())},
                 "roles_ended": roles,
                 "departments_left": departments,
+                "submissions_withdrawn": withdrawn,
             },
         )
     forget_roles()
-    return Erasure(user.id, user.name, erased, v1_kept)
+    left = _forget_mail_files(person, mail_ids)
+    return Erasure(user.id, user.name, erased, v1_kept, left)

@@ -189,6 +189,14 @@ def admin_user_erase(user_id: int):
                         ),
                         "info",
                     )
+                for path in done.mail_files_left:
+                    flash(
+                        _(
+                            "The mail file %(path)s could not be checked or changed: remove it by hand if it names the person.",
+                            path=path,
+                        ),
+                        "error",
+                    )
                 return redirect(url_for("web.admin_users"))
     if request.method == "POST":
         response = kept.again("erase", form)  # post/redirect/get, what was typed kept
