@@ -384,38 +384,6 @@ def test_on_sqlite_a_second_worker_is_refused(app, database):
         pass
 
 
-def test_a_worker_killed_mid_batch_resends_only_that_batch(world, inbox, work, monkeypatch):
-    """The trade-off of recording per batch (app/notify/worker.py): what is in flight is the batch."""
-    for n in range(5):
-        rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
-        services.fire(rec.id, "submit", world.author, None, rec.version)
-    notifications.route_pass()
-
-    class Killed(BaseException):
-        pass
-
-    def killed(*_args, **_kwargs):
-        raise Killed
-
-    # a worker takes a batch of three, sends it, and is killed before it records anything
-    with monkeypatch.context() as patched:
-        patched.setattr(notifications, "finish_mails", killed)
-        sender = worker.transport()
-        with pytest.raises(Killed):
-            worker.drain(sender, batch=3, limit=3)
-        sender.close()
-    db.session.rollback()
-    assert len(inbox.received) == 3
-    assert db.session.scalar(sa.select(sa.func.count()).where(Mail.status == "sending")) == 3
-    assert work()["sent"] == 2  # the rest go out at once; the killed batch waits for its lease
-    later = utcnow() + timedelta(minutes=10)
-    monkeypatch.setattr(notifications, "utcnow", lambda: later)
-    assert work()["sent"] == 3
-    ids = [r.message["Message-ID"] for r in inbox.received]
-    assert len(ids) == 8 and len(set(ids)) == 5  # every mail arrived; only the killed batch came twice
-    assert work() == {"reminders": 0, "digests": 0}
-
-
 def test_a_batch_records_each_outcome_and_a_server_going_down_gives_the_rest_back(world, smtp, inbox, app):
     inbox.refuse[world.coauthor.email] = "550 5.1.1 no such mailbox"
     rec = services.create_recommendation(world.process.id, world.author, "A", "B")
