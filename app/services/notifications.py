@@ -19,7 +19,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -668,18 +668,26 @@ def _connected_many(session, recommendations: list[tuple[int, int]]) -> dict[int
 
 
 def digest_pass(now: datetime | None = None) -> int:
-    """Once a day, from ``DIGEST_HOUR`` in the installation's time zone on, gather each person's
-    notifications waiting for a digest into one mail. At most one digest per person and day (the
-    mail's dedupe key); what comes later that day waits for the next. Returns how many digests it queued."""
+    """Once a day, from ``DIGEST_HOUR`` in the installation's time zone on, gather into one mail each
+    person's notifications for the digest that arrived before that hour. What arrives later waits
+    for the next day's digest, so a digest never goes out at another time of day because news came
+    in; at most one digest per person and day (the mail's dedupe key). Returns how many it queued."""
     now = now or utcnow()
     zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
-    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
-    if local.hour < int(current_app.config.get("DIGEST_HOUR", 7)):
+    setting = current_app.config.get("DIGEST_HOUR", 7)
+    try:
+        hour = int(setting)
+    except (TypeError, ValueError):
+        hour = -1
+    if not 0 <= hour <= 23:
+        raise ValueError(f"DIGEST_HOUR (RATSCHLAG_DIGEST_HOUR) must be an hour from 0 to 23, not {setting!r}")
+    local = now.replace(tzinfo=UTC).astimezone(zone)
+    if local.hour < hour:
         return 0
+    cutoff = datetime.combine(local.date(), time(hour), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    gathered = and_(Notification.delivery == "digest", Notification.mail_id.is_(None), Notification.created_at < cutoff)
     waiting = db.session.execute(
-        select(Notification.user_id, func.max(Notification.id))
-        .where(Notification.delivery == "digest", Notification.mail_id.is_(None))
-        .group_by(Notification.user_id)
+        select(Notification.user_id, func.max(Notification.id)).where(gathered).group_by(Notification.user_id)
     ).all()
     db.session.rollback()
     queued = 0
@@ -692,12 +700,7 @@ def digest_pass(now: datetime | None = None) -> int:
                 mail = new_mail(session, uid, "digest", dedupe_key=key)
                 session.execute(
                     update(Notification)
-                    .where(
-                        Notification.user_id == uid,
-                        Notification.delivery == "digest",
-                        Notification.mail_id.is_(None),
-                        Notification.id <= last,
-                    )
+                    .where(Notification.user_id == uid, gathered, Notification.id <= last)
                     .values(mail_id=mail.id)
                 )
         except IntegrityError:  # PostgreSQL: another worker queued this person's digest at the same moment

@@ -336,7 +336,7 @@ def test_followers_get_a_daily_digest(world, inbox, work, rec_in, app, make_user
     services.create_comment(rec.id, world.member, "I agree")
     services.create_comment(rec.id, world.moderator, "Noted")
     assert notifications.route_pass() == 0  # followed: for the digest, no mail of its own
-    early = utcnow().replace(hour=3, minute=0)  # 04:00 or 05:00 in Berlin: before the digest hour
+    early = utcnow().replace(hour=3, minute=0) + timedelta(days=1)  # 04:00 or 05:00 in Berlin: before the digest hour
     assert notifications.digest_pass(now=early) == 0
     late = early.replace(hour=12)
     assert notifications.digest_pass(now=late) == 1
@@ -462,6 +462,6 @@ def test_two_workers_queueing_one_digest_at_once_do_not_crash(world, inbox, rec_
     waiting = db.session.scalar(sa.text("SELECT count(*) FROM notifications WHERE delivery = 'digest' AND mail_id IS NULL"))
     assert waiting >= 1, waiting
     monkeypatch.setattr(notifications, "new_mail", the_other_worker_first)
-    late = utcnow().replace(hour=12, minute=0)
+    late = utcnow().replace(hour=12, minute=0) + timedelta(days=1)  # the next day: the comment came before its digest hour
     assert notifications.digest_pass(now=late) == 0
     assert db.session.scalar(sa.text("SELECT count(*) FROM mails WHERE kind = 'digest'")) == 1
