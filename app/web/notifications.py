@@ -13,13 +13,13 @@ from .. import permissions, queries, services, statistics
 from ..errors import NotFound, ServiceError
 from ..extensions import csrf, db
 from ..models import NOTIFICATION_KINDS, REQUESTED, Comment, CommentReport, Mail, Recommendation, RecommendationAuthor
-from ..notify.text import visible_notifications
+from ..notify.text import described, visible_ids, visible_notifications
 from ..roles import roles_for
 from ..security import limiter
 from ..workflow import engine
 from . import bp, kept
 from .auth import refusal, refused
-from .common import locale, process_or_404, recommendation_or_404, signed_in, superuser_only
+from .common import locale, page_number, process_or_404, recommendation_or_404, signed_in, superuser_only
 from .forms import ButtonForm, ForgotPasswordForm, NewPasswordForm, NotificationSettingsForm
 from .queues import waiting_for
 
@@ -30,14 +30,29 @@ def bell():
         return services.follows(current_user.id if current_user.is_authenticated else None, recommendation_id, process_id)
 
     if current_user.is_authenticated:
-        return {"unread_notifications": services.unread_count(current_user.id), "following": following}
+        return {"unread_notifications": services.unread_count(current_user), "following": following}
     return {"unread_notifications": 0, "following": following}
+
+
+PER_PAGE = 50
 
 
 @bp.get("/notifications")
 @signed_in
 def notifications():
-    return render_template("notifications/list.html", items=visible_notifications(current_user, locale()), form=ButtonForm())
+    """A person's notifications, newest first, PER_PAGE a page; only those they may still see."""
+    page = page_number()
+    ids = visible_ids(current_user)
+    shown = described(current_user, locale(), ids[(page - 1) * PER_PAGE : page * PER_PAGE])
+    pages = max(1, -(-len(ids) // PER_PAGE))
+    return render_template("notifications/list.html", items=shown, form=ButtonForm(), page=page, pages=pages)
+
+
+def _back_to_page():
+    """The list again, on the page the form was sent from."""
+    raw = request.form.get("page", "")
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 8 and int(raw) > 1 else None
+    return redirect(url_for("web.notifications", page=page))
 
 
 @bp.post("/notifications/read")
@@ -56,7 +71,7 @@ def notifications_read():
         count = services.mark_read(current_user, [int(raw)])
         if count:
             flash(_("Marked read."), "success")
-    return redirect(url_for("web.notifications"))
+    return _back_to_page()
 
 
 @bp.route("/notifications/settings", methods=["GET", "POST"])
