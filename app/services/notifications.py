@@ -69,7 +69,7 @@ from ..models import (
     utcnow,
 )
 from ..roles import user_id as id_of
-from ..transactions import WRITE_OPTION, is_postgresql, sqlite_lock_file, write_transaction
+from ..transactions import WRITE_OPTION, add_unique, is_postgresql, sqlite_lock_file, write_transaction
 from ..workflow import engine
 from ..workflow.definition import DEPARTMENT, PUBLIC, Workflow
 
@@ -174,13 +174,14 @@ def unsubscribe(token: Any) -> tuple[User, list[str]]:
 
 
 def follow(actor: Any, recommendation_id: int | None = None, process_id: int | None = None) -> bool:
-    """Follow a recommendation (one the person can see) or a process; False if followed already."""
+    """Follow a recommendation (one the person can see) or a process; False if followed already,
+    also when a simultaneous request (a double click) made the same follow a moment before: on
+    PostgreSQL both can pass the check, and the unique constraint refuses the second quietly."""
     uid = _subject_check(actor, recommendation_id, process_id)
     with write_transaction() as session:
         if session.scalar(_follow_query(uid, recommendation_id, process_id)) is not None:
             return False
-        session.add(Follow(user_id=uid, recommendation_id=recommendation_id, process_id=process_id))
-    return True
+        return add_unique(session, Follow(user_id=uid, recommendation_id=recommendation_id, process_id=process_id))
 
 
 def unfollow(actor: Any, recommendation_id: int | None = None, process_id: int | None = None) -> bool:
