@@ -4,7 +4,7 @@ sign-in, one-click unsubscribe, and setting a password through an invitation or 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -250,12 +250,51 @@ def set_password(secret: str):
     return render_template("auth/set_password.html", form=form, invitation=token.purpose == "invitation", name=token.user.name)
 
 
+#: A mail's status in words (models.MAIL_STATUSES), in the order of its life.
+MAIL_STATUS_NAMES = {
+    "pending": _l("queued"),
+    "sending": _l("being sent"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+    "skipped": _l("skipped"),
+}
+#: What a mail is, in words: the kinds of notification as on the settings page, and the others.
+MAIL_KIND_NAMES = {
+    "your_turn": _l("A recommendation waits for a step of mine"),
+    "authored": _l("A recommendation I wrote moved on"),
+    "statement": _l("My department is asked for a statement"),
+    "reply": _l("Someone replied to my comment"),
+    "deadline": _l("A decision I take part in is due soon or overdue"),
+    "report": _l("A comment was reported (moderators)"),
+    "followed": _l("Activity on what I follow"),
+    "digest": _l("Daily summary"),
+    "invitation": _l("Invitation"),
+    "password_reset": _l("Password reset link"),
+    "intake_confirmation": _l("Confirmation of a concern"),
+    "intake_confirmed": _l("Concern received"),
+}
+
+
 @bp.get("/admin/outbox")
 @superuser_only
 def admin_outbox():
-    """Superusers see what is queued, failed or recently sent."""
+    """Superusers see what is queued, being sent, failed or recently sent; an unknown status is said."""
     status = request.args.get("status", "")
+    problem = None
     query = select(Mail).order_by(Mail.id.desc()).limit(200)
-    if status in ("pending", "sending", "sent", "failed", "skipped"):
+    if status in MAIL_STATUS_NAMES:
         query = query.where(Mail.status == status)
-    return render_template("admin/outbox.html", mails=db.session.scalars(query).all(), status=status)
+    elif status:
+        problem = _(
+            "Unknown status; choose one of: %(names)s.", names=", ".join(str(name) for name in MAIL_STATUS_NAMES.values())
+        )
+        status = ""
+    mails = db.session.scalars(query).all() if problem is None else []
+    return render_template(
+        "admin/outbox.html",
+        mails=mails,
+        status=status,
+        problem=problem,
+        status_names=MAIL_STATUS_NAMES,
+        kind_names=MAIL_KIND_NAMES,
+    ), 400 if problem else 200
