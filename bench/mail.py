@@ -185,7 +185,8 @@ def main() -> None:
               f"load average {load_before:.1f} when the run began, {load_after:.1f} when it ended\n\n"
               "`ratschlag worker --once` against an aiosmtpd sink on the same machine: two processes started "
               "together on PostgreSQL, one on SQLite (one worker at a time there); per second from the first mail "
-              "received to the last. Mails are claimed, sent over one connection and recorded in batches of 100. "
+              "received to the last. Mails are claimed in batches of 100 and sent over one connection, each recorded "
+              "as sent in its own short transaction once the server accepted it. "
               "The reminder pass called in-process.\n\n"
               "| scenario | database | seconds | per second | target | judged | notes |\n| --- | --- | --- | --- | --- | --- | --- |\n")
     table = header + "".join("| " + " | ".join(str(cell) for cell in row) + " |\n" for row in rows)

@@ -24,15 +24,12 @@ from flask_babel import force_locale, gettext as _, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import permissions
 from ..extensions import db
-from ..models import Comment, Mail, Notification, Recommendation, Statement, Submission, User, UserToken, utcnow
-from ..roles import department_ids, roles_for
+from ..models import Mail, Notification, Recommendation, Submission, User, UserToken, utcnow
 from ..services import intake
 from ..services.notifications import unsubscribe_token
 from ..services.passwords import link_secret
-from ..workflow import engine
-from .text import describe, one_line
+from .text import describe, one_line, still_visible
 
 #: The standard policy, but a long URL in a header stays one literal line (up to SMTP's 998
 #: characters) instead of being RFC 2047-encoded: ``List-Unsubscribe`` must stay readable to
@@ -91,30 +88,6 @@ def base_url() -> str:
 def language_of(user: User) -> str:
     languages = current_app.config["LANGUAGES"]
     return user.language if user.language and user.language in languages else str(current_app.config["BABEL_DEFAULT_LOCALE"])
-
-
-def still_visible(note: Notification, user: User, known: dict | None = None) -> bool:
-    """Whether ``user`` may still see what ``note`` is about (``known`` remembers roles across calls)."""
-    rec = note.recommendation
-    if rec is None:
-        return True
-    known = {} if known is None else known
-    if (user.id, rec.id) not in known:
-        known[(user.id, rec.id)] = roles_for(user, rec)
-    roles = known[(user.id, rec.id)]
-    if not permissions.can_view(roles, engine().get(rec.process.workflow_id), rec.state):
-        return False
-    if note.comment_id is not None:
-        comment = db.session.get(Comment, note.comment_id)
-        if comment is None or comment.hidden and note.kind != "report" or not permissions.can_read_comment(roles, comment):
-            return False
-    if note.statement_id is not None:
-        statement = db.session.get(Statement, note.statement_id)
-        if statement is None or not permissions.can_read_statement(
-            roles, statement, statement.department_id in department_ids(user)
-        ):
-            return False
-    return True
 
 
 def compose_many(mail_ids: list[int]) -> list[tuple[Mail, EmailMessage | None]]:

@@ -18,9 +18,10 @@ from sqlalchemy.orm import selectinload
 
 from .. import permissions
 from ..extensions import db
-from ..models import DECLINED, Notification, Recommendation
-from ..roles import roles_for
+from ..models import DECLINED, Comment, Notification, Process, Recommendation, RecommendationAuthor, Statement
+from ..roles import department_ids, holds_department_role, process_roles, roles_for
 from ..workflow import engine
+from ..workflow.definition import DEPARTMENT
 
 
 @dataclass
@@ -123,27 +124,127 @@ def describe(note: Notification, language: str) -> Said:
     return Said(line, data.get("note") if kind in ("authored", "your_turn", "followed") else None, path)
 
 
+def may_still_see(
+    user: Any,
+    roles: frozenset[str],
+    workflow_id: str,
+    state: str,
+    kind: str,
+    comment_id: int | None,
+    statement_id: int | None,
+) -> bool:
+    """Whether ``user``, holding ``roles`` for a recommendation of ``workflow_id`` now in ``state``,
+    may still see what a notification about it is about: the recommendation in that state, the
+    comment (not hidden since, except for the moderators' ``report``; an internal one only for whom
+    it is meant), the statement (an internal one only for the department and the steering round).
+    The one predicate of the bell's count, the notifications page, the API and the e-mails."""
+    if not permissions.can_view(roles, engine().get(workflow_id), state):
+        return False
+    if comment_id is not None:
+        comment = db.session.get(Comment, comment_id)
+        if comment is None or comment.hidden and kind != "report" or not permissions.can_read_comment(roles, comment):
+            return False
+    if statement_id is not None:
+        statement = db.session.get(Statement, statement_id)
+        if statement is None or not permissions.can_read_statement(
+            roles, statement, statement.department_id in department_ids(user)
+        ):
+            return False
+    return True
+
+
+def still_visible(note: Notification, user: Any, known: dict | None = None) -> bool:
+    """``may_still_see`` for one notification (``known`` remembers roles across calls)."""
+    rec = note.recommendation
+    if rec is None:
+        return True
+    known = {} if known is None else known
+    if (user.id, rec.id) not in known:
+        known[(user.id, rec.id)] = roles_for(user, rec)
+    return may_still_see(
+        user, known[(user.id, rec.id)], rec.process.workflow_id, rec.state, note.kind, note.comment_id, note.statement_id
+    )
+
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+def visible_ids(user: Any, unread_only: bool = False) -> list[int]:
+    """The ids of a person's notifications they may still see (``may_still_see``), newest first.
+
+    One statement reads them with their recommendation's state, workflow and whether the person is
+    one of its authors (the roles come from the request's cache, as ``roles_for`` takes them); the
+    comments and statements they name are loaded once each, only when there are any."""
+    authored = (
+        select(RecommendationAuthor.user_id)
+        .where(RecommendationAuthor.recommendation_id == Notification.recommendation_id, RecommendationAuthor.user_id == user.id)
+        .exists()
+    )
+    query = (
+        select(
+            Notification.id,
+            Notification.kind,
+            Notification.comment_id,
+            Notification.statement_id,
+            Notification.recommendation_id,
+            Recommendation.state,
+            Recommendation.process_id,
+            Process.workflow_id,
+            authored,
+        )
+        .outerjoin(Recommendation, Recommendation.id == Notification.recommendation_id)
+        .outerjoin(Process, Process.id == Recommendation.process_id)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.id.desc())
+    )
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    rows = db.session.execute(query).all()
+    for model, ids in (
+        (Comment, sorted({row.comment_id for row in rows if row.comment_id is not None})),
+        (Statement, sorted({row.statement_id for row in rows if row.statement_id is not None})),
+    ):
+        for start in range(0, len(ids), _CHUNK):  # into the identity map, where may_still_see finds them
+            db.session.scalars(select(model).where(model.id.in_(ids[start : start + _CHUNK]))).all()
+    shown = []
+    for row in rows:
+        if row.recommendation_id is not None:
+            roles = process_roles(user, row.process_id)
+            if row[-1]:
+                roles = roles | {"author"}
+            if holds_department_role(user, row.recommendation_id):
+                roles = roles | {DEPARTMENT}
+            if not may_still_see(user, roles, row.workflow_id, row.state, row.kind, row.comment_id, row.statement_id):
+                continue
+        shown.append(row.id)
+    return shown
+
+
+def unread_count(user: Any) -> int:
+    """The bell's number: unread notifications the person may still see."""
+    return len(visible_ids(user, unread_only=True))
+
+
+def described(user: Any, language: str, ids: list[int]) -> list[tuple[Notification, Said]]:
+    """The notifications ``ids`` (in that order) with what they say."""
+    notes = {
+        note.id: note
+        for note in db.session.scalars(
+            select(Notification)
+            .where(Notification.id.in_(ids))
+            .options(
+                selectinload(Notification.recommendation).selectinload(Recommendation.process),
+                selectinload(Notification.recommendation).selectinload(Recommendation.author_links),
+            )
+        )
+    }
+    return [(notes[i], describe(notes[i], language)) for i in ids if i in notes]
+
+
 def visible_notifications(
     user: Any, language: str, limit: int = 50, before: int | None = None
 ) -> list[tuple[Notification, Said]]:
     """A person's newest notifications with what they say, leaving out any whose subject they may no
-    longer see (it moved to a state hidden from them). At most ``limit``, older than id ``before``."""
-    query = (
-        select(Notification)
-        .where(Notification.user_id == user.id)
-        .options(
-            selectinload(Notification.recommendation).selectinload(Recommendation.process),
-            selectinload(Notification.recommendation).selectinload(Recommendation.author_links),
-        )
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    )
-    if before is not None:
-        query = query.where(Notification.id < before)
-    shown = []
-    for note in db.session.scalars(query):
-        rec = note.recommendation
-        if rec is not None and not permissions.can_view(roles_for(user, rec), engine().get(rec.process.workflow_id), rec.state):
-            continue
-        shown.append((note, describe(note, language)))
-    return shown
+    longer see (``may_still_see``). At most ``limit``, older than id ``before``."""
+    ids = [i for i in visible_ids(user) if before is None or i < before][:limit]
+    return described(user, language, ids)

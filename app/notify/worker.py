@@ -1,13 +1,13 @@
 """``ratschlag worker``: claim due mails, send them, record the outcome; run the deadline and digest passes.
 
 Delivery is at-least-once and, in normal operation, exactly once. The worker works in batches of
-``BATCH`` mails, three transactions per batch: it claims them (marked ``sending`` with a lease; on
-PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several workers take different mails), composes them,
-sends them over one SMTP connection, and records every outcome in one transaction. A worker killed
-mid-batch has recorded nothing of that batch: when the lease ends another worker sends the whole
-batch again, with the same ``Message-IDs``, so the receiving side can tell it is the same mail.
-What can go out twice is therefore the batch in flight (at most ``BATCH`` mails), the price of
-sending hundreds of mails a second instead of dozens.
+``BATCH`` mails: it claims them in one transaction (marked ``sending`` with a lease; on PostgreSQL
+``FOR UPDATE SKIP LOCKED``, so several workers take different mails), composes them, and sends them
+over one SMTP connection, recording each mail ``sent`` in a short transaction of its own the moment
+the server has accepted it, before the next one goes out. A worker killed mid-batch has recorded
+every mail it sent but the one in flight: when the lease ends another worker sends that one again,
+with the same ``Message-ID`` (so the receiving side can tell it is the same mail), and the batch's
+mails it had not tried yet for the first time. SIGTERM stops the worker after the mail in flight.
 
 Faults: a server that cannot be reached, or answers 4xx, leaves the mail queued for a later attempt
 (backoff doubling from ``MAIL_RETRY_SECONDS`` up to six hours; nothing is ever dropped); when the
@@ -25,7 +25,7 @@ import signal
 import smtplib
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from email import policy
@@ -44,7 +44,7 @@ from .mail import compose_many
 
 MAX_BACKOFF = timedelta(hours=6)
 PASS_INTERVAL = 60  # seconds between deadline and digest passes of a long-running worker
-BATCH = 100  # mails claimed, sent over one connection and recorded together
+BATCH = 100  # mails claimed together and sent over one connection (each recorded as it is sent)
 LEASE_SECONDS = 300  # a claimed mail's lease; a batch stops sending after half of it
 
 
@@ -178,41 +178,65 @@ class Sending(NamedTuple):
     attempts: int
 
 
-def send_batch(sender, composed: list[tuple[Sending, EmailMessage | None]], lease_seconds: float) -> tuple[dict, bool]:
-    """Send a claimed batch over the transport's one connection and record every outcome in one
-    transaction at the end; returns the counts and whether the server is down.
+def send_batch(
+    sender,
+    composed: list[tuple[Sending, EmailMessage | None]],
+    lease_seconds: float,
+    stopping: Callable[[], bool] = lambda: False,
+    record_sent: Callable[[int], None] | None = None,
+) -> tuple[dict, bool]:
+    """Send a claimed batch over the transport's one connection; returns the counts and whether the
+    server is down.
+
+    Each mail the server accepts is recorded ``sent`` at once, in a short transaction of its own,
+    before the next one goes out. The other outcomes (refused for good, skipped, queued again) are
+    harmless to meet again and wait to be recorded with the next sent mail or at the end. So a worker
+    killed between two mails has recorded every mail it sent except the one in flight, the only one
+    a restart can send twice. ``record_sent``: the ``notifications.SentRecorder`` to use (``drain``
+    keeps one across its batches).
 
     Stops early, giving back what it has not tried (queued again, the attempt not counted), when the
-    server is down or half the lease has passed (so no other worker can take a mail of this batch
-    while this one still sends it)."""
-    counts: dict[str, int] = {}
+    server is down, ``stopping()`` says so (SIGTERM: the mail in flight is finished first), or half
+    the lease has passed (so no other worker can take a mail of this batch while this one still
+    sends it)."""
+    recorder = notifications.SentRecorder() if record_sent is None else None
+    record = record_sent or recorder
+    assert record is not None
     outcomes: list[tuple[int, str, str | None, datetime | None]] = []
+    unrecorded: list[tuple[int, str, str | None, datetime | None]] = []  # none of them was sent
     untried: list[int] = []
     retry_at: datetime | None = None
     down = False
     started = time.monotonic()
-    for index, (mail, message) in enumerate(composed):
-        if index and time.monotonic() - started > lease_seconds / 2:
-            untried = [later.id for later, _message in composed[index:]]
-            retry_at = utcnow()
-            break
-        if message is None:
-            outcomes.append((mail.id, "skipped", None, None))
-            continue
-        try:
-            sender.send(message, mail)
-        except PermanentFailure as error:
-            outcomes.append((mail.id, "failed", str(error), None))
-        except TemporaryFailure as error:
-            outcomes.append((mail.id, "pending", str(error), utcnow() + backoff(mail.attempts)))
-            if error.down:
-                down = True
-                untried = [later.id for later, _message in composed[index + 1 :]]
-                retry_at = utcnow() + backoff(mail.attempts)
+    try:
+        for index, (mail, message) in enumerate(composed):
+            if stopping() or index and time.monotonic() - started > lease_seconds / 2:
+                untried = [later.id for later, _message in composed[index:]]
+                retry_at = utcnow()
                 break
-        else:
-            outcomes.append((mail.id, "sent", None, None))
-    notifications.finish_mails(outcomes, untried, retry_at)
+            if message is None:
+                unrecorded.append((mail.id, "skipped", None, None))
+                continue
+            try:
+                sender.send(message, mail)
+            except PermanentFailure as error:
+                unrecorded.append((mail.id, "failed", str(error), None))
+            except TemporaryFailure as error:
+                unrecorded.append((mail.id, "pending", str(error), utcnow() + backoff(mail.attempts)))
+                if error.down:
+                    down = True
+                    untried = [later.id for later, _message in composed[index + 1 :]]
+                    retry_at = utcnow() + backoff(mail.attempts)
+                    break
+            else:
+                record(mail.id)  # before anything else goes out
+                outcomes.append((mail.id, "sent", None, None))
+    finally:
+        if recorder is not None:
+            recorder.close()
+    notifications.finish_mails(unrecorded, untried, retry_at)
+    outcomes.extend(unrecorded)
+    counts: dict[str, int] = {}
     for _id, status, _error, _retry in outcomes:
         counts[status] = counts.get(status, 0) + 1
     return counts, down
@@ -228,29 +252,35 @@ def deliver(mail_id: int, sender) -> str:
     return status
 
 
-def drain(sender, limit: int | None = None, batch: int = BATCH) -> dict[str, int]:
-    """Send what is due now, until nothing is left (or the server is down); counts per outcome.
+def drain(sender, limit: int | None = None, batch: int = BATCH, stopping: Callable[[], bool] = lambda: False) -> dict[str, int]:
+    """Send what is due now, until nothing is left, the server is down or ``stopping()`` says so;
+    counts per outcome.
 
-    Each batch is three transactions whatever its size: claim up to ``batch`` mails (on PostgreSQL
-    ``FOR UPDATE SKIP LOCKED``, so workers take different ones), compose them (reads only), send
-    them over one SMTP connection, and record all outcomes at once. The trade-off: a worker killed
-    mid-batch has recorded nothing of that batch, so when the lease ends the mails it had already
-    sent go out again (same ``Message-ID``): what is "in flight" is the batch, at most ``batch``
-    mails. Every mail still goes out at least once, and in normal operation exactly once."""
+    Each batch: claim up to ``batch`` mails in one transaction (on PostgreSQL ``FOR UPDATE SKIP
+    LOCKED``, so workers take different ones), compose them (reads only), send them over one SMTP
+    connection, recording each mail ``sent`` in its own short transaction as soon as the server has
+    accepted it (``send_batch``). A worker killed mid-batch therefore sends again, when the lease of
+    its batch ends, only the one mail that was in flight (same ``Message-ID``); the batch's mails it
+    had not tried yet go out then for the first time. Every mail goes out at least once, and in
+    normal operation exactly once."""
     counts: dict[str, int] = {}
     notifications.route_pass()
-    while limit is None or sum(counts.values()) < limit:
-        size = batch if limit is None else min(batch, limit - sum(counts.values()))
-        claimed = notifications.claim_mails(size, lease_seconds=LEASE_SECONDS)
-        if not claimed:
-            break
-        composed = [(Sending(mail.id, mail.kind, mail.attempts), message) for mail, message in compose_many(claimed)]
-        db.session.rollback()  # no read transaction stays open while the mails travel
-        done, down = send_batch(sender, composed, LEASE_SECONDS)
-        for status, count in done.items():
-            counts[status] = counts.get(status, 0) + count
-        if down:
-            break
+    recorder = notifications.SentRecorder()
+    try:
+        while (limit is None or sum(counts.values()) < limit) and not stopping():
+            size = batch if limit is None else min(batch, limit - sum(counts.values()))
+            claimed = notifications.claim_mails(size, lease_seconds=LEASE_SECONDS)
+            if not claimed:
+                break
+            composed = [(Sending(mail.id, mail.kind, mail.attempts), message) for mail, message in compose_many(claimed)]
+            db.session.rollback()  # no read transaction stays open while the mails travel
+            done, down = send_batch(sender, composed, LEASE_SECONDS, stopping, recorder)
+            for status, count in done.items():
+                counts[status] = counts.get(status, 0) + count
+            if down:
+                break
+    finally:
+        recorder.close()
     return counts
 
 
@@ -301,13 +331,27 @@ def run_once() -> dict[str, int]:
     return {"reminders": reminders, "digests": digests, **{k: n for k, n in housekeeping.items() if n}, **counts}
 
 
+class _Flag:
+    """Set by the signal handler, read by the loop."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self) -> None:
+        self.value = True
+
+    def is_set(self) -> bool:
+        return self.value
+
+
 def run_forever(idle_seconds: float = 2.0, log=print) -> None:
-    """The long-running worker: passes once a minute, sends as mails come due; stops on SIGTERM/SIGINT
-    after the mail in hand."""
-    stopping = []
+    """The long-running worker: passes once a minute, sends as mails come due. SIGTERM or SIGINT stops
+    it promptly: a batch being sent stops after the mail in flight (the rest of it is given back at
+    once, queued as before), and a worker waiting for the next poll wakes up and exits."""
+    stopped = _Flag()  # not a threading.Event: its set() could deadlock in a handler that interrupts its wait
 
     def stop(_signum, _frame):
-        stopping.append(True)
+        stopped.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -315,22 +359,25 @@ def run_forever(idle_seconds: float = 2.0, log=print) -> None:
         sender = transport()
         last_pass = 0.0
         try:
-            while not stopping:
+            while not stopped.is_set():
                 if time.monotonic() - last_pass >= PASS_INTERVAL:
                     passes()
                     last_pass = time.monotonic()
-                counts = drain(sender, limit=500)
+                if stopped.is_set():
+                    break
+                counts = drain(sender, limit=500, stopping=stopped.is_set)
                 if counts:
                     log(" ".join(f"{status}={count}" for status, count in sorted(counts.items())))
+                if stopped.is_set():
+                    break
                 checked = chain_checks.run_waiting()  # a check of the audit chain asked for on the admin page
                 if checked is not None:
                     log(f"audit chain checked: {'ok' if checked.ok else 'bad'}, {checked.events} events")
                 if not counts or counts.get("pending"):
                     sender.close()
-                    for _tick in range(int(idle_seconds * 10)):
-                        if stopping:
-                            break
-                        time.sleep(0.1)
+                    deadline = time.monotonic() + idle_seconds
+                    while not stopped.is_set() and time.monotonic() < deadline:
+                        time.sleep(0.05)
         finally:
             sender.close()
             db.session.remove()

@@ -18,7 +18,8 @@ import json
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from contextlib import ExitStack
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -68,7 +69,7 @@ from ..models import (
     utcnow,
 )
 from ..roles import user_id as id_of
-from ..transactions import is_postgresql, write_transaction
+from ..transactions import WRITE_OPTION, add_unique, is_postgresql, sqlite_lock_file, write_transaction
 from ..workflow import engine
 from ..workflow.definition import DEPARTMENT, PUBLIC, Workflow
 
@@ -173,13 +174,14 @@ def unsubscribe(token: Any) -> tuple[User, list[str]]:
 
 
 def follow(actor: Any, recommendation_id: int | None = None, process_id: int | None = None) -> bool:
-    """Follow a recommendation (one the person can see) or a process; False if followed already."""
+    """Follow a recommendation (one the person can see) or a process; False if followed already,
+    also when a simultaneous request (a double click) made the same follow a moment before: on
+    PostgreSQL both can pass the check, and the unique constraint refuses the second quietly."""
     uid = _subject_check(actor, recommendation_id, process_id)
     with write_transaction() as session:
         if session.scalar(_follow_query(uid, recommendation_id, process_id)) is not None:
             return False
-        session.add(Follow(user_id=uid, recommendation_id=recommendation_id, process_id=process_id))
-    return True
+        return add_unique(session, Follow(user_id=uid, recommendation_id=recommendation_id, process_id=process_id))
 
 
 def unfollow(actor: Any, recommendation_id: int | None = None, process_id: int | None = None) -> bool:
@@ -223,13 +225,13 @@ def _subject_check(actor: Any, recommendation_id: int | None, process_id: int | 
 # -- reading and marking ----------------------------------------------------------------------
 
 
-def unread_count(user_id: int) -> int:
-    return (
-        db.session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+def unread_count(user: Any) -> int:
+    """The bell's number: a person's unread notifications that they may still see (the predicate of
+    the notifications page, app/notify/text.py). ``user``: the person or their id."""
+    from ..notify.text import unread_count as visible_unread
+
+    person = db.session.get(User, user) if type(user) is int else user
+    return 0 if person is None else visible_unread(person)
 
 
 def mark_read(actor: Any, notification_ids: Iterable[int] | None = None) -> int:
@@ -667,18 +669,26 @@ def _connected_many(session, recommendations: list[tuple[int, int]]) -> dict[int
 
 
 def digest_pass(now: datetime | None = None) -> int:
-    """Once a day, from ``DIGEST_HOUR`` in the installation's time zone on, gather each person's
-    notifications waiting for a digest into one mail. At most one digest per person and day (the
-    mail's dedupe key); what comes later that day waits for the next. Returns how many digests it queued."""
+    """Once a day, from ``DIGEST_HOUR`` in the installation's time zone on, gather into one mail each
+    person's notifications for the digest that arrived before that hour. What arrives later waits
+    for the next day's digest, so a digest never goes out at another time of day because news came
+    in; at most one digest per person and day (the mail's dedupe key). Returns how many it queued."""
     now = now or utcnow()
     zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
-    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
-    if local.hour < int(current_app.config.get("DIGEST_HOUR", 7)):
+    setting = current_app.config.get("DIGEST_HOUR", 7)
+    try:
+        hour = int(setting)
+    except (TypeError, ValueError):
+        hour = -1
+    if not 0 <= hour <= 23:
+        raise ValueError(f"DIGEST_HOUR (RATSCHLAG_DIGEST_HOUR) must be an hour from 0 to 23, not {setting!r}")
+    local = now.replace(tzinfo=UTC).astimezone(zone)
+    if local.hour < hour:
         return 0
+    cutoff = datetime.combine(local.date(), time(hour), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    gathered = and_(Notification.delivery == "digest", Notification.mail_id.is_(None), Notification.created_at < cutoff)
     waiting = db.session.execute(
-        select(Notification.user_id, func.max(Notification.id))
-        .where(Notification.delivery == "digest", Notification.mail_id.is_(None))
-        .group_by(Notification.user_id)
+        select(Notification.user_id, func.max(Notification.id)).where(gathered).group_by(Notification.user_id)
     ).all()
     db.session.rollback()
     queued = 0
@@ -691,12 +701,7 @@ def digest_pass(now: datetime | None = None) -> int:
                 mail = new_mail(session, uid, "digest", dedupe_key=key)
                 session.execute(
                     update(Notification)
-                    .where(
-                        Notification.user_id == uid,
-                        Notification.delivery == "digest",
-                        Notification.mail_id.is_(None),
-                        Notification.id <= last,
-                    )
+                    .where(Notification.user_id == uid, gathered, Notification.id <= last)
                     .values(mail_id=mail.id)
                 )
         except IntegrityError:  # PostgreSQL: another worker queued this person's digest at the same moment
@@ -708,8 +713,9 @@ def digest_pass(now: datetime | None = None) -> int:
 def claim_mails(limit: int = 50, now: datetime | None = None, lease_seconds: int = 300) -> list[int]:
     """Take up to ``limit`` due mails for sending: marked ``sending`` until the lease ends, so a worker
     that dies leaves them to the next one when the lease is over (at-least-once; a mail keeps its
-    Message-ID). The worker records the outcomes of a batch together once it is sent, so a worker
-    killed mid-batch can send that batch's mails again, never any other (docs/notifications.md). Several workers never take the same mail: PostgreSQL skips rows another
+    Message-ID). The worker records each mail ``sent`` as soon as the server has accepted it
+    (``SentRecorder``), so a worker killed mid-batch can send again only the mail that was in flight
+    (docs/notifications.md). Several workers never take the same mail: PostgreSQL skips rows another
     worker has locked, and SQLite's write transactions run one at a time."""
     now = now or utcnow()
     with write_transaction() as session:
@@ -749,6 +755,53 @@ def release_mails(mail_ids: list[int], retry_at: datetime) -> None:
                 .where(Mail.id.in_(mail_ids), Mail.status == "sending")
                 .values(status="pending", locked_until=None, next_attempt_at=retry_at, attempts=Mail.attempts - 1)
             )
+
+
+_RECORD_SENT = (
+    update(_MAILS)
+    .where(_MAILS.c.id == bindparam("mail_id"))
+    .values(status="sent", locked_until=None, last_error=None, sent_at=bindparam("now", type_=_MAILS.c.sent_at.type))
+)
+
+
+class SentRecorder:
+    """Records claimed mails ``sent`` one at a time, each in a short transaction of its own, the
+    moment the mail server has accepted one: the worker's record of what left, so a worker killed
+    between two mails sends none of them again (docs/notifications.md).
+
+    The cheapest correct way: a connection of its own, held across a batch, and one statement built
+    once (no ORM session, no statement compiled per mail). On SQLite it queues with the other writers
+    (BEGIN IMMEDIATE and the writer lock file, as ``write_transaction``); on PostgreSQL the row is
+    the worker's by its claim: no other worker waits for it."""
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+
+    def __call__(self, mail_id: int) -> None:
+        if self.connection is None:
+            self.connection = db.engine.connect().execution_options(**{WRITE_OPTION: True})
+        with ExitStack() as stack:
+            if not is_postgresql():
+                stack.enter_context(sqlite_lock_file("writer"))
+            try:
+                if is_postgresql():
+                    # The worker's kill is what this record guards against, and the server has it once
+                    # COMMIT returns; not waiting for the disk makes it 4x cheaper. Only a crash of the
+                    # database server itself within a fraction of a second can forget it (the mail goes
+                    # out again when the lease ends: at-least-once holds).
+                    self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+                self.connection.execute(_RECORD_SENT, {"mail_id": mail_id, "now": utcnow()})
+                self.connection.commit()
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()  # rolls back anything not committed
+            finally:
+                self.connection = None
 
 
 def finish_mail(mail_id: int, status: str, error: str | None = None, retry_at: datetime | None = None) -> None:

@@ -4,7 +4,7 @@ sign-in, one-click unsubscribe, and setting a password through an invitation or 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -13,13 +13,13 @@ from .. import permissions, queries, services, statistics
 from ..errors import NotFound, ServiceError
 from ..extensions import csrf, db
 from ..models import NOTIFICATION_KINDS, REQUESTED, Comment, CommentReport, Mail, Recommendation, RecommendationAuthor
-from ..notify.text import visible_notifications
+from ..notify.text import described, visible_ids, visible_notifications
 from ..roles import roles_for
 from ..security import limiter
 from ..workflow import engine
 from . import bp, kept
 from .auth import refusal, refused
-from .common import locale, process_or_404, recommendation_or_404, signed_in, superuser_only
+from .common import locale, page_number, process_or_404, recommendation_or_404, signed_in, superuser_only
 from .forms import ButtonForm, ForgotPasswordForm, NewPasswordForm, NotificationSettingsForm
 from .queues import waiting_for
 
@@ -30,14 +30,29 @@ def bell():
         return services.follows(current_user.id if current_user.is_authenticated else None, recommendation_id, process_id)
 
     if current_user.is_authenticated:
-        return {"unread_notifications": services.unread_count(current_user.id), "following": following}
+        return {"unread_notifications": services.unread_count(current_user), "following": following}
     return {"unread_notifications": 0, "following": following}
+
+
+PER_PAGE = 50
 
 
 @bp.get("/notifications")
 @signed_in
 def notifications():
-    return render_template("notifications/list.html", items=visible_notifications(current_user, locale()), form=ButtonForm())
+    """A person's notifications, newest first, PER_PAGE a page; only those they may still see."""
+    page = page_number()
+    ids = visible_ids(current_user)
+    shown = described(current_user, locale(), ids[(page - 1) * PER_PAGE : page * PER_PAGE])
+    pages = max(1, -(-len(ids) // PER_PAGE))
+    return render_template("notifications/list.html", items=shown, form=ButtonForm(), page=page, pages=pages)
+
+
+def _back_to_page():
+    """The list again, on the page the form was sent from."""
+    raw = request.form.get("page", "")
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 8 and int(raw) > 1 else None
+    return redirect(url_for("web.notifications", page=page))
 
 
 @bp.post("/notifications/read")
@@ -56,7 +71,7 @@ def notifications_read():
         count = services.mark_read(current_user, [int(raw)])
         if count:
             flash(_("Marked read."), "success")
-    return redirect(url_for("web.notifications"))
+    return _back_to_page()
 
 
 @bp.route("/notifications/settings", methods=["GET", "POST"])
@@ -235,12 +250,51 @@ def set_password(secret: str):
     return render_template("auth/set_password.html", form=form, invitation=token.purpose == "invitation", name=token.user.name)
 
 
+#: A mail's status in words (models.MAIL_STATUSES), in the order of its life.
+MAIL_STATUS_NAMES = {
+    "pending": _l("queued"),
+    "sending": _l("being sent"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+    "skipped": _l("skipped"),
+}
+#: What a mail is, in words: the kinds of notification as on the settings page, and the others.
+MAIL_KIND_NAMES = {
+    "your_turn": _l("A recommendation waits for a step of mine"),
+    "authored": _l("A recommendation I wrote moved on"),
+    "statement": _l("My department is asked for a statement"),
+    "reply": _l("Someone replied to my comment"),
+    "deadline": _l("A decision I take part in is due soon or overdue"),
+    "report": _l("A comment was reported (moderators)"),
+    "followed": _l("Activity on what I follow"),
+    "digest": _l("Daily summary"),
+    "invitation": _l("Invitation"),
+    "password_reset": _l("Password reset link"),
+    "intake_confirmation": _l("Confirmation of a concern"),
+    "intake_confirmed": _l("Concern received"),
+}
+
+
 @bp.get("/admin/outbox")
 @superuser_only
 def admin_outbox():
-    """Superusers see what is queued, failed or recently sent."""
+    """Superusers see what is queued, being sent, failed or recently sent; an unknown status is said."""
     status = request.args.get("status", "")
+    problem = None
     query = select(Mail).order_by(Mail.id.desc()).limit(200)
-    if status in ("pending", "sending", "sent", "failed", "skipped"):
+    if status in MAIL_STATUS_NAMES:
         query = query.where(Mail.status == status)
-    return render_template("admin/outbox.html", mails=db.session.scalars(query).all(), status=status)
+    elif status:
+        problem = _(
+            "Unknown status; choose one of: %(names)s.", names=", ".join(str(name) for name in MAIL_STATUS_NAMES.values())
+        )
+        status = ""
+    mails = db.session.scalars(query).all() if problem is None else []
+    return render_template(
+        "admin/outbox.html",
+        mails=mails,
+        status=status,
+        problem=problem,
+        status_names=MAIL_STATUS_NAMES,
+        kind_names=MAIL_KIND_NAMES,
+    ), 400 if problem else 200

@@ -1,8 +1,10 @@
 """A real SMTP server in the test process (aiosmtpd on a loopback port), and the worker to feed it."""
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
+import threading
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -35,6 +37,11 @@ class Inbox:
     """What the SMTP server received, and how it answers the next messages (``refuse`` with a code)."""
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP answer
+    # ``hold_at`` = k: the k-th message is received, then its answer waits until ``release`` is set
+    # (``held`` tells the test it is there): the sender's mail is in flight.
+    hold_at: int = 0
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -46,6 +53,10 @@ class Inbox:
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))
+        if self.hold_at and len(self.received) == self.hold_at:
+            self.held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:
@@ -80,6 +91,7 @@ def smtp():
     server = Server()
     server.start()
     yield server
+    server.inbox.release.set()  # a held answer must not keep the server from stopping
     server.stop()
 
 

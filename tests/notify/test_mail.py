@@ -336,7 +336,7 @@ def test_followers_get_a_daily_digest(world, inbox, work, rec_in, app, make_user
     services.create_comment(rec.id, world.member, "I agree")
     services.create_comment(rec.id, world.moderator, "Noted")
     assert notifications.route_pass() == 0  # followed: for the digest, no mail of its own
-    early = utcnow().replace(hour=3, minute=0)  # 04:00 or 05:00 in Berlin: before the digest hour
+    early = utcnow().replace(hour=3, minute=0) + timedelta(days=1)  # 04:00 or 05:00 in Berlin: before the digest hour
     assert notifications.digest_pass(now=early) == 0
     late = early.replace(hour=12)
     assert notifications.digest_pass(now=late) == 1
@@ -382,38 +382,6 @@ def test_on_sqlite_a_second_worker_is_refused(app, database):
                 pass
     with worker.single_sqlite_worker():  # free again once the first is done
         pass
-
-
-def test_a_worker_killed_mid_batch_resends_only_that_batch(world, inbox, work, monkeypatch):
-    """The trade-off of recording per batch (app/notify/worker.py): what is in flight is the batch."""
-    for n in range(5):
-        rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
-        services.fire(rec.id, "submit", world.author, None, rec.version)
-    notifications.route_pass()
-
-    class Killed(BaseException):
-        pass
-
-    def killed(*_args, **_kwargs):
-        raise Killed
-
-    # a worker takes a batch of three, sends it, and is killed before it records anything
-    with monkeypatch.context() as patched:
-        patched.setattr(notifications, "finish_mails", killed)
-        sender = worker.transport()
-        with pytest.raises(Killed):
-            worker.drain(sender, batch=3, limit=3)
-        sender.close()
-    db.session.rollback()
-    assert len(inbox.received) == 3
-    assert db.session.scalar(sa.select(sa.func.count()).where(Mail.status == "sending")) == 3
-    assert work()["sent"] == 2  # the rest go out at once; the killed batch waits for its lease
-    later = utcnow() + timedelta(minutes=10)
-    monkeypatch.setattr(notifications, "utcnow", lambda: later)
-    assert work()["sent"] == 3
-    ids = [r.message["Message-ID"] for r in inbox.received]
-    assert len(ids) == 8 and len(set(ids)) == 5  # every mail arrived; only the killed batch came twice
-    assert work() == {"reminders": 0, "digests": 0}
 
 
 def test_a_batch_records_each_outcome_and_a_server_going_down_gives_the_rest_back(world, smtp, inbox, app):
@@ -494,6 +462,6 @@ def test_two_workers_queueing_one_digest_at_once_do_not_crash(world, inbox, rec_
     waiting = db.session.scalar(sa.text("SELECT count(*) FROM notifications WHERE delivery = 'digest' AND mail_id IS NULL"))
     assert waiting >= 1, waiting
     monkeypatch.setattr(notifications, "new_mail", the_other_worker_first)
-    late = utcnow().replace(hour=12, minute=0)
+    late = utcnow().replace(hour=12, minute=0) + timedelta(days=1)  # the next day: the comment came before its digest hour
     assert notifications.digest_pass(now=late) == 0
     assert db.session.scalar(sa.text("SELECT count(*) FROM mails WHERE kind = 'digest'")) == 1
