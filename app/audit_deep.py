@@ -8,6 +8,10 @@ the events and compares them with the tables, row by row:
 - every comment: its body, visibility and hidden flag;
 - every membership: who holds which role in which process, and that it was not revoked (nor
   ended by its holder's erasure, which ends every role the person held);
+- every department membership, the same way;
+- every statement: its department, question, status, answer (text and visibility) and reason
+  for declining; a request made by a concern's category (no event of its own) is found in the
+  ``routed`` part of its recommendation's event;
 - every erased payload: a ``user.erased`` event after it lists it.
 
 Events about one kind of subject are read ordered by subject and sequence number, beside the
@@ -25,7 +29,7 @@ import json.scanner
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
 
@@ -33,7 +37,7 @@ from sqlalchemy import select
 
 from . import audit as trail
 from .extensions import db
-from .models import AuditEvent, Comment, Decision, Membership, Process, Recommendation
+from .models import AuditEvent, Comment, Decision, Department, DepartmentMember, Membership, Process, Recommendation, Statement
 from .workflow import engine
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "unknown (erased)"})()
@@ -170,6 +174,66 @@ def _membership(events: Iterable[Any], erasures: dict[int, int] | None = None) -
     return said
 
 
+def _department_member(events: Iterable[Any], erasures: dict[int, int] | None = None) -> dict:
+    """Like a membership: added, removed (the row goes), or ended by its holder's erasure."""
+    said: dict[str, Any] = {"exists": False, "granted": False}
+    added_at = 0
+    for event in events:
+        data = _payload(event)
+        if event.action == "department.member_added":
+            said.update(exists=True, granted=True)
+            added_at = event.seq
+            for field in ("department", "user_id"):
+                said[field] = data[field] if data is not None else UNKNOWN
+        elif event.action == "department.member_removed":
+            said["exists"] = False
+    if said["exists"] and erasures and erasures.get(said["user_id"], 0) > added_at:
+        said.update(exists=False, erased=True)
+    return said
+
+
+#: What a statement's events say; a request routed by a concern's category starts from its
+#: recommendation's event (``_routed``).
+_ASKED = {"status": "requested", "body": None, "visibility": "public", "reason": None}
+
+
+def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dict | None = None) -> dict:
+    said: dict[str, Any] = {"exists": False, **(start or {})}
+    for event in _redacted_at(events, redacted_at, ("question", "body", "reason"), said):
+        data = _payload(event)
+        if event.action == "statement.requested":
+            said.update(exists=True, **_ASKED)
+            said["department"] = data["department"] if data is not None else UNKNOWN
+            said["question"] = data["question"] if data is not None else UNKNOWN
+        elif event.action == "statement.answered":
+            said.update(status="answered", body=UNKNOWN, visibility=UNKNOWN)
+            if data is not None:
+                said.update(body=data["body"], visibility=data["visibility"])
+        elif event.action == "statement.declined":
+            said.update(status="declined", reason=data["reason"] if data is not None else UNKNOWN)
+    return said
+
+
+def _routed() -> tuple[dict[int, dict], set[int]]:
+    """Requests made by a concern's category, from their recommendations' events: ``({statement id:
+    what the request said}, {ids of recommendations with an erased event})`` (such a request may have
+    been in the erased payload, so its statements are taken as unknown when no event of theirs says)."""
+    events = AuditEvent.__table__
+    routed: dict[int, dict] = {}
+    for (data,) in db.session.execute(
+        select(events.c.data).where(events.c.subject_type == "recommendation", events.c.data.contains('"routed":{'))
+    ):
+        found = json.loads(data).get("routed")
+        if isinstance(found, dict) and found.get("statement_id") is not None:
+            routed.setdefault(found["statement_id"], {"exists": True, "department": found["to"], "question": None, **_ASKED})
+    erased = set(
+        db.session.scalars(
+            select(events.c.subject_id).where(events.c.subject_type == "recommendation", events.c.v == 2, events.c.data.is_(None))
+        )
+    )
+    return routed, erased
+
+
 def _erasures() -> tuple[dict[int, int], dict[str, dict[int, int]]]:
     """Who was erased, by which event, and which rows' texts each erasure redacted (a few events: one
     per erased person): ``({user_id: seq}, {kind: {row id: seq}})``."""
@@ -234,6 +298,21 @@ def _compare_comment(row: Any, said: dict) -> str | None:
     return None
 
 
+def _compare_fields(*fields: str) -> Callable[[Any, dict], str | None]:
+    def compare(row: Any, said: dict) -> str | None:
+        if not said["exists"]:
+            if said.get("erased"):
+                return "the events say it ended when its holder was erased"
+            return "the events say it was removed" if said.get("granted") else "no event records it"
+        for field in fields:
+            problem = _differs(field, getattr(row, field), said.get(field, UNKNOWN))
+            if problem:
+                return problem
+        return None
+
+    return compare
+
+
 def _compare_membership(row: Any, said: dict) -> str | None:
     if not said["exists"]:
         if said.get("erased"):
@@ -256,14 +335,23 @@ def _merge(
     replay: Callable[[Iterable[Any], int | None], dict],
     compare: Callable[[Any, dict], str | None],
     redacted: dict[int, int],
+    born: Callable[[Any], dict | None] | None = None,
 ) -> tuple[str | None, int]:
-    """Walk the table (by id) and the events (by subject, then sequence) side by side."""
+    """Walk the table (by id) and the events (by subject, then sequence) side by side. ``born``: for a
+    row that no event of its own records, what another subject's event said of it (or None)."""
     groups = groupby(events, key=itemgetter(0))  # the subject's id
     row, group, count = next(rows, None), next(groups, None), 0
     while row is not None or group is not None:
         if group is None or (row is not None and row.id < group[0]):
             assert row is not None  # the loop runs while either is left
-            return f"{kind} {row.id}: no event records it", count
+            said = born(row) if born is not None else None
+            if said is None:
+                return f"{kind} {row.id}: no event records it", count
+            problem = compare(row, said)
+            if problem:
+                return f"{kind} {row.id}: {problem}", count
+            row, count = next(rows, None), count + 1
+            continue
         said = replay(group[1], redacted.get(group[0]))
         if row is None or group[0] < row.id:
             if said["exists"]:
@@ -333,17 +421,68 @@ def check() -> DeepResult:
         .join(Process, Process.id == Membership.process_id)
         .order_by(Membership.id)
     )
+    department_members = (
+        select(DepartmentMember.id, Department.slug.label("department"), DepartmentMember.user_id)
+        .join(Department, Department.id == DepartmentMember.department_id)
+        .order_by(DepartmentMember.id)
+    )
+    statements = (
+        select(
+            Statement.id,
+            Statement.recommendation_id,
+            Department.slug.label("department"),
+            Statement.question,
+            Statement.status,
+            Statement.body,
+            Statement.visibility,
+            Statement.reason,
+        )
+        .join(Department, Department.id == Statement.department_id)
+        .order_by(Statement.id)
+    )
     counts: dict[str, int] = {}
     problem = _unlisted_erasure()
     if problem:
         return DeepResult(problem, counts)
     erasures, redacted = _erasures()
-    for kind, rows, replay, compare in (
-        ("recommendation", recommendations, _recommendation, _compare_recommendation),
-        ("comment", comments, _comment, _compare_comment),
-        ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership),
+    routed, unknown_origin = _routed()
+
+    def statement_born(row: Any) -> dict | None:
+        """A request without events of its own: made by its concern's category, as the recommendation's
+        event says; unknown (taken as it is) when that event's payload was erased."""
+        if row.id in routed:
+            return _statement((), redacted.get("statement", {}).get(row.id), routed[row.id])
+        if row.recommendation_id in unknown_origin:
+            return {"exists": True}
+        return None
+
+    def statement_replay(events: Iterable[Any], redacted_at: int | None) -> dict:
+        events = iter(events)
+        first = next(events, None)
+        if first is None:
+            return {"exists": False}
+        return _statement(chain((first,), events), redacted_at, routed.get(first.subject_id))
+
+    for kind, rows, replay, compare, born in (
+        ("recommendation", recommendations, _recommendation, _compare_recommendation, None),
+        ("comment", comments, _comment, _compare_comment, None),
+        ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership, None),
+        (
+            "department_member",
+            department_members,
+            lambda events, _at: _department_member(events, erasures),
+            _compare_fields("department", "user_id"),
+            None,
+        ),
+        (
+            "statement",
+            statements,
+            statement_replay,
+            _compare_fields("department", "question", "status", "body", "visibility", "reason"),
+            statement_born,
+        ),
     ):
-        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare, redacted.get(kind, {}))
+        problem, counts[kind] = _merge(kind, _rows(rows), _events(kind), replay, compare, redacted.get(kind, {}), born)
         if problem:
             return DeepResult(problem, counts)
     return DeepResult(None, counts)

@@ -289,6 +289,65 @@ def test_deep_finds_a_row_no_event_explains(thread, runner, world, forgery, mess
     assert deep.stderr.strip() == "bad: " + message.format(**ids)
 
 
+@pytest.fixture
+def answers(world, rec_in, make_user):
+    """A department that answered and one that declined, with their members."""
+    planning = services.create_department("stadtplanung", "Stadtentwicklungsamt")
+    petra = make_user("Petra Planung")
+    services.add_department_member(planning, petra)
+    rec = rec_in(world, "steering_review")
+    answered = services.request_statement(rec.id, world.administrator, "stadtplanung", "Machbar?")
+    services.answer_statement(answered.id, petra, "Machbar bis 2027.")
+    social = services.create_department("sozialamt", "Sozialamt")
+    declined = services.request_statement(rec.id, world.administrator, "sozialamt", None)
+    services.add_department_member(social, petra)
+    services.decline_statement(declined.id, petra, "Nicht zuständig.")
+    member = db.session.execute(sa.text("SELECT min(id) FROM department_members")).scalar()
+    return {"s": answered.id, "d": declined.id, "dep": planning.id, "user": world.member.id, "m": member, "petra": petra.id}
+
+
+@pytest.mark.parametrize("forgery, message", [
+    ("UPDATE statements SET body = 'Nicht machbar.' WHERE id = :s",
+     "statement {s}: body 'Nicht machbar.' is not what the events say ('Machbar bis 2027.')"),
+    ("UPDATE statements SET status = 'requested' WHERE id = :d",
+     "statement {d}: status 'requested' is not what the events say ('declined')"),
+    ("UPDATE statements SET visibility = 'internal' WHERE id = :s",
+     "statement {s}: visibility 'internal' is not what the events say ('public')"),
+    ("INSERT INTO department_members (id, department_id, user_id, created_at) "
+     "VALUES (999, :dep, :user, '2026-01-01 00:00:00')", "department_member 999: no event records it"),
+    ("UPDATE department_members SET user_id = :user WHERE id = :m",
+     "department_member {m}: user_id {user} is not what the events say ({petra})"),
+])
+def test_deep_checks_statements_and_department_members(answers, runner, forgery, message):
+    """A department's answer is the administration's official word: a changed answer, status or
+    visibility, a member slipped into a department, are named like any other row."""
+    result = cli(runner, "audit", "verify", "--deep")
+    assert result.exit_code == 0 and "2 department_members, 2 statements agree" in result.stdout, result.output
+    update(forgery, **answers)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1 and deep.stderr.strip() == "bad: " + message.format(**answers)
+
+
+def test_deep_takes_a_request_routed_by_a_category_from_its_recommendations_event(concern_world, runner, make_user):
+    from app.services import categories
+    from app.workflow import engine
+    from tests.conftest import path_to
+    light = services.create_department("licht", "Straßenbeleuchtung")
+    services.add_department_member(light, make_user("Lena Licht"))
+    categories.create_category(concern_world.process, "licht", "Licht und Laternen", "licht", None)
+    rec = services.create_recommendation(concern_world.process.id, concern_world.author, "Lampe", "Dunkel.", category="licht")
+    for _source, transition in path_to(engine().get(concern_world.process.workflow_id), "forwarded"):
+        rec = services.fire(rec.id, transition.trigger, concern_world.by_role(transition.roles[0]), "Weiter.", rec.version)
+    asked = db.session.execute(sa.text("SELECT id FROM statements WHERE recommendation_id = :r"), {"r": rec.id}).scalar()
+    assert asked is not None and db.session.execute(
+        sa.text("SELECT count(*) FROM audit_events WHERE subject_type = 'statement'")).scalar() == 0
+    result = cli(runner, "audit", "verify", "--deep")
+    assert result.exit_code == 0 and "1 statements agree" in result.stdout, result.output
+    update("UPDATE statements SET status = 'answered', body = 'Erledigt.' WHERE id = :s", s=asked)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.stderr.strip() == f"bad: statement {asked}: status 'answered' is not what the events say ('requested')"
+
+
 def test_deep_finds_a_decision_changed_and_a_row_gone(world, rec_in, runner):
     rec = rec_in(world, "adopted")
     assert cli(runner, "audit", "verify", "--deep").exit_code == 0
