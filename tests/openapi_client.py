@@ -12,11 +12,13 @@ from app.api.openapi import document
 def _operation(method: str, path: str):
     doc = document()
     path = path.split("?")[0].removeprefix("/api/v1")
-    for template, operations in doc["paths"].items():
-        pattern = "^" + re.sub(r"\{[^}]+\}", r"[^/]+", template) + "$"
-        if re.match(pattern, path):
-            return operations.get(method.lower())
-    return None
+    matching = [
+        (template.count("{"), operations)
+        for template, operations in doc["paths"].items()
+        if re.match("^" + re.sub(r"\{[^}]+\}", r"[^/]+", template) + "$", path)
+    ]
+    # A literal segment wins over a parameter (/agenda/ready over /agenda/{rec_id}), as in Flask's routing.
+    return min(matching, key=lambda found: found[0])[1].get(method.lower()) if matching else None
 
 
 def check_against_openapi(method: str, path: str, status: int, payload) -> None:

@@ -609,6 +609,7 @@ _WRITE_ERRORS = (400, 401, 403, 404, 413, 422)
 def document() -> dict:
     rec_id = _path_id("id", "the recommendation's id")
     session_id = _path_id("id", "the session's id")
+    agenda_rec = _path_id("rec_id", "the id of the recommendation on the agenda")
     slug = {"name": "slug", "in": "path", "required": True, "schema": _STRING}
     return {
         "openapi": "3.1.0",
@@ -983,6 +984,23 @@ def document() -> dict:
                     "parameters": [session_id],
                     "requestBody": _body({"recommendation_id": _INT}, ["recommendation_id"]),
                     "responses": {"201": _json(_ref("Session"), "the session"), **_errors(*_WRITE_ERRORS, 409)},
+                }
+            },
+            "/sessions/{id}/agenda/{rec_id}/move": {
+                "post": {
+                    "summary": "Move an undecided agenda item one place up (by -1) or down (by 1)",
+                    "security": _SECURED,
+                    "parameters": [session_id, agenda_rec],
+                    "requestBody": _body({"by": _INT}, ["by"]),
+                    "responses": {"200": _json(_ref("Session"), "the session"), **_errors(*_WRITE_ERRORS, 409)},
+                }
+            },
+            "/sessions/{id}/agenda/{rec_id}": {
+                "delete": {
+                    "summary": "Take an undecided item off the agenda (422 for a decided one)",
+                    "security": _SECURED,
+                    "parameters": [session_id, agenda_rec],
+                    "responses": {"200": _json(_ref("Session"), "the session"), **_errors(*_WRITE_ERRORS, 409)},
                 }
             },
             "/sessions/{id}/agenda/ready": {

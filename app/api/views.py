@@ -441,6 +441,22 @@ def add_agenda_item(session_id: int):
     return session_answer(_session(session_id), user, 201)
 
 
+@bp.post("/sessions/<id:session_id>/agenda/<id:recommendation_id>/move")
+def move_agenda_item(session_id: int, recommendation_id: int):
+    """One place up (``{"by": -1}``) or down (``{"by": 1}``), as on the session's page."""
+    user = caller(required=True)
+    payload = body({"by": (int,)}, required=("by",))
+    services.move_item(session_id, user, recommendation_id, payload["by"])
+    return session_answer(_session(session_id), user)
+
+
+@bp.delete("/sessions/<id:session_id>/agenda/<id:recommendation_id>")
+def remove_agenda_item(session_id: int, recommendation_id: int):
+    user = caller(required=True)
+    services.remove_from_agenda(session_id, user, recommendation_id)
+    return session_answer(_session(session_id), user)
+
+
 @bp.post("/sessions/<id:session_id>/agenda/ready")
 def add_ready_items(session_id: int):
     user = caller(required=True)

@@ -189,7 +189,7 @@ def test_the_openapi_document_is_valid_and_covers_every_route(client, app):
         if rule.endpoint.startswith("api."):
             path = rule.rule.removeprefix("/api/v1")
             path = path.replace("<id:rec_id>", "{id}").replace("<id:comment_id>", "{id}").replace("<id:statement_id>", "{id}")
-            path = path.replace("<id:session_id>", "{id}")
+            path = path.replace("<id:session_id>", "{id}").replace("<id:recommendation_id>", "{rec_id}")
             path = path.replace("<workflow_id>", "{id}").replace("<slug>", "{slug}").replace("<category_slug>", "{category}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((method.lower(), path))

@@ -221,10 +221,32 @@ def test_every_role_against_every_session_page(app, matrix):
                 expected = 403  # asked on another recommendation, not this one
             if name == "add" and may:
                 expected = 303  # refused (an adopted recommendation waits for no decision), back to the page
-            if name == "decide" and user is None:
-                expected = 303  # the note typed is kept and the person sent to sign in (app/web/stash.py)
+            if name in ("decide", "minutes", "templates", "follow-up") and user is None:
+                expected = 303  # what was typed is kept and the person sent to sign in (app/web/stash.py)
             if status != expected:
                 wrong[name] = (status, expected)
         if may:
             services.fire(rec.id, "forward", world.moderator, None, _version(rec.id))
         assert not wrong, (role, wrong)
+
+
+def test_the_agenda_is_reordered_and_trimmed_through_the_api(api, world, rec_in):
+    first, second = rec_in(world, "steering_review"), rec_in(world, "steering_review")
+    admin = world.administrator
+    meeting = services.create_session(world.process.id, admin, "Sitzung", "2026-03-14")
+    services.add_ready(meeting.id, admin)
+    order = lambda answer: [item["recommendation"]["id"] for item in answer.json["items"]]  # noqa: E731
+    moved = api.post(f"/sessions/{meeting.id}/agenda/{second.id}/move", admin, json={"by": -1})
+    assert moved.status_code == 200 and order(moved) == [second.id, first.id]
+    api.token(world.member)  # its creation is an event of its own
+    events = audit_count()
+    for user, payload, status in ((admin, {"by": 2}, 422), (admin, {}, 422), (world.member, {"by": 1}, 403)):
+        assert api.post(f"/sessions/{meeting.id}/agenda/{second.id}/move", user, json=payload).status_code == status
+    assert api.request("DELETE", f"/sessions/{meeting.id}/agenda/{first.id}", world.member).status_code == 403
+    assert api.request("DELETE", f"/sessions/{meeting.id}/agenda/999", admin).status_code == 422
+    assert audit_count() == events
+    removed = api.request("DELETE", f"/sessions/{meeting.id}/agenda/{first.id}", admin)
+    assert removed.status_code == 200 and order(removed) == [second.id]
+    services.close_session(meeting.id, admin)
+    closed = api.request("DELETE", f"/sessions/{meeting.id}/agenda/{second.id}", admin)
+    assert closed.status_code == 409 and closed.json["error"]["code"] == "conflict"
