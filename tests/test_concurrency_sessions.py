@@ -45,3 +45,32 @@ def test_no_decision_lands_in_closed_minutes_and_a_session_closes_once(server, w
     previous = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.seq == event.seq - 1)).one()
     assert closed.chain_head == f"{previous.seq}:{previous.hash}"
     assert audit.verify().ok
+
+
+def test_adding_to_the_agenda_while_items_are_decided_neither_deadlocks_nor_fails(server, world, rec_in, token):
+    """Adding takes the session's row, then the recommendation's; deciding took them the other way
+    round, and on PostgreSQL the two deadlocked (500). Both now take the session's first."""
+    on_agenda = [rec_in(world, "steering_review", title=f"Auf der Tagesordnung {n}") for n in range(4)]
+    waiting = [rec_in(world, "steering_review", title=f"Kommt dazu {n}") for n in range(4)]
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-14")
+    for rec in on_agenda:
+        services.add_to_agenda(meeting.id, world.administrator, rec.id)
+    admin = token(world.administrator)
+    versions = {rec.id: rec.version for rec in on_agenda}
+    decided, added, session_id = [r.id for r in on_agenda], [r.id for r in waiting], meeting.id
+    db.session.rollback()
+
+    def act(index: int):
+        if index % 2 == 0:
+            rec_id = decided[index // 2]
+            return call("POST", f"{server}/sessions/{session_id}/decisions", admin, {
+                "recommendation_id": rec_id, "trigger": "reject", "note": "Nein.", "version": versions[rec_id]})
+        return call("POST", f"{server}/sessions/{session_id}/agenda", admin, {"recommendation_id": added[index // 2]})
+
+    results = all_at_once(8, act)
+    assert [status for status, _ in results] == [200, 201] * 4, results
+    db.session.expire_all()
+    items = db.session.scalars(sa.select(AgendaItem).where(AgendaItem.session_id == session_id)).all()
+    assert sorted(item.recommendation_id for item in items) == sorted(decided + added)
+    assert sorted(item.position for item in items) == list(range(1, 9))
+    assert audit.verify().ok

@@ -357,6 +357,10 @@ def fire(
         _check_gaps_filled(note, workflow, state, rec.process_id)
 
     with write_transaction() as session:
+        if session_id is not None:
+            # The session's row before the recommendation's, in the order adding to the agenda
+            # takes them: the other order deadlocked on PostgreSQL against a concurrent add.
+            _hold_agenda_item(session_id, rec.id)
         dest = workflow.states[state]
         due_at = move.due_at
         moved = cast(
@@ -382,7 +386,6 @@ def fire(
             if pending:
                 raise _statements_pending(pending)
         if session_id is not None:
-            _hold_agenda_item(session_id, rec.id)
             session.execute(
                 update(cast(Table, AgendaItem.__table__))
                 .where(AgendaItem.session_id == session_id, AgendaItem.recommendation_id == rec.id)
