@@ -35,6 +35,8 @@ FIELDS = {
     "links": _l("links"),
 }
 
+#: Fields a person types on one line (a title, a name): a line break in one is refused, not stored.
+SINGLE_LINE = frozenset({"title", "name", "e-mail", "label", "slug", "place"})
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -68,6 +70,8 @@ def clean_text(
     if SURROGATE.search(value):  # half of a UTF-16 pair (from a command line's undecodable bytes, say): no database stores it
         raise ValidationError(_("%(field)s must be valid Unicode text", field=FIELDS.get(field, field)))
     value = value.strip()
+    if field in SINGLE_LINE and ("\n" in value or "\r" in value):
+        raise ValidationError(_("%(field)s must be a single line", field=FIELDS.get(field, field)))
     if length(value) > max_length:
         raise ValidationError(_("%(field)s is longer than %(max)s characters", field=FIELDS.get(field, field), max=max_length))
     return value

@@ -62,6 +62,7 @@ def test_invalid_create_input_changes_nothing(api, world):
         ({"title": "T"}, "'body' is required"),
         ({"title": 5, "body": "B"}, "'title' must be a string"),
         ({"title": "x" * 201, "body": "B"}, "longer than 200"),
+        ({"title": "x\r\n" * 150, "body": "B"}, "title must be a single line"),  # 300 characters as counted
         ({"title": "T", "body": "x" * (BODY_MAX + 1)}, f"body is longer than {BODY_MAX}"),
         ({"title": "T", "body": "x\r\n" * (BODY_MAX // 2) + "x"}, f"body is longer than {BODY_MAX}"),
         ({"title": "T", "body": "B", "state": "adopted"}, "unknown field 'state'"),
