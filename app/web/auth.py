@@ -74,7 +74,7 @@ def login():
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
             services.rehash_password_if_needed(user.id, form.password.data)
             login_user(services.sign_in(user.id, attempt, bool(form.remember.data)), remember=form.remember.data)
-            kept.signed_in()  # a text kept while signed out is back on its page now (app/web/stash.py)
+            kept.signed_in(user.id)  # a text kept while signed out is back on its page now (app/web/stash.py)
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             # Without a page to return to, people land on what waits for them.
             return redirect(local_target(wanted) if wanted else url_for("web.home"))

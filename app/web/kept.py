@@ -13,8 +13,10 @@ before, so nothing typed is ever lost; only reloading that answer sends it again
 More than one form can be kept at a time, one per page. A refused form's page takes it on the
 very next request, so an older refusal still there is stale and goes when a new one is kept. A
 form kept because the session had ended (app/web/stash.py) is different: it waits for the person
-to sign in again, and a refused sign-in on the way (a wrong password) must not push it out. It
-waits until the sign-in succeeds (:func:`signed_in`), and is then an ordinary kept form.
+to sign in again, and a refused sign-in on the way (a wrong password) must not push it out, nor
+a visit of its page while still signed out. It waits until the sign-in succeeds
+(:func:`signed_in`), and is then an ordinary kept form, unless someone else signed in: a text is
+kept for the person whose sign-in had ended (``owner``), never handed to the next one.
 """
 
 from __future__ import annotations
@@ -90,11 +92,18 @@ def keep(
     return True
 
 
-def signed_in() -> None:
-    """After a successful sign-in: the forms that waited for it wait no more (their page takes them next)."""
+def signed_in(user_id: int) -> None:
+    """After a successful sign-in: the forms that waited for it wait no more (their page takes them
+    next), if they were typed by the person who signed in; someone else's (a shared computer) go."""
     entries = _entries()
     if any(entry.get("waiting") for entry in entries):
-        _store([{key: value for key, value in entry.items() if key != "waiting"} for entry in entries])
+        _store(
+            [
+                {key: value for key, value in entry.items() if key not in ("waiting", "owner")}
+                for entry in entries
+                if not entry.get("waiting") or entry.get("owner") in (None, str(user_id))
+            ]
+        )
 
 
 def back(name: str, target: str, form: Form | None = None, fields: dict[str, list[str]] | None = None, **extra: Any):
@@ -109,6 +118,8 @@ def take(*names: str) -> dict | None:
     """The form kept for this page (one of ``names``), once; None if there is none."""
     entries = _entries()
     for kept in entries:
+        if kept.get("waiting"):
+            continue  # for the page after the sign-in, not for a visit on the way there
         if kept.get("form") in names and kept.get("for") == request.path:
             _store([entry for entry in entries if entry is not kept])
             return kept

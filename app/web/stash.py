@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -163,9 +163,15 @@ def keep_typed():
 
     fields = {key: request.form.getlist(key) for key in request.form if wanted(key)}
     page = page_of_form()
+    if request.endpoint == "web.create_comment" and request.form.get("visibility") == "internal":
+        page = urlsplit(page).path + "?tab=internal"  # an internal note comes back in the internal box
     signed_in = current_user.is_authenticated
     where = page if signed_in else url_for("web.login", next=page)
-    if kept.keep(name, page, fields, {}, waiting=not signed_in, **extra()):
+    # Whose sign-in ended (Flask-Login's id in the session cookie): the text goes back to them only.
+    # (``<user id>.<sign-in token>.<secret>``, app/models.py ``get_id``: the user id is its first part).
+    cookie_id = str(session.get("_user_id") or "")
+    owner = None if signed_in or not cookie_id else cookie_id.partition(".")[0]
+    if kept.keep(name, page, fields, {}, waiting=not signed_in, **({"owner": owner} if owner else {}), **extra()):
         flash(
             _("This form had been open too long to be accepted. What you typed is back: please send it again.")
             if signed_in

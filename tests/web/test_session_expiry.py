@@ -288,3 +288,41 @@ def test_minutes_templates_and_overview_come_back_after_signing_in(world, people
                                "links": ""}, world.superuser, lose_cookie=True)
     assert landed.status_code == 200 and "Ein sorgfältiger Text über das Vorhaben." in landed.text
     assert 'value="2026-01-01"' in landed.text
+
+
+def test_a_kept_text_waits_for_its_own_person_and_survives_a_visit_on_the_way(world, people, browser, rec_in):
+    """Kept for the person whose sign-in ended: a visit of the page while still signed out does not use
+    it up, and on a shared computer the next person to sign in does not get it."""
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    shared = browser(world.member)
+    shared.get(page)
+    token = shared.token()
+    services.sign_out_everywhere(world.member.id)  # the sign-in ends on the server, the cookie stays
+    answer = shared.client.post(f"{page}/comments", data={"csrf_token": token, "body": "Nur für mich getippt."},
+                                headers={"Referer": f"http://ratschlag.test{page}"})
+    assert answer.status_code == 303
+    shared.get(page)  # back from the login page, still signed out
+    assert "Nur für mich getippt." not in shared.page.text
+    back = _sign_in_again(shared, answer.headers["Location"], world.moderator)  # someone else signs in
+    shared.get(back)
+    assert "Nur für mich getippt." not in shared.page.text
+
+
+def test_an_internal_note_comes_back_in_the_internal_box_without_a_referer(world, people, browser, rec_in):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    mod = browser(world.moderator)
+    mod.get(page + "?tab=internal")
+    token = mod.token()
+    services.sign_out_everywhere(world.moderator.id)
+    answer = mod.client.post(f"{page}/comments", data={"csrf_token": token, "body": "Nur intern: Budget offen.",
+                                                       "visibility": "internal"})  # no Referer (a privacy setting)
+    assert answer.status_code == 303
+    back = _sign_in_again(mod, answer.headers["Location"], world.moderator)
+    assert back == page + "?tab=internal"
+    mod.get(back)
+    box = re.search(r'<form[^>]*class="new-comment".*?</form>', mod.page.text, re.S).group(0)
+    assert 'value="internal"' in box and "Nur intern: Budget offen." in box and "Save note" in box
