@@ -262,7 +262,7 @@ def event_dict(row: Any, data: bool = True, actor: bool = True) -> dict:
     }
     if erased:
         item["erased"] = True
-    if not actor or (row.v == 1 and not data):
+    if (not actor and row.actor_id is not None) or (row.v == 1 and not data):
         item["withheld"] = True
     return item
 

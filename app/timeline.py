@@ -15,7 +15,8 @@ from datetime import datetime
 from flask_babel import LazyString, gettext as _, lazy_gettext as _l
 
 from . import permissions
-from .models import AuditEvent, pseudonym_id
+from .extensions import db
+from .models import AuditEvent, User, pseudonym_id
 from .permissions import CommentFacts
 from .workflow.definition import Workflow
 
@@ -52,6 +53,15 @@ def person(name: str) -> str:
 
 def _actor(event: AuditEvent) -> str:
     return person(event.actor.name) if event.actor is not None else _("The system")
+
+
+def _reporter(event: AuditEvent, data: dict) -> str:
+    """Who reported: named in the payload (reports since the salted reporter), else the event's actor."""
+    if event.actor is None and isinstance(data.get("user_id"), int):
+        reporter = db.session.get(User, data["user_id"])
+        if reporter is not None:
+            return person(reporter.name)
+    return _actor(event)
 
 
 def _author_added(event: AuditEvent, data: dict, *_args) -> tuple[str, str | None]:
@@ -93,7 +103,10 @@ SENTENCES: dict[str, Sentence] = {
 
 #: Actions only moderators see in a timeline.
 MODERATION_ONLY = {
-    "comment.reported": lambda e, d, *_rest: (_("%(actor)s reported a comment to moderation.", actor=_actor(e)), d.get("reason")),
+    "comment.reported": lambda e, d, *_rest: (
+        _("%(actor)s reported a comment to moderation.", actor=_reporter(e, d)),
+        d.get("reason"),
+    ),
     "comment.report_dismissed": lambda e, d, *_rest: (_("%(actor)s dismissed a report.", actor=_actor(e)), None),
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Verify a Ratschlag audit export without the server: python3 verify_audit.py [--selection] audit.jsonl (or pipe it
-in). v1 hashes the data, v2 its salted digest; withheld events link and are taken as given. --selection (a process's
+in). v1 hashes the data, v2 its salted digest; withheld events (no data shown) link and are taken as given. --selection (a process's
 download) allows gaps and checks the links only between neighbours. Standard library only."""
 import hashlib, json, sys
 
@@ -13,6 +13,7 @@ with open(paths[0], encoding="utf-8") if paths else sys.stdin as lines:
     for e in map(json.loads, lines):
         linked, v, count, erased = e["seq"] == seq + 1, e.get("v", 1), count + 1, erased + bool(e.get("erased"))
         problem = ("sequence gap" if not linked and not selection else "prev_hash does not link" if linked and e["prev_hash"] != prev else
+                   "a withheld event shows data" if e.get("withheld") and e["data"] is not None else
                    "data_digest does not match" if v == 2 and e["data"] is not None and sha(e["salt"] + canon(e["data"])) != e["data_digest"] else
                    "hash does not match" if not e.get("withheld") and sha(e["prev_hash"] + canon({k: e[k] for k in KEYS[v]})) != e["hash"] else None)
         if problem:

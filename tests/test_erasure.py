@@ -408,3 +408,38 @@ def test_erasing_a_turkish_name_replaces_it_written_in_capitals(world, runner):
     assert db.session.get(Recommendation, rec.id).body == f"Wie Erased person {person.id} vorschlug."
     assert payload("recommendation.created", rec.id) is None  # the payload named them
     assert audit.verify().ok
+
+
+def test_a_name_after_a_line_break_in_stored_json_or_in_markdown_emphasis_is_found(world, rec_in, make_user):
+    """Stored JSON writes a line break as \\n, so the name's first letter followed an "n"; Markdown's
+    _emphasis_ puts an underscore beside it. Both hid the name from erasure. A longer name that only
+    begins with it ("Max Muster-Lang") is someone else and stays."""
+    max_ = make_user("Max Muster")
+    rec = rec_in(world, "steering_review")
+    services.create_comment(rec.id, world.member, "Teilnehmende:\nMax Muster\nund _Max Muster_ sowie Max Muster-Lang")
+    events = audit_count()
+    services.erase_user(max_.id, world.superuser)
+    comment = db.session.scalars(db.select(Comment).where(Comment.recommendation_id == rec.id)).one()
+    assert "Max Muster\n" not in comment.body and "_Max Muster_" not in comment.body
+    assert comment.body.count("Max Muster") == 1 and "Max Muster-Lang" in comment.body
+    stored = db.session.scalars(db.select(AuditEvent.data).where(AuditEvent.action == "comment.created")).all()
+    assert not any("Max Muster\\n" in (data or "") or "_Max Muster_" in (data or "") for data in stored)
+    assert audit_count() == events + 1 and audit.verify().ok
+
+
+def test_a_report_names_its_reporter_only_inside_the_salted_payload(world, rec_in, api):
+    """The actor is hashed in the clear: a withheld actor could be found by trying user ids. A report's
+    event has no actor; its reporter is in the payload, which only moderators read."""
+    rec = rec_in(world, "steering_review")
+    comment = services.create_comment(rec.id, world.author, "Unfreundlich.")
+    services.report_comment(comment.id, world.member, "Beleidigend.")
+    event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "comment.reported")).one()
+    assert event.actor_id is None and json.loads(event.data)["user_id"] == world.member.id
+    public = [e for e in api.get(f"/recommendations/{rec.id}/events").json["items"] if e["action"] == "comment.reported"]
+    assert public == [] or (public[0]["actor_id"] is None and public[0]["data"] is None)
+    mod = [e for e in api.get(f"/recommendations/{rec.id}/events", world.moderator).json["items"]
+           if e["action"] == "comment.reported"]
+    assert mod[0]["data"]["user_id"] == world.member.id
+    services.erase_user(world.member.id, world.superuser)
+    db.session.expire_all()
+    assert db.session.get(AuditEvent, event.seq).data is None  # the report went with its reporter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from flask import current_app, has_request_context, request, url_for
@@ -9,6 +10,7 @@ from flask_babel import get_locale
 
 from .. import audit, permissions
 from ..disclosure import Shown
+from ..extensions import db
 from ..models import (
     AgendaItem,
     AuditEvent,
@@ -116,8 +118,13 @@ def comment(item: Comment | CommentView, roles: frozenset[str]) -> dict:
 
 
 def event(item: AuditEvent, shown: Shown) -> dict:
-    """An event as the reader may see it (docs/auditing.md), with its actor's name."""
-    return {**audit.event_dict(item, shown.data, shown.actor), "actor": person(item.actor) if shown.actor else None}
+    """An event as the reader may see it (docs/auditing.md), with its actor's name. A report's
+    reporter is in its payload (the event has no actor), named to those who may read it."""
+    actor = item.actor
+    if actor is None and shown.data and item.action == "comment.reported" and item.data:
+        reporter = json.loads(item.data).get("user_id")
+        actor = db.session.get(User, reporter) if isinstance(reporter, int) else None
+    return {**audit.event_dict(item, shown.data, shown.actor), "actor": person(actor) if shown.actor and actor else None}
 
 
 def workflow(item: Workflow) -> dict:

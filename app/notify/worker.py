@@ -200,8 +200,8 @@ def send_batch(
     the lease has passed (so no other worker can take a mail of this batch while this one still
     sends it)."""
     recorder = notifications.SentRecorder() if record_sent is None else None
-    record = record_sent or recorder
-    assert record is not None
+    mark_sent = record_sent or recorder
+    assert mark_sent is not None
     outcomes: list[tuple[int, str, str | None, datetime | None]] = []
     unrecorded: list[tuple[int, str, str | None, datetime | None]] = []  # none of them was sent
     untried: list[int] = []
@@ -229,7 +229,7 @@ def send_batch(
                     retry_at = utcnow() + backoff(mail.attempts)
                     break
             else:
-                record(mail.id)  # before anything else goes out
+                mark_sent(mail.id)  # before anything else goes out
                 outcomes.append((mail.id, "sent", None, None))
     finally:
         if recorder is not None:

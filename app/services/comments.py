@@ -117,7 +117,9 @@ def report_comment(comment_id: int, actor: User, reason: Any) -> CommentReport:
             raise ValidationError(_("this comment is hidden already"))
         report = CommentReport(comment_id=comment.id, reporter_id=actor.id, reason=reason, created_at=utcnow())
         session.add(report)
-        audit.record("comment.reported", report, actor, {"comment_id": comment.id, "reason": reason})
+        # The reporter is named inside the salted payload, not as the event's actor: the actor is
+        # hashed in the clear, and a withheld actor could be found by trying every user id.
+        audit.record("comment.reported", report, None, {"comment_id": comment.id, "reason": reason, "user_id": actor.id})
         notifications.on_report(session, comment, comment.recommendation, workflow_of(comment.recommendation.process), actor)
     return report
 

@@ -113,8 +113,8 @@ AUTHORED_TEXT = (
     "process.answer_template_set",  # an administrator's template: not public (app/disclosure.py)
 )
 #: Actions whose payload names the person by ``user_id`` together with something more than the id:
-#: a co-author's name, a token's label (free text the person chose).
-NAMES_THE_PERSON = ("recommendation.author_added", "token.created", "token.revoked")
+#: a co-author's name, a token's label (free text the person chose), a report's reason (its reporter).
+NAMES_THE_PERSON = ("recommendation.author_added", "token.created", "token.revoked", "comment.reported")
 
 _FIELDS = (
     AuditEvent.seq,
@@ -164,9 +164,13 @@ class Person:
         needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles} | {html.escape(n) for n in needles}
         # Compared folded (``fold``): both sides are normalized the same way, whatever the case or form.
         self._folded = tuple({fold(needle) for needle in needles})
-        # Whole words only: "Max" is not in "maximal".
+        # Whole words only: "Max" is not in "maximal", "Max Muster" not in "Max Muster-Lang". An underscore
+        # is no part of a word here (Markdown's "_Max Muster_"), and in stored JSON a line break before
+        # the name is written "\\n": neither hides a mention.
         self.mention = re.compile(
-            r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._folded, key=len, reverse=True))) + r")(?!\w)"
+            r"(?:(?<=\\[nrt])|(?<![^\W_])(?<!\w-))(?:"
+            + "|".join(map(re.escape, sorted(self._folded, key=len, reverse=True)))
+            + r")(?![^\W_])(?!-\w)"
         )
 
     def names(self, text: str | None) -> bool:
