@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app import audit, services
 from app.extensions import db
-from app.models import (AgendaItem, Follow, FollowUp, Mail, Notification, NotificationSetting, Process, Recommendation,
+from app.models import (AgendaItem, AnswerTemplate, Follow, FollowUp, Mail, Notification, NotificationSetting, Process, Recommendation,
                         SteeringSession, Submission, User, utcnow)
 from tests.test_audit_v2 import cli
 from tests.test_erasure import text_values
@@ -51,7 +51,9 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     person = services.create_user(EMAIL, NAME, password=PASSWORD)[0]
     admin = world.administrator
     services.update_overview(world.process.id, admin, contact=f"{NAME}, Rathaus Zimmer 12",
-                             description=f"Fragen beantwortet **{NAME}**.")
+                             description=f"Fragen beantwortet **{NAME}**.",
+                             links=[{"title": f"Sprechstunde bei {NAME}", "url": "https://example.org/sprechstunde"}])
+    services.set_answer_template(world.process.id, admin, "rejected", f"Abgelehnt. Rückfragen an {NAME} …")
     rec = rec_in(world, "steering_review", title="Früh informieren")
     meeting = services.create_session(world.process.id, admin, "3. Sitzung", "2026-03-14T18:30",
                                       place="Rathaus", participants=f"A. Admin, {NAME}")
@@ -92,6 +94,9 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
     # the tables: the name is the pseudonym now; Markdown rendered again
     process = db.session.get(Process, world.process.id)
     assert process.contact == f"{pseudonym}, Rathaus Zimmer 12"
+    assert process.links == [{"title": f"Sprechstunde bei {pseudonym}", "url": "https://example.org/sprechstunde"}]
+    template = db.session.scalars(sa.select(AnswerTemplate)).one()
+    assert template.body == f"Abgelehnt. Rückfragen an {pseudonym} …"
     assert process.description_html == f"<p>Fragen beantwortet <strong>{pseudonym}</strong>.</p>"
     closed = db.session.get(SteeringSession, meeting.id)
     assert (closed.participants, closed.notes) == (f"A. Admin, {pseudonym}", f"{pseudonym} berichtet aus dem Beirat.")

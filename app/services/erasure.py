@@ -53,6 +53,7 @@ from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import (
     AgendaItem,
+    AnswerTemplate,
     ApiToken,
     AuditEvent,
     Comment,
@@ -265,7 +266,11 @@ TEXTS = (
     (CommentReport, ("reason",), None, ("comment_report", "id")),
     (Statement, ("question", "body", "reason"), ("body", "body_html"), ("statement", "id")),
     # A process's overview: the contact ("Wilhelmine Quast, Rathaus, Zimmer 12") and its description.
-    (Process, ("contact", "description"), ("description", "description_html"), ("process", "id")),
+    # Its links are JSON ({title, url}): the pseudonym needs no escaping, so the JSON stays valid.
+    (Process, ("contact", "description", "links_json"), ("description", "description_html"), ("process", "id")),
+    # A process's own answer templates prefill every later justification: a name in one would be
+    # copied into public answers.
+    (AnswerTemplate, ("body",), None, ("process", "process_id")),
     # The steering round's sessions: title, place, attendance, free notes, the snapshot of closed
     # minutes (JSON: each item's title and justification as shown at closing; the pseudonym needs no
     # JSON escaping, so the JSON stays valid), and each agenda item's decision note.
