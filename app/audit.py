@@ -498,8 +498,9 @@ def _second_half(sender: Any, url: Any, middle: int, total: int, remember_seq: i
         sender.close()
 
 
-#: A head as closing a session records it: ``SEQ:HASH``, the hash 64 lowercase hex characters.
-_RECORDED_HEAD = re.compile(r"([1-9][0-9]*):([0-9a-f]{64})")
+#: A head as closing a session records it: ``SEQ:HASH``, the hash 64 lowercase hex characters; a
+#: number of more than 18 digits is no event's (it would not even fit the database's integer).
+_RECORDED_HEAD = re.compile(r"([1-9][0-9]{0,17}):([0-9a-f]{64})")
 
 
 def _check_anchors(result: Verification) -> Verification:
