@@ -124,22 +124,23 @@ class SmtpTransport:
             if codes and all(code >= 500 for code in codes):
                 raise PermanentFailure(f"recipient refused: {error.recipients}") from None
             raise TemporaryFailure(f"recipient refused for now: {error.recipients}") from None
-        except (
-            smtplib.SMTPServerDisconnected,
-            smtplib.SMTPConnectError,
-            smtplib.SMTPHeloError,
-            OSError,
-        ) as error:
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, smtplib.SMTPHeloError) as error:
             self.close()
             raise TemporaryFailure(f"mail server unavailable: {error}", down=True) from None
         except smtplib.SMTPAuthenticationError as error:
             self.close()
             raise TemporaryFailure(f"the mail server refused the login: {error.smtp_code}", down=True) from None
         except smtplib.SMTPResponseException as error:
+            # An answer about this mail (after MAIL FROM or DATA: 554 spam, 552 too large): it fails
+            # or waits alone, and the mails behind it go on. Every SMTPException is an OSError, so
+            # this comes before the clause below, which is for a server that cannot be reached.
             self._reset()
             if error.smtp_code >= 500:
                 raise PermanentFailure(f"{error.smtp_code} {error.smtp_error!r}") from None
             raise TemporaryFailure(f"{error.smtp_code} {error.smtp_error!r}") from None
+        except OSError as error:
+            self.close()
+            raise TemporaryFailure(f"mail server unavailable: {error}", down=True) from None
         if refused:  # some recipients refused, others took it: it is sent
             return
 

@@ -37,6 +37,7 @@ class Inbox:
     """What the SMTP server received, and how it answers the next messages (``refuse`` with a code)."""
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP answer
+    refuse_data: dict[str, str] = field(default_factory=dict)  # recipient -> answer to the message itself (DATA)
     # ``hold_at`` = k: the k-th message is received, then its answer waits until ``release`` is set
     # (``held`` tells the test it is there): the sender's mail is in flight.
     hold_at: int = 0
@@ -50,6 +51,9 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        for address in envelope.rcpt_tos:
+            if address in self.refuse_data:
+                return self.refuse_data[address]
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))

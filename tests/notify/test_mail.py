@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from app import services
 from app.extensions import db
-from app.models import DeadlineMark, Mail, Notification, NotificationSetting, User, utcnow
+from app.errors import ValidationError
+from app.models import DeadlineMark, Mail, Notification, NotificationSetting, Recommendation, User, utcnow
 from app.notify import mail as mail_text
 from app.notify import worker
 from app.services import notifications
@@ -210,6 +211,30 @@ def test_a_permanent_refusal_fails_that_mail_and_the_rest_go_out(world, inbox, w
     assert world.coauthor.email in page.text and "550" in page.text
 
 
+def test_a_message_refused_after_data_fails_or_waits_alone_and_the_rest_go_out(world, inbox, work):
+    """Every smtplib error is an OSError: a 554 (spam) or 451 answer to the message itself was taken
+    for a server that is down, so the refused mail stayed pending forever and held back the mails
+    behind it. It is an answer about that mail: 5xx fails it, 4xx lets it wait, the rest go out."""
+    inbox.refuse_data[world.coauthor.email] = "554 5.7.1 rejected as spam"
+    rec = services.create_recommendation(world.process.id, world.author, "A", "B")
+    services.add_author(rec.id, world.author, world.coauthor)
+    services.fire(rec.id, "submit", world.author, None, rec.version)
+    counts = work()
+    assert counts["failed"] == 2 and counts["sent"] == 1 and addresses(inbox) == {world.moderator.email}
+    failed = db.session.scalars(sa.select(Mail).where(Mail.status == "failed")).all()
+    assert {m.user_id for m in failed} == {world.coauthor.id} and all("554" in m.last_error for m in failed)
+
+    inbox.clear()
+    inbox.refuse_data[world.moderator.email] = "451 4.3.0 try again later"
+    rec = services.create_recommendation(world.process.id, world.author, "C", "D")
+    services.add_author(rec.id, world.author, world.coauthor)
+    services.fire(rec.id, "submit", world.author, None, rec.version)
+    counts = work()
+    assert counts["failed"] == 2  # the co-author's two, whatever the order: the 451 held nothing back
+    waiting = db.session.scalars(sa.select(Mail).where(Mail.user_id == world.moderator.id, Mail.status != "sent")).one()
+    assert waiting.status == "pending" and "451" in waiting.last_error and waiting.next_attempt_at > utcnow()
+
+
 def test_a_worker_killed_mid_batch_sends_everything_and_only_the_one_in_flight_twice(world, inbox, work, monkeypatch):
     for n in range(4):
         rec = services.create_recommendation(world.process.id, world.author, f"R{n}", "B")
@@ -258,12 +283,18 @@ def test_several_workers_send_each_mail_once(world, inbox, app):
 
 
 def test_header_injection_and_non_ascii_addresses_are_handled(make_user, inbox, work):
-    world_author = make_user("Evil\r\nBcc: victim@example.org", email="jörg@example.org")
+    with pytest.raises(ValidationError, match="single line"):  # refused at the door now ...
+        make_user("Evil\r\nBcc: victim@example.org")
+    world_author = make_user("Evil", email="jörg@example.org")
     moderator = make_user("Möderator", email="möderator@exämple.org")
     process = services.create_process("inj", "Injection", "citizen-recommendation")
     services.grant_role(process, world_author, "member")
     services.grant_role(process, moderator, "moderator")
-    rec = services.create_recommendation(process.id, world_author, "Title\r\nBcc: victim@example.org", "Body")
+    rec = services.create_recommendation(process.id, world_author, "Title", "Body")
+    # ... but a name and a title stored before that still must not reach a header as they are
+    db.session.execute(sa.update(User).where(User.id == world_author.id).values(name="Evil\r\nBcc: victim@example.org"))
+    db.session.execute(sa.update(Recommendation).where(Recommendation.id == rec.id).values(title="Title\r\nBcc: victim@example.org"))
+    db.session.commit()
     services.fire(rec.id, "submit", world_author, None, rec.version)
     assert work()["sent"] == 1
     [received] = inbox.received
