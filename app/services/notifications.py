@@ -105,11 +105,23 @@ def _set_modes(session, user_id: int, changes: dict[str, str]) -> None:
 
 
 def _skip_waiting(session, user_id: int, kinds: list[str]) -> None:
+    """A kind turned off: its mails still waiting are not sent, nor its news set aside for the next
+    digest (it stays on the notifications page)."""
     if kinds:
         session.execute(
             update(Mail)
             .where(Mail.user_id == user_id, Mail.status == "pending", Mail.kind.in_(kinds))
             .values(status="skipped", last_error="turned off by its recipient")
+        )
+        session.execute(
+            update(Notification)
+            .where(
+                Notification.user_id == user_id,
+                Notification.kind.in_(kinds),
+                Notification.delivery == "digest",
+                Notification.mail_id.is_(None),
+            )
+            .values(delivery="off")
         )
 
 

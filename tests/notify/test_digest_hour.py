@@ -69,3 +69,24 @@ def test_a_digest_hour_that_is_no_hour_is_a_clear_error_and_queues_nothing(world
     assert db.session.scalar(sa.select(sa.func.count()).where(Mail.kind == "digest")) == 0
     with pytest.raises(ValueError, match="not '25'"):
         notifications.digest_pass(now=datetime(2026, 12, 3, 12))
+
+
+def test_news_set_aside_for_the_digest_is_not_sent_once_its_kind_is_turned_off(world, inbox, work, rec_in, app,
+                                                                               make_user, monkeypatch):
+    """Found by the review of issue 15: news routed into tomorrow's digest was still gathered and
+    mailed after the person turned the kind off (settings page or one-click unsubscribe)."""
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
+    app.config["DIGEST_HOUR"] = 7
+    fan = make_user("Fan")
+    rec = rec_in(world, "steering_review")
+    work()
+    inbox.clear()
+    services.follow(fan, recommendation_id=rec.id)
+    day = datetime(2026, 12, 2)
+    at(monkeypatch, day.replace(hour=5))
+    services.create_comment(rec.id, world.member, "Set aside for the digest")
+    work()  # routed into the digest, not yet sent
+    services.save_notification_settings(fan, {"followed": "off"})
+    at(monkeypatch, day.replace(hour=7, minute=5))
+    assert work()["digests"] == 0 and inbox.to(fan.email) == []
+    assert services.unread_count(fan.id) >= 1  # still on the notifications page
