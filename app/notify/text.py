@@ -169,12 +169,14 @@ def still_visible(note: Notification, user: Any, known: dict | None = None) -> b
 _CHUNK = 500  # ids per IN (...) list
 
 
-def visible_ids(user: Any, unread_only: bool = False) -> list[int]:
+def visible_ids(user: Any, unread_only: bool = False, limit: int | None = None, before: int | None = None) -> list[int]:
     """The ids of a person's notifications they may still see (``may_still_see``), newest first.
 
     One statement reads them with their recommendation's state, workflow and whether the person is
     one of its authors (the roles come from the request's cache, as ``roles_for`` takes them); the
-    comments and statements they name are loaded once each, only when there are any."""
+    comments and statements they name are loaded once each, only when there are any. Read ``_SCAN``
+    at a time, newest first, until ``limit`` are found (older than id ``before``): a person with
+    thousands of notifications costs what the page shows, not what they ever got."""
     authored = (
         select(RecommendationAuthor.user_id)
         .where(RecommendationAuthor.recommendation_id == Notification.recommendation_id, RecommendationAuthor.user_id == user.id)
@@ -199,7 +201,17 @@ def visible_ids(user: Any, unread_only: bool = False) -> list[int]:
     )
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    rows = db.session.execute(query).all()
+    shown: list[int] = []
+    while True:
+        batch = query if before is None else query.where(Notification.id < before)
+        rows = db.session.execute(batch.limit(_SCAN)).all()
+        shown += _visible(user, rows)
+        if (limit is not None and len(shown) >= limit) or len(rows) < _SCAN:
+            return shown[:limit] if limit is not None else shown
+        before = rows[-1].id
+
+
+def _visible(user: Any, rows: list[Any]) -> list[int]:
     for model, ids in (
         (Comment, sorted({row.comment_id for row in rows if row.comment_id is not None})),
         (Statement, sorted({row.statement_id for row in rows if row.statement_id is not None})),
@@ -220,9 +232,15 @@ def visible_ids(user: Any, unread_only: bool = False) -> list[int]:
     return shown
 
 
+#: The bell counts up to this many ("99+" beyond); the notifications page lists up to PAGE_CAP.
+BELL_CAP = 100
+PAGE_CAP = 1_000
+_SCAN = 500
+
+
 def unread_count(user: Any) -> int:
-    """The bell's number: unread notifications the person may still see."""
-    return len(visible_ids(user, unread_only=True))
+    """The bell's number: unread notifications the person may still see, at most ``BELL_CAP``."""
+    return len(visible_ids(user, unread_only=True, limit=BELL_CAP))
 
 
 def described(user: Any, language: str, ids: list[int]) -> list[tuple[Notification, Said]]:
@@ -246,5 +264,4 @@ def visible_notifications(
 ) -> list[tuple[Notification, Said]]:
     """A person's newest notifications with what they say, leaving out any whose subject they may no
     longer see (``may_still_see``). At most ``limit``, older than id ``before``."""
-    ids = [i for i in visible_ids(user) if before is None or i < before][:limit]
-    return described(user, language, ids)
+    return described(user, language, visible_ids(user, limit=limit, before=before))

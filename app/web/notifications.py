@@ -13,7 +13,7 @@ from .. import permissions, queries, services, statistics
 from ..errors import NotFound, ServiceError
 from ..extensions import csrf, db
 from ..models import NOTIFICATION_KINDS, REQUESTED, Comment, CommentReport, Mail, Recommendation, RecommendationAuthor
-from ..notify.text import described, visible_ids, visible_notifications
+from ..notify.text import PAGE_CAP, described, visible_ids, visible_notifications
 from ..roles import roles_for
 from ..security import limiter
 from ..workflow import engine
@@ -40,9 +40,10 @@ PER_PAGE = 50
 @bp.get("/notifications")
 @signed_in
 def notifications():
-    """A person's notifications, newest first, PER_PAGE a page; only those they may still see."""
+    """A person's notifications, newest first, PER_PAGE a page; only those they may still see (the
+    newest PAGE_CAP of them)."""
     page = page_number()
-    ids = visible_ids(current_user)
+    ids = visible_ids(current_user, limit=PAGE_CAP)
     shown = described(current_user, locale(), ids[(page - 1) * PER_PAGE : page * PER_PAGE])
     pages = max(1, -(-len(ids) // PER_PAGE))
     return render_template("notifications/list.html", items=shown, form=ButtonForm(), page=page, pages=pages)

@@ -68,7 +68,7 @@ def test_the_notifications_page_has_pages(world, people, app):
         return [int(i) for i in re.findall(r'name="id" value="(\d+)"', moderator.page.text)]
 
     moderator.get("/notifications")
-    assert "(120 unread)" in moderator.text and "Page 1 of 3" in moderator.text
+    assert "(99+ unread)" in moderator.text and "Page 1 of 3" in moderator.text  # the bell counts to 99
     first = shown()
     assert len(first) == 50 and first[0] == newest and first == sorted(first, reverse=True)
     assert 'rel="next" href="/notifications?page=2"' in moderator.page.text
@@ -83,11 +83,12 @@ def test_the_notifications_page_has_pages(world, people, app):
     moderator.get("/notifications?page=2")
     moderator.post("/notifications/read", {"id": str(second[0]), "page": "2"}, status=200)
     assert moderator.redirected_to == "/notifications" and "Page 2 of 3" in moderator.text
-    assert "(119 unread)" in moderator.text
+    assert db.session.get(Notification, second[0]).read_at is not None and "(99+ unread)" in moderator.text
+    services.mark_read(world.moderator, third)  # 20 more read: 99 unread, the bell's own number again
     # beyond the last page: said so, with the way back; a page that is no number: a clear 400, nothing changed
     moderator.get("/notifications?page=7")
     assert "There are no notifications on this page." in moderator.text and "Previous page" in moderator.text
     for bad in ("page=abc", "page=0", "page=-1", "page=99999999999"):
         moderator.get(f"/notifications?{bad}", status=400)  # as every other list
     moderator.get("/notifications")
-    assert "(119 unread)" in moderator.text
+    assert "(99 unread)" in moderator.text
