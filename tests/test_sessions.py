@@ -193,6 +193,9 @@ def test_a_justification_with_the_templates_gaps_left_open_is_refused(world, rec
                  "Die Steuerungsrunde nimmt die Empfehlung an, weil der Bedarf belegt ist.\n\nUmsetzung: zuständig ist …, erster Bericht bis …"):
         with pytest.raises(NoteRequired, match="still holds the answer template's gaps"):
             services.fire(rec.id, "adopt", world.administrator, note, _version(rec.id))
+    with pytest.raises(NoteRequired, match="adopts the recommendation because …"):  # another decision's template
+        services.fire(rec.id, "reject", world.administrator,
+                      "The steering round adopts the recommendation because …", _version(rec.id))
     with pytest.raises(NoteRequired, match="Abgelehnt, weil …"):  # the process's own template too
         services.fire(rec.id, "reject", world.administrator, "Abgelehnt, weil …", _version(rec.id))
     assert audit_count() == events and db.session.get(Recommendation, rec.id).state == "steering_review"

@@ -285,15 +285,19 @@ def _hold_agenda_item(session_id: int, recommendation_id: int) -> None:
         raise ValidationError(_("this item was decided in this session already"))
 
 
-def _check_gaps_filled(note: str, workflow: Workflow, state: str, process_id: int) -> None:
-    """A justification that still holds a line of the decision's answer template with its gaps
+def _check_gaps_filled(note: str, workflow: Workflow, process_id: int) -> None:
+    """A justification that still holds a line of an answer template with its gaps
     ("… because …") is refused: the template was taken, not filled in (NoteRequired, 422)."""
-    template = workflow.states[state].answer_template
-    texts = [text for _language, text in template.values] if template else []
-    own = db.session.scalar(
-        select(AnswerTemplate.body).where(AnswerTemplate.process_id == process_id, AnswerTemplate.state == state)
-    )
-    gaps = {line.strip() for text in [*texts, own or ""] for line in text.splitlines() if "…" in line}
+    # Every final state's templates, not only this one's: the adopt template taken and then the
+    # decision switched to reject must not pass as the rejection's reasons.
+    texts = [
+        text
+        for final in workflow.states.values()
+        if final.final and final.answer_template
+        for _language, text in final.answer_template.values
+    ]
+    texts += db.session.scalars(select(AnswerTemplate.body).where(AnswerTemplate.process_id == process_id)).all()
+    gaps = {line.strip() for text in texts for line in (text or "").splitlines() if "…" in line}
     left = [line.strip() for line in note.splitlines() if line.strip() in gaps]
     if left:
         raise NoteRequired(
@@ -354,7 +358,7 @@ def fire(
     state, now = move.dest, move.now
     assert state is not None and now is not None  # set by the machine's effects once no guard refused
     if note is not None and workflow.states[state].final:
-        _check_gaps_filled(note, workflow, state, rec.process_id)
+        _check_gaps_filled(note, workflow, rec.process_id)
 
     with write_transaction() as session:
         if session_id is not None:
