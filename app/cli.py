@@ -408,9 +408,9 @@ def sessions_minutes(session_id, pdf_path):
     click.echo(f"{meeting.title}\n{meeting.held_at:%Y-%m-%d %H:%M}\t{meeting.place}\t{meeting.status}")
     if meeting.participants:
         click.echo(meeting.participants)
-    for position, item in enumerate(services.minutes_items(meeting, queries.session_items(meeting.id)), 1):
+    for item in services.minutes_items(meeting, queries.session_items(meeting.id)):
         decided = item.result_state or "-"
-        click.echo(f"{position}\t{meeting.process.slug}#{item.number}\t{item.title}\t{decided}")
+        click.echo(f"{item.position}\t{meeting.process.slug}#{item.number}\t{item.title}\t{decided}")
         if item.note:
             click.echo("\t" + item.note.replace("\n", "\n\t"))
     if meeting.notes:

@@ -390,12 +390,8 @@ def _session(session_id: int) -> SteeringSession:
 
 def session_answer(meeting: SteeringSession, user, status: int = 200):
     workflow = engine().get(meeting.process.workflow_id)
-    items = [
-        item
-        for item in queries.session_items(meeting.id)
-        if permissions.can_view(roles_for(user, item.recommendation), workflow, item.recommendation.state)
-    ]
-    return jsonify(serializers.session(meeting, items, workflow, services.minutes_items(meeting, items))), status
+    pairs = services.readable_items(meeting, user)
+    return jsonify(serializers.session(meeting, [item for item, _ in pairs], workflow, [shown for _, shown in pairs])), status
 
 
 @bp.get("/processes/<slug>/sessions")

@@ -79,6 +79,7 @@ from .sessions import (
     minutes_items,
     move_item,
     parse_held_at,
+    readable_items,
     remove_from_agenda,
     update_minutes,
 )
@@ -88,6 +89,7 @@ from .throttle import password_attempt, sign_in_attempt
 __all__ = [
     "MinutesItem",
     "minutes_items",
+    "readable_items",
     "Caller",
     "chain_checks",
     "counts",

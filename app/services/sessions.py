@@ -24,7 +24,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..models import CLOSED, OPEN, AgendaItem, Process, Recommendation, SteeringSession, User, utcnow
 from ..queries import RecommendationView
-from ..roles import process_roles
+from ..roles import process_roles, roles_for
 from ..transactions import write_transaction
 from ..workflow import engine
 from .recommendations import fire, recommendation_for_change
@@ -260,6 +260,8 @@ class MinutesItem:
     """One agenda item as the session's page and its minutes show it."""
 
     recommendation_id: int
+    #: Its place on the agenda (TOP): kept in the minutes, whoever reads them.
+    position: int
     number: int
     title: str
     #: The recommendation's state: now while the session is open, at closing in closed minutes.
@@ -280,6 +282,7 @@ def _items_now(items: list[AgendaItem]) -> list[MinutesItem]:
     return [
         MinutesItem(
             recommendation_id=item.recommendation_id,
+            position=item.position,
             number=item.recommendation.number,
             title=item.recommendation.title,
             state=item.recommendation.state,
@@ -300,11 +303,29 @@ def minutes_items(meeting: SteeringSession, items: list[AgendaItem]) -> list[Min
     Sessions closed before the snapshot existed (revision 0020) are shown as they are now."""
     if meeting.minutes_json is None:
         return _items_now(items)
-    frozen = {entry["recommendation_id"]: entry for entry in json.loads(meeting.minutes_json)}
+    frozen = {
+        entry["recommendation_id"]: {"position": position, **entry}
+        for position, entry in enumerate(json.loads(meeting.minutes_json), 1)
+    }
     return [
         MinutesItem(**(entry | {"decided_at": entry["decided_at"] and datetime.fromisoformat(entry["decided_at"])}))
         for item in items
         if (entry := frozen.get(item.recommendation_id))
+    ]
+
+
+def readable_items(meeting: SteeringSession, user: Any) -> list[tuple[AgendaItem, MinutesItem]]:
+    """The agenda items ``user`` may see, each with how the page shows it (``minutes_items``). Closed
+    minutes are judged by the state each item had at closing: an item sent back to a draft later
+    does not leave the minutes it was recorded in."""
+    workflow = engine().get(meeting.process.workflow_id)
+    items = {item.recommendation_id: item for item in queries.session_items(meeting.id)}
+    return [
+        (items[shown.recommendation_id], shown)
+        for shown in minutes_items(meeting, list(items.values()))
+        if permissions.can_view(
+            roles_for(user, items[shown.recommendation_id].recommendation), workflow, shown.result_state or shown.state
+        )
     ]
 
 

@@ -90,11 +90,8 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
     process = meeting.process
     workflow = engine().get(process.workflow_id)
     manage = permissions.can_manage_sessions(process_roles(current_user, process.id)) and not for_document
-    items = [
-        item
-        for item in queries.session_items(meeting.id)
-        if permissions.can_view(roles_for(current_user, item.recommendation), workflow, item.recommendation.state)
-    ]
+    pairs = services.readable_items(meeting, current_user)
+    items = [item for item, _shown in pairs]
     forms, add_form, minutes_form = {}, None, None
     if manage and not meeting.closed:
         own = queries.answer_templates(process)
@@ -124,7 +121,7 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
             (rec.id, f"{rec.number}: {rec.title}") for rec in queries.waiting_for_decision(process, exclude_session=meeting.id)
         )
         minutes_form = bound.get("minutes") or MinutesForm(formdata=None, obj=meeting)
-    shown = services.minutes_items(meeting, items)
+    shown = [entry for _item, entry in pairs]
     return render_template(
         "sessions/detail.html",
         process=process,

@@ -304,3 +304,31 @@ def test_without_pdf_support_no_pdf_is_offered_and_the_address_says_why(world, p
             assert "Pango" not in response.text  # the cause goes to the log, not to visitors
     finally:
         documents.available.cache_clear()
+
+
+def test_an_item_sent_back_after_closing_stays_in_the_minutes_under_its_number(world, people, browser, api, rec_in):
+    """Closed minutes are judged by the state each item had at closing: an undecided item later sent
+    back to a draft (not public) still stands in the public minutes, as item 2, with its title then."""
+    people(world)
+    first = rec_in(world, "steering_review", title="Früh informieren")
+    later = rec_in(world, "steering_review", title="Zurück an die AG")
+    third = rec_in(world, "steering_review", title="Barrierefrei tagen")
+    meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30")
+    services.add_ready(meeting.id, world.administrator)
+    services.decide(meeting.id, world.administrator, first.id, "reject", "Zu teuer.", _version(first.id))
+    services.close_session(meeting.id, world.administrator)
+    services.fire(later.id, "send_back", world.administrator, "Bitte überarbeiten.", _version(later.id))
+    assert db.session.get(Recommendation, later.id).state not in ("steering_review",)
+    visitor = browser(None)
+    visitor.get(f"/sessions/{meeting.id}")
+    assert "Item 2: " in visitor.text and "Zurück an die AG" in visitor.text and "Item 3: " in visitor.text
+    items = api.get(f"/sessions/{meeting.id}").json["items"]
+    assert [i["position"] for i in items] == [1, 2, 3] and items[1]["at_closing"]["title"] == "Zurück an die AG"
+    # On an open agenda, each item's buttons name that item to a screen reader (not 1, 2, 3 for each).
+    rec_in(world, "steering_review", title="Vierte")
+    open_session = services.create_session(world.process.id, world.administrator, "4. Sitzung", "2026-05-14T18:30")
+    services.add_ready(open_session.id, world.administrator)
+    admin = browser(world.administrator)
+    admin.get(f"/sessions/{open_session.id}")
+    item = admin.page.text.split('class="agenda-item"')[2].split("</li>")[0]
+    assert item.count("(item 2)") == 3 and "(item 1)" not in item and "(item 3)" not in item
