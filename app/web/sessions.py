@@ -122,12 +122,20 @@ def render_session(meeting: SteeringSession, status: int = 200, bound: dict | No
         )
         minutes_form = bound.get("minutes") or MinutesForm(formdata=None, obj=meeting)
     shown = [entry for _item, entry in pairs]
+    # A refused decision whose item takes none any more (another administrator decided it first):
+    # its form is gone from the page, so what was typed is shown beside the item, with the reason.
+    unsaved = {
+        rid: (form.note.data, [str(e) for field in form for e in field.errors])
+        for rid, form in bound.items()
+        if isinstance(rid, int) and rid not in forms and (form.note.data or "").strip()
+    }
     return render_template(
         "sessions/detail.html",
         process=process,
         workflow=workflow,
         meeting=meeting,
         items=shown,
+        unsaved=unsaved,
         names=queries.names_of({item.decided_by_id for item in shown if item.decided_by_id}),
         manage=manage,
         forms=forms,
@@ -292,10 +300,19 @@ def session_close(session_id: int):
     _button_or_400()
     if not permissions.can_manage_sessions(process_roles(current_user, meeting.process_id)):
         abort(403)
+    minutes = MinutesForm()
+    typed = minutes.place.name in request.form  # sent from the minutes' own form, with what was typed there
     if request.form.get("confirm") != "yes" and not meeting.closed:
         flash(_("Tick “The minutes are complete” to close the session: closing cannot be undone."), "error")
+        if typed:  # what was typed comes back with the form, nothing is lost
+            return _again(meeting, "#close-heading", "session-minutes", minutes, 422, "minutes")
         return _back(meeting, "#close-heading")
     try:
+        if typed and not meeting.closed:
+            if not minutes.validate():
+                db.session.rollback()
+                return _again(meeting, "#minutes-heading", "session-minutes", minutes, 422, "minutes")
+            services.update_minutes(meeting.id, current_user, minutes.place.data, minutes.participants.data, minutes.notes.data)
         services.close_session(meeting.id, current_user)
     except ServiceError as error:
         _refused(error)

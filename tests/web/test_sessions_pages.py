@@ -332,3 +332,41 @@ def test_an_item_sent_back_after_closing_stays_in_the_minutes_under_its_number(w
     admin.get(f"/sessions/{open_session.id}")
     item = admin.page.text.split('class="agenda-item"')[2].split("</li>")[0]
     assert item.count("(item 2)") == 3 and "(item 1)" not in item and "(item 3)" not in item
+
+
+def test_the_administrator_who_decides_second_keeps_the_justification(world, people, browser, rec_in, make_user):
+    people(world)
+    rec = rec_in(world, "steering_review")
+    meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30")
+    services.add_ready(meeting.id, world.administrator)
+    page = f"/sessions/{meeting.id}"
+    late = browser(world.administrator)
+    late.get(page)
+    version = _version(rec.id)
+    services.decide(meeting.id, world.administrator, rec.id, "reject", "Zu teuer.", version)  # meanwhile
+    events = audit_count()
+    late.post(page + f"/decide/{rec.id}", {f"i{rec.id}-trigger": "adopt", f"i{rec.id}-confirm": "y",
+                                          f"i{rec.id}-note": "Meine ausführliche Begründung für die Annahme.",
+                                          f"i{rec.id}-version": str(version)}, status=422)
+    assert audit_count() == events
+    assert "Your justification was not saved" in late.text and "this item was decided in this session already" in late.text
+    assert "Meine ausführliche Begründung für die Annahme." in late.text
+
+
+def test_closing_saves_the_notes_typed_just_before(world, people, browser, rec_in):
+    """The close button belongs to the minutes' form: notes typed and not yet saved are saved with
+    the closing, and a closing not confirmed keeps them on the page."""
+    people(world)
+    meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30")
+    page = f"/sessions/{meeting.id}"
+    admin = browser(world.administrator)
+    admin.get(page)
+    typed = {"place": "Rathaus", "participants": "Anna Admin", "notes": "Nächste Sitzung im Mai."}
+    admin.post(page + "/close", typed, status=422)  # not confirmed
+    assert "closing cannot be undone" in admin.text and "Nächste Sitzung im Mai." in admin.page.text
+    assert db.session.get(SteeringSession, meeting.id).status == "open"
+    admin.post(page + "/close", {**typed, "confirm": "yes"})
+    db.session.expire_all()
+    closed = db.session.get(SteeringSession, meeting.id)
+    assert closed.status == "closed" and closed.notes == "Nächste Sitzung im Mai." and closed.place == "Rathaus"
+    assert "Nächste Sitzung im Mai." in admin.text
