@@ -37,7 +37,20 @@ from sqlalchemy import select
 
 from . import audit as trail
 from .extensions import db
-from .models import AuditEvent, Comment, Decision, Department, DepartmentMember, Membership, Process, Recommendation, Statement
+from .models import (
+    ANSWERED,
+    DECLINED,
+    REQUESTED,
+    AuditEvent,
+    Comment,
+    Decision,
+    Department,
+    DepartmentMember,
+    Membership,
+    Process,
+    Recommendation,
+    Statement,
+)
 from .workflow import engine
 
 UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "unknown (erased)"})()
@@ -194,7 +207,7 @@ def _department_member(events: Iterable[Any], erasures: dict[int, int] | None = 
 
 #: What a statement's events say; a request routed by a concern's category starts from its
 #: recommendation's event (``_routed``).
-_ASKED = {"status": "requested", "body": None, "visibility": "public", "reason": None}
+_ASKED = {"status": REQUESTED, "body": None, "visibility": "public", "reason": None}
 
 
 def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dict | None = None) -> dict:
@@ -206,11 +219,11 @@ def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dic
             said["department"] = data["department"] if data is not None else UNKNOWN
             said["question"] = data["question"] if data is not None else UNKNOWN
         elif event.action == "statement.answered":
-            said.update(status="answered", body=UNKNOWN, visibility=UNKNOWN)
+            said.update(status=ANSWERED, body=UNKNOWN, visibility=UNKNOWN)
             if data is not None:
                 said.update(body=data["body"], visibility=data["visibility"])
         elif event.action == "statement.declined":
-            said.update(status="declined", reason=data["reason"] if data is not None else UNKNOWN)
+            said.update(status=DECLINED, reason=data["reason"] if data is not None else UNKNOWN)
     return said
 
 

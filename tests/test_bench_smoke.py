@@ -42,7 +42,7 @@ def test_the_audit_chain_benchmark_runs_verify_and_deep():
 
 def test_the_input_benchmark_runs():
     output = run(str(REPO / "bench" / "inputs.py"), "--smoke")
-    assert "| comment (2,000) | typical document |" in output and "| body (5,000) | open brackets [ |" in output
+    assert "| comment (1,000) | typical document |" in output and "| body (2,000) | open brackets [ |" in output
 
 
 def test_the_mail_benchmark_runs():

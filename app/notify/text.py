@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import permissions
 from ..extensions import db
-from ..models import DECLINED, Comment, Notification, Process, Recommendation, RecommendationAuthor, Statement
+from ..models import DECLINED, Comment, Notification, Process, Recommendation, RecommendationAuthor, Statement, User
 from ..roles import department_ids, holds_department_role, process_roles, roles_for
 from ..workflow import engine
 from ..workflow.definition import DEPARTMENT
@@ -239,8 +239,10 @@ _SCAN = 500
 
 
 def unread_count(user: Any) -> int:
-    """The bell's number: unread notifications the person may still see, at most ``BELL_CAP``."""
-    return len(visible_ids(user, unread_only=True, limit=BELL_CAP))
+    """The bell's number: unread notifications the person may still see, at most ``BELL_CAP``
+    (``user``: the person or their id)."""
+    person = db.session.get(User, user) if type(user) is int else user
+    return 0 if person is None else len(visible_ids(person, unread_only=True, limit=BELL_CAP))
 
 
 def described(user: Any, language: str, ids: list[int]) -> list[tuple[Notification, Said]]:

@@ -55,7 +55,6 @@ from .notifications import (
     modes as notification_modes,
     save_settings as save_notification_settings,
     unfollow,
-    unread_count,
     unsubscribe,
 )
 from .passwords import invite_user, request_password_reset, set_password_with_link, token_for
@@ -155,7 +154,6 @@ __all__ = [
     "notification_modes",
     "save_notification_settings",
     "unfollow",
-    "unread_count",
     "unsubscribe",
     "invite_user",
     "request_password_reset",

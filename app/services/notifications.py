@@ -237,15 +237,6 @@ def _subject_check(actor: Any, recommendation_id: int | None, process_id: int | 
 # -- reading and marking ----------------------------------------------------------------------
 
 
-def unread_count(user: Any) -> int:
-    """The bell's number: a person's unread notifications that they may still see (the predicate of
-    the notifications page, app/notify/text.py). ``user``: the person or their id."""
-    from ..notify.text import unread_count as visible_unread
-
-    person = db.session.get(User, user) if type(user) is int else user
-    return 0 if person is None else visible_unread(person)
-
-
 def mark_read(actor: Any, notification_ids: Iterable[int] | None = None) -> int:
     """Mark some of a person's notifications read (all when ``notification_ids`` is None); how many changed."""
     uid = id_of(actor)

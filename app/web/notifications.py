@@ -13,7 +13,7 @@ from .. import permissions, queries, services, statistics
 from ..errors import NotFound, ServiceError
 from ..extensions import csrf, db
 from ..models import NOTIFICATION_KINDS, REQUESTED, Comment, CommentReport, Mail, Recommendation, RecommendationAuthor
-from ..notify.text import PAGE_CAP, described, visible_ids, visible_notifications
+from ..notify.text import PAGE_CAP, described, unread_count, visible_ids, visible_notifications
 from ..roles import roles_for
 from ..security import limiter
 from ..workflow import engine
@@ -30,7 +30,7 @@ def bell():
         return services.follows(current_user.id if current_user.is_authenticated else None, recommendation_id, process_id)
 
     if current_user.is_authenticated:
-        return {"unread_notifications": services.unread_count(current_user), "following": following}
+        return {"unread_notifications": unread_count(current_user), "following": following}
     return {"unread_notifications": 0, "following": following}
 
 

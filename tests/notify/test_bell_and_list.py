@@ -7,6 +7,7 @@ import re
 import sqlalchemy as sa
 
 from app import services
+from app.notify.text import unread_count
 from app.extensions import db
 from app.models import Notification, utcnow
 from tests.web.browser import Browser
@@ -33,7 +34,7 @@ def test_a_hidden_reply_leaves_the_bell_the_list_and_the_api(world, people, app,
     assert "unread)" not in member.text  # the bell counts only what the member may still see
     assert "replied to your comment" not in member.text
     assert "Nothing yet." in member.text
-    assert services.unread_count(world.member.id) == 0
+    assert unread_count(world.member.id) == 0
     listed = app.test_client().get("/api/v1/notifications", headers={"Authorization": f"Bearer {token(world.member)}"})
     assert listed.status_code == 200 and listed.get_json()["items"] == []
     # the notification itself is kept (it comes back if the comment is shown again), just not shown

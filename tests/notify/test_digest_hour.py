@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import services
+from app.notify.text import unread_count
 from app.extensions import db
 from app.models import Mail
 from app.services import notifications
@@ -89,4 +90,4 @@ def test_news_set_aside_for_the_digest_is_not_sent_once_its_kind_is_turned_off(w
     services.save_notification_settings(fan, {"followed": "off"})
     at(monkeypatch, day.replace(hour=7, minute=5))
     assert work()["digests"] == 0 and inbox.to(fan.email) == []
-    assert services.unread_count(fan.id) >= 1  # still on the notifications page
+    assert unread_count(fan.id) >= 1  # still on the notifications page

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app import services
+from app.notify.text import unread_count
 from tests.conftest import audit_count
 from tests.web.browser import Browser
 
@@ -160,5 +161,5 @@ def test_no_post_without_its_csrf_token(app, site):
     assert audit_count() == events
     assert services.notification_modes(world.moderator.id)["your_turn"] == "immediate"
     assert not services.follows(world.moderator.id, recommendation_id=public.id)
-    assert services.unread_count(world.moderator.id) > 0  # the report; nothing was marked read
+    assert unread_count(world.moderator.id) > 0  # the report; nothing was marked read
     assert world.moderator.name in moderator.get("/").text  # still signed in after the refused logout
