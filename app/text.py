@@ -229,16 +229,20 @@ def _images_as_links(state) -> None:
     for block in state.tokens:
         if block.type != "inline" or not block.children:
             continue
-        children = []
+        children, in_link = [], 0
         for token in block.children:
+            in_link += {"link_open": 1, "link_close": -1}.get(token.type, 0)
             if token.type != "image":
                 children.append(token)
                 continue
             source = str(token.attrs.get("src", ""))
-            opening = Token("link_open", "a", 1)
-            opening.attrs = {"href": source}
             text = Token("text", "", 0)
             text.content = token.content or source
+            if in_link:  # an image that is a link's content ([![plan](p.png)](p.pdf)): the link keeps its name
+                children.append(text)
+                continue
+            opening = Token("link_open", "a", 1)
+            opening.attrs = {"href": source}
             children += [opening, text, Token("link_close", "a", -1)]
         block.children = children
 

@@ -169,6 +169,10 @@ def test_images_become_links_and_the_preview_says_so(world, people, browser):
     assert "<img" not in html
     assert '<a href="https://example.org/plan.png" rel="nofollow noopener">Lageplan</a>' in html
     assert ">https://example.org/b.png</a>" in html
+    # An image that is a link's only content: the link keeps the image's description as its name
+    # (a link inside a link would leave the outer one empty).
+    linked = text.render("[![Lageplan](https://example.org/plan.png)](https://example.org/plan.pdf)")
+    assert linked == '<p><a href="https://example.org/plan.pdf" rel="nofollow noopener">Lageplan</a></p>'
     people(world)
     new = f"/processes/{world.process.slug}/new"
     author = browser(world.author)
