@@ -33,17 +33,21 @@ def refused(error: ServiceError):
     flash_error(error)
 
 
-def back_with_text(rec, name: str, field: str, about: int | None, anchor: str):
+def back_with_text(rec, name: str, field: str, about: int | None, anchor: str, problem: str | None = None):
     """Back to the recommendation after a refusal, keeping the text typed for the page to put back
-    in its form (app/web/kept.py). Too long to keep: the page is shown at once, with it."""
+    in its form (app/web/kept.py), with ``problem`` said at its field. Too long to keep: the page is
+    shown at once, with it."""
     tab: dict[str, Any] = {"tab": "internal"} if request.form.get("visibility") == "internal" else {}
     target = url_for("web.recommendation", slug=rec.process.slug, number=rec.number, **tab)
     typed = request.form.get(field, "")
-    response = kept.back(name, target, fields={field: [typed]}, about=about)
+    response = kept.back(name, target, fields={field: [typed]}, about=about, problem=problem)
     if response is not None:
         response.location += anchor
         return response
-    return render_recommendation(recommendation_or_404(rec.process.slug, rec.number), 422, kept_texts={(name, about or 0): typed})
+    key = (name, about or 0)
+    return render_recommendation(
+        recommendation_or_404(rec.process.slug, rec.number), 422, kept_texts={key: typed}, kept_problems={key: problem}
+    )
 
 
 def readable_comment_or_404(comment_id: int) -> Comment:
@@ -64,13 +68,14 @@ def create_comment(slug: str, number: int):
     parent = parse_id(form.parent_id.data)
     anchor = f"#comment-{parent}" if parent else "#new-comment"
     if not form.validate():
-        flash(" ".join(str(e) for e in form.body.errors) if form.body.data else _("A comment needs some text."), "error")
-        return back_with_text(shown.rec, "comment", "body", parent, anchor)
+        problem = " ".join(str(e) for e in form.body.errors) if form.body.data else _("A comment needs some text.")
+        flash(problem, "error")
+        return back_with_text(shown.rec, "comment", "body", parent, anchor, problem)
     try:
         comment = services.create_comment(shown.rec.id, current_user, form.body.data, parent, form.visibility.data or "public")
     except ServiceError as error:
         refused(error)
-        return back_with_text(shown.rec, "comment", "body", parent, anchor)
+        return back_with_text(shown.rec, "comment", "body", parent, anchor, error.message)
     flash(_("Your comment is published.") if comment.visibility == "public" else _("Your internal note is saved."), "success")
     return back_to(comment)
 

@@ -405,6 +405,7 @@ def render_recommendation(
     statement_form=None,
     follow_up=None,
     kept_texts: dict | None = None,
+    kept_problems: dict | None = None,
 ):
     """The recommendation page. ``decision_form`` (the decision form as it was sent),
     ``statement_form`` and ``kept_texts`` ({(form, comment id or 0): text}) put back what a refused
@@ -462,6 +463,7 @@ def render_recommendation(
         seen=events[-1].seq if events else 0,
         kept_note=kept_note,
         kept_texts=kept_texts or {},
+        kept_problems={key: problem for key, problem in (kept_problems or {}).items() if problem},
         max_depth=MAX_DEPTH,
         can_invite="author" in roles and permissions.can_edit(roles, workflow, rec.state),
         follow_ups=queries.follow_ups_of(rec.id) if rec.decision is not None else [],
@@ -489,7 +491,8 @@ def recommendation(slug: str, number: int):
     if refused["form"] == "follow-up":
         return render_recommendation(shown, 422 if refused["errors"] else 200, follow_up=kept.restore(FollowUpForm, refused))
     field = "body" if refused["form"] == "comment" else "reason"
-    return render_recommendation(shown, kept_texts={(refused["form"], refused.get("about") or 0): kept.text(refused, field)})
+    key = (refused["form"], refused.get("about") or 0)
+    return render_recommendation(shown, kept_texts={key: kept.text(refused, field)}, kept_problems={key: refused.get("problem")})
 
 
 STATEMENT_FORMS = {"request": StatementRequestForm, "answer": StatementAnswerForm, "decline": StatementDeclineForm}

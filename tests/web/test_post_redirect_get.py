@@ -100,6 +100,14 @@ def test_a_reply_too_long_to_keep_in_the_cookie_is_answered_at_once_with_the_tex
     member.post(f"{page}/comments", {"body": typed}, status=422)
     assert member.redirected_to is None and typed.strip() in member.page.text
     assert "At most 4,000 characters. Please shorten the text." in member.text
+    area = re.search(r'<textarea id="new-comment"[^>]*>', member.page.text).group(0)
+    assert 'aria-invalid="true"' in area and 'aria-describedby="new-comment-error"' in area  # said at the field
+    # Kept in the session (post/redirect/get): the reason is at the field on the page after the redirect too.
+    comment = services.create_comment(rec.id, world.author, "Worauf antworte ich?")
+    member.post(f"{page}/comments", {"body": "x" * 4_001, "parent_id": str(comment.id)}, status=200)
+    assert member.redirected_to == page
+    reply = re.search(rf'<textarea id="reply-{comment.id}"[^>]*>', member.page.text).group(0)
+    assert 'aria-invalid="true"' in reply and f'id="reply-{comment.id}-error"' in member.page.text
 
 
 def test_a_refused_admin_form_redirects_with_what_was_typed(world, people, browser):
