@@ -56,6 +56,8 @@ def test_an_administrator_keeps_the_overview_and_everyone_reads_it(app, world, p
     assert "new square" in visitor.text and "Kim Berger" in visitor.text and "Consult".lower() in visitor.text.lower()
     assert 'href="https://example.org/plan"' in visitor.page.text and "Development plan" in visitor.text
     assert "<script>alert" not in visitor.page.text
+    # the description is a person's text: styled and scoped like one (headings, tables), not like the page
+    assert '<div class="description body"><p>We plan the <strong>new square</strong>' in visitor.page.text
     assert "Edit the overview" not in visitor.text
     visitor.get("/processes")
     assert "Participation guidelines" in visitor.text and "Kim Berger" in visitor.text and "planned" in visitor.text
