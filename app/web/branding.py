@@ -103,7 +103,14 @@ class Branding:
         lines = "".join(f"  {COLOURS[key][0]}: {value};\n" for key, value in sorted(self.colours.items()))
         if "danger" in self.colours:  # its hover, which style.css defaults to the default's
             lines += f"  --danger-dark: {darker(self.colours['danger'])};\n"
+        if "header_background" in self.colours:  # the navigation's focus ring: the clearer of yellow and black on it
+            ring = max(NAV_FOCUS, key=lambda colour: contrast(colour, self.colours["header_background"]))
+            lines += f"  --nav-focus: {ring};\n"
         return f"/* From instance/branding.toml */\n:root {{\n{lines}}}\n"
+
+
+#: The navigation's focus ring: style.css's yellow on the default dark band; on a light band, black.
+NAV_FOCUS = ("#ffbf47", "#1b1f24")
 
 
 def luminance(colour: str) -> float:

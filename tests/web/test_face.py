@@ -120,6 +120,20 @@ def test_an_offices_danger_colour_reaches_its_buttons_and_their_hover(app, brows
     assert branding.contrast(branding.darker("#c8102e"), "#fdecea") >= 4.5
 
 
+def test_the_navigations_focus_ring_stays_visible_on_a_light_header(app, browser):
+    """The ring was a fixed yellow: on a white or yellow header band it all but vanished (1.2:1)."""
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "branding.toml").write_text('[colours]\nheader_background = "#ffffff"\nheader_text = "#163a6b"\n',
+                                          encoding="utf-8")
+    visitor = browser()
+    visitor.get("/")
+    css = visitor.client.get(re.search(r'href="(/branding\.css\?v=\w+)"', visitor.page.text).group(1)).text
+    ring = re.search(r"--nav-focus: (#[0-9a-f]{6});", css).group(1)
+    assert ring == "#1b1f24" and branding.contrast(ring, "#ffffff") >= 3
+    assert branding.contrast("#ffbf47", "#163a6b") >= 3  # the default ring on the default band
+
+
 # -- drafting --------------------------------------------------------------------------------------
 
 
