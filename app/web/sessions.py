@@ -17,7 +17,7 @@ from ..models import Recommendation, SteeringSession
 from ..roles import process_roles, roles_for
 from ..security import limiter
 from ..workflow import engine
-from . import bp, decisions, follow_ups, kept
+from . import bp, decisions, follow_ups, kept, stash
 from .common import default_locale, flash_error, label, locale, page_number, process_or_404, signed_in
 from .forms import AgendaAddForm, ButtonForm, MinutesForm, SessionDecisionForm, SessionForm, options as choices
 
@@ -54,8 +54,8 @@ def sessions(slug: str):
     manage = permissions.can_manage_sessions(process_roles(current_user, process.id))
     form = kept.form("session-new", SessionForm) if manage else None
     if request.method == "POST":
-        if not current_user.is_authenticated:
-            return redirect(url_for("web.login", next=request.path))
+        if not current_user.is_authenticated:  # what was typed is kept for after the sign-in (app/web/stash.py)
+            return stash.keep_typed() or redirect(url_for("web.login", next=request.path))
         if not manage or form is None:
             abort(403)
         if form.validate():

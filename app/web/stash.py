@@ -82,7 +82,12 @@ FORMS: dict[str, tuple[str, tuple[str, ...] | None, Callable[[], dict[str, Any]]
     "web.record_follow_up": ("follow-up", ("status", "body", "next_days", "department"), _nothing),
     "web.answer_templates": ("answer-templates", None, _nothing),
     "web.process_overview": ("overview", None, _nothing),
+    "web.sessions": ("session-new", ("title", "held_at", "place", "participants"), _nothing),
+    # A resident's concern: never its honeypot nor its signed start time (a new one is signed).
+    "web.submit_concern": ("intake", ("name", "email", "title", "body", "category"), _nothing),
 }
+#: Forms for people without an account: what was typed comes back on the page, not after a sign-in.
+NO_SIGN_IN = {"web.submit_concern"}
 #: Forms that post to their own page: the page is the form's own address.
 SELF_POSTING = {
     "web.new_recommendation",
@@ -90,6 +95,7 @@ SELF_POSTING = {
     "web.edit_comment",
     "web.answer_templates",
     "web.process_overview",
+    "web.sessions",
 }
 NEVER = ("csrf_token", "password", "current", "new")
 
@@ -165,7 +171,7 @@ def keep_typed():
     page = page_of_form()
     if request.endpoint == "web.create_comment" and request.form.get("visibility") == "internal":
         page = urlsplit(page).path + "?tab=internal"  # an internal note comes back in the internal box
-    signed_in = current_user.is_authenticated
+    signed_in = current_user.is_authenticated or request.endpoint in NO_SIGN_IN
     where = page if signed_in else url_for("web.login", next=page)
     # Whose sign-in ended (Flask-Login's id in the session cookie): the text goes back to them only.
     # (``<user id>.<sign-in token>.<secret>``, app/models.py ``get_id``: the user id is its first part).

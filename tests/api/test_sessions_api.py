@@ -221,7 +221,7 @@ def test_every_role_against_every_session_page(app, matrix):
                 expected = 403  # asked on another recommendation, not this one
             if name == "add" and may:
                 expected = 303  # refused (an adopted recommendation waits for no decision), back to the page
-            if name in ("decide", "minutes", "templates", "follow-up") and user is None:
+            if name in ("create", "decide", "minutes", "templates", "follow-up") and user is None:
                 expected = 303  # what was typed is kept and the person sent to sign in (app/web/stash.py)
             if status != expected:
                 wrong[name] = (status, expected)

@@ -6,7 +6,7 @@ import re
 
 from app import services
 from app.extensions import db
-from app.models import Statement
+from app.models import Statement, Submission
 from tests.conftest import audit_count
 from tests.web.browser import PASSWORD
 
@@ -326,3 +326,28 @@ def test_an_internal_note_comes_back_in_the_internal_box_without_a_referer(world
     mod.get(back)
     box = re.search(r'<form[^>]*class="new-comment".*?</form>', mod.page.text, re.S).group(0)
     assert 'value="internal"' in box and "Nur intern: Budget offen." in box and "Save note" in box
+
+
+def test_a_residents_concern_and_a_new_session_come_back_too(world, people, browser, concern_world, app):
+    """The public intake form (no account: back on the page at once, not via the login page) and the
+    form that creates a steering-round session answered a bare 400 and lost what was typed."""
+    from tests.web.browser import Browser
+    slug = concern_world.process.slug
+    resident = Browser(app)
+    resident.get(f"/processes/{slug}")
+    token = resident.token()
+    _lose_the_session(resident)
+    answer = resident.client.post(f"/processes/{slug}/submissions", data={
+        "csrf_token": token, "email": "anwohnerin@example.org", "title": "Laterne", "body": "Seit Wochen dunkel.",
+        "website": "", "started": "x"}, headers={"Referer": f"http://ratschlag.test/processes/{slug}"})
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/processes/{slug}"
+    resident.get(answer.headers["Location"])
+    assert "Seit Wochen dunkel." in resident.page.text and 'value="Laterne"' in resident.page.text
+    assert db.session.scalar(db.select(db.func.count()).select_from(Submission)) == 0
+
+    people(world)
+    page = f"/processes/{world.process.slug}/sessions"
+    landed = _sent_signed_out(browser(world.administrator), page, page,
+                              {"title": "5. Sitzung", "held_at": "2026-06-01T18:00", "place": "Rathaus"},
+                              world.administrator, lose_cookie=False)
+    assert 'value="5. Sitzung"' in landed.text and 'value="Rathaus"' in landed.text
