@@ -58,6 +58,8 @@ def _sqlite_connect(dbapi_connection, _record):
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    # Freed pages are zeroed: an erased person's texts must not linger in the file (and its backups).
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 

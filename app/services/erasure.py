@@ -45,7 +45,7 @@ from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, text as sql, update
 
 from .. import audit, text
 from ..disclosure import Reader
@@ -532,5 +532,21 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
             },
         )
     forget_roles()
+    _compact_search_index()
     left = _forget_mail_files(person, mail_ids)
     return Erasure(user.id, user.name, erased, v1_kept, left)
+
+
+#: SQLite's full-text indexes (migration 0017): a redacted text leaves its old words in the index's
+#: segments until they are merged; PostgreSQL keeps its index in the rows themselves.
+_SQLITE_SEARCH_INDEXES = ("recommendation_search", "comment_search")
+
+
+def _compact_search_index() -> None:
+    """Merge SQLite's full-text segments, so that the words of the redacted texts leave the file (the
+    connection's ``secure_delete`` zeroes what is freed, app/transactions.py)."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    with write_transaction() as session:
+        for index in _SQLITE_SEARCH_INDEXES:
+            session.execute(sql(f"INSERT INTO {index}({index}) VALUES ('optimize')"))
