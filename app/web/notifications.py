@@ -103,6 +103,16 @@ def notification_settings():
     )
 
 
+def _followed() -> str:
+    """What following means for this person: it depends on how they chose to get news of what they follow."""
+    mode = services.notification_modes(current_user.id).get("followed")
+    if mode == "immediate":
+        return _("You follow this now: news of it comes by e-mail as it happens.")
+    if mode == "off":
+        return _("You follow this now: news of it is on your notifications page (e-mail is turned off for it).")
+    return _("You follow this now: news of it comes in your daily summary.")
+
+
 @bp.post("/processes/<slug>/recommendations/<id:number>/<any(follow, unfollow):change>")
 @signed_in
 def follow_recommendation(slug: str, number: int, change: str):
@@ -110,12 +120,7 @@ def follow_recommendation(slug: str, number: int, change: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
     (services.follow if change == "follow" else services.unfollow)(current_user, recommendation_id=shown.rec.id)
-    flash(
-        _("You follow this now: news of it comes in your daily summary.")
-        if change == "follow"
-        else _("You no longer follow this."),
-        "success",
-    )
+    flash(_followed() if change == "follow" else _("You no longer follow this."), "success")
     return redirect(url_for("web.recommendation", slug=slug, number=number))
 
 
@@ -126,12 +131,7 @@ def follow_process(slug: str, change: str):
     if not ButtonForm().validate_on_submit():
         abort(400)
     (services.follow if change == "follow" else services.unfollow)(current_user, process_id=process.id)
-    flash(
-        _("You follow this now: news of it comes in your daily summary.")
-        if change == "follow"
-        else _("You no longer follow this."),
-        "success",
-    )
+    flash(_followed() if change == "follow" else _("You no longer follow this."), "success")
     return redirect(url_for("web.process", slug=slug))
 
 

@@ -45,3 +45,18 @@ def test_a_double_click_on_follow_is_one_follow_and_no_error(world, people, app,
         assert services.follow(world.member, recommendation_id=rec.id) is False
     assert services.unfollow(world.member, recommendation_id=rec.id) is True
     assert follows_of(world.member) == 1
+
+
+def test_the_follow_message_says_how_news_will_come(world, people, app, rec_in):
+    from tests.web.browser import Browser
+    people(world)
+    rec = rec_in(world, "steering_review")
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member = Browser(app).login(world.member)
+    member.get(page)
+    member.post(page + "/follow", {})
+    assert "comes in your daily summary" in member.text
+    member.post(page + "/unfollow", {})
+    services.save_notification_settings(world.member, {"followed": "immediate"})
+    member.post(page + "/follow", {})
+    assert "comes by e-mail as it happens" in member.text
