@@ -26,6 +26,7 @@ from .extensions import db
 from .models import (
     ANSWERED,
     COUNT_BLOCK,
+    OPEN,
     REQUESTED,
     AgendaItem,
     AnswerTemplate,
@@ -459,7 +460,8 @@ def answer_templates(process: Any) -> dict[str, str]:
 
 def ready_for_agenda(process: Any, exclude_session: int | None = None, limit: int = 200) -> list[int]:
     """Recommendations of ``process`` that wait for the steering round's decision with no statement
-    open, by number; without those on the agenda of ``exclude_session``."""
+    open, by number; without those on the agenda of ``exclude_session``, and without those waiting
+    on another open session's agenda (one session decides each)."""
     states = permissions.deciding_states(engine().get(process.workflow_id))
     if not states or limit <= 0:
         return []
@@ -467,6 +469,12 @@ def ready_for_agenda(process: Any, exclude_session: int | None = None, limit: in
         Recommendation.process_id == process.id,
         Recommendation.state.in_(states),
         ~exists().where(Statement.recommendation_id == Recommendation.id, Statement.status == REQUESTED),
+        ~exists().where(
+            AgendaItem.recommendation_id == Recommendation.id,
+            AgendaItem.result_state.is_(None),
+            AgendaItem.session_id == SteeringSession.id,
+            SteeringSession.status == OPEN,
+        ),
     )
     if exclude_session is not None:
         query = query.where(

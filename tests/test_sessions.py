@@ -203,3 +203,14 @@ def test_a_justification_with_the_templates_gaps_left_open_is_refused(world, rec
                   "Die Steuerungsrunde nimmt die Empfehlung an, weil der Bedarf belegt ist … und bezahlbar.\n\n"
                   "Umsetzung: zuständig ist das Bezirksamt, erster Bericht bis Juni.", _version(rec.id))
     assert db.session.get(Recommendation, rec.id).state == "adopted"
+
+
+def test_all_that_are_ready_leaves_out_what_waits_on_another_open_agenda(world, rec_in):
+    """One click adds all that are ready; a recommendation already waiting on another open session's
+    agenda is not put on a second one (it may still be added by hand)."""
+    first, second = rec_in(world, "steering_review"), rec_in(world, "steering_review")
+    may = services.create_session(world.process.id, world.administrator, "Mai", "2026-05-14")
+    services.add_to_agenda(may.id, world.administrator, first.id)
+    june = services.create_session(world.process.id, world.administrator, "Juni", "2026-06-14")
+    assert services.add_ready(june.id, world.administrator) == [second.id]
+    services.add_to_agenda(june.id, world.administrator, first.id)  # by hand it is possible

@@ -290,7 +290,7 @@ def _items_now(items: list[AgendaItem]) -> list[MinutesItem]:
             note=item.note,
             decided_by_id=item.decided_by_id,
             decided_at=item.decided_at,
-            statements=[statement.department.name for statement in resting_on[item.recommendation_id]],
+            statements=list(dict.fromkeys(statement.department.name for statement in resting_on[item.recommendation_id])),
             open_statements=still_open.get(item.recommendation_id, []),
         )
         for item in items
