@@ -7,6 +7,7 @@ current and the language is the reader's. The caller makes sure the reader may s
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -211,7 +212,7 @@ def visible_ids(user: Any, unread_only: bool = False, limit: int | None = None, 
         before = rows[-1].id
 
 
-def _visible(user: Any, rows: list[Any]) -> list[int]:
+def _visible(user: Any, rows: Sequence[Any]) -> list[int]:
     for model, ids in (
         (Comment, sorted({row.comment_id for row in rows if row.comment_id is not None})),
         (Statement, sorted({row.statement_id for row in rows if row.statement_id is not None})),
