@@ -69,11 +69,26 @@ def invite_user(email: Any, name: Any, actor: User | None = None) -> User:
     return user
 
 
+#: At most one reset mail per account this often, whoever asks and from wherever: asking again
+#: within it answers the same and sends nothing (the earlier link still works).
+RESET_PAUSE = timedelta(minutes=10)
+
+
 def request_password_reset(email: Any) -> None:
     """Queue a reset link for an active account with this address; for any other address nothing
     happens, and the caller cannot tell the difference (it answers the same)."""
     user = find_user(email) if isinstance(email, str) and len(email) <= 254 else None
     if user is None or not user.active:
+        return
+    recent = db.session.scalar(
+        select(UserToken.id).where(
+            UserToken.user_id == user.id,
+            UserToken.purpose == "password_reset",
+            UserToken.used_at.is_(None),
+            UserToken.created_at > utcnow() - RESET_PAUSE,
+        )
+    )
+    if recent is not None:  # its link is on its way and still good: one mail, not one a request
         return
     with write_transaction() as session:
         _issue(session, session.get_one(User, user.id), "password_reset")
