@@ -118,6 +118,11 @@ def respond_to_statement(statement_id: int, action: str):
     try:
         call(statement_id, form)
     except ServiceError as error:
+        db.session.rollback()
+        again = db.session.get(Statement, statement_id)
+        if error.status == 409 and again is not None and again.answered_by_id == current_user.id:
+            flash(done(), "success")  # a double click: the first click's answer is saved
+            return _back(shown, statement_id)
         return _refused(error, shown, form, field, action)
     flash(done(), "success")
     return _back(shown, statement_id)

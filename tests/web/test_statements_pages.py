@@ -149,3 +149,19 @@ def test_who_loses_the_race_to_answer_keeps_what_they_typed(world, people, brows
     assert late.redirected_to == page and audit_count() == events
     assert "Your text was not saved" in late.text and "Meine lange Stellungnahme zum Vorhaben." in late.text
     assert db.session.get(Statement, statement.id).body == "Machbar bis 2027."
+
+
+def test_a_double_clicked_answer_is_saved_once_and_said_so(world, people, browser, rec_in, make_user):
+    people(world)
+    planner, _social = _departments(make_user)
+    rec = rec_in(world, "steering_review")
+    statement = services.request_statement(rec.id, world.administrator, "stadtplanung", "Machbar?")
+    member = _login(browser, people, planner)
+    page = f"/processes/{world.process.slug}/recommendations/{rec.number}"
+    member.get(page)
+    form = {f"s{statement.id}-body": "Machbar bis 2027.", f"s{statement.id}-visibility": "public"}
+    member.post(f"/statements/{statement.id}/answer", form)
+    events = audit_count()
+    member.post(f"/statements/{statement.id}/answer", form)  # the second click of a double click
+    assert audit_count() == events and "Your department's statement is saved." in member.text
+    assert "Your text was not saved" not in member.text
