@@ -62,7 +62,12 @@ def test_every_role_on_public_intake(app, make_user, people, api):
 def test_the_form_needs_its_csrf_token(app, make_user):
     app.config.update(INTAKE_MIN_SECONDS=0)
     world = build_world(make_user, "citizen-concern", "concerns")
-    refused = app.test_client().post(f"/processes/{world.process.slug}/submissions",
-                                     data={"email": "a@residents.example", "title": "T", "body": "B"})
-    assert refused.status_code == 400
+    typed = {"email": "a@residents.example", "title": "T", "body": "B"}
+    # From our own page without a valid token (its session ended): not taken; what was typed comes back.
+    refused = app.test_client().post(f"/processes/{world.process.slug}/submissions", data=typed)
+    assert refused.status_code == 303 and refused.headers["Location"] == f"/processes/{world.process.slug}"
+    # From another site: refused outright, nothing kept.
+    forged = app.test_client().post(f"/processes/{world.process.slug}/submissions", data=typed,
+                                    headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 400
     assert submissions() == 0
