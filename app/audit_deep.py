@@ -168,41 +168,34 @@ def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
     return said
 
 
-def _membership(events: Iterable[Any], erasures: dict[int, int] | None = None) -> dict:
-    """``erasures`` maps an erased person's id to the ``user.erased`` event's number: their erasure
-    ended every role they held then."""
+def _held(
+    events: Iterable[Any], granted: str, ended: str, fields: tuple[str, ...], erasures: dict[int, int] | None = None
+) -> dict:
+    """A membership (of a process, of a department): ``granted``, ``ended`` (or its row went), or
+    ended by its holder's erasure (``erasures`` maps an erased person's id to the ``user.erased``
+    event's number: their erasure ended everything they held then)."""
     said: dict[str, Any] = {"exists": False, "granted": False}
     granted_at = 0
     for event in events:
         data = _payload(event)
-        if event.action == "membership.granted":
+        if event.action == granted:
             said.update(exists=True, granted=True)
             granted_at = event.seq
-            for field in ("user_id", "process", "role"):
+            for field in fields:
                 said[field] = data[field] if data is not None else UNKNOWN
-        elif event.action == "membership.revoked":
+        elif event.action == ended:
             said["exists"] = False
     if said["exists"] and erasures and erasures.get(said["user_id"], 0) > granted_at:
         said.update(exists=False, erased=True)
     return said
 
 
+def _membership(events: Iterable[Any], erasures: dict[int, int] | None = None) -> dict:
+    return _held(events, "membership.granted", "membership.revoked", ("user_id", "process", "role"), erasures)
+
+
 def _department_member(events: Iterable[Any], erasures: dict[int, int] | None = None) -> dict:
-    """Like a membership: added, removed (the row goes), or ended by its holder's erasure."""
-    said: dict[str, Any] = {"exists": False, "granted": False}
-    added_at = 0
-    for event in events:
-        data = _payload(event)
-        if event.action == "department.member_added":
-            said.update(exists=True, granted=True)
-            added_at = event.seq
-            for field in ("department", "user_id"):
-                said[field] = data[field] if data is not None else UNKNOWN
-        elif event.action == "department.member_removed":
-            said["exists"] = False
-    if said["exists"] and erasures and erasures.get(said["user_id"], 0) > added_at:
-        said.update(exists=False, erased=True)
-    return said
+    return _held(events, "department.member_added", "department.member_removed", ("department", "user_id"), erasures)
 
 
 #: What a statement's events say; a request routed by a concern's category starts from its
