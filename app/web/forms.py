@@ -36,6 +36,15 @@ class _at_most:
             raise ValidationError(gettext("At most %(max)s characters. Please shorten the text.", max=format_number(self.limit)))
 
 
+class _Length(Length):
+    """A length limit the server checks and the browser does not: with ``maxlength`` a browser cuts
+    pasted text silently; here the field keeps it and the error says what is too long."""
+
+    def __init__(self, min: int = -1, max: int = -1, message: str | None = None):
+        super().__init__(min, max, message)
+        self.field_flags.pop("maxlength", None)
+
+
 def _counted(limit: int, **attributes) -> dict:
     """A field that shows how many characters it holds (the field macro adds the counter, static/counter.js
     fills it). No maxlength: a browser would cut pasted text silently; the server says what is too long."""
@@ -58,14 +67,13 @@ class ButtonForm(FlaskForm):
 
 
 class RecommendationForm(FlaskForm):
-    # No maxlength: a browser would cut a pasted title silently; the server refuses it with a message instead.
     title = StringField(
         _l("Title"),
         validators=[
             DataRequired(),
-            Length(max=200, message=_l("The title may have at most %(max)d characters. Please shorten it.")),
+            _Length(max=200, message=_l("The title may have at most %(max)d characters. Please shorten it.")),
         ],
-        render_kw={"maxlength": False, "data-counter-max": 200},
+        render_kw={"data-counter-max": 200},
     )
     body = TextAreaField(
         _l("Text (Markdown)"), validators=[DataRequired(), _at_most(BODY_MAX)], render_kw=_counted(BODY_MAX, rows=18)
@@ -84,7 +92,7 @@ class TransitionForm(FlaskForm):
     trigger = StringField(validators=[DataRequired(message=_l("Choose a step."))])
     version = IntegerField(validators=[DataRequired()])
     seen = IntegerField(validators=[Optional()])  # the newest event the page showed
-    note = TextAreaField(_l("Note or justification"), validators=[Length(max=10_000)])
+    note = TextAreaField(_l("Note or justification"), validators=[_Length(max=10_000)])
     confirm = BooleanField(_l("I confirm this step. It is final and cannot be undone."))
     template = SubmitField(_l("Start from the answer template of the chosen step"))
 
@@ -100,7 +108,7 @@ class EditCommentForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=10_000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), _Length(max=10_000)])
 
 
 class CoauthorForm(FlaskForm):
@@ -110,7 +118,7 @@ class CoauthorForm(FlaskForm):
 
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired()])  # the service checks the address
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(), _Length(max=200)])
     superuser = BooleanField(_l("Superuser (administers this installation)"))
 
 
@@ -119,7 +127,7 @@ class ProcessForm(FlaskForm):
         _l("Short name in addresses"),
         validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))],
     )
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Title"), validators=[DataRequired(), _Length(max=200)])
     workflow = SelectField(_l("Workflow"))
 
 
@@ -133,7 +141,7 @@ class DepartmentForm(FlaskForm):
         _l("Short name in addresses"),
         validators=[DataRequired(), Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and '-'."))],
     )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(), _Length(max=200)])
 
 
 class DepartmentMemberForm(FlaskForm):
@@ -142,7 +150,7 @@ class DepartmentMemberForm(FlaskForm):
 
 class StatementRequestForm(FlaskForm):
     department = SelectField(_l("Department"), validate_choice=False)
-    question = TextAreaField(_l("Question to the department (optional)"), validators=[Length(max=10_000)])
+    question = TextAreaField(_l("Question to the department (optional)"), validators=[_Length(max=10_000)])
     due_days = IntegerField(
         _l("Days to answer"),
         validators=[Optional(), NumberRange(min=1, max=3650, message=_l("A whole number of days, at least 1."))],
@@ -181,28 +189,28 @@ class OverviewForm(FlaskForm):
         choices=[("planned", _l("planned")), ("running", _l("running")), ("finished", _l("finished"))],
         validate_choice=False,
     )
-    starts_on = StringField(_l("Start (YYYY-MM-DD)"), validators=[Length(max=40)])
-    ends_on = StringField(_l("End (YYYY-MM-DD)"), validators=[Length(max=40)])
+    starts_on = StringField(_l("Start (YYYY-MM-DD)"), validators=[_Length(max=40)])
+    ends_on = StringField(_l("End (YYYY-MM-DD)"), validators=[_Length(max=40)])
     participation = SelectField(
         _l("Level of participation"),
         choices=[("", _l("not stated")), ("inform", _l("inform")), ("consult", _l("consult")), ("co-decide", _l("co-decide"))],
         validate_choice=False,
     )
-    contact = TextAreaField(_l("Contact person"), validators=[Length(max=500)])
-    links = TextAreaField(_l("Links, one per line: the address, then a space and its title"), validators=[Length(max=6_000)])
+    contact = TextAreaField(_l("Contact person"), validators=[_Length(max=500)])
+    links = TextAreaField(_l("Links, one per line: the address, then a space and its title"), validators=[_Length(max=6_000)])
 
 
 class SessionForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Title"), validators=[DataRequired(), _Length(max=200)])
     held_at = StringField(_l("Date and time"), validators=[DataRequired()], render_kw={"type": "datetime-local"})
-    place = StringField(_l("Place"), validators=[Length(max=200)])
-    participants = TextAreaField(_l("Participants"), validators=[Length(max=50_000)])
+    place = StringField(_l("Place"), validators=[_Length(max=200)])
+    participants = TextAreaField(_l("Participants"), validators=[_Length(max=50_000)])
 
 
 class MinutesForm(FlaskForm):
-    place = StringField(_l("Place"), validators=[Length(max=200)])
-    participants = TextAreaField(_l("Participants (attendance)"), validators=[Length(max=50_000)])
-    notes = TextAreaField(_l("Notes for the minutes"), validators=[Length(max=50_000)])
+    place = StringField(_l("Place"), validators=[_Length(max=200)])
+    participants = TextAreaField(_l("Participants (attendance)"), validators=[_Length(max=50_000)])
+    notes = TextAreaField(_l("Notes for the minutes"), validators=[_Length(max=50_000)])
 
 
 class AgendaAddForm(FlaskForm):
@@ -211,7 +219,7 @@ class AgendaAddForm(FlaskForm):
 
 class SessionDecisionForm(FlaskForm):
     trigger = StringField(_l("Decision"), validators=[DataRequired(message=_l("Choose a decision."))])
-    note = TextAreaField(_l("Justification"), validators=[Length(max=10_000)], render_kw={"rows": 5})
+    note = TextAreaField(_l("Justification"), validators=[_Length(max=10_000)], render_kw={"rows": 5})
     version = IntegerField(validators=[DataRequired()])
     confirm = BooleanField(_l("I confirm this decision. It is final and cannot be undone."))
     template = SubmitField(_l("Start from the answer template of the chosen decision"))
@@ -238,7 +246,7 @@ class FollowUpForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), _Length(max=254)])
 
 
 class NewPasswordForm(FlaskForm):
@@ -247,7 +255,7 @@ class NewPasswordForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(), _Length(max=200)])
 
 
 MODE_CHOICES = [("immediate", _l("At once")), ("digest", _l("Daily summary")), ("off", _l("No e-mail"))]
@@ -267,13 +275,13 @@ class NotificationSettingsForm(FlaskForm):
 
 
 class CategoryForm(FlaskForm):
-    slug = StringField(_l("Short name (slug)"), validators=[DataRequired(), Length(max=100)])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    slug = StringField(_l("Short name (slug)"), validators=[DataRequired(), _Length(max=100)])
+    name = StringField(_l("Name"), validators=[DataRequired(), _Length(max=200)])
     department = SelectField(_l("Routed to"), choices=[], validate_choice=False)
 
 
 class RouteForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(), _Length(max=200)])
     department = SelectField(_l("Routed to"), choices=[], validate_choice=False)
 
 
@@ -286,16 +294,16 @@ class AffiliationForm(FlaskForm):
 class EraseForm(FlaskForm):
     """Erasing a person cannot be undone: the superuser types the person's e-mail address to confirm."""
 
-    confirm = StringField(_l("Type the person's e-mail address to confirm"), validators=[DataRequired(), Length(max=254)])
+    confirm = StringField(_l("Type the person's e-mail address to confirm"), validators=[DataRequired(), _Length(max=254)])
 
 
 class IntakeForm(FlaskForm):
     """A resident's concern, sent without an account (app/services/intake.py). ``website`` is the
     honeypot (hidden from people by the page), ``started`` the signed time the form was shown."""
 
-    name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=200)])
-    email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Length(max=254)])
-    title = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Your name (optional)"), validators=[Optional(), _Length(max=200)])
+    email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), _Length(max=254)])
+    title = StringField(_l("Subject"), validators=[DataRequired(), _Length(max=200)])
     body = TextAreaField(
         _l("Your concern (Markdown)"), validators=[DataRequired(), _at_most(BODY_MAX)], render_kw=_counted(BODY_MAX)
     )

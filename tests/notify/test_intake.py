@@ -438,3 +438,15 @@ def test_a_concerns_history_speaks_of_the_text_not_of_a_recommendation(app, conc
     page.get(f"/processes/{world.process.slug}/recommendations/{rec.number}")
     assert "Erika Muster wrote the text." in page.text
     assert "recommendation" not in page.text.split("Sign out", 1)[1].lower()  # the page below the site's navigation
+
+
+def test_a_subject_too_long_is_refused_at_its_field_not_cut_by_the_browser(app, concern_world):
+    """No field of the public form carries maxlength: a pasted text stays whole, and the page says what is too long."""
+    slug = concern_world.process.slug
+    browser = Browser(app)
+    fields = fill(browser, slug, title="S" * 201)
+    form = browser.page.text.split('name="website"')[0].rsplit("<form", 1)[1]
+    assert "maxlength" not in form
+    browser.post(f"/processes/{slug}/submissions", fields, status=200)
+    assert "200" in browser.text and ("S" * 201) in browser.page.text  # said, and kept as typed
+    assert nothing_stored()
