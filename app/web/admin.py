@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_timezone, gettext as _, ngettext
+from flask_babel import get_timezone, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from ..models import (
     AuditEvent,
     Comment,
     CommentReport,
+    Department,
     FollowUp,
     Membership,
     Process,
@@ -411,7 +412,32 @@ def subjects(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[str, str |
         found[("session", meeting.id)] = (_("Session %(id)s", id=meeting.id), url_for("web.session", session_id=meeting.id))
     for user in rows(User, "user"):
         found[("user", user.id)] = (timeline.person(user.name), None)
+    for department in rows(Department, "department"):
+        found[("department", department.id)] = (department.name, url_for("web.admin_department", slug=department.slug))
+    for kind, kind_ids in ids.items():  # the rest (or a row since removed) by what it is and its number
+        for subject_id in kind_ids:
+            found.setdefault((kind, subject_id), (f"{SUBJECT_NAMES.get(kind, kind)} {subject_id}", None))
     return found
+
+
+#: What an event can be about, in words, for those the audit log names by their number.
+SUBJECT_NAMES = {
+    "recommendation": _l("Recommendation"),
+    "comment": _l("Comment"),
+    "comment_report": _l("Report"),
+    "statement": _l("Statement"),
+    "follow_up": _l("Implementation report"),
+    "process": _l("Process"),
+    "session": _l("Session"),
+    "user": _l("Person"),
+    "membership": _l("Role in a process"),
+    "department": _l("Department"),
+    "department_member": _l("Membership in a department"),
+    "category": _l("Category"),
+    "submission": _l("Concern sent through the contact point"),
+    "api_token": _l("API token"),
+    "chain_check": _l("Verification of the chain"),
+}
 
 
 def iso_date(value: str) -> date | None:

@@ -161,6 +161,7 @@ def test_administration_of_people_processes_and_roles(world, people, browser):
     admin.get("/admin/audit?action=membership.revoked")
     rows = admin.text.split("About Data")[1]
     assert "membership.revoked" in rows and "user.created" not in rows
+    assert f"Role in a process {membership_id}" in rows and f"membership {membership_id}" not in rows  # words, not codes
     admin.get(f"/admin/audit?actor={world.superuser.id}&from=2000-01-01")
     rows = admin.text.split("About Data")[1]
     assert "process.created" in rows and "token.created" not in rows
