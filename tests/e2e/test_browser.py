@@ -266,3 +266,19 @@ def test_the_decision_in_a_session(open_page, language):
     assert "der Haushalt 2027" in visitor.get_by_role("region", name=t["latest note"]).inner_text()
     assert "der Haushalt 2027" in visitor.get_by_role("region", name=t["decision"]).inner_text()
     assert check_accessibility(visitor, f"recommendation-after-session-{language}") == []
+
+
+def test_the_counter_says_aloud_when_a_text_crosses_its_limit(open_page):
+    """The count is the field's description; crossing the limit (either way) is announced once, not at every key."""
+    page = open_page("en", "jonas@example.org")
+    page.goto("/processes/leitlinien-mitte/new")
+    title = page.get_by_label("Title", exact=True)
+    spoken = page.locator("#title-counter-spoken")
+    assert spoken.get_attribute("aria-live") == "polite" and spoken.inner_text() == ""
+    title.fill("T" * 199)
+    title.press("End")
+    title.type("TT")  # 201: over
+    assert "1 too many" in spoken.inner_text() and "201 of 200" in page.locator("#title-counter").inner_text()
+    title.press("Backspace")  # 200: within again
+    assert spoken.inner_text() == "200 of 200 characters"
+    assert title.input_value() == "T" * 200  # nothing was cut by the browser
