@@ -83,6 +83,10 @@ PAGES = [
     ("process-evaluation", None, "/processes/leitlinien-mitte/evaluation"),
     ("categories", "stefan@example.org", "/processes/leitlinien-mitte/categories"),
     ("affiliation", "amira@example.org", "/settings/affiliation"),
+    ("statements-queue", "petra@example.org", "/statements"),
+    ("departments", "betrieb@example.org", "/admin/departments"),
+    ("department", "betrieb@example.org", "/admin/departments/stadtentwicklung"),
+    ("confirm-erase", "betrieb@example.org", "/admin/users/3/erase"),
 ]
 
 
