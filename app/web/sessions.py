@@ -300,15 +300,18 @@ def session_close(session_id: int):
     _button_or_400()
     if not permissions.can_manage_sessions(process_roles(current_user, meeting.process_id)):
         abort(403)
+    if meeting.closed:  # a second click, or another administrator was quicker: nothing to do, and not an error
+        flash(_("This session is closed already; its minutes are final and nothing was changed."), "info")
+        return _back(meeting)
     minutes = MinutesForm()
     typed = minutes.place.name in request.form  # sent from the minutes' own form, with what was typed there
-    if request.form.get("confirm") != "yes" and not meeting.closed:
+    if request.form.get("confirm") != "yes":
         flash(_("Tick “The minutes are complete” to close the session: closing cannot be undone."), "error")
         if typed:  # what was typed comes back with the form, nothing is lost
             return _again(meeting, "#close-heading", "session-minutes", minutes, 422, "minutes")
         return _back(meeting, "#close-heading")
     try:
-        if typed and not meeting.closed:
+        if typed:
             if not minutes.validate():
                 db.session.rollback()
                 return _again(meeting, "#minutes-heading", "session-minutes", minutes, 422, "minutes")

@@ -94,10 +94,11 @@ def test_a_session_through_the_pages_ends_in_tagged_minutes(world, people, brows
     assert f"{head[0]}:{head[1]}" in admin.text
     last = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
     assert last.action == "session.closed" and json.loads(last.data)["chain_head"] == f"{head[0]}:{head[1]}"
-    # Closing twice: refused, nothing written.
+    # Closing twice (a second click): said plainly, nothing written.
     events = audit_count()
     admin.post(page + "/close", {"confirm": "yes"}, status=200)
-    assert "closed" in admin.text and admin.page.request.method == "GET"
+    assert "This session is closed already; its minutes are final and nothing was changed." in admin.text
+    assert "cannot change any more" not in admin.text and admin.page.request.method == "GET"
     assert audit_count() == events
 
     # The public reads the minutes and gets them as a tagged PDF in the reader's language.
