@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes, runs = (SMOKE, 1) if args.smoke else (FULL, 3)
     databases = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    load_before = os.getloadavg()[0]
     results = {db: run_database(db, sizes, runs) for db in databases}
     output, verdicts = table(results), targets(results, sizes)
     print(output)
@@ -102,7 +104,8 @@ def main() -> int:
         head, _, rest = previous.partition("\n## ")
         entry = (f"## Audit chain — {machine()}\n\n{versions}; `ratschlag audit verify` and `audit verify --deep` "
                  f"each in its own process over a chain the tables agree with (`bench/audit_chain.py`), the median "
-                 f"of {runs} runs and the largest peak memory.\n\n{output}\n\nTargets (issue 16):\n\n"
+                 f"of {runs} runs and the largest peak memory; load average {load_before:.1f} when the run began, "
+                 f"{os.getloadavg()[0]:.1f} when it ended.\n\n{output}\n\nTargets (issue 16):\n\n"
                  + "\n".join(verdicts) + "\n")
         results_file.write_text(head.rstrip() + "\n\n" + entry + ("\n## " + rest if rest else ""), encoding="utf-8")
     return 0

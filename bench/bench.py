@@ -153,7 +153,9 @@ def prepared(db: str, instance: str, name: str) -> dict:
     url = f"sqlite:///{instance}/{name}.sqlite3" if db == "sqlite" else POSTGRES.rsplit("/", 1)[0] + f"/ratschlag_{name}"
     if db == "postgresql":
         prepare_postgres(url)
-    env = {**os.environ, "RATSCHLAG_DATABASE_URL": url, "RATSCHLAG_INSTANCE_PATH": instance, "RATSCHLAG_SECRET_KEY": "bench",
+    # Bytecode cached as an installed package has it: with PYTHONDONTWRITEBYTECODE (set on some machines)
+    # every command would compile the application's sources first, a second that no server pays.
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "RATSCHLAG_DATABASE_URL": url, "RATSCHLAG_INSTANCE_PATH": instance, "RATSCHLAG_SECRET_KEY": "bench",
            "RATSCHLAG_WORKFLOWS_DIR": str(REPO / "app" / "workflows"), "LANG": "C.UTF-8"}
     subprocess.run([str(BIN / "ratschlag"), "db", "upgrade"], env=env, cwd=REPO, check=True, capture_output=True)
     return env
