@@ -195,7 +195,9 @@ def home():
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058: mail clients POST without a session; the signed token is the authority
-@limiter.limit("30 per minute")
+# Only links that are not ours count against the limit: big mail providers send the one-click POSTs
+# of all their users from a few shared addresses, and a valid token is signed (nothing to guess).
+@limiter.limit("30 per minute", deduct_when=lambda response: response.status_code == 404)
 def unsubscribe(token: str):
     try:
         user, scope = services.notifications.read_unsubscribe_token(token)
