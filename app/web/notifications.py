@@ -4,7 +4,7 @@ sign-in, one-click unsubscribe, and setting a password through an invitation or 
 from __future__ import annotations
 
 from flask import Flask, abort, after_this_request, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -328,4 +328,45 @@ def admin_outbox():
         problem=problem,
         status_names=MAIL_STATUS_NAMES,
         kind_names=MAIL_KIND_NAMES,
+        requeueable=services.notifications.REQUEUEABLE,
+        form=ButtonForm(),
     ), 400 if problem else 200
+
+
+def _back_to_outbox():
+    """The outbox again, with the status filter the form was sent from."""
+    status = request.form.get("status", "")
+    return redirect(url_for("web.admin_outbox", status=status if status in MAIL_STATUS_NAMES else None))
+
+
+@bp.post("/admin/outbox/<id:mail_id>/requeue")
+@superuser_only
+def admin_outbox_requeue(mail_id: int):
+    """Send a failed mail again (same Message-ID); anything else is said and changes nothing."""
+    if not ButtonForm().validate():
+        abort(400)
+    try:
+        mail = services.notifications.requeue_mail(current_user, mail_id)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")  # which mail, and why not: said by the service
+    else:
+        flash(_("E-mail #%(id)s is queued again; the worker sends it shortly.", id=mail.id), "success")
+    return _back_to_outbox()
+
+
+@bp.post("/admin/outbox/requeue-failed")
+@superuser_only
+def admin_outbox_requeue_failed():
+    """Send every failed mail again."""
+    if not ButtonForm().validate():
+        abort(400)
+    count = services.notifications.requeue_failed(current_user)
+    if count:
+        flash(
+            ngettext("%(num)d failed e-mail is queued again.", "%(num)d failed e-mails are queued again.", count),
+            "success",
+        )
+    else:
+        flash(_("No e-mail has failed; nothing was queued again."), "error")
+    return _back_to_outbox()
