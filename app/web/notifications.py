@@ -220,8 +220,8 @@ def _reset_in_own_context(app: Flask, email: str) -> None:
         try:
             services.request_password_reset(email)
         except Exception:
-            db.session.rollback()
             app.logger.exception("a requested password reset could not be queued")
+            db.session.rollback()  # the context's end removes the session either way
 
 
 def reset_after_response(email: str) -> None:
