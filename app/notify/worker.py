@@ -7,7 +7,8 @@ over one SMTP connection, recording each mail ``sent`` in a short transaction of
 the server has accepted it, before the next one goes out. A worker killed mid-batch has recorded
 every mail it sent but the one in flight: when the lease ends another worker sends that one again,
 with the same ``Message-ID`` (so the receiving side can tell it is the same mail), and the batch's
-mails it had not tried yet for the first time. SIGTERM stops the worker after the mail in flight.
+mails it had not tried yet for the first time. SIGTERM stops the worker after the mail in flight;
+a second SIGTERM stops it at once, leaving that mail to the next worker when the lease ends.
 
 Faults: a server that cannot be reached, or answers 4xx, leaves the mail queued for a later attempt
 (backoff doubling from ``MAIL_RETRY_SECONDS`` up to six hours; nothing is ever dropped); when the
@@ -348,11 +349,25 @@ class _Flag:
 def run_forever(idle_seconds: float = 2.0, log=print) -> None:
     """The long-running worker: passes once a minute, sends as mails come due. SIGTERM or SIGINT stops
     it promptly: a batch being sent stops after the mail in flight (the rest of it is given back at
-    once, queued as before), and a worker waiting for the next poll wakes up and exits."""
+    once, queued as before), and a worker waiting for the next poll wakes up and exits.
+
+    A mail server that stops answering holds the mail in flight until the connection's timeout
+    (30 s). A second SIGTERM or SIGINT does not wait for it: the worker dies of that signal at
+    once, as if it had no handler. Nothing is recorded then: the mail in flight and the rest of
+    its batch stay claimed, and the next worker takes them when their lease ends (at least once:
+    the mail in flight may have arrived and then goes out again, with the same Message-ID)."""
     stopped = _Flag()  # not a threading.Event: its set() could deadlock in a handler that interrupts its wait
 
-    def stop(_signum, _frame):
+    def stop(signum, _frame):
+        if stopped.is_set():
+            # The second signal: die of it now, not after the mail server's timeout. os.write, not
+            # print: the handler may interrupt a print of the loop (a reentrant call would fail).
+            os.write(2, b"worker: stopped at once; the claimed mails go out again when their lease ends\n")
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         stopped.set()
+        os.write(2, b"worker: stopping after the mail in flight; send the signal again to stop at once\n")
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

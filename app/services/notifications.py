@@ -72,6 +72,7 @@ from ..roles import user_id as id_of
 from ..transactions import WRITE_OPTION, add_unique, is_postgresql, sqlite_lock_file, write_transaction
 from ..workflow import engine
 from ..workflow.definition import DEPARTMENT, PUBLIC, Workflow
+from .validation import require_superuser
 
 #: An unsubscribe link for a digest turns off every kind the person receives as a digest;
 #: one in an invitation or password e-mail turns off every kind.
@@ -758,6 +759,51 @@ def release_mails(mail_ids: list[int], retry_at: datetime) -> None:
                 .where(Mail.id.in_(mail_ids), Mail.status == "sending")
                 .values(status="pending", locked_until=None, next_attempt_at=retry_at, attempts=Mail.attempts - 1)
             )
+
+
+#: What a superuser may send again (the outbox page): a mail refused for good. Not a ``skipped``
+#: one: it was skipped because nothing in it may be sent to its recipient any more (the subject
+#: became invisible, the link is used up), and composing it again decides the same.
+REQUEUEABLE = ("failed",)
+
+
+def requeue_mail(actor: Any, mail_id: Any) -> Mail:
+    """Queue a failed mail again, due now, its attempts counted from zero and its ``Message-ID``
+    kept (the receiving side can tell it is the same mail). Anything else changes nothing."""
+    require_superuser(actor)
+    with write_transaction() as session:
+        mail = session.get(Mail, mail_id) if isinstance(mail_id, int) else None
+        if mail is None:
+            raise NotFound(_("There is no e-mail #%(id)s.", id=mail_id))
+        changed = cast(
+            CursorResult,
+            session.execute(
+                update(Mail)
+                .where(Mail.id == mail.id, Mail.status.in_(REQUEUEABLE))
+                .values(status="pending", next_attempt_at=utcnow(), attempts=0, locked_until=None)
+            ),
+        ).rowcount
+        if changed != 1:
+            raise ValidationError(_("E-mail #%(id)s was not sent again: only failed e-mails can be.", id=mail.id))
+    current_app.logger.info("mail %s queued again by user %s", mail.id, getattr(actor, "id", None))
+    return mail
+
+
+def requeue_failed(actor: Any) -> int:
+    """Queue every failed mail again (``requeue_mail`` for each); how many."""
+    require_superuser(actor)
+    with write_transaction() as session:
+        count = cast(
+            CursorResult,
+            session.execute(
+                update(Mail)
+                .where(Mail.status.in_(REQUEUEABLE))
+                .values(status="pending", next_attempt_at=utcnow(), attempts=0, locked_until=None)
+            ),
+        ).rowcount
+    if count:
+        current_app.logger.info("%s failed mails queued again by user %s", count, getattr(actor, "id", None))
+    return count
 
 
 _RECORD_SENT = (

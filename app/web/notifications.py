@@ -3,8 +3,8 @@ sign-in, one-click unsubscribe, and setting a password through an invitation or 
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import Flask, abort, after_this_request, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -195,7 +195,9 @@ def home():
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058: mail clients POST without a session; the signed token is the authority
-@limiter.limit("30 per minute")
+# Only links that are not ours count against the limit: big mail providers send the one-click POSTs
+# of all their users from a few shared addresses, and a valid token is signed (nothing to guess).
+@limiter.limit("30 per minute", deduct_when=lambda response: response.status_code == 404)
 def unsubscribe(token: str):
     try:
         user, scope = services.notifications.read_unsubscribe_token(token)
@@ -209,13 +211,41 @@ def unsubscribe(token: str):
     return render_template("notifications/unsubscribe.html", scope=scope, token=token)
 
 
+def _reset_in_own_context(app: Flask, email: str) -> None:
+    """The deferred work of a reset request, in an application context (and database session) of
+    its own: the request's context has ended when the response is closed. A failure is logged,
+    never lost in silence (the person was told a mail is on its way; an operator must learn why
+    none came)."""
+    with app.app_context():
+        try:
+            services.request_password_reset(email)
+        except Exception:
+            app.logger.exception("a requested password reset could not be queued")
+            db.session.rollback()  # the context's end removes the session either way
+
+
+def reset_after_response(email: str) -> None:
+    """Ask for a reset link once the response has been sent. Looking the address up, checking for
+    a recent link and writing the link and its mail cost a known address about 7 ms that an
+    unknown one did not: done before the response, the answer's time told whether an account has
+    the address. Here both answer after the same work (the form checked, the message flashed) and
+    the rest runs when the server closes the response (``call_on_close``, after the last byte)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    @after_this_request
+    def later(response):
+        response.call_on_close(lambda: _reset_in_own_context(app, email))
+        return response
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def forgot_password():
     form, _wait = refusal("forgot", ForgotPasswordForm)
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
-        # The same answer whether or not the address has an account.
+        # The same answer, in the same time, whether or not the address has an account: the lookup
+        # and the write happen after the response has gone out (reset_after_response).
+        reset_after_response(form.email.data)
         flash(_("If an account has this address, an e-mail with a link to choose a new password is on its way."), "info")
         return redirect(url_for("web.login"))
     if request.method == "POST":  # post/redirect/get, the typed address kept
@@ -298,4 +328,45 @@ def admin_outbox():
         problem=problem,
         status_names=MAIL_STATUS_NAMES,
         kind_names=MAIL_KIND_NAMES,
+        requeueable=services.notifications.REQUEUEABLE,
+        form=ButtonForm(),
     ), 400 if problem else 200
+
+
+def _back_to_outbox():
+    """The outbox again, with the status filter the form was sent from."""
+    status = request.form.get("status", "")
+    return redirect(url_for("web.admin_outbox", status=status if status in MAIL_STATUS_NAMES else None))
+
+
+@bp.post("/admin/outbox/<id:mail_id>/requeue")
+@superuser_only
+def admin_outbox_requeue(mail_id: int):
+    """Send a failed mail again (same Message-ID); anything else is said and changes nothing."""
+    if not ButtonForm().validate():
+        abort(400)
+    try:
+        mail = services.notifications.requeue_mail(current_user, mail_id)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")  # which mail, and why not: said by the service
+    else:
+        flash(_("E-mail #%(id)s is queued again; the worker sends it shortly.", id=mail.id), "success")
+    return _back_to_outbox()
+
+
+@bp.post("/admin/outbox/requeue-failed")
+@superuser_only
+def admin_outbox_requeue_failed():
+    """Send every failed mail again."""
+    if not ButtonForm().validate():
+        abort(400)
+    count = services.notifications.requeue_failed(current_user)
+    if count:
+        flash(
+            ngettext("%(num)d failed e-mail is queued again.", "%(num)d failed e-mails are queued again.", count),
+            "success",
+        )
+    else:
+        flash(_("No e-mail has failed; nothing was queued again."), "error")
+    return _back_to_outbox()

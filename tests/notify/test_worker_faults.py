@@ -148,3 +148,85 @@ def test_a_worker_crashing_between_two_mails_of_a_batch_resends_only_the_one_in_
     assert work()["sent"] == n - k + 1
     arrived = Counter(r.message["Message-ID"] for r in inbox.received)
     assert set(arrived) == set(ids) and sum(arrived.values()) == n + 1 and arrived[ids[k - 1]] == 2
+
+
+class HangingServer:
+    """A mail server that accepts connections and never says a word (the worker waits for its greeting)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"smtp://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted = threading.Event()
+        self.connections: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        try:
+            while True:
+                connection, _address = self.listener.accept()
+                self.connections.append(connection)  # held open, never answered
+                self.accepted.set()
+        except OSError:
+            pass  # closed at the end of the test
+
+    def close(self):
+        for connection in self.connections:
+            connection.close()
+        self.listener.close()
+
+
+def test_a_second_sigterm_stops_a_worker_stuck_on_a_hanging_server_at_once(world, inbox, app, work, monkeypatch):
+    """The first SIGTERM waits for the mail in flight (up to the connection's 30 s timeout); the second
+    ends the worker at once. The mail stays claimed and goes out when its lease ends: at least once."""
+    [message_id] = queue_mails(world, 1)
+    hanging = HangingServer()
+    try:
+        process = start_worker(app, hanging)
+        if not hanging.accepted.wait(60):
+            process.kill()
+            pytest.fail(f"the worker never connected: {process.communicate()[0]}")
+        time.sleep(0.3)  # waiting for the server's greeting
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert process.poll() is None  # the first one waits for the mail in flight
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=20)[0]
+        assert time.monotonic() - started < 2, output
+        assert process.returncode == -signal.SIGTERM, output  # died of the signal, as without a handler
+        assert "send the signal again to stop at once" in output and "stopped at once" in output
+    finally:
+        hanging.close()
+    # Nothing recorded: the mail is still claimed, and nobody takes it while its lease lasts.
+    assert statuses() == Counter({"sending": 1})
+    assert work().get("sent") is None
+    later = utcnow() + timedelta(seconds=worker.LEASE_SECONDS + 1)
+    monkeypatch.setattr(notifications, "utcnow", lambda: later)
+    assert work()["sent"] == 1
+    assert [r.message["Message-ID"] for r in inbox.received] == [message_id]
+    assert statuses() == Counter({"sent": 1})
+
+
+def test_a_second_sigint_stops_the_worker_at_once_too(world, app):
+    queue_mails(world, 1)
+    hanging = HangingServer()
+    try:
+        process = start_worker(app, hanging)
+        if not hanging.accepted.wait(60):
+            process.kill()
+            pytest.fail(f"the worker never connected: {process.communicate()[0]}")
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert process.poll() is None
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=20)[0]
+        assert time.monotonic() - started < 2, output
+        assert process.returncode == -signal.SIGINT, output
+    finally:
+        hanging.close()
+    assert statuses() == Counter({"sending": 1})

@@ -184,3 +184,22 @@ def test_several_servers_share_rate_limits_through_redis(app_config, world, toke
     assert statuses == [(200, "2"), (200, "1"), (200, "0"), (429, "0"), (429, "0")], statuses
     counted = hashlib.sha256(raw.encode()).hexdigest()
     assert redis.Redis.from_url(url).keys(f"*token:{counted}*")  # the count lives in Redis, not in a worker
+
+
+def test_one_click_unsubscribes_from_one_address_are_not_limited_but_forged_links_are(limited):
+    """RFC 8058 one-click POSTs come from a mail provider's few shared addresses: 40 valid ones within
+    the minute all go through (204). Links that are not ours count: after 30 of them, 429."""
+    from app.services import notifications
+
+    kinds = ["your_turn", "authored", "statement", "reply", "deadline"]
+    users = [services.create_user(f"reader{n}@example.org", f"Reader {n}", password=PASSWORD)[0] for n in range(8)]
+    provider = limited.test_client()
+    answers = [provider.post(f"/unsubscribe/{notifications.unsubscribe_token(user.id, kind)}",
+                             data={"List-Unsubscribe": "One-Click"}).status_code for user in users for kind in kinds]
+    assert answers == [204] * 40
+    db.session.expire_all()
+    assert all(services.notification_modes(user.id)[kind] == "off" for user in users for kind in kinds)
+    forger = limited.test_client()
+    forged = [forger.post(f"/unsubscribe/{'x' * 20}{n}", data={"List-Unsubscribe": "One-Click"}).status_code
+              for n in range(31)]
+    assert forged == [404] * 30 + [429]
