@@ -525,3 +525,56 @@ def test_erasure_finds_the_name_with_odd_spacing_or_surname_first_in_texts_and_p
     assert db.session.get(Comment, near).body == "Das meinte Max Mustermann, nicht Muster Max."
     assert payload("comment.created", near)["body"] == "Das meinte Max Mustermann, nicht Muster Max."
     assert audit_count() == events + 1 and audit.verify().ok
+
+
+def test_the_last_active_superuser_is_not_erased(world, runner, make_user):
+    """Found by the review of issue 16: ``users erase EMAIL --yes`` erased the only active superuser
+    without a word, leaving nobody to administer the installation on the web (an erased account cannot
+    be reactivated). It is refused, and changes nothing; an inactive superuser does not count."""
+    only = world.superuser
+    dormant = make_user("Ruhende Admin", superuser=True)
+    services.set_active(only, dormant.id, False)
+    events, head = audit_count(), audit.head()
+    created = payload("user.created", only.id)
+    result = cli(runner, "users", "erase", only.email, "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        "Error: Superuser is the last active superuser: erasing them would leave nobody to administer the "
+        "installation; nothing was changed. Create another superuser first "
+        "(ratschlag users create EMAIL --name NAME --superuser).")
+    db.session.expire_all()
+    kept = db.session.get(User, only.id)
+    assert (kept.name, kept.email, kept.active, kept.is_superuser, kept.erased_at) == (
+        "Superuser", only.email, True, True, None)
+    assert audit_count() == events and audit.head() == head and payload("user.created", only.id) == created
+    with pytest.raises(ValidationError, match="last active superuser"):
+        services.erase_user(only.id)
+    # the inactive one may go: it administers nothing
+    assert cli(runner, "users", "erase", dormant.email, "--yes").exit_code == 0
+    # with another active superuser, either can be erased, and then the other is the last
+    second = cli(runner, "users", "create", "zweite@example.org", "--name", "Zweite Admin", "--superuser")
+    assert second.exit_code == 0, second.output
+    done = cli(runner, "users", "erase", only.email, "--yes")
+    assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    assert db.session.get(User, only.id).erased_at is not None
+    last = cli(runner, "users", "erase", "zweite@example.org", "--yes")
+    assert last.exit_code == 1 and "Zweite Admin is the last active superuser" in last.stderr
+    assert audit.verify().ok
+
+
+def test_a_superuser_erases_another_superuser_on_the_page(world, people, browser, make_user):
+    """The page runs the same check as the command; signed in, a superuser is always another active one
+    (their own account they cannot erase), so there erasing a fellow superuser works, down to the last
+    but one."""
+    people(world)
+    other = make_user("Andere Admin", email="andere@example.org", superuser=True)
+    admin = browser(world.superuser)
+    url = f"/admin/users/{other.id}/erase"
+    admin.get(url)
+    admin.post(url, {"confirm": "andere@example.org"}, status=200)
+    assert f"The person is erased and now appears as “Erased person {other.id}”" in admin.text
+    db.session.expire_all()
+    erased = db.session.get(User, other.id)
+    assert erased.erased_at is not None and not erased.is_superuser
+    assert audit.verify().ok

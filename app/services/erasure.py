@@ -474,15 +474,40 @@ def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
         yield values[start : start + size]
 
 
+def _keep_a_superuser(session: Any, user: User, lock: bool = True) -> None:
+    """Refuse to erase the last active superuser: the erasure takes the rights away for good (the
+    account cannot be reactivated), and nobody would be left to administer the installation on the
+    web. Under the write lock (``lock``) the other active superusers' rows are locked, so that two
+    erasures at once cannot each count on the other staying."""
+    if not (user.is_superuser and user.active):
+        return
+    others = select(User.id).where(
+        User.is_superuser.is_(True), User.active.is_(True), User.erased_at.is_(None), User.id != user.id
+    )
+    if not session.scalars(others.with_for_update() if lock else others).all():
+        raise ValidationError(
+            _(
+                "%(name)s is the last active superuser: erasing them would leave nobody to administer the "
+                "installation; nothing was changed. Create another superuser first "
+                "(ratschlag users create EMAIL --name NAME --superuser).",
+                name=user.name,
+            )
+        )
+
+
 def erase_user(user_id: int, actor: User | None = None) -> Erasure:
     """Erase a person (``actor`` a superuser, or None for the operator at the command line or the
-    worker). Refuses a person erased already, and a superuser's own account."""
+    worker). Refuses a person erased already, a superuser's own account, and the last active
+    superuser (``_keep_a_superuser``)."""
     require_superuser(actor)  # before the search, which reads the whole trail
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(_("there is no user %(id)s", id=user_id))
     if user.erased_at is not None:
         raise ValidationError(_("%(name)s is erased already", name=user.name))
+    if actor is not None and actor.id == user.id:
+        raise ValidationError(_("you cannot erase your own account"))
+    _keep_a_superuser(db.session, user, lock=False)  # at once, before the search; again under the lock
     person = Person(user)
     seen_up_to = audit.head()[0]
     candidates = _candidates(person, seen_up_to)
@@ -498,6 +523,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
             raise ValidationError(_("%(name)s is erased already", name=user.name))
         if actor is not None and actor.id == user.id:
             raise ValidationError(_("you cannot erase your own account"))
+        _keep_a_superuser(session, user)
         person = Person(user)  # as it is now, under the lock
         mail_ids, withdrawn = _forget_outbox(session, user.id)
         rows = [row for chunk in _chunks(candidates) for row in _rows(AuditEvent.seq.in_(chunk))]
