@@ -144,7 +144,13 @@ class Erasure:
 #: space, non-joiner and joiner, the word joiner and the zero-width no-break space (byte order mark).
 #: A name is compared as it reads: "Max\u00adMuster" with one inside a word is "Max Muster" to a reader.
 INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
-_DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
+_INVISIBLE = re.compile(f"[{INVISIBLE}]+")
+
+
+def _has_invisible(text: str) -> bool:
+    # Six substring searches, written out: twenty times as fast as the pattern's search on such text
+    # (and str.translate slower still), and almost every text has none.
+    return "\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text or "\u2060" in text or "\ufeff" in text
 
 
 def fold(text: str) -> str:
@@ -156,7 +162,7 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     folded = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("ı", "i")
-    return folded.translate(_DROP_INVISIBLE)
+    return _INVISIBLE.sub("", folded) if _has_invisible(folded) else folded
 
 
 #: Between two words of a name: any run of whitespace (spaces, a no-break space, tabs, line breaks
@@ -218,10 +224,17 @@ class Person:
         folded = fold(text)
         # A plain search first: three times as fast as the pattern alone, which then only confirms the
         # few hits (the whole trail is searched).
-        possible = any(address in folded for address in self._addresses) or (
-            bool(self._runs) and all(run in folded for run in self._runs)
-        )
-        return possible and self.mention.search(folded) is not None
+        # (Loops, not any() and all(): their generators cost more than the searches on most texts.)
+        for address in self._addresses:
+            if address in folded:
+                break
+        else:
+            if not self._runs:
+                return False
+            for run in self._runs:
+                if run not in folded:
+                    return False
+        return self.mention.search(folded) is not None
 
     def redact(self, text: str | None) -> str | None:
         """``text`` with every mention of the person replaced by the pseudonym (a text that names them
