@@ -544,7 +544,68 @@ def _check_anchors(result: Verification) -> Verification:
                 reason=f"the minutes of session {session_id} record this event as {digest[:16]}…, the chain holds "
                 f"{(found.get(seq) or 'no such event')[:16]}…: one of them was changed after the session closed",
             )
+    if problem := _check_closings(result.head_seq):
+        return replace(result, ok=False, bad_seq=None, reason=problem)
     return replace(result, anchors=len(recorded))
+
+
+def _closings(up_to: int) -> dict[int, list[tuple[int, str]]]:
+    """Every ``session.closed`` event up to event ``up_to``, per session: its number and the head it
+    recorded (from its payload; an erased payload's head is still known, as the event just before it:
+    closing reads the head under the chain's lock and appends its event right after it)."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    rows = db.session.execute(
+        select(AuditEvent.seq, AuditEvent.subject_id, AuditEvent.prev_hash, AuditEvent.data)
+        .where(AuditEvent.action == "session.closed", AuditEvent.seq <= up_to)
+        .order_by(AuditEvent.seq)
+    )
+    for seq, session_id, prev_hash, data in rows:
+        if session_id is None:  # not written by closing (its subject is the session): nothing to compare
+            continue
+        recorded = None
+        if data is not None:
+            try:
+                recorded = json.loads(data).get("chain_head")
+            except (ValueError, AttributeError):
+                recorded = None
+        found.setdefault(session_id, []).append((seq, recorded if isinstance(recorded, str) else f"{seq - 1}:{prev_hash}"))
+    return found
+
+
+def _check_closings(up_to: int) -> str | None:
+    """Closing a session is final (there is no reopening in the application), and the closing event
+    in the chain holds the head the minutes printed. So a session the events say was closed must
+    still be closed, once, carrying that head: a session set open again, or closed again, or given
+    another head, in the database, would otherwise drop out of (or slip past) the check of the minutes."""
+    table = {
+        session_id: (status, head)
+        for session_id, status, head in db.session.execute(
+            select(SteeringSession.id, SteeringSession.status, SteeringSession.chain_head)
+        ).tuples()
+    }  # a few per process and year: read whole
+    for session_id, closings in sorted(_closings(up_to).items()):
+        seq, head = closings[-1]
+        shown = f"{head.partition(':')[0]}:{head.partition(':')[2][:16]}…"
+        if len(closings) > 1:
+            return (
+                f"session {session_id}: closed {len(closings)} times (events "
+                f"{', '.join(str(s) for s, _head in closings)}), but a closed session is never reopened: its row was "
+                "changed behind the application's back; the heads of the minutes of each closing are in those events"
+            )
+        status, now = table.get(session_id, (None, None))
+        if status != CLOSED:
+            state = "has no such session" if status is None else f"says it is {status}"
+            return (
+                f"session {session_id}: closed at event {seq} (its minutes record {shown}), but the table {state}"
+                f"{'' if status is None or now else ' with no head recorded'}: a closed session is never reopened, so "
+                "its row was changed behind the application's back, and its minutes would no longer be checked"
+            )
+        if now != head:
+            return (
+                f"session {session_id}: the head recorded in its minutes is not the one its closing recorded at event "
+                f"{seq} ({shown}): it was changed after the session closed"
+            )
+    return None
 
 
 def verify_rows(rows: Iterable[Any], remember_seq: int | None = None, start: tuple[int, str] = (1, GENESIS)) -> Verification:

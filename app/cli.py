@@ -481,12 +481,31 @@ def audit():
     pass
 
 
-def _published_head(_ctx, _param, value: str | None):
+def published_head(value: str | None) -> tuple[int, str] | None:
+    """``--expect-head``'s ``SEQ:HASH`` as ``(seq, hash)``: surrounding blanks are dropped and the hash
+    is taken in lower case (as a head copied from printed minutes or a newspaper may be written); anything
+    else is refused with what is wrong with it (exit status 2, nothing is checked)."""
     if value is None:
         return None
-    seq, _sep, digest = value.partition(":")
-    if not (seq.isascii() and seq.isdigit()) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise click.BadParameter("write it as SEQ:HASH, as 'ratschlag audit head' prints it")
+    seq, sep, digest = value.strip().partition(":")
+    seq, digest = seq.strip(), digest.strip().lower()
+    if not sep or not seq:
+        raise click.BadParameter(_("write it as SEQ:HASH, as 'ratschlag audit head' prints it"), param_hint="'--expect-head'")
+    if not (seq.isascii() and seq.isdigit()):
+        raise click.BadParameter(
+            _("SEQ, before the colon, must be the event's number (digits only); %(seq)s is not", seq=repr(seq)),
+            param_hint="'--expect-head'",
+        )
+    if len(digest) != 64:
+        raise click.BadParameter(
+            _("the hash after the colon must be 64 hexadecimal digits; this one has %(count)d characters", count=len(digest)),
+            param_hint="'--expect-head'",
+        )
+    if wrong := next((c for c in digest if c not in "0123456789abcdef"), None):
+        raise click.BadParameter(
+            _("the hash after the colon must be 64 hexadecimal digits (0-9, a-f); %(char)s is not one", char=repr(wrong)),
+            param_hint="'--expect-head'",
+        )
     return int(seq), digest
 
 
@@ -511,7 +530,9 @@ def progress_bar(label: str, total: int) -> Iterator[trail.Progress | None]:
 
 @audit.command("verify")
 @click.option(
-    "--expect-head", callback=_published_head, metavar="SEQ:HASH", help="A head published earlier: the chain must still hold it."
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="A head published earlier: the chain must still hold it (the hash in either case).",
 )
 @click.option(
     "--deep", is_flag=True, help="Also replay the events and compare them with the tables; names the first row no event explains."
@@ -520,6 +541,7 @@ def progress_bar(label: str, total: int) -> Iterator[trail.Progress | None]:
 @user_errors  # the progress bar speaks the terminal's language, as every command does
 def audit_verify(expect_head, deep):
     """Recompute the whole hash chain and every data digest; names the first bad event."""
+    expect_head = published_head(expect_head)  # here, not as a callback, so that its errors speak the terminal's language
     with progress_bar(_("Verifying the audit chain"), trail.head()[0]) as progress:
         result = trail.verify(expect_head, progress)
     if not result.ok:

@@ -462,3 +462,119 @@ def test_on_sqlite_the_erased_name_leaves_the_database_file(world, rec_in, make_
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     data = open(path, "rb").read()
     assert b"quastenflosser" not in data.lower()
+
+
+@pytest.mark.parametrize("written", [
+    "Max  Muster",  # a double space
+    "Max\nMuster", "Max\r\nMuster", "Max \n  Muster",  # a line break inside
+    "Max\u00a0Muster", "Max\u202fMuster", "Max\tMuster",  # a no-break space, a narrow one, a tab
+    "Mus\u00adter", "M\u200bax Mus\u200cter", "Max Mu\u2060s\ufeffter",  # invisible characters inside
+    "Muster, Max", "MUSTER,\nMAX", "Muster ,Max", "Mus\u00adter,\u00a0Max",  # surname first
+])
+def test_a_name_is_found_across_any_whitespace_invisible_characters_and_surname_first(written):
+    """Found by the review of issue 16: the name was only found written exactly "Max Muster", so a double
+    space, a line break, a no-break space or a soft hyphen inside it, or the order "Muster, Max" kept it in
+    other people's texts and payloads after the erasure."""
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name="Max Muster", email="max@example.org"))
+    if "," not in written and "Max" not in written.replace("\u200b", "").replace("\ufeff", ""):
+        written = "Max " + written
+    text = f"Danke an {written}, sagt Gül."
+    assert person.names(text)
+    assert person.names(json.dumps({"body": text}, ensure_ascii=False))  # as stored: "\n" is written "\\n"
+    assert person.redact(text) == "Danke an Erased person 7, sagt Gül."
+    stored = json.dumps({"body": text}, ensure_ascii=False)
+    assert json.loads(person.redact(stored)) == {"body": "Danke an Erased person 7, sagt Gül."}
+
+
+@pytest.mark.parametrize("written", [
+    "Max Mustermann", "Maxi Muster", "Max Muster-Lang", "Muster, Maximilian", "Muster-Lang, Max",
+    "Muster Max",  # surname first only with its comma
+    "Max\u00adi Muster", "Mus\u00adterfrau, Max",  # a soft hyphen joins letters into another word
+    "Ab\u00adMax Muster",  # ... and "AbMax" is not "Max"
+    "Max-\nMuster", "Max, Muster", "Muster; Max", "Max.Muster",
+])
+def test_a_near_miss_of_the_name_stays(written):
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name="Max Muster", email="max@example.org"))
+    text = f"Danke an {written}, sagt Gül."
+    assert not person.names(text) and not person.names(json.dumps({"body": text}, ensure_ascii=False))
+    assert person.redact(text) == text
+
+
+def test_erasure_finds_the_name_with_odd_spacing_or_surname_first_in_texts_and_payloads(world, rec_in, make_user):
+    """The whole path: comments, a transition's note and their payloads name the person in forms a reader
+    takes for the name; each is replaced and each payload blanked, and a near miss keeps its text and payload."""
+    person = make_user("Max Muster")
+    rec = rec_in(world, "steering_review")
+    bodies = ["Laut Muster, Max ist das gut.", "Gesprochen mit Max  Muster.", "Teilnehmende: Max\r\nMuster",
+              "Dank an Max\u00a0Mus\u00adter!"]
+    named = [services.create_comment(rec.id, world.member, body).id for body in bodies]
+    near = services.create_comment(rec.id, world.member, "Das meinte Max Mustermann, nicht Muster Max.").id
+    events = audit_count()
+    services.erase_user(person.id, world.superuser)
+    db.session.expire_all()
+    for comment_id in named:
+        body = db.session.get(Comment, comment_id).body
+        assert f"Erased person {person.id}" in body and "muster" not in body.lower(), body
+        assert payload("comment.created", comment_id) is None
+    assert db.session.get(Comment, near).body == "Das meinte Max Mustermann, nicht Muster Max."
+    assert payload("comment.created", near)["body"] == "Das meinte Max Mustermann, nicht Muster Max."
+    assert audit_count() == events + 1 and audit.verify().ok
+
+
+def test_the_last_active_superuser_is_not_erased(world, runner, make_user):
+    """Found by the review of issue 16: ``users erase EMAIL --yes`` erased the only active superuser
+    without a word, leaving nobody to administer the installation on the web (an erased account cannot
+    be reactivated). It is refused, and changes nothing; an inactive superuser does not count."""
+    only = world.superuser
+    dormant = make_user("Ruhende Admin", superuser=True)
+    services.set_active(only, dormant.id, False)
+    events, head = audit_count(), audit.head()
+    created = payload("user.created", only.id)
+    result = cli(runner, "users", "erase", only.email, "--yes")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        "Error: Superuser is the last active superuser: erasing them would leave nobody to administer the "
+        "installation; nothing was changed. Create another superuser first "
+        "(ratschlag users create EMAIL --name NAME --superuser).")
+    db.session.expire_all()
+    kept = db.session.get(User, only.id)
+    assert (kept.name, kept.email, kept.active, kept.is_superuser, kept.erased_at) == (
+        "Superuser", only.email, True, True, None)
+    assert audit_count() == events and audit.head() == head and payload("user.created", only.id) == created
+    with pytest.raises(ValidationError, match="last active superuser"):
+        services.erase_user(only.id)
+    # the inactive one may go: it administers nothing
+    assert cli(runner, "users", "erase", dormant.email, "--yes").exit_code == 0
+    # with another active superuser, either can be erased, and then the other is the last
+    second = cli(runner, "users", "create", "zweite@example.org", "--name", "Zweite Admin", "--superuser")
+    assert second.exit_code == 0, second.output
+    done = cli(runner, "users", "erase", only.email, "--yes")
+    assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    assert db.session.get(User, only.id).erased_at is not None
+    last = cli(runner, "users", "erase", "zweite@example.org", "--yes")
+    assert last.exit_code == 1 and "Zweite Admin is the last active superuser" in last.stderr
+    assert audit.verify().ok
+
+
+def test_a_superuser_erases_another_superuser_on_the_page(world, people, browser, make_user):
+    """The page runs the same check as the command; signed in, a superuser is always another active one
+    (their own account they cannot erase), so there erasing a fellow superuser works, down to the last
+    but one."""
+    people(world)
+    other = make_user("Andere Admin", email="andere@example.org", superuser=True)
+    admin = browser(world.superuser)
+    url = f"/admin/users/{other.id}/erase"
+    admin.get(url)
+    admin.post(url, {"confirm": "andere@example.org"}, status=200)
+    assert f"The person is erased and now appears as “Erased person {other.id}”" in admin.text
+    db.session.expire_all()
+    erased = db.session.get(User, other.id)
+    assert erased.erased_at is not None and not erased.is_superuser
+    assert audit.verify().ok

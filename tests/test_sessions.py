@@ -132,6 +132,100 @@ def test_verify_names_a_closed_session_whose_recorded_head_is_unreadable(world, 
     assert done.exit_code == 1 and done.stderr.strip() == expected and "None" not in done.output
 
 
+def _reopen_by_sql(meeting_id: int, head: str | None = None) -> None:
+    """What no page or command does (closing is final): the row set open again, its head nulled."""
+    db.session.execute(db.update(SteeringSession).where(SteeringSession.id == meeting_id)
+                       .values(status="open", chain_head=head, closed_at=None, closed_by_id=None))
+    db.session.commit()
+
+
+def test_verify_names_a_closed_session_reopened_in_the_database(world, runner):
+    """Found by the review of issue 16: ``audit verify`` checked the heads of the sessions closed *now*;
+    a session set open again with its head nulled dropped out of the check without a word, and its
+    published minutes anchored nothing. The closing event in the chain says it was closed, and with
+    which head: the session is named."""
+    kept = services.create_session(world.process.id, world.administrator, "Erste", "2026-03-01T18:00")
+    services.close_session(kept.id, world.administrator)
+    meeting = services.create_session(world.process.id, world.administrator, "Zweite", "2026-04-01T18:00")
+    closed = services.close_session(meeting.id, world.administrator)
+    head = closed.chain_head
+    closing = db.session.scalars(db.select(AuditEvent.seq).where(AuditEvent.action == "session.closed")
+                                 .order_by(AuditEvent.seq.desc())).first()
+    verified = audit.verify()
+    assert verified.ok and verified.anchors == 2 and "(2 heads in closed minutes checked)" in str(verified)
+    _reopen_by_sql(meeting.id)
+    expected = (f"bad: session {meeting.id}: closed at event {closing} (its minutes record {head[:head.index(':') + 17]}…), "
+                "but the table says it is open with no head recorded: a closed session is never reopened, so its row "
+                "was changed behind the application's back, and its minutes would no longer be checked")
+    result = audit.verify()
+    assert not result.ok and str(result) == expected
+    done = runner.invoke(args=["audit", "verify"])
+    assert done.exit_code == 1 and done.stderr.strip() == expected
+    _reopen_by_sql(meeting.id, head)  # open, but still carrying its head: named all the same
+    assert not audit.verify().ok and "the table says it is open:" in str(audit.verify())
+
+
+def test_a_session_reopened_and_closed_again_keeps_both_heads_checkable(world):
+    """Closed, reopened behind the application's back, closed again: each closing's event holds the head
+    its minutes printed, so the first minutes still check with ``--expect-head``, and ``audit verify``
+    says the session was closed twice."""
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    first = services.close_session(meeting.id, world.administrator).chain_head
+    _reopen_by_sql(meeting.id)
+    second = services.close_session(meeting.id, world.administrator).chain_head
+    assert first != second
+    closings = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "session.closed")
+                                  .order_by(AuditEvent.seq)).all()
+    assert [json.loads(e.data)["chain_head"] for e in closings] == [first, second]
+    result = audit.verify()
+    assert not result.ok and str(result) == (
+        f"bad: session {meeting.id}: closed 2 times (events {closings[0].seq}, {closings[1].seq}), but a closed "
+        "session is never reopened: its row was changed behind the application's back; the heads of the minutes "
+        "of each closing are in those events")
+    for published in (first, second):  # the chain still holds both: both sets of minutes check against it
+        seq, digest = published.split(":")
+        assert db.session.get(AuditEvent, int(seq)).hash == digest
+    # and once the row says closed with the first head again, the check names that too
+    db.session.execute(db.update(SteeringSession).where(SteeringSession.id == meeting.id).values(chain_head=first))
+    db.session.commit()
+    assert not audit.verify().ok and "closed 2 times" in str(audit.verify())
+
+
+def test_verify_names_a_closed_session_given_another_real_head(world, rec_in):
+    """A head swapped for another event's real SEQ:HASH was found in the chain and passed; it must be
+    the head the session's closing recorded."""
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    head = services.close_session(meeting.id, world.administrator).chain_head
+    rec_in(world, "draft")
+    other = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    db.session.execute(db.update(SteeringSession).where(SteeringSession.id == meeting.id)
+                       .values(chain_head=f"{other.seq}:{other.hash}"))
+    db.session.commit()
+    result = audit.verify()
+    seq = int(head.split(":")[0]) + 1
+    assert not result.ok and str(result) == (
+        f"bad: session {meeting.id}: the head recorded in its minutes is not the one its closing recorded at event "
+        f"{seq} ({head[:head.index(':') + 17]}…): it was changed after the session closed")
+
+
+def test_a_closing_whose_payload_was_erased_still_anchors_its_minutes(world, make_user):
+    """Erasure may blank a closing event's payload (its notes named the person): the head it recorded is
+    still known, as the event just before it, and the session is still checked."""
+    person = make_user("Max Muster")
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    head = services.close_session(meeting.id, world.administrator, notes="Protokoll: Max Muster").chain_head
+    services.erase_user(person.id, world.superuser)
+    db.session.expire_all()
+    closing = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "session.closed")).one()
+    assert closing.data is None
+    verified = audit.verify()
+    assert verified.ok and verified.anchors == 1, str(verified)
+    _reopen_by_sql(meeting.id)
+    result = audit.verify()
+    assert not result.ok and f"closed at event {closing.seq} (its minutes record {head[:head.index(':') + 17]}…)" \
+        in str(result)
+
+
 def test_the_administration_page_names_the_session_whose_head_is_unreadable(world, people, browser, app):
     from app.services import chain_checks
     people(world)

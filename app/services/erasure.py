@@ -140,14 +140,56 @@ class Erasure:
     mail_files_left: list[str] = field(default_factory=list)  # .eml files naming them that could not be changed
 
 
+#: Characters a reader does not see: the soft hyphen (U+00AD, a hyphenation hint), the zero-width
+#: space, non-joiner and joiner, the word joiner and the zero-width no-break space (byte order mark).
+#: A name is compared as it reads: "Max\u00adMuster" with one inside a word is "Max Muster" to a reader.
+INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE = re.compile(f"[{INVISIBLE}]+")
+
+
+def _has_invisible(text: str) -> bool:
+    # Six substring searches, written out: twenty times as fast as the pattern's search on such text
+    # (and str.translate slower still), and almost every text has none.
+    return "\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text or "\u2060" in text or "\ufeff" in text
+
+
 def fold(text: str) -> str:
     """``text`` as names are compared: NFKC-normalized and case-folded, with the Turkish dotted and
     dotless i (``İ``, ``ı``) taken as ``i``, so that "IŞIK YILMAZ", "işık yılmaz" and "Işık Yılmaz"
-    are one name (``str.lower`` alone makes "ışık" of one and "işik" of another). ASCII text, most of
-    the trail, takes the quick way, with the same result."""
+    are one name (``str.lower`` alone makes "ışık" of one and "işik" of another), and without the
+    characters a reader does not see (``INVISIBLE``; NFKC already makes a no-break space a space).
+    ASCII text, most of the trail, takes the quick way, with the same result."""
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("ı", "i")
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("ı", "i")
+    return _INVISIBLE.sub("", folded) if _has_invisible(folded) else folded
+
+
+#: Between two words of a name: any run of whitespace (spaces, a no-break space, tabs, line breaks
+#: "\n" or "\r\n"), raw or as stored JSON escapes it ("\\n", "\\r\\n", "\\t").
+_GAP = r"(?:\s|\\[nrtf])+"
+#: Around the comma of "Surname, Given names": any whitespace or none.
+_COMMA = r"(?:\s|\\[nrtf])*,(?:\s|\\[nrtf])*"
+
+
+def _spelled(word: str) -> str:
+    """A pattern for one folded word of a name, as it is written in a text, in stored JSON (a quote
+    or a backslash escaped) or in a mail's HTML (an entity)."""
+    pattern = []
+    for char in word:
+        forms = {char, json.dumps(char, ensure_ascii=False)[1:-1], html.escape(char)}
+        pattern.append(re.escape(char) if len(forms) == 1 else "(?:" + "|".join(map(re.escape, sorted(forms))) + ")")
+    return "".join(pattern)
+
+
+def name_pattern(name: str) -> str:
+    """A pattern (for folded text) matching the name "Given names Surname" with any whitespace run
+    between its words, and also written "Surname, Given names" (every split of the words: "García
+    López, Ana" and "Muster, Anna Maria" alike)."""
+    words = [_spelled(word) for word in fold(name).split()]
+    orders = [_GAP.join(words)]
+    orders += [_GAP.join(words[k:]) + _COMMA + _GAP.join(words[:k]) for k in range(1, len(words))]
+    return "|".join(orders)
 
 
 class Person:
@@ -157,22 +199,23 @@ class Person:
         self.id = user.id
         self.pseudonym = pseudonym(user.id)
         self._user_id = re.compile(rf'"user_id":{user.id}[,}}]')
-        needles = {user.email.strip()}
+        email = user.email.strip()
+        # The stored data is canonical JSON: a quote or a backslash in an address is written escaped
+        # there; a mail's HTML part writes it as an entity. Compared folded (``fold``): both sides are
+        # normalized the same way, whatever the case or form.
+        addresses = {fold(form) for form in (email, json.dumps(email, ensure_ascii=False)[1:-1], html.escape(email))}
+        alternatives = [re.escape(address) for address in sorted(addresses, key=len, reverse=True)]
+        # A cheap test before the pattern: a text can only mention the person if it holds the address,
+        # or every run of letters of the name (however the words are separated or ordered).
+        self._addresses = tuple(addresses)
+        self._runs: tuple[str, ...] = ()
         if searched := searchable_name(user.name):
-            needles.add(searched)
-        # The stored data is canonical JSON: a quote or a backslash in a name is written escaped there;
-        # a mail's HTML part writes it as an entity.
-        needles |= {json.dumps(n, ensure_ascii=False)[1:-1] for n in needles} | {html.escape(n) for n in needles}
-        # Compared folded (``fold``): both sides are normalized the same way, whatever the case or form.
-        self._folded = tuple({fold(needle) for needle in needles})
+            alternatives.append(name_pattern(searched))
+            self._runs = tuple(sorted(set(re.findall(r"[^\W_]+", fold(searched))), key=len, reverse=True))
         # Whole words only: "Max" is not in "maximal", "Max Muster" not in "Max Muster-Lang". An underscore
         # is no part of a word here (Markdown's "_Max Muster_"), and in stored JSON a line break before
         # the name is written "\\n": neither hides a mention.
-        self.mention = re.compile(
-            r"(?:(?<=\\[nrt])|(?<![^\W_])(?<!\w-))(?:"
-            + "|".join(map(re.escape, sorted(self._folded, key=len, reverse=True)))
-            + r")(?![^\W_])(?!-\w)"
-        )
+        self.mention = re.compile(r"(?:(?<=\\[nrt])|(?<![^\W_])(?<!\w-))(?:" + "|".join(alternatives) + r")(?![^\W_])(?!-\w)")
 
     def names(self, text: str | None) -> bool:
         """Whether ``text`` mentions the person (their e-mail address or name)."""
@@ -181,7 +224,17 @@ class Person:
         folded = fold(text)
         # A plain search first: three times as fast as the pattern alone, which then only confirms the
         # few hits (the whole trail is searched).
-        return any(needle in folded for needle in self._folded) and self.mention.search(folded) is not None
+        # (Loops, not any() and all(): their generators cost more than the searches on most texts.)
+        for address in self._addresses:
+            if address in folded:
+                break
+        else:
+            if not self._runs:
+                return False
+            for run in self._runs:
+                if run not in folded:
+                    return False
+        return self.mention.search(folded) is not None
 
     def redact(self, text: str | None) -> str | None:
         """``text`` with every mention of the person replaced by the pseudonym (a text that names them
@@ -434,15 +487,40 @@ def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
         yield values[start : start + size]
 
 
+def _keep_a_superuser(session: Any, user: User, lock: bool = True) -> None:
+    """Refuse to erase the last active superuser: the erasure takes the rights away for good (the
+    account cannot be reactivated), and nobody would be left to administer the installation on the
+    web. Under the write lock (``lock``) the other active superusers' rows are locked, so that two
+    erasures at once cannot each count on the other staying."""
+    if not (user.is_superuser and user.active):
+        return
+    others = select(User.id).where(
+        User.is_superuser.is_(True), User.active.is_(True), User.erased_at.is_(None), User.id != user.id
+    )
+    if not session.scalars(others.with_for_update() if lock else others).all():
+        raise ValidationError(
+            _(
+                "%(name)s is the last active superuser: erasing them would leave nobody to administer the "
+                "installation; nothing was changed. Create another superuser first "
+                "(ratschlag users create EMAIL --name NAME --superuser).",
+                name=user.name,
+            )
+        )
+
+
 def erase_user(user_id: int, actor: User | None = None) -> Erasure:
     """Erase a person (``actor`` a superuser, or None for the operator at the command line or the
-    worker). Refuses a person erased already, and a superuser's own account."""
+    worker). Refuses a person erased already, a superuser's own account, and the last active
+    superuser (``_keep_a_superuser``)."""
     require_superuser(actor)  # before the search, which reads the whole trail
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(_("there is no user %(id)s", id=user_id))
     if user.erased_at is not None:
         raise ValidationError(_("%(name)s is erased already", name=user.name))
+    if actor is not None and actor.id == user.id:
+        raise ValidationError(_("you cannot erase your own account"))
+    _keep_a_superuser(db.session, user, lock=False)  # at once, before the search; again under the lock
     person = Person(user)
     seen_up_to = audit.head()[0]
     candidates = _candidates(person, seen_up_to)
@@ -458,6 +536,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
             raise ValidationError(_("%(name)s is erased already", name=user.name))
         if actor is not None and actor.id == user.id:
             raise ValidationError(_("you cannot erase your own account"))
+        _keep_a_superuser(session, user)
         person = Person(user)  # as it is now, under the lock
         mail_ids, withdrawn = _forget_outbox(session, user.id)
         rows = [row for chunk in _chunks(candidates) for row in _rows(AuditEvent.seq.in_(chunk))]

@@ -189,3 +189,27 @@ def test_postgresql_dump_and_restore_keep_the_data_and_the_chain(app, history, t
         with admin.connect() as conn:
             conn.execute(sa.text("DROP DATABASE IF EXISTS ratschlag_restore_test WITH (FORCE)"))
         admin.dispose()
+
+
+def test_a_published_head_is_taken_in_upper_case_and_a_wrong_one_is_explained(history, world, runner):
+    """Found by the review of issue 16: a head copied from printed minutes in capitals was refused with
+    "write it as SEQ:HASH", which it was. The hash is taken in either case (and with blanks around it);
+    anything else says what is wrong with it and checks nothing."""
+    seq, digest = audit.head()
+    for written in (f"{seq}:{digest.upper()}", f" {seq}:{digest.upper()[:10]}{digest[10:]} "):
+        result = runner.invoke(args=["audit", "verify", "--expect-head", written])
+        assert result.exit_code == 0 and result.stdout.startswith(f"ok: {seq} events"), result.output
+    other = "0" * 64  # a well-formed head the chain does not hold is still found, in capitals too
+    result = runner.invoke(args=["audit", "verify", "--expect-head", f"{seq}:{other.upper()}"])
+    assert result.exit_code == 1 and "this is not the published event" in result.stderr
+    for written, reason in (
+            (digest, "write it as SEQ:HASH, as 'ratschlag audit head' prints it"),
+            (f"x{seq}:{digest}", "SEQ, before the colon, must be the event's number (digits only); 'x" + str(seq)
+             + "' is not"),
+            (f"{seq}:{digest[:63]}", "the hash after the colon must be 64 hexadecimal digits; this one has 63 characters"),
+            (f"{seq}:{digest}0", "the hash after the colon must be 64 hexadecimal digits; this one has 65 characters"),
+            (f"{seq}:{'Z' * 64}", "the hash after the colon must be 64 hexadecimal digits (0-9, a-f); 'z' is not one")):
+        result = runner.invoke(args=["audit", "verify", "--expect-head", written])
+        assert result.exit_code == 2, (written, result.output)
+        assert f"Invalid value for '--expect-head': {reason}" in result.stderr, result.stderr
+        assert "ok:" not in result.output and "Traceback" not in result.output
