@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain
 from hashlib import sha256
 from json.encoder import encode_basestring as _encode_string  # the C encoder json.dumps uses for a string
 from typing import Any, TextIO, cast
@@ -295,7 +296,8 @@ def raw_cursor(statement: Any, batch: int = _RAW_BATCH, connection: Any = None) 
         if postgres:
             cursor.itersize = batch
         cursor.execute(sql)
-        yield cursor
+        # A server-side cursor steps row by row in Python; its batches as lists are read in C.
+        yield chain.from_iterable(iter(partial(cursor.fetchmany, batch), [])) if postgres else cursor
     finally:
         cursor.close()
 
