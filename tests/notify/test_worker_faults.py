@@ -178,9 +178,10 @@ class HangingServer:
         self.listener.close()
 
 
-def test_a_second_sigterm_stops_a_worker_stuck_on_a_hanging_server_at_once(world, inbox, app, work, monkeypatch):
-    """The first SIGTERM waits for the mail in flight (up to the connection's 30 s timeout); the second
-    ends the worker at once. The mail stays claimed and goes out when its lease ends: at least once."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_stops_a_worker_stuck_on_a_hanging_server_at_once(world, inbox, app, work, monkeypatch, signum):
+    """The first SIGTERM (or Ctrl-C) waits for the mail in flight (up to the connection's 30 s timeout);
+    the second ends the worker at once. The mail stays claimed and goes out when its lease ends: at least once."""
     [message_id] = queue_mails(world, 1)
     hanging = HangingServer()
     try:
@@ -189,14 +190,14 @@ def test_a_second_sigterm_stops_a_worker_stuck_on_a_hanging_server_at_once(world
             process.kill()
             pytest.fail(f"the worker never connected: {process.communicate()[0]}")
         time.sleep(0.3)  # waiting for the server's greeting
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         time.sleep(1)
         assert process.poll() is None  # the first one waits for the mail in flight
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         output = process.communicate(timeout=20)[0]
-        assert time.monotonic() - started < 2, output
-        assert process.returncode == -signal.SIGTERM, output  # died of the signal, as without a handler
+        assert time.monotonic() - started < 10, output  # not the 30 s the hanging connection would hold it
+        assert process.returncode == -signum, output  # died of the signal, as without a handler
         assert "send the signal again to stop at once" in output and "stopped at once" in output
     finally:
         hanging.close()
@@ -208,25 +209,3 @@ def test_a_second_sigterm_stops_a_worker_stuck_on_a_hanging_server_at_once(world
     assert work()["sent"] == 1
     assert [r.message["Message-ID"] for r in inbox.received] == [message_id]
     assert statuses() == Counter({"sent": 1})
-
-
-def test_a_second_sigint_stops_the_worker_at_once_too(world, app):
-    queue_mails(world, 1)
-    hanging = HangingServer()
-    try:
-        process = start_worker(app, hanging)
-        if not hanging.accepted.wait(60):
-            process.kill()
-            pytest.fail(f"the worker never connected: {process.communicate()[0]}")
-        time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
-        time.sleep(0.5)
-        assert process.poll() is None
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        output = process.communicate(timeout=20)[0]
-        assert time.monotonic() - started < 2, output
-        assert process.returncode == -signal.SIGINT, output
-    finally:
-        hanging.close()
-    assert statuses() == Counter({"sending": 1})
