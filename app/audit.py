@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache, partial
-from itertools import chain
 from hashlib import sha256
+from itertools import chain
 from json.encoder import encode_basestring as _encode_string  # the C encoder json.dumps uses for a string
 from typing import Any, TextIO, cast
 
