@@ -697,3 +697,21 @@ def test_erasure_keeps_other_addresses_and_replaces_every_written_form_in_texts_
     assert f"<strong>Erased person {person.id}</strong>" in db.session.get(Comment, named[2]).body_html
     assert audit_count() == events + 1 and audit.verify().ok
 
+
+def test_on_sqlite_the_erased_name_leaves_the_write_ahead_log_at_once(world, rec_in, make_user):
+    """Found by the second review of issue 16: while a server held its connections, the erased words stayed
+    in the -wal file (written there by the erasure's own index merge) and in the database file until a
+    checkpoint; the erasure checkpoints itself now."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no -wal file beside the database")
+    person = make_user("Kunigunde Zwirbelmeier")
+    rec = rec_in(world, "steering_review", title="Sprechstunde")
+    services.create_comment(rec.id, world.member, "Danke an Kunigunde Zwirbelmeier für die Einladung.")
+    services.erase_user(person.id, world.superuser)  # the pool keeps its connections open, as a server does
+    path = db.engine.url.database
+    for name in (path, path + "-wal"):
+        try:
+            data = open(name, "rb").read()
+        except FileNotFoundError:
+            continue
+        assert b"zwirbelmeier" not in data.lower(), name
