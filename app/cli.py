@@ -496,6 +496,17 @@ def published_head(value: str | None) -> tuple[int, str] | None:
             _("SEQ, before the colon, must be the event's number (digits only); %(seq)s is not", seq=repr(seq)),
             param_hint="'--expect-head'",
         )
+    # A number no event has is malformed input too, not a chain that was rewritten (event 0) or truncated
+    # (a number beyond any trail, and beyond the 64-bit integers the databases store).
+    if int(seq) == 0:
+        raise click.BadParameter(
+            _("SEQ, before the colon, must be 1 or more: events are numbered from 1"), param_hint="'--expect-head'"
+        )
+    if len(seq.lstrip("0")) > 18:
+        raise click.BadParameter(
+            _("SEQ, before the colon, has more than 18 digits: no trail holds that many events"),
+            param_hint="'--expect-head'",
+        )
     if len(digest) != 64:
         raise click.BadParameter(
             _("the hash after the colon must be 64 hexadecimal digits; this one has %(count)d characters", count=len(digest)),

@@ -578,3 +578,140 @@ def test_a_superuser_erases_another_superuser_on_the_page(world, people, browser
     erased = db.session.get(User, other.id)
     assert erased.erased_at is not None and not erased.is_superuser
     assert audit.verify().ok
+
+
+ADDRESS = "wj@example.org"
+
+
+@pytest.mark.parametrize("written", [
+    "tom.wj@example.org", "tom_wj@example.org", "tom+wj@example.org", "tom%wj@example.org", "tom/wj@example.org",
+    "tom-wj@example.org", "o'wj@example.org", "7wj@example.org", "jürgen.wj@example.org",
+    "wj@example.org.uk", "wj@example.org.evil.net", "wj@example.org_x", "wj@example.organisation", "wj@example.org-x",
+    "tom.wj%40example.org", "wj%40example.org.uk",
+])
+def test_another_address_that_contains_the_address_stays(written):
+    """Found by the second review of issue 16: "tom.wj@example.org" and "wj@example.org.uk" were taken
+    for wj@example.org, so erasing wj redacted other people's addresses and blanked their public comments'
+    payloads. An address counts only as a whole address."""
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name="Wilhelmine Jäger", email=ADDRESS))
+    text = f"Mail an {written} bitte."
+    assert not person.names(text) and not person.names(json.dumps({"body": text}, ensure_ascii=False)), written
+    assert person.redact(text) == text
+
+
+@pytest.mark.parametrize("written, redacted", [
+    ("Schreiben Sie an wj@example.org.", "Schreiben Sie an Erased person 7."),  # the sentence's full stop
+    ("an WJ@Example.ORG, bitte", "an Erased person 7, bitte"),
+    ("Mail: <wj@example.org>", "Mail: <Erased person 7>"),
+    ("[Mail](mailto:wj@example.org)", "[Mail](mailto:Erased person 7)"),
+    ("an **wj@example.org** oder _wj@example.org_", "an **Erased person 7** oder _Erased person 7_"),
+    ("Adresse `wj@example.org`", "Adresse `Erased person 7`"),
+    ("Mail an wj&#64;example.org", "Mail an Erased person 7"),  # a character reference shows as "@"
+    ("Link https://example.net/?to=wj%40example.org", "Link https://example.net/?to=Erased person 7"),
+    ("Link https://example.net/?a=1&cc=wj@example.org", "Link https://example.net/?a=1&cc=Erased person 7"),
+])
+def test_the_address_is_found_as_a_whole_address_however_it_is_written(written, redacted):
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name="Wilhelmine Jäger", email=ADDRESS))
+    assert person.names(written) and person.names(json.dumps({"body": written}, ensure_ascii=False))
+    assert person.redact(written) == redacted
+
+
+@pytest.mark.parametrize("written, redacted", [
+    # character references, which the rendered page shows as the name
+    ("Wilhelmine&nbsp;Jäger", "Erased person 7"), ("Wilhelmine J&auml;ger", "Erased person 7"),
+    ("Wilhelmine J&#228;ger", "Erased person 7"), ("Wilhelmine J&#xE4;ger", "Erased person 7"),
+    ("Wilhelmine Ja&#776;ger", "Erased person 7"), ("J&auml;ger&#44; Wilhelmine", "Erased person 7"),
+    # Markdown emphasis between or around the words: the markers stay balanced
+    ("Wilhelmine **Jäger**", "**Erased person 7**"), ("*Wilhelmine* Jäger", "*Erased person 7*"),
+    ("__Wilhelmine Jäger__", "__Erased person 7__"), ("~~Wilhelmine~~ Jäger", "~~Erased person 7~~"),
+    ("**Jäger**, Wilhelmine", "**Erased person 7**"), ("_Wilhelmine_ _Jäger_", "_Erased person 7_"),
+    # invisible characters (Default_Ignorable_Code_Point): bidi marks, an invisible separator, a
+    # variation selector, the combining grapheme joiner, a tag space; a Hangul filler shows as a blank
+    ("Wilhelmine \u200eJäger", "Erased person 7"), ("Wilhelmine\u200f Jäger", "Erased person 7"),
+    ("Wilhelmine\u2063 Jäger", "Erased person 7"), ("Wilhelmine\ufe0f Jäger", "Erased person 7"),
+    ("Wilhelmine \u034fJäger", "Erased person 7"), ("Wilhelmine \U000e0020Jäger", "Erased person 7"),
+    ("Wil\u202ahelmine J\u180bäger", "Erased person 7"), ("Wilhelmine\u3164Jäger", "Erased person 7"),
+])
+def test_a_name_written_with_references_emphasis_or_invisible_characters_is_found(written, redacted):
+    """Found by the second review of issue 16: these forms show the name on the rendered page (or to a
+    reader) but survived the erasure."""
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name="Wilhelmine Jäger", email=ADDRESS))
+    text = f"Danke an {written} und &lt;alle&gt; &amp; &#42;euch&#42;."
+    assert person.names(text) and person.names(json.dumps({"body": text}, ensure_ascii=False))
+    # only the mention is replaced: the references elsewhere stay as they were written
+    assert person.redact(text) == f"Danke an {redacted} und &lt;alle&gt; &amp; &#42;euch&#42;."
+
+
+@pytest.mark.parametrize("written", [
+    "Wilhelmine J&amp;auml;ger",  # shows "J&auml;ger", literally
+    "Wilhelmine&lt;Jäger", "Wilhelmine&#42;Jäger", "Wilhelmine**Jäger**", "Wilhelmine_Jäger",
+    "Wilhelmine J&auml;gerin", "Wil\u3164helmine Jäger",  # a Hangul filler inside a word shows as a gap
+    "Wilhelmine\u200bJäger",  # joined by an invisible character only: "WilhelmineJäger"
+])
+def test_a_near_miss_written_with_references_emphasis_or_invisible_characters_stays(written):
+    from types import SimpleNamespace
+
+    from app.services.erasure import Person
+    person = Person(SimpleNamespace(id=7, name="Wilhelmine Jäger", email=ADDRESS))
+    text = f"Danke an {written}."
+    assert not person.names(text) and person.redact(text) == text
+
+
+def test_erasure_keeps_other_addresses_and_replaces_every_written_form_in_texts_pages_and_payloads(world, rec_in):
+    """The whole path for the second review's findings 2 and 3: public comments with other people's
+    addresses keep their text and payload; a comment naming the person with a character reference or
+    emphasis is replaced in its Markdown and in the HTML the page shows, and its payload is blanked."""
+    person = services.create_user(ADDRESS, "Wilhelmine Jäger", password=PASSWORD)[0]
+    rec = rec_in(world, "steering_review")
+    others = ["Mail an tom.wj@example.org bitte", "Mail an wj@example.org.uk bitte", "Mail an wj@example.org.evil.net"]
+    kept = [services.create_comment(rec.id, world.member, body).id for body in others]
+    forms = ["Mail: wj&#64;example.org", "Dank an Wilhelmine&nbsp;J&auml;ger &amp; &lt;alle&gt;",
+             "Dank an Wilhelmine **Jäger**", "Link: https://example.net/?to=wj%40example.org",
+             "Dank an Wilhelmine\u200e J\u2063äger"]
+    named = [services.create_comment(rec.id, world.member, body).id for body in forms]
+    assert "wj@example.org" in db.session.get(Comment, named[0]).body_html  # the page showed the address
+    events = audit_count()
+    services.erase_user(person.id, world.superuser)
+    db.session.expire_all()
+    for comment_id, body in zip(kept, others):
+        assert db.session.get(Comment, comment_id).body == body
+        assert payload("comment.created", comment_id)["body"] == body
+    for comment_id in named:
+        comment = db.session.get(Comment, comment_id)
+        assert f"Erased person {person.id}" in comment.body, comment.body
+        for shown in (comment.body, comment.body_html):
+            folded = unicodedata.normalize("NFKC", shown).casefold()
+            assert "jäger" not in folded and "j&auml;" not in folded and "wj@" not in folded and "wj%40" not in folded
+        assert payload("comment.created", comment_id) is None
+    comment = db.session.get(Comment, named[1])
+    assert comment.body == f"Dank an Erased person {person.id} &amp; &lt;alle&gt;"  # the other references stay
+    assert f"<strong>Erased person {person.id}</strong>" in db.session.get(Comment, named[2]).body_html
+    assert audit_count() == events + 1 and audit.verify().ok
+
+
+def test_on_sqlite_the_erased_name_leaves_the_write_ahead_log_at_once(world, rec_in, make_user):
+    """Found by the second review of issue 16: while a server held its connections, the erased words stayed
+    in the -wal file (written there by the erasure's own index merge) and in the database file until a
+    checkpoint; the erasure checkpoints itself now."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has no -wal file beside the database")
+    person = make_user("Kunigunde Zwirbelmeier")
+    rec = rec_in(world, "steering_review", title="Sprechstunde")
+    services.create_comment(rec.id, world.member, "Danke an Kunigunde Zwirbelmeier für die Einladung.")
+    services.erase_user(person.id, world.superuser)  # the pool keeps its connections open, as a server does
+    path = db.engine.url.database
+    for name in (path, path + "-wal"):
+        try:
+            data = open(name, "rb").read()
+        except FileNotFoundError:
+            continue
+        assert b"zwirbelmeier" not in data.lower(), name

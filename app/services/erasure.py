@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
+from html.entities import html5
 from pathlib import Path
 from typing import Any, cast
 
@@ -140,36 +141,83 @@ class Erasure:
     mail_files_left: list[str] = field(default_factory=list)  # .eml files naming them that could not be changed
 
 
-#: Characters a reader does not see: the soft hyphen (U+00AD, a hyphenation hint), the zero-width
-#: space, non-joiner and joiner, the word joiner and the zero-width no-break space (byte order mark).
-#: A name is compared as it reads: "Max\u00adMuster" with one inside a word is "Max Muster" to a reader.
-INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
-_INVISIBLE = re.compile(f"[{INVISIBLE}]+")
+#: Characters a reader does not see: Unicode's Default_Ignorable_Code_Point set (the soft hyphen
+#: U+00AD, the zero-width space, joiners and bidi marks U+200B–U+200F, the bidi embeddings and isolates,
+#: the word joiner and invisible operators U+2060–U+206F, U+FEFF, variation selectors, the combining
+#: grapheme joiner, the Mongolian free variation selectors and vowel separator, the tag characters
+#: U+E0000–U+E0FFF, ...). A name is compared as it reads: "Max\u00adMuster" with one inside a word is
+#: "Max Muster" to a reader. The Hangul fillers (U+115F, U+1160, U+3164, U+FFA0; NFKC makes the last two
+#: U+1160) are in that set too, but a reader sees them as a blank: they are compared as a space.
+#: (Written as the body of a regular expression's character class.)
+INVISIBLE = (
+    "\u00ad\u034f\u061c\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
+    "\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+HANGUL_FILLERS = "\u115f\u1160\u3164\uffa0"
+_INVISIBLE = re.compile(f"[{INVISIBLE}{HANGUL_FILLERS}]")
+
+
+def _drop_invisible(found: re.Match[str]) -> str:
+    return " " if found.group() in HANGUL_FILLERS else ""
 
 
 def _has_invisible(text: str) -> bool:
-    # Six substring searches, written out: twenty times as fast as the pattern's search on such text
-    # (and str.translate slower still), and almost every text has none.
-    return "\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text or "\u2060" in text or "\ufeff" in text
+    # One search of a character class: almost every text has none, and the text is read once.
+    return _INVISIBLE.search(text) is not None
+
+
+#: A character reference as CommonMark reads one (``&auml;``, ``&#228;``, ``&#xE4;``, with its ";").
+_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{0,31}));")
+
+
+def _referenced(found: re.Match[str]) -> str | None:
+    """The character a reference stands for, when it is one that only shows as text (a letter, a digit,
+    a mark, whitespace, "@", "." or ",", or an invisible one); None for the others ("&lt;", "&amp;",
+    "&#42;"), whose decoding would change what the Markdown means."""
+    decimal, hexadecimal, name = found.groups()
+    if name is not None:
+        char = html5.get(name + ";")
+        if char is None or len(char) != 1:
+            return None
+    else:
+        number = int(decimal) if decimal is not None else int(hexadecimal, 16)
+        if not 0 < number <= 0x10FFFF or 0xD800 <= number <= 0xDFFF:
+            return None
+        char = chr(number)
+    if char.isalnum() or char.isspace() or char in "@.," or unicodedata.category(char)[0] == "M" or _INVISIBLE.match(char):
+        return char
+    return None
+
+
+def _decode_references(text: str) -> str:
+    """``text`` with the character references that only show as text decoded (``_referenced``):
+    "J&auml;ger" and "wj&#64;example.org" read "Jäger" and "wj@example.org" on the rendered page."""
+    return _REFERENCE.sub(lambda found: _referenced(found) or found.group(), text)
 
 
 def fold(text: str) -> str:
-    """``text`` as names are compared: NFKC-normalized and case-folded, with the Turkish dotted and
-    dotless i (``İ``, ``ı``) taken as ``i``, so that "IŞIK YILMAZ", "işık yılmaz" and "Işık Yılmaz"
-    are one name (``str.lower`` alone makes "ışık" of one and "işik" of another), and without the
-    characters a reader does not see (``INVISIBLE``; NFKC already makes a no-break space a space).
-    ASCII text, most of the trail, takes the quick way, with the same result."""
+    """``text`` as names are compared: the character references that show as text decoded
+    (``_decode_references``), NFKC-normalized and case-folded, with the Turkish dotted and dotless i
+    (``İ``, ``ı``) taken as ``i``, so that "IŞIK YILMAZ", "işık yılmaz" and "Işık Yılmaz" are one name
+    (``str.lower`` alone makes "ışık" of one and "işik" of another), and without the characters a reader
+    does not see (``INVISIBLE``; NFKC already makes a no-break space a space, and a Hangul filler is
+    read as one). ASCII text, most of the trail, takes the quick way, with the same result."""
+    if "&" in text:
+        text = _decode_references(text)
     if text.isascii():
         return text.lower()
     folded = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i").replace("ı", "i")
-    return _INVISIBLE.sub("", folded) if _has_invisible(folded) else folded
+    return _INVISIBLE.sub(_drop_invisible, folded) if _has_invisible(folded) else folded
 
 
+#: Markdown's emphasis markers (``**bold**``, ``_italic_``, ``~~struck~~``) beside the whitespace between
+#: two words of a name are part of the gap: "Max **Muster**" reads "Max Muster".
+_MARKERS = r"[*_~]*"
 #: Between two words of a name: any run of whitespace (spaces, a no-break space, tabs, line breaks
 #: "\n" or "\r\n"), raw or as stored JSON escapes it ("\\n", "\\r\\n", "\\t").
-_GAP = r"(?:\s|\\[nrtf])+"
+_GAP = _MARKERS + r"(?:\s|\\[nrtf])+" + _MARKERS
 #: Around the comma of "Surname, Given names": any whitespace or none.
-_COMMA = r"(?:\s|\\[nrtf])*,(?:\s|\\[nrtf])*"
+_COMMA = _MARKERS + r"(?:\s|\\[nrtf])*,(?:\s|\\[nrtf])*" + _MARKERS
 
 
 def _spelled(word: str) -> str:
@@ -192,6 +240,63 @@ def name_pattern(name: str) -> str:
     return "|".join(orders)
 
 
+#: The characters of an address's local part besides letters and digits (RFC 5322's atext, and the dot):
+#: an address written right after one of them is part of another address ("tom.wj@…", "tom+wj@…").
+_LOCAL_PART = frozenset(".!#$%&'*+/=?^_`{|}~-")
+#: Markdown's emphasis and code markers and quotes right before an address, themselves after a space or
+#: punctuation, are not part of it: "**wj@example.org**", "_wj@…_", "`wj@…`", "'wj@…'".
+_ADDRESS_MARKERS = frozenset("*_~'`")
+#: A link's query parameter before the address: "?to=wj%40example.org", "&cc=wj@…".
+_QUERY_KEY = re.compile(r"[?&;][^\s?&;=#/\"'<>]{0,40}=$")
+#: After an address: no continuation of its domain ("wj@example.org.uk", "wj@example.organisation",
+#: "wj@example.org-x", "wj@example.org_x"); a full stop ending the sentence or a closing "_" is no part of it.
+_ADDRESS_END = r"(?!-|[^\W_]|_+[^\W_]|\.[^\W_])"
+
+
+def _starts_address(folded: str, start: int) -> bool:
+    """Whether an address found at ``start`` of ``folded`` is a whole address, not the end of another one:
+    not right after a letter, a digit or another character of an address's local part (except Markdown's
+    markers and quotes around it, and a link's "?key="), nor after stored JSON's escaped line break."""
+    before = start
+    while before > 0 and folded[before - 1] in _ADDRESS_MARKERS:
+        before -= 1
+    if before == 0:
+        return True
+    char = folded[before - 1]
+    if before >= 2 and folded[before - 2] == "\\" and char in "nrtf":
+        return True  # "\\n" in stored JSON: a line break
+    if char == "=" and before == start and _QUERY_KEY.search(folded, max(0, start - 48), start):
+        return True
+    return not (char.isalnum() or char in _LOCAL_PART)
+
+
+#: Emphasis markers on either side of a gap between the words of a name (``_GAP``, ``_COMMA``).
+_GAP_MARKERS = re.compile(r"([*_~]*)(?:(?:\s|\\[nrtf])*,(?:\s|\\[nrtf])*|(?:\s|\\[nrtf])+)([*_~]*)")
+
+
+def _keep_markers(mention: str, pseudonym: str) -> str:
+    """The pseudonym with the Markdown emphasis markers the mention's gaps held, so that the text around
+    it stays balanced: "Max **Muster**" becomes "**Erased person 7**" (the markers that open inside
+    the mention and close after it), "*Max* Muster" becomes "*Erased person 7*" (those that close
+    inside it); a pair that opens and closes inside it goes with the name."""
+    if "*" not in mention and "_" not in mention and "~" not in mention:
+        return pseudonym
+    opened: list[str] = []
+    closed: list[str] = []
+    for gap in _GAP_MARKERS.finditer(mention):
+        closing, opening = gap.groups()
+        if closing and closing == opening:
+            continue  # "_Max_ _Muster_": one emphasis ends where the next begins
+        if closing:
+            if opened and opened[-1] == closing:
+                opened.pop()
+            else:
+                closed.append(closing)
+        if opening:
+            opened.append(opening)
+    return "".join(opened) + pseudonym + "".join(closed)
+
+
 class Person:
     """The person being erased, as the rules below look for them."""
 
@@ -201,21 +306,36 @@ class Person:
         self._user_id = re.compile(rf'"user_id":{user.id}[,}}]')
         email = user.email.strip()
         # The stored data is canonical JSON: a quote or a backslash in an address is written escaped
-        # there; a mail's HTML part writes it as an entity. Compared folded (``fold``): both sides are
-        # normalized the same way, whatever the case or form.
-        addresses = {fold(form) for form in (email, json.dumps(email, ensure_ascii=False)[1:-1], html.escape(email))}
-        alternatives = [re.escape(address) for address in sorted(addresses, key=len, reverse=True)]
+        # there; a mail's HTML part writes it as an entity, and a link as "%40" for the "@". Compared
+        # folded (``fold``): both sides are normalized the same way, whatever the case or form.
+        forms = (email, json.dumps(email, ensure_ascii=False)[1:-1], html.escape(email))
+        addresses = {fold(form) for form in forms} | {fold(form).replace("@", "%40") for form in forms}
         # A cheap test before the pattern: a text can only mention the person if it holds the address,
         # or every run of letters of the name (however the words are separated or ordered).
         self._addresses = tuple(addresses)
+        self.address = re.compile(
+            "(?:" + "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True)) + ")" + _ADDRESS_END
+        )
         self._runs: tuple[str, ...] = ()
+        self.mention: re.Pattern[str] | None = None
         if searched := searchable_name(user.name):
-            alternatives.append(name_pattern(searched))
             self._runs = tuple(sorted(set(re.findall(r"[^\W_]+", fold(searched))), key=len, reverse=True))
-        # Whole words only: "Max" is not in "maximal", "Max Muster" not in "Max Muster-Lang". An underscore
-        # is no part of a word here (Markdown's "_Max Muster_"), and in stored JSON a line break before
-        # the name is written "\\n": neither hides a mention.
-        self.mention = re.compile(r"(?:(?<=\\[nrt])|(?<![^\W_])(?<!\w-))(?:" + "|".join(alternatives) + r")(?![^\W_])(?!-\w)")
+            # Whole words only: "Max" is not in "maximal", "Max Muster" not in "Max Muster-Lang". An
+            # underscore is no part of a word here (Markdown's "_Max Muster_"), and in stored JSON a line
+            # break before the name is written "\\n": neither hides a mention.
+            self.mention = re.compile(r"(?:(?<=\\[nrt])|(?<![^\W_])(?<!\w-))(?:" + name_pattern(searched) + r")(?![^\W_])(?!-\w)")
+
+    def _found(self, folded: str) -> list[tuple[int, int]]:
+        """Where ``folded`` mentions the person: (start, end) of each mention, in order, not overlapping."""
+        spans = [found.span() for found in self.address.finditer(folded) if _starts_address(folded, found.start())]
+        if self.mention is not None:
+            spans += [found.span() for found in self.mention.finditer(folded) if found.end() > found.start()]
+        spans.sort()
+        kept: list[tuple[int, int]] = []
+        for span in spans:
+            if not kept or span[0] >= kept[-1][1]:
+                kept.append(span)
+        return kept
 
     def names(self, text: str | None) -> bool:
         """Whether ``text`` mentions the person (their e-mail address or name)."""
@@ -227,36 +347,61 @@ class Person:
         # (Loops, not any() and all(): their generators cost more than the searches on most texts.)
         for address in self._addresses:
             if address in folded:
+                if any(_starts_address(folded, found.start()) for found in self.address.finditer(folded)):
+                    return True
                 break
-        else:
-            if not self._runs:
+        if not self._runs or self.mention is None:
+            return False
+        for run in self._runs:
+            if run not in folded:
                 return False
-            for run in self._runs:
-                if run not in folded:
-                    return False
         return self.mention.search(folded) is not None
 
     def redact(self, text: str | None) -> str | None:
         """``text`` with every mention of the person replaced by the pseudonym (a text that names them
-        comes back in Unicode's composed form, NFC)."""
+        comes back in Unicode's composed form, NFC). A mention written with character references
+        ("J&auml;ger") is replaced with them; references elsewhere in the text stay as they were."""
         if not text or not self.names(text):
             return text
         text = unicodedata.normalize("NFC", text)
-        # Fold character by character, remembering where each folded character came from, so that a
-        # mention found in the folded text ("ß" folds to "ss", "İ" to "i") is replaced in the original.
-        folded, origin = [], []
-        for index, char in enumerate(text):
-            piece = fold(char)
+        # Fold piece by piece, remembering where each folded character came from, so that a mention
+        # found in the folded text ("ß" folds to "ss", "İ" to "i", "&auml;" to "ä") is replaced in the
+        # original. A piece is a character or a reference that shows as text, with the combining marks
+        # that follow it (a reference to a mark, "a&#776;", composes with the letter before it).
+        pieces: list[list[Any]] = []  # [start, end, characters]
+        position = 0
+        references = list(_REFERENCE.finditer(text)) if "&" in text else []
+        for reference in [*references, None]:
+            until = reference.start() if reference is not None else len(text)
+            for index in range(position, until):
+                char = text[index]
+                if pieces and not char.isascii() and unicodedata.combining(char) and pieces[-1][1] == index:
+                    pieces[-1][1], pieces[-1][2] = index + 1, pieces[-1][2] + char
+                else:
+                    pieces.append([index, index + 1, char])
+            if reference is None:
+                break
+            char = _referenced(reference) or ""
+            if char and unicodedata.combining(char) and pieces and pieces[-1][1] == reference.start():
+                pieces[-1][1], pieces[-1][2] = reference.end(), pieces[-1][2] + char
+            elif char:
+                pieces.append([reference.start(), reference.end(), char])
+            else:
+                pieces += [[index, index + 1, text[index]] for index in range(reference.start(), reference.end())]
+            position = reference.end()
+        folded, starts, ends = [], [], []
+        for start, end, chars in pieces:
+            piece = fold(chars)
             folded.append(piece)
-            origin += [index] * len(piece)
+            starts += [start] * len(piece)
+            ends += [end] * len(piece)
         kept, last = [], 0
-        for found in self.mention.finditer("".join(folded)):
-            if found.end() == found.start():
-                continue
-            start, end = origin[found.start()], origin[found.end() - 1] + 1
+        whole = "".join(folded)
+        for found_start, found_end in self._found(whole):
+            start, end = starts[found_start], ends[found_end - 1]
             if start < last:
                 continue
-            kept += [text[last:start], self.pseudonym]
+            kept += [text[last:start], _keep_markers(whole[found_start:found_end], self.pseudonym)]
             last = end
         return "".join(kept) + text[last:]
 
@@ -612,6 +757,7 @@ def erase_user(user_id: int, actor: User | None = None) -> Erasure:
         )
     forget_roles()
     _compact_search_index()
+    _checkpoint()
     left = _forget_mail_files(person, mail_ids)
     return Erasure(user.id, user.name, erased, v1_kept, left)
 
@@ -629,3 +775,35 @@ def _compact_search_index() -> None:
     with write_transaction() as session:
         for index in _SQLITE_SEARCH_INDEXES:
             session.execute(sql(f"INSERT INTO {index}({index}) VALUES ('optimize')"))
+
+
+#: How long the checkpoint after an erasure waits for other connections (a request, the worker) to
+#: finish what they read, in milliseconds: a superuser's request should not hang on a long export.
+_CHECKPOINT_WAIT_MS = 2000
+
+
+def _checkpoint() -> None:
+    """On SQLite, copy the write-ahead log into the database file and empty it (``wal_checkpoint
+    (TRUNCATE)``): the erasure's pages (and the index merge's) are in the ``-wal`` file, and the old
+    pages, with the erased words, stay in the main file until a checkpoint writes the new ones over
+    them. A checkpoint that cannot complete (another connection still reads an older snapshot) leaves
+    them until the next one (docs/auditing.md); that is logged."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_WAIT_MS}")
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = (cursor.fetchone() or (1,))[0]  # (busy, log frames, frames checkpointed)
+        finally:
+            cursor.execute("PRAGMA busy_timeout = 30000")  # as app/transactions.py sets it
+            cursor.close()
+    finally:
+        connection.close()
+    if busy:
+        current_app.logger.warning(
+            "erasure: the write-ahead log could not be checkpointed (another connection is reading); "
+            "the erased words stay in the -wal file and the database file until the next checkpoint"
+        )

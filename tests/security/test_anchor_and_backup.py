@@ -199,6 +199,8 @@ def test_a_published_head_is_taken_in_upper_case_and_a_wrong_one_is_explained(hi
     for written in (f"{seq}:{digest.upper()}", f" {seq}:{digest.upper()[:10]}{digest[10:]} "):
         result = runner.invoke(args=["audit", "verify", "--expect-head", written])
         assert result.exit_code == 0 and result.stdout.startswith(f"ok: {seq} events"), result.output
+    result = runner.invoke(args=["audit", "verify", "--expect-head", f"{'9' * 18}:{digest}"])  # the longest taken
+    assert result.exit_code == 1 and "truncated" in result.stderr, result.output
     other = "0" * 64  # a well-formed head the chain does not hold is still found, in capitals too
     result = runner.invoke(args=["audit", "verify", "--expect-head", f"{seq}:{other.upper()}"])
     assert result.exit_code == 1 and "this is not the published event" in result.stderr
@@ -208,7 +210,12 @@ def test_a_published_head_is_taken_in_upper_case_and_a_wrong_one_is_explained(hi
              + "' is not"),
             (f"{seq}:{digest[:63]}", "the hash after the colon must be 64 hexadecimal digits; this one has 63 characters"),
             (f"{seq}:{digest}0", "the hash after the colon must be 64 hexadecimal digits; this one has 65 characters"),
-            (f"{seq}:{'Z' * 64}", "the hash after the colon must be 64 hexadecimal digits (0-9, a-f); 'z' is not one")):
+            (f"{seq}:{'Z' * 64}", "the hash after the colon must be 64 hexadecimal digits (0-9, a-f); 'z' is not one"),
+            # found by the second review: event 0 was "the chain was rewritten", a huge number "truncated"
+            (f"0:{digest}", "SEQ, before the colon, must be 1 or more: events are numbered from 1"),
+            (f"000:{digest}", "SEQ, before the colon, must be 1 or more: events are numbered from 1"),
+            (f"{'9' * 19}:{digest}", "SEQ, before the colon, has more than 18 digits: no trail holds that many events"),
+            (f"{'9' * 23}:{digest}", "SEQ, before the colon, has more than 18 digits: no trail holds that many events")):
         result = runner.invoke(args=["audit", "verify", "--expect-head", written])
         assert result.exit_code == 2, (written, result.output)
         assert f"Invalid value for '--expect-head': {reason}" in result.stderr, result.stderr
