@@ -4,15 +4,24 @@ The hash chain proves that no event was changed; it cannot see a table row chang
 application's back (a state set by SQL, a decision inserted, a membership added). This replays
 the events and compares them with the tables, row by row:
 
-- every recommendation: its state, title and body, and its decision (outcome, state, note, who);
-- every comment: its body, visibility and hidden flag;
+- every account: whether it is a superuser and active; an account marked erased has its ``user.erased``
+  event, and every ``user.erased`` event is about an erased account (one each);
+- every closed session: its notes, attendance and agenda (in the agenda items and in the minutes
+  frozen at closing) against its ``session.closed`` event and the transitions decided in it;
+- every recommendation: its state, title and body, and its decision (outcome, state, note, who,
+  in which session);
+- every comment: its body, visibility, hidden flag and reason, author and parent;
 - every membership: who holds which role in which process, and that it was not revoked (nor
   ended by its holder's erasure, which ends every role the person held);
 - every department membership, the same way;
 - every statement: its department, question, status, answer (text and visibility) and reason
   for declining; a request made by a concern's category (no event of its own) is found in the
   ``routed`` part of its recommendation's event;
-- every erased payload: a ``user.erased`` event after it lists it.
+- every erased payload: a ``user.erased`` event (about an erased account) after it lists it.
+
+What no event records is not compared (a recommendation's process and authors, a comment's
+recommendation, dates); nor is ``body_html``, a cache rendered from the compared ``body``
+(docs/auditing.md lists the columns).
 
 Events about one kind of subject are read ordered by subject and sequence number, beside the
 table ordered by id, and merged: only the current subject's state is held, so memory stays flat
