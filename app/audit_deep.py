@@ -168,26 +168,34 @@ def _recommendation(events: Iterable[Any], redacted_at: int | None = None) -> di
 
 
 def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
-    said: dict[str, Any] = dict.fromkeys(_COMMENT_FIELDS, UNKNOWN)
-    said["exists"] = False
+    said: dict[str, Any] = {"exists": False, **_COMMENT_UNKNOWN}
     for event in _redacted_at(events, redacted_at, ("body", "hidden_reason"), said):
-        data = _payload(event)
-        if event.action == "comment.created":
-            said.update(exists=True, hidden=False, hidden_reason=None, author_id=event.actor_id)
+        action = event.action
+        if action == "comment.created":
+            data = _payload(event)
+            said["exists"], said["hidden"], said["hidden_reason"], said["author_id"] = True, False, None, event.actor_id
             if data is None:
-                said.update(body=UNKNOWN, visibility=UNKNOWN, parent_id=UNKNOWN)
+                said["body"] = said["visibility"] = said["parent_id"] = UNKNOWN
             else:
-                said.update(body=data["body"], visibility=data["visibility"], parent_id=data.get("parent_id", UNKNOWN))
-        elif event.action == "comment.edited":
+                said["body"], said["visibility"], said["parent_id"] = (
+                    data["body"],
+                    data["visibility"],
+                    data.get("parent_id", UNKNOWN),
+                )
+        elif action == "comment.edited":
+            data = _payload(event)
             said["body"] = data["changes"]["body"][1] if data is not None else UNKNOWN
-        elif event.action == "comment.hidden":
-            said.update(hidden=True, hidden_reason=data.get("reason") if data is not None else UNKNOWN)
+        elif action == "comment.hidden":
+            data = _payload(event)
+            said["hidden"], said["hidden_reason"] = True, data.get("reason") if data is not None else UNKNOWN
     return said
 
 
 #: A comment's columns that its events record: ``comment.created`` (its actor is the author),
 #: ``comment.edited`` and ``comment.hidden`` (the reason).
 _COMMENT_FIELDS = ("body", "visibility", "hidden", "hidden_reason", "author_id", "parent_id")
+_COMMENT_UNKNOWN = dict.fromkeys(_COMMENT_FIELDS, UNKNOWN)
+_comment_said = itemgetter(*_COMMENT_FIELDS)
 
 
 def _held(
@@ -360,9 +368,13 @@ def _compare_recommendation(row: Any, said: dict) -> str | None:
 def _compare_comment(row: Any, said: dict) -> str | None:
     if not said["exists"]:
         return "no event records its creation"
-    for field in _COMMENT_FIELDS:
-        value = getattr(row, field)
-        problem = _differs(field, bool(value) if field == "hidden" and value is not None else value, said[field])
+    hidden = bool(row.hidden) if row.hidden is not None else None
+    table = (row.body, row.visibility, hidden, row.hidden_reason, row.author_id, row.parent_id)
+    expected = _comment_said(said)
+    if table == expected:  # one comparison for the usual row; field by field only when one differs or is unknown
+        return None
+    for field, value, said_value in zip(_COMMENT_FIELDS, table, expected, strict=True):
+        problem = _differs(field, value, said_value)
         if problem:
             return problem
     return None
