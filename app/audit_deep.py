@@ -10,13 +10,13 @@ the events and compares them with the tables, row by row:
   frozen at closing) against its ``session.closed`` event and the transitions decided in it;
 - every recommendation: its state, title and body, and its decision (outcome, state, note, who,
   in which session);
-- every comment: its body, visibility, hidden flag and reason, author and parent;
+- every comment: its body, visibility, hidden flag, reason and who hid it, author and parent;
 - every membership: who holds which role in which process, and that it was not revoked (nor
   ended by its holder's erasure, which ends every role the person held);
 - every department membership, the same way;
-- every statement: its department, question, status, answer (text and visibility) and reason
-  for declining; a request made by a concern's category (no event of its own) is found in the
-  ``routed`` part of its recommendation's event;
+- every statement: its department, question, status, answer (text and visibility), reason for
+  declining and who answered or declined; a request made by a concern's category (no event of
+  its own) is found in the ``routed`` part of its recommendation's event;
 - every erased payload: a ``user.erased`` event (about an erased account) after it lists it.
 
 What no event records is not compared (a recommendation's process and authors, a comment's
@@ -173,7 +173,8 @@ def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
         action = event.action
         if action == "comment.created":
             data = _payload(event)
-            said["exists"], said["hidden"], said["hidden_reason"], said["author_id"] = True, False, None, event.actor_id
+            said["exists"], said["author_id"] = True, event.actor_id
+            said["hidden"], said["hidden_reason"], said["hidden_by_id"] = False, None, None
             if data is None:
                 said["body"] = said["visibility"] = said["parent_id"] = UNKNOWN
             else:
@@ -187,13 +188,14 @@ def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
             said["body"] = data["changes"]["body"][1] if data is not None else UNKNOWN
         elif action == "comment.hidden":
             data = _payload(event)
-            said["hidden"], said["hidden_reason"] = True, data.get("reason") if data is not None else UNKNOWN
+            said["hidden"], said["hidden_by_id"] = True, event.actor_id
+            said["hidden_reason"] = data.get("reason") if data is not None else UNKNOWN
     return said
 
 
 #: A comment's columns that its events record: ``comment.created`` (its actor is the author),
-#: ``comment.edited`` and ``comment.hidden`` (the reason).
-_COMMENT_FIELDS = ("body", "visibility", "hidden", "hidden_reason", "author_id", "parent_id")
+#: ``comment.edited`` and ``comment.hidden`` (its actor hid it, and the reason).
+_COMMENT_FIELDS = ("body", "visibility", "hidden", "hidden_reason", "hidden_by_id", "author_id", "parent_id")
 _COMMENT_UNKNOWN = dict.fromkeys(_COMMENT_FIELDS, UNKNOWN)
 _comment_said = itemgetter(*_COMMENT_FIELDS)
 
@@ -260,7 +262,7 @@ def _compare_user(row: Any, said: dict) -> str | None:
 
 #: What a statement's events say; a request routed by a concern's category starts from its
 #: recommendation's event (``_routed``).
-_ASKED = {"status": REQUESTED, "body": None, "visibility": "public", "reason": None}
+_ASKED = {"status": REQUESTED, "body": None, "visibility": "public", "reason": None, "answered_by_id": None}
 
 
 def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dict | None = None) -> dict:
@@ -272,11 +274,11 @@ def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dic
             said["department"] = data["department"] if data is not None else UNKNOWN
             said["question"] = data["question"] if data is not None else UNKNOWN
         elif event.action == "statement.answered":
-            said.update(status=ANSWERED, body=UNKNOWN, visibility=UNKNOWN)
+            said.update(status=ANSWERED, body=UNKNOWN, visibility=UNKNOWN, answered_by_id=event.actor_id)
             if data is not None:
                 said.update(body=data["body"], visibility=data["visibility"])
         elif event.action == "statement.declined":
-            said.update(status=DECLINED, reason=data["reason"] if data is not None else UNKNOWN)
+            said.update(status=DECLINED, reason=data["reason"] if data is not None else UNKNOWN, answered_by_id=event.actor_id)
     return said
 
 
@@ -369,7 +371,7 @@ def _compare_comment(row: Any, said: dict) -> str | None:
     if not said["exists"]:
         return "no event records its creation"
     hidden = bool(row.hidden) if row.hidden is not None else None
-    table = (row.body, row.visibility, hidden, row.hidden_reason, row.author_id, row.parent_id)
+    table = (row.body, row.visibility, hidden, row.hidden_reason, row.hidden_by_id, row.author_id, row.parent_id)
     expected = _comment_said(said)
     if table == expected:  # one comparison for the usual row; field by field only when one differs or is unknown
         return None
@@ -657,6 +659,7 @@ def check() -> DeepResult:
         Comment.visibility,
         Comment.hidden,
         Comment.hidden_reason,
+        Comment.hidden_by_id,
         Comment.author_id,
         Comment.parent_id,
     ).order_by(Comment.id)
@@ -680,6 +683,7 @@ def check() -> DeepResult:
             Statement.body,
             Statement.visibility,
             Statement.reason,
+            Statement.answered_by_id,
         )
         .join(Department, Department.id == Statement.department_id)
         .order_by(Statement.id)
@@ -727,7 +731,7 @@ def check() -> DeepResult:
             "statement",
             statements,
             statement_replay,
-            _compare_fields("department", "question", "status", "body", "visibility", "reason"),
+            _compare_fields("department", "question", "status", "body", "visibility", "reason", "answered_by_id"),
             statement_born,
         ),
     ):

@@ -278,6 +278,8 @@ def test_a_demo_database_passes_the_deep_check(runner):
      "comment {rude}: hidden_reason 'Forged reason' is not what the events say ('Stay civil.')"),
     ("UPDATE comments SET author_id = :moderator WHERE id = :comment",
      "comment {comment}: author_id {moderator} is not what the events say ({user})"),
+    ("UPDATE comments SET hidden_by_id = :user WHERE id = :rude",
+     "comment {rude}: hidden_by_id {user} is not what the events say ({moderator})"),
     ("UPDATE comments SET parent_id = :comment WHERE id = :rude",
      "comment {rude}: parent_id {comment} is not what the events say (None)"),
     ("UPDATE users SET is_superuser = true WHERE id = :user",
@@ -322,6 +324,8 @@ def answers(world, rec_in, make_user):
      "statement {s}: body 'Nicht machbar.' is not what the events say ('Machbar bis 2027.')"),
     ("UPDATE statements SET status = 'requested' WHERE id = :d",
      "statement {d}: status 'requested' is not what the events say ('declined')"),
+    ("UPDATE statements SET answered_by_id = :user WHERE id = :s",
+     "statement {s}: answered_by_id {user} is not what the events say ({petra})"),
     ("UPDATE statements SET visibility = 'internal' WHERE id = :s",
      "statement {s}: visibility 'internal' is not what the events say ('public')"),
     ("INSERT INTO department_members (id, department_id, user_id, created_at) "
