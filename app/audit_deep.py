@@ -4,15 +4,24 @@ The hash chain proves that no event was changed; it cannot see a table row chang
 application's back (a state set by SQL, a decision inserted, a membership added). This replays
 the events and compares them with the tables, row by row:
 
-- every recommendation: its state, title and body, and its decision (outcome, state, note, who);
-- every comment: its body, visibility and hidden flag;
+- every account: whether it is a superuser and active; an account marked erased has its ``user.erased``
+  event, and every ``user.erased`` event is about an erased account (one each);
+- every closed session: its notes, attendance and agenda (in the agenda items and in the minutes
+  frozen at closing) against its ``session.closed`` event and the transitions decided in it;
+- every recommendation: its state, title and body, and its decision (outcome, state, note, who,
+  in which session);
+- every comment: its body, visibility, hidden flag, reason and who hid it, author and parent;
 - every membership: who holds which role in which process, and that it was not revoked (nor
   ended by its holder's erasure, which ends every role the person held);
 - every department membership, the same way;
-- every statement: its department, question, status, answer (text and visibility) and reason
-  for declining; a request made by a concern's category (no event of its own) is found in the
-  ``routed`` part of its recommendation's event;
-- every erased payload: a ``user.erased`` event after it lists it.
+- every statement: its department, question, status, answer (text and visibility), reason for
+  declining and who answered or declined; a request made by a concern's category (no event of
+  its own) is found in the ``routed`` part of its recommendation's event;
+- every erased payload: a ``user.erased`` event (about an erased account) after it lists it.
+
+What no event records is not compared (a recommendation's process and authors, a comment's
+recommendation, dates); nor is ``body_html``, a cache rendered from the compared ``body``
+(docs/auditing.md lists the columns).
 
 Events about one kind of subject are read ordered by subject and sequence number, beside the
 table ordered by id, and merged: only the current subject's state is held, so memory stays flat
@@ -39,8 +48,10 @@ from . import audit as trail
 from .extensions import db
 from .models import (
     ANSWERED,
+    CLOSED,
     DECLINED,
     REQUESTED,
+    AgendaItem,
     AuditEvent,
     Comment,
     Decision,
@@ -50,6 +61,9 @@ from .models import (
     Process,
     Recommendation,
     Statement,
+    SteeringSession,
+    User,
+    pseudonym,
 )
 from .workflow import engine
 
@@ -110,7 +124,8 @@ def _redact(said: dict, fields: tuple[str, ...]) -> None:
     for field in fields:
         said[field] = UNKNOWN
     if isinstance(said.get("decision"), tuple):
-        said["decision"] = (said["decision"][0], UNKNOWN, said["decision"][2])
+        dest, _note, actor_id, session_id = said["decision"]
+        said["decision"] = (dest, UNKNOWN, actor_id, session_id)
 
 
 def _redacted_at(events: Iterable[Any], redacted_at: int | None, fields: tuple[str, ...], said: dict) -> Iterable[Any]:
@@ -146,26 +161,43 @@ def _recommendation(events: Iterable[Any], redacted_at: int | None = None) -> di
                     said[field] = new
         elif event.action == "recommendation.transitioned":
             said["state"] = data["to"] if data is not None else UNKNOWN
-            said["decision"] = (data["to"], data.get("note"), event.actor_id) if data is not None else UNKNOWN
+            said["decision"] = (
+                (data["to"], data.get("note"), event.actor_id, data.get("session_id")) if data is not None else UNKNOWN
+            )
     return said
 
 
 def _comment(events: Iterable[Any], redacted_at: int | None = None) -> dict:
-    said: dict[str, Any] = {"exists": False, "body": UNKNOWN, "visibility": UNKNOWN, "hidden": UNKNOWN}
-    for event in _redacted_at(events, redacted_at, ("body",), said):
-        data = _payload(event)
-        if event.action == "comment.created":
-            said.update(
-                exists=True,
-                hidden=False,
-                body=data["body"] if data is not None else UNKNOWN,
-                visibility=data["visibility"] if data is not None else UNKNOWN,
-            )
-        elif event.action == "comment.edited":
+    said: dict[str, Any] = {"exists": False, **_COMMENT_UNKNOWN}
+    for event in _redacted_at(events, redacted_at, ("body", "hidden_reason"), said):
+        action = event.action
+        if action == "comment.created":
+            data = _payload(event)
+            said["exists"], said["author_id"] = True, event.actor_id
+            said["hidden"], said["hidden_reason"], said["hidden_by_id"] = False, None, None
+            if data is None:
+                said["body"] = said["visibility"] = said["parent_id"] = UNKNOWN
+            else:
+                said["body"], said["visibility"], said["parent_id"] = (
+                    data["body"],
+                    data["visibility"],
+                    data.get("parent_id", UNKNOWN),
+                )
+        elif action == "comment.edited":
+            data = _payload(event)
             said["body"] = data["changes"]["body"][1] if data is not None else UNKNOWN
-        elif event.action == "comment.hidden":
-            said["hidden"] = True
+        elif action == "comment.hidden":
+            data = _payload(event)
+            said["hidden"], said["hidden_by_id"] = True, event.actor_id
+            said["hidden_reason"] = data.get("reason") if data is not None else UNKNOWN
     return said
+
+
+#: A comment's columns that its events record: ``comment.created`` (its actor is the author),
+#: ``comment.edited`` and ``comment.hidden`` (its actor hid it, and the reason).
+_COMMENT_FIELDS = ("body", "visibility", "hidden", "hidden_reason", "hidden_by_id", "author_id", "parent_id")
+_COMMENT_UNKNOWN = dict.fromkeys(_COMMENT_FIELDS, UNKNOWN)
+_comment_said = itemgetter(*_COMMENT_FIELDS)
 
 
 def _held(
@@ -198,9 +230,39 @@ def _department_member(events: Iterable[Any], erasures: dict[int, int] | None = 
     return _held(events, "department.member_added", "department.member_removed", ("department", "user_id"), erasures)
 
 
+def _user(events: Iterable[Any], _redacted_at: int | None = None) -> dict:
+    """An account's flags: ``user.created`` says whether it is a superuser, ``user.activated`` and
+    ``user.deactivated`` whether it is active, ``user.erased`` ends both. An account without
+    ``user.created`` is a resident's, made by a concern sent without one (never a superuser)."""
+    said: dict[str, Any] = {"exists": True, "is_superuser": False, "active": True}
+    for event in events:
+        if event.action == "user.created":
+            data = _payload(event)
+            said.update(active=True, is_superuser=data.get("superuser", UNKNOWN) if data is not None else UNKNOWN)
+        elif event.action == "user.activated":
+            said["active"] = True
+        elif event.action == "user.deactivated":
+            said["active"] = False
+        elif event.action == "user.erased":
+            said.update(active=False, is_superuser=False)
+    return said
+
+
+def _user_born(_row: Any) -> dict:
+    return {"exists": True, "is_superuser": False, "active": True}
+
+
+def _compare_user(row: Any, said: dict) -> str | None:
+    for field in ("is_superuser", "active"):
+        problem = _differs(field, bool(getattr(row, field)), said[field])
+        if problem:
+            return problem
+    return None
+
+
 #: What a statement's events say; a request routed by a concern's category starts from its
 #: recommendation's event (``_routed``).
-_ASKED = {"status": REQUESTED, "body": None, "visibility": "public", "reason": None}
+_ASKED = {"status": REQUESTED, "body": None, "visibility": "public", "reason": None, "answered_by_id": None}
 
 
 def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dict | None = None) -> dict:
@@ -212,11 +274,11 @@ def _statement(events: Iterable[Any], redacted_at: int | None = None, start: dic
             said["department"] = data["department"] if data is not None else UNKNOWN
             said["question"] = data["question"] if data is not None else UNKNOWN
         elif event.action == "statement.answered":
-            said.update(status=ANSWERED, body=UNKNOWN, visibility=UNKNOWN)
+            said.update(status=ANSWERED, body=UNKNOWN, visibility=UNKNOWN, answered_by_id=event.actor_id)
             if data is not None:
                 said.update(body=data["body"], visibility=data["visibility"])
         elif event.action == "statement.declined":
-            said.update(status=DECLINED, reason=data["reason"] if data is not None else UNKNOWN)
+            said.update(status=DECLINED, reason=data["reason"] if data is not None else UNKNOWN, answered_by_id=event.actor_id)
     return said
 
 
@@ -271,14 +333,26 @@ def _compare_recommendation(row: Any, said: dict) -> str | None:
         return None
     expected = None
     if said["decision"] is not None:
-        dest, note, actor_id = said["decision"]
+        dest, note, actor_id, session_id = said["decision"]
         workflow = engine().get(row.workflow_id)
         if dest in workflow.states and workflow.states[dest].final:
-            expected = {"outcome": workflow.states[dest].outcome, "state": dest, "note": note, "decided_by": actor_id}
+            expected = {
+                "outcome": workflow.states[dest].outcome,
+                "state": dest,
+                "note": note,
+                "decided_by": actor_id,
+                "session": session_id,
+            }
     table = (
         None
         if row.decision_id is None
-        else {"outcome": row.outcome, "state": row.decision_state, "note": row.note, "decided_by": row.decided_by_id}
+        else {
+            "outcome": row.outcome,
+            "state": row.decision_state,
+            "note": row.note,
+            "decided_by": row.decided_by_id,
+            "session": row.decision_session,
+        }
     )
     if table is None and expected is not None:
         return f"it has no decision, but the events say it was decided ({_short(expected['outcome'])})"
@@ -296,9 +370,13 @@ def _compare_recommendation(row: Any, said: dict) -> str | None:
 def _compare_comment(row: Any, said: dict) -> str | None:
     if not said["exists"]:
         return "no event records its creation"
-    for field in ("body", "visibility", "hidden"):
-        value = getattr(row, field)
-        problem = _differs(field, bool(value) if field == "hidden" and value is not None else value, said[field])
+    hidden = bool(row.hidden) if row.hidden is not None else None
+    table = (row.body, row.visibility, hidden, row.hidden_reason, row.hidden_by_id, row.author_id, row.parent_id)
+    expected = _comment_said(said)
+    if table == expected:  # one comparison for the usual row; field by field only when one differs or is unknown
+        return None
+    for field, value, said_value in zip(_COMMENT_FIELDS, table, expected, strict=True):
+        problem = _differs(field, value, said_value)
         if problem:
             return problem
     return None
@@ -371,6 +449,103 @@ def _merge(
     return None, count
 
 
+def _closed_sessions(redacted: dict[int, int]) -> tuple[str | None, int]:
+    """Each closed session's minutes against its ``session.closed`` event: the notes and attendance,
+    the agenda (each item's recommendation, trigger and resulting state, in order) in both the agenda
+    items and the minutes frozen at closing, and each decided item's note and decider against the
+    recommendation's transition in that session. Sessions are few: read whole. What an erased payload
+    held is unknown, and so are the texts an erasure after the closing redacted (``redacted``: session
+    id to the ``user.erased`` event's number)."""
+    events, items = AuditEvent.__table__, AgendaItem.__table__
+    closed = {
+        row.subject_id: (row.seq, _payload(row))
+        for row in _rows(
+            select(events.c.subject_id, events.c.seq, events.c.data)
+            .where(events.c.subject_type == "session", events.c.action == "session.closed")
+            .order_by(events.c.seq)
+        )
+    }
+    sessions = db.session.execute(
+        select(SteeringSession.id, SteeringSession.notes, SteeringSession.participants, SteeringSession.minutes_json)
+        .where(SteeringSession.status == CLOSED)
+        .order_by(SteeringSession.id)
+    ).all()
+    agendas: dict[int, list[Any]] = {}
+    for item in db.session.execute(
+        select(
+            items.c.session_id,
+            items.c.recommendation_id,
+            items.c.trigger,
+            items.c.result_state,
+            items.c.note,
+            items.c.decided_by_id,
+        )
+        .where(items.c.session_id.in_([meeting.id for meeting in sessions]))
+        .order_by(items.c.session_id, items.c.position)
+    ):
+        agendas.setdefault(item.session_id, []).append(item)
+    decided: dict[tuple[int, int], tuple[Any, Any]] = {}  # (session, recommendation): (note, decider)
+    on_agenda = sorted({item.recommendation_id for agenda in agendas.values() for item in agenda})
+    for start in range(0, len(on_agenda), 500):
+        for event in db.session.execute(
+            select(events.c.subject_id, events.c.data, events.c.actor_id)
+            .where(
+                events.c.subject_type == "recommendation",
+                events.c.action == "recommendation.transitioned",
+                events.c.subject_id.in_(on_agenda[start : start + 500]),
+            )
+            .order_by(events.c.seq)
+        ):
+            data = _payload(event)
+            if data is None:  # erased: in whichever session it was, what it said there is unknown
+                for agenda_session, agenda in agendas.items():
+                    if any(item.recommendation_id == event.subject_id for item in agenda):
+                        decided[(agenda_session, event.subject_id)] = (UNKNOWN, UNKNOWN)
+            elif data.get("session_id") is not None and (data["session_id"], event.subject_id) not in decided:
+                decided[(data["session_id"], event.subject_id)] = (data.get("note"), event.actor_id)
+    count = 0
+    for meeting in sessions:
+        if meeting.id not in closed:
+            continue  # a closed session without its event: audit verify names it (its chain head)
+        seq, said = closed[meeting.id]
+        count += 1
+        if said is None:
+            continue  # erased: what the minutes held is unknown
+        texts_known = redacted.get(meeting.id, 0) < seq
+        agenda = agendas.get(meeting.id, [])
+        expected = [(entry["recommendation_id"], entry["trigger"], entry["state"]) for entry in said.get("items", [])]
+        table = [(item.recommendation_id, item.trigger, item.result_state) for item in agenda]
+        if table != expected:
+            return f"session {meeting.id}: agenda {_short(table)} is not what the events say ({_short(expected)})", count
+        if meeting.minutes_json is not None:
+            frozen = json.loads(meeting.minutes_json)
+            shown = [(entry.get("recommendation_id"), entry.get("result_state")) for entry in frozen]
+            recorded = [(rec_id, state) for rec_id, _trigger, state in expected]
+            if shown != recorded:
+                return (
+                    f"session {meeting.id}: minutes {_short(shown)} are not what the events say ({_short(recorded)})",
+                    count,
+                )
+        else:
+            frozen = [{"note": item.note, "decided_by_id": item.decided_by_id} for item in agenda]
+        for field in ("notes", "participants"):
+            problem = _differs(field, getattr(meeting, field), said.get(field, UNKNOWN) if texts_known else UNKNOWN)
+            if problem:
+                return f"session {meeting.id}: {problem}", count
+        for item, entry in zip(agenda, frozen, strict=True):
+            note, decider = decided.get((meeting.id, item.recommendation_id), (None, None))
+            if meeting.id in redacted:  # the note may have named the person: redacted here, not in a kept v1 event
+                note = UNKNOWN
+            for where, row_note, row_decider in (
+                ("agenda", item.note, item.decided_by_id),
+                ("minutes", entry.get("note"), entry.get("decided_by_id")),
+            ):
+                problem = _differs(f"{where} note", row_note, note) or _differs(f"{where} decided_by", row_decider, decider)
+                if problem:
+                    return f"session {meeting.id}, recommendation {item.recommendation_id}: {problem}", count
+    return None, count
+
+
 @dataclass
 class DeepResult:
     problem: str | None
@@ -382,11 +557,67 @@ class DeepResult:
         return "deep: " + ", ".join(f"{count} {kind}s" for kind, count in self.counts.items()) + " agree with the events"
 
 
+def _erasure_accounts() -> str | None:
+    """Every ``user.erased`` event is about an existing account that is anonymized as ``erase_user``
+    leaves it, one event per account, and every account marked erased has its event. Only such an
+    event may explain an erased payload (``_unlisted_erasure``): anyone with database access can append
+    an event (the chain only grows, nothing after it is rewritten), so a forged ``user.erased`` for an
+    account that does not exist, or that is not erased, must not pass as an erasure."""
+    from .services.erasure import ERASED_EMAIL, UNUSABLE_PASSWORD  # the same layer; late, as the CLI loads it
+
+    events, users = AuditEvent.__table__, User.__table__
+    erased_by: dict[int, int] = {}
+    found = list(
+        db.session.execute(
+            select(events.c.seq, events.c.subject_type, events.c.subject_id)
+            .where(events.c.action == "user.erased")
+            .order_by(events.c.seq)
+        )
+    )
+    subjects = {subject_id for _seq, _type, subject_id in found if subject_id is not None}
+    accounts = {
+        row.id: row
+        for row in db.session.execute(
+            select(
+                users.c.id,
+                users.c.name,
+                users.c.email,
+                users.c.password_hash,
+                users.c.active,
+                users.c.is_superuser,
+                users.c.erased_at,
+            ).where(users.c.erased_at.is_not(None) | users.c.id.in_(subjects))
+        )
+    }
+    for seq, subject_type, user_id in found:
+        account = accounts.get(user_id) if subject_type == "user" else None
+        if account is None:
+            return f"event {seq}: user.erased is about {subject_type} {user_id}, but there is no such account"
+        if user_id in erased_by:
+            return f"event {seq}: user.erased for user {user_id}, who was erased already (event {erased_by[user_id]})"
+        anonymized = (
+            account.erased_at is not None
+            and account.name == pseudonym(user_id)
+            and account.email == ERASED_EMAIL.format(id=user_id)
+            and account.password_hash == UNUSABLE_PASSWORD
+            and not account.active
+            and not account.is_superuser
+        )
+        if not anonymized:
+            return f"event {seq}: user.erased for user {user_id}, but that account is not erased"
+        erased_by[user_id] = seq
+    for user_id in sorted(accounts):
+        if accounts[user_id].erased_at is not None and user_id not in erased_by:
+            return f"user {user_id}: the account is marked erased, but no user.erased event records it"
+    return None
+
+
 def _unlisted_erasure() -> str | None:
     """The first erased payload that no later ``user.erased`` event lists. The database lets anyone
     with access blank a v2 payload (the erasure's one exception to append-only); blanking one to
     hide what an event said, and then changing the row it explains, would otherwise pass as an
-    erasure. A ``user.erased`` event cannot be slipped in without rewriting the chain after it."""
+    erasure. Only ``user.erased`` events about erased accounts count (``_erasure_accounts`` runs
+    first): a forged one appended for a made-up or living account is named there."""
     events = AuditEvent.__table__
     listed: dict[int, int] = {}
     for seq, data in db.session.execute(
@@ -416,12 +647,22 @@ def check() -> DeepResult:
             decisions.c.state.label("decision_state"),
             decisions.c.note,
             decisions.c.decided_by_id,
+            decisions.c.session_id.label("decision_session"),
         )
         .join(Process, Process.id == Recommendation.process_id)
         .outerjoin(decisions, decisions.c.recommendation_id == Recommendation.id)
         .order_by(Recommendation.id)
     )
-    comments = select(Comment.id, Comment.body, Comment.visibility, Comment.hidden).order_by(Comment.id)
+    comments = select(
+        Comment.id,
+        Comment.body,
+        Comment.visibility,
+        Comment.hidden,
+        Comment.hidden_reason,
+        Comment.hidden_by_id,
+        Comment.author_id,
+        Comment.parent_id,
+    ).order_by(Comment.id)
     memberships = (
         select(Membership.id, Membership.user_id, Process.slug.label("process"), Membership.role)
         .join(Process, Process.id == Membership.process_id)
@@ -442,15 +683,19 @@ def check() -> DeepResult:
             Statement.body,
             Statement.visibility,
             Statement.reason,
+            Statement.answered_by_id,
         )
         .join(Department, Department.id == Statement.department_id)
         .order_by(Statement.id)
     )
     counts: dict[str, int] = {}
-    problem = _unlisted_erasure()
+    problem = _erasure_accounts() or _unlisted_erasure()
     if problem:
         return DeepResult(problem, counts)
     erasures, redacted = _erasures()
+    problem, counts["session"] = _closed_sessions(redacted.get("session", {}))
+    if problem:
+        return DeepResult(problem, counts)
     routed, unknown_origin = _routed()
 
     def statement_born(row: Any) -> dict | None:
@@ -469,7 +714,9 @@ def check() -> DeepResult:
             return {"exists": False}
         return _statement(chain((first,), events), redacted_at, routed.get(first.subject_id))
 
+    users = select(User.id, User.is_superuser, User.active).order_by(User.id)
     for kind, rows, replay, compare, born in (
+        ("user", users, _user, _compare_user, _user_born),
         ("recommendation", recommendations, _recommendation, _compare_recommendation, None),
         ("comment", comments, _comment, _compare_comment, None),
         ("membership", memberships, lambda events, _at: _membership(events, erasures), _compare_membership, None),
@@ -484,7 +731,7 @@ def check() -> DeepResult:
             "statement",
             statements,
             statement_replay,
-            _compare_fields("department", "question", "status", "body", "visibility", "reason"),
+            _compare_fields("department", "question", "status", "body", "visibility", "reason", "answered_by_id"),
             statement_born,
         ),
     ):

@@ -273,13 +273,26 @@ def test_a_demo_database_passes_the_deep_check(runner):
      "comment {comment}: body 'Forged' is not what the events say ('Where will it be?')"),
     ("UPDATE comments SET hidden = false WHERE id = :rude",
      "comment {rude}: hidden False is not what the events say (True)"),
+    # Found by review 2 of issue 16 (finding 5): what the events record of a comment, an account.
+    ("UPDATE comments SET hidden_reason = 'Forged reason' WHERE id = :rude",
+     "comment {rude}: hidden_reason 'Forged reason' is not what the events say ('Stay civil.')"),
+    ("UPDATE comments SET author_id = :moderator WHERE id = :comment",
+     "comment {comment}: author_id {moderator} is not what the events say ({user})"),
+    ("UPDATE comments SET hidden_by_id = :user WHERE id = :rude",
+     "comment {rude}: hidden_by_id {user} is not what the events say ({moderator})"),
+    ("UPDATE comments SET parent_id = :comment WHERE id = :rude",
+     "comment {rude}: parent_id {comment} is not what the events say (None)"),
+    ("UPDATE users SET is_superuser = true WHERE id = :user",
+     "user {user}: is_superuser True is not what the events say (False)"),
+    ("UPDATE users SET active = false WHERE id = :user",
+     "user {user}: active False is not what the events say (True)"),
 ])
 def test_deep_finds_a_row_no_event_explains(thread, runner, world, forgery, message):
     rec, public, internal, rude, draft = thread
     membership = db.session.execute(sa.text("SELECT min(id) FROM memberships WHERE user_id = :u"),
                                     {"u": world.member.id}).scalar()
     ids = {"rec": rec.id, "user": world.member.id, "process": world.process.id, "membership": membership,
-           "comment": public.id, "rude": rude.id}
+           "comment": public.id, "rude": rude.id, "moderator": world.moderator.id}
     assert cli(runner, "audit", "verify", "--deep").exit_code == 0
     update(forgery, **ids)
     plain = cli(runner, "audit", "verify")
@@ -311,6 +324,8 @@ def answers(world, rec_in, make_user):
      "statement {s}: body 'Nicht machbar.' is not what the events say ('Machbar bis 2027.')"),
     ("UPDATE statements SET status = 'requested' WHERE id = :d",
      "statement {d}: status 'requested' is not what the events say ('declined')"),
+    ("UPDATE statements SET answered_by_id = :user WHERE id = :s",
+     "statement {s}: answered_by_id {user} is not what the events say ({petra})"),
     ("UPDATE statements SET visibility = 'internal' WHERE id = :s",
      "statement {s}: visibility 'internal' is not what the events say ('public')"),
     ("INSERT INTO department_members (id, department_id, user_id, created_at) "
@@ -355,6 +370,12 @@ def test_deep_finds_a_decision_changed_and_a_row_gone(world, rec_in, runner):
     deep = cli(runner, "audit", "verify", "--deep")
     assert deep.stderr.strip() == (f"bad: recommendation {rec.id}: decision note 'Rewritten' is not what the events "
                                    "say ('Because it is right.')")
+    update("UPDATE decisions SET note = 'Because it is right.' WHERE recommendation_id = :r", r=rec.id)
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-01T18:00")
+    update("UPDATE decisions SET session_id = :s WHERE recommendation_id = :r", s=meeting.id, r=rec.id)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.stderr.strip() == (f"bad: recommendation {rec.id}: decision session {meeting.id} is not what the "
+                                   "events say (None)")
     update("DELETE FROM decisions WHERE recommendation_id = :r", r=rec.id)
     deep = cli(runner, "audit", "verify", "--deep")
     assert deep.stderr.strip() == (f"bad: recommendation {rec.id}: it has no decision, but the events say it was "
@@ -384,6 +405,54 @@ def test_deep_finds_a_payload_blanked_behind_the_erasures_back(world, rec_in, ru
     assert deep.exit_code == 1
     assert deep.stderr.strip() == (f"bad: event {seq}: its payload was erased, but no user.erased event after it "
                                    "lists it")
+
+
+def _append_erasure(subject_id: int, erased: list[int], redacted: dict) -> int:
+    """A ``user.erased`` event appended as anyone with database access can: the chain only grows."""
+    from types import SimpleNamespace
+
+    from app.transactions import write_transaction
+    with write_transaction():
+        event = audit.record("user.erased", SimpleNamespace(audit_subject_type="user", id=subject_id), None,
+                             {"erased_events": erased, "pseudonym": f"Erased person {subject_id}", "redacted": redacted})
+    return event.seq
+
+
+@pytest.mark.parametrize("who", ["nobody", "member", "erased"])
+def test_deep_takes_no_forged_erasure_as_the_reason_for_a_blanked_payload(world, rec_in, runner, who):
+    """Found by review 2 of issue 16 (finding 1): blank the decision's payload, change the decision,
+    and append a ``user.erased`` listing it, for an account that does not exist (999), for a living
+    member, or a second one for a person erased already: only an erased account's one event counts."""
+    rec = rec_in(world, "rejected")
+    if who == "erased":
+        services.erase_user(world.outsider.id)
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+    seq = db.session.execute(sa.text("SELECT max(seq) FROM audit_events WHERE subject_type = 'recommendation' "
+                                     "AND subject_id = :r AND action = 'recommendation.transitioned'"),
+                             {"r": rec.id}).scalar()
+    subject = {"nobody": 999, "member": world.member.id, "erased": world.outsider.id}[who]
+    update("UPDATE audit_events SET data = NULL, salt = NULL WHERE seq = :seq", seq=seq)
+    update("UPDATE decisions SET outcome = 'adopted', state = 'adopted', note = 'Forged.' WHERE recommendation_id = :r",
+           r=rec.id)
+    update("UPDATE recommendations SET state = 'adopted' WHERE id = :r", r=rec.id)
+    forged = _append_erasure(subject, [seq], {"recommendation": [rec.id]})
+    assert cli(runner, "audit", "verify").exit_code == 0  # the chain itself is whole: the event was appended
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1
+    first = db.session.execute(sa.text("SELECT min(seq) FROM audit_events WHERE action = 'user.erased'")).scalar()
+    assert deep.stderr.strip() == "bad: " + {
+        "nobody": f"event {forged}: user.erased is about user 999, but there is no such account",
+        "member": f"event {forged}: user.erased for user {subject}, but that account is not erased",
+        "erased": f"event {forged}: user.erased for user {subject}, who was erased already (event {first})",
+    }[who]
+
+
+def test_deep_names_an_account_marked_erased_without_its_event(world, runner):
+    assert cli(runner, "audit", "verify", "--deep").exit_code == 0
+    update("UPDATE users SET erased_at = '2026-01-01 00:00:00' WHERE id = :u", u=world.member.id)
+    deep = cli(runner, "audit", "verify", "--deep")
+    assert deep.exit_code == 1 and deep.stderr.strip() == (
+        f"bad: user {world.member.id}: the account is marked erased, but no user.erased event records it")
 
 
 def _recorded_actions() -> set[str]:

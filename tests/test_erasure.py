@@ -295,16 +295,17 @@ def test_v1_events_that_hold_their_data_are_counted_and_left(victim, runner):
             "INSERT INTO comments (recommendation_id, author_id, body, body_html, visibility, created_at, hidden) "
             "VALUES (:rec, :author, :body, :html, 'public', '2026-11-01 10:00:00', false) RETURNING id"),
             {"rec": victim["public"].id, "author": world.member.id, "body": body, "html": f"<p>{body}</p>"}).scalar()
-        for n, (action, kind, subject, data) in enumerate((
-                ("user.created", "user", person.id, {"email": EMAIL, "name": NAME, "superuser": False}),
-                ("comment.created", "comment", comment_id, {"body": body, "visibility": "public", "parent_id": None})),
+        for n, (actor, action, kind, subject, data) in enumerate((
+                (None, "user.created", "user", person.id, {"email": EMAIL, "name": NAME, "superuser": False}),
+                (world.member.id, "comment.created", "comment", comment_id,
+                 {"body": body, "visibility": "public", "parent_id": None})),
                 start=seq + 1):
-            digest = audit.compute_hash(prev, n, at, None, action, kind, subject, data)
+            digest = audit.compute_hash(prev, n, at, actor, action, kind, subject, data)
             conn.execute(sa.text(
                 "INSERT INTO audit_events (seq, at, actor_id, action, subject_type, subject_id, data, prev_hash, hash) "
-                "VALUES (:seq, :at, NULL, :action, :kind, :id, :data, :prev, :hash)"),
-                {"seq": n, "at": at, "action": action, "kind": kind, "id": subject, "data": audit.canonical_data(data),
-                 "prev": prev, "hash": digest})
+                "VALUES (:seq, :at, :actor, :action, :kind, :id, :data, :prev, :hash)"),
+                {"seq": n, "at": at, "actor": actor, "action": action, "kind": kind, "id": subject,
+                 "data": audit.canonical_data(data), "prev": prev, "hash": digest})
             prev = digest
     assert cli(runner, "audit", "verify", "--deep").exit_code == 0
     result = cli(runner, "users", "erase", EMAIL, "--yes")

@@ -308,3 +308,84 @@ def test_all_that_are_ready_leaves_out_what_waits_on_another_open_agenda(world, 
     june = services.create_session(world.process.id, world.administrator, "Juni", "2026-06-14")
     assert services.add_ready(june.id, world.administrator) == [second.id]
     services.add_to_agenda(june.id, world.administrator, first.id)  # by hand it is possible
+
+
+# -- audit verify --deep: closed minutes against their session.closed event ------------------
+# Found by review 2 of issue 16 (finding 4): the minutes of a closed session could be changed by SQL
+# (their notes, attendance, agenda and each item's justification) without any check noticing.
+
+
+def _forge(statement: str, **params) -> None:
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(statement), params)
+
+
+def _deep() -> str | None:
+    from app import audit_deep
+    db.session.rollback()
+    return audit_deep.check().problem
+
+
+@pytest.fixture
+def closed_minutes(world, rec_in):
+    first = rec_in(world, "steering_review", title="Früh informieren")
+    second = rec_in(world, "steering_review", title="Barrierefrei tagen")
+    meeting = services.create_session(world.process.id, world.administrator, "3. Sitzung", "2026-03-14T18:30",
+                                      participants="A. Admin, B. Bürger")
+    services.add_to_agenda(meeting.id, world.administrator, first.id)
+    services.add_to_agenda(meeting.id, world.administrator, second.id)
+    services.decide(meeting.id, world.administrator, first.id, "adopt", "Angenommen: gute Idee.", _version(first.id))
+    services.close_session(meeting.id, world.administrator, notes="Nächste Sitzung im Mai.")
+    return {"s": meeting.id, "first": first.id, "second": second.id, "other": world.moderator.id}
+
+
+@pytest.mark.parametrize("forgery, message", [
+    ("UPDATE steering_sessions SET notes = 'Forged notes' WHERE id = :s",
+     "session {s}: notes 'Forged notes' is not what the events say ('Nächste Sitzung im Mai.')"),
+    ("UPDATE steering_sessions SET participants = 'Nur A. Admin' WHERE id = :s",
+     "session {s}: participants 'Nur A. Admin' is not what the events say ('A. Admin, B. Bürger')"),
+    ("UPDATE steering_sessions SET minutes_json = replace(minutes_json, 'gute Idee', 'schlechte Idee') WHERE id = :s",
+     "session {s}, recommendation {first}: minutes note 'Angenommen: schlechte Idee.' is not what the events say "
+     "('Angenommen: gute Idee.')"),
+    ("UPDATE steering_sessions SET minutes_json = replace(minutes_json, '\"result_state\": \"adopted\"', "
+     "'\"result_state\": \"rejected\"') WHERE id = :s",
+     "session {s}: minutes [({first}, 'rejected'), ({second}, None)] are not what the events say "
+     "([({first}, 'adopted'), ({second}, None)])"),
+    ("UPDATE agenda_items SET note = 'Forged.' WHERE session_id = :s AND recommendation_id = :first",
+     "session {s}, recommendation {first}: agenda note 'Forged.' is not what the events say ('Angenommen: gute Idee.')"),
+    ("UPDATE agenda_items SET decided_by_id = :other WHERE session_id = :s AND recommendation_id = :first",
+     "session {s}, recommendation {first}: agenda decided_by {other} is not what the events say"),
+    ("DELETE FROM agenda_items WHERE session_id = :s AND recommendation_id = :second",
+     "session {s}: agenda [({first}, 'adopt', 'adopted')] is not what the events say "
+     "([({first}, 'adopt', 'adopted'), ({second}, None, None)])"),
+])
+def test_deep_finds_closed_minutes_changed_behind_the_events_back(closed_minutes, forgery, message):
+    assert _deep() is None
+    _forge(forgery, **closed_minutes)
+    assert audit.verify().ok  # the chain itself, and the head in the minutes, are untouched
+    problem = _deep()
+    assert problem is not None and problem.startswith(message.format(**closed_minutes)), problem
+
+
+def test_deep_takes_closed_minutes_redacted_by_an_erasure_as_unknown(world, rec_in, make_user):
+    """A justification naming a person is redacted in the agenda and the minutes by their erasure (and
+    the transition's payload erased): those texts are unknown now, the agenda itself is still checked."""
+    person = make_user("Wilhelmine Quast")
+    first = rec_in(world, "steering_review")
+    meeting = services.create_session(world.process.id, world.administrator, "Sitzung", "2026-03-14T18:30")
+    services.add_to_agenda(meeting.id, world.administrator, first.id)
+    services.decide(meeting.id, world.administrator, first.id, "adopt", "Rücksprache mit Wilhelmine Quast.",
+                    _version(first.id))
+    services.close_session(meeting.id, world.administrator, notes="Gut.")
+    services.erase_user(person.id)
+    db.session.expire_all()
+    assert "Erased person" in db.session.get(SteeringSession, meeting.id).minutes_json
+    assert _deep() is None
+    _forge("UPDATE agenda_items SET note = 'Changed after erasure' WHERE session_id = :s", s=meeting.id)
+    assert _deep() is None  # unknown since the erasure
+    _forge("UPDATE steering_sessions SET notes = 'Forged' WHERE id = :s", s=meeting.id)
+    assert _deep() is None  # redacted rows' texts: unknown (the erasure redacted this session)
+    _forge("UPDATE agenda_items SET result_state = 'rejected' WHERE session_id = :s", s=meeting.id)
+    assert _deep() == (f"session {meeting.id}: agenda [({first.id}, 'adopt', 'rejected')] is not what the events say "
+                       f"([({first.id}, 'adopt', 'adopted')])")
