@@ -4,6 +4,7 @@ sign-in, one-click unsubscribe, and setting a password through an invitation or 
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Flask, abort, after_this_request, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
@@ -213,21 +214,27 @@ def unsubscribe(token: str):
     return render_template("notifications/unsubscribe.html", scope=scope, token=token)
 
 
+#: The name of the thread that does a reset request's work (tests wait for it by this name).
+RESET_THREAD = "password-reset"
+#: Seconds the thread waits before it starts: the server closes the connection meanwhile.
+RESET_HEAD_START = 0.05
+
+
 def _reset_in_own_context(app: Flask, email: str) -> None:
     """The deferred work of a reset request, in its own thread with an application context (and
     database session) of its own: the request's context has ended by then. A failure is logged,
     never lost in silence (the person was told a mail is on its way; an operator must learn why
-    none came)."""
+    none came). It first lets go of the interpreter for a moment (``RESET_HEAD_START``): started
+    just before the server closes the connection, a thread that went straight to work would hold
+    Python's lock while the server's thread waits for it to close the socket, longer for a known
+    address (more work) than for an unknown one, and the end of the connection would tell again."""
+    time.sleep(RESET_HEAD_START)
     with app.app_context():
         try:
             services.request_password_reset(email)
         except Exception:
             app.logger.exception("a requested password reset could not be queued")
             db.session.rollback()  # the context's end removes the session either way
-
-
-#: The name of the thread that does a reset request's work (tests wait for it by this name).
-RESET_THREAD = "password-reset"
 
 
 def _start_reset(app: Flask, email: str) -> None:
