@@ -12,6 +12,7 @@ import contextvars
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +157,17 @@ class IsolatedCliRunner(FlaskCliRunner):
         return result
 
 
+def join_password_resets(timeout: float = 60) -> None:
+    """Wait for the threads that do the work of *Forgot your password?* requests
+    (``app/web/notifications.py``, ``RESET_THREAD``): the form answers before that work is done."""
+    from app.web.notifications import RESET_THREAD
+
+    for thread in threading.enumerate():
+        if thread.name == RESET_THREAD:
+            thread.join(timeout)
+            assert not thread.is_alive(), "a password reset's thread did not finish"
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
@@ -166,6 +178,7 @@ def app(app_config):
         # a service must read what it decides on inside its own transaction, and a test that plays a
         # new reader says so (expire_all). Requests and commands run in sessions of their own.
         yield app
+        join_password_resets()  # none may outlive the database it writes to
         db.session.remove()
         db.engine.dispose()
 

@@ -79,6 +79,9 @@ class _MailPolicy(EmailPolicy):
 
 _FOLDED: dict[tuple, bytes] = {}
 MAIL_POLICY = _MailPolicy(max_line_length=998, header_factory=_SharedHeaders())
+#: The same for a mail written into a file (no SMTP server): as it would go over the wire (CRLF,
+#: UTF-8 headers), a long ``List-Unsubscribe`` link still one literal line.
+FILE_POLICY = MAIL_POLICY.clone(linesep="\r\n", utf8=True)
 
 
 def base_url() -> str:
@@ -166,10 +169,9 @@ def compose(mail: Mail, notes: list[Notification] | None = None, known: dict | N
     language = language_of(user)
     base = base_url()
     with force_locale(language):
-        if mail.kind in ("invitation", "password_reset"):
-            subject, body, scope = _account_mail(mail, user, base)
-        elif mail.kind in ("intake_confirmation", "intake_confirmed"):
-            said = _intake_mail(mail, user, base)
+        if mail.kind in ("invitation", "password_reset", "intake_confirmation", "intake_confirmed"):
+            account = mail.kind in ("invitation", "password_reset")
+            said = _account_mail(mail, user, base) if account else _intake_mail(mail, user, base)
             if said is None:
                 return None
             subject, body, scope = said
@@ -275,9 +277,13 @@ def _intake_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str] | No
     return subject, body, "all"
 
 
-def _account_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str]:
-    token = db.session.get(UserToken, mail.user_token_id) if mail.user_token_id else None
-    link = f"{base}/password/{link_secret(token)}" if token else base
+def _account_mail(mail: Mail, user: User, base: str) -> tuple[str, str, str] | None:
+    """An invitation or reset link; None when the link can no longer be used (used up, replaced by
+    a newer one, expired, or gone): a mail with a dead link is not sent (``skipped``)."""
+    token = db.session.get(UserToken, mail.user_token_id, populate_existing=True) if mail.user_token_id else None
+    if token is None or token.used_at is not None or token.expires_at <= utcnow():
+        return None
+    link = f"{base}/password/{link_secret(token)}"
     name = one_line(user.name, 100)
     if mail.kind == "invitation":
         subject = _("You are invited to Ratschlag")

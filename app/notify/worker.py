@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
-from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import NamedTuple
@@ -41,7 +40,7 @@ from ..extensions import db
 from ..models import utcnow
 from ..services import chain_checks, intake, notifications
 from ..transactions import is_postgresql, sqlite_lock_file
-from .mail import compose_many
+from .mail import FILE_POLICY, compose_many
 
 MAX_BACKOFF = timedelta(hours=6)
 PASS_INTERVAL = 60  # seconds between deadline and digest passes of a long-running worker
@@ -71,7 +70,7 @@ class FileTransport:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{mail.id:08d}-{mail.kind}.eml"
         temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(message.as_bytes(policy=policy.SMTPUTF8))
+        temporary.write_bytes(message.as_bytes(policy=FILE_POLICY))
         os.replace(temporary, target)
 
     def close(self) -> None:

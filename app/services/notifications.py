@@ -772,9 +772,10 @@ def requeue_mail(actor: Any, mail_id: Any) -> Mail:
     kept (the receiving side can tell it is the same mail). Anything else changes nothing."""
     require_superuser(actor)
     with write_transaction() as session:
-        mail = session.get(Mail, mail_id) if isinstance(mail_id, int) else None
+        named = isinstance(mail_id, int) and mail_id > 0  # 0: what the URL's id converter makes of a number too large
+        mail = session.get(Mail, mail_id) if named else None
         if mail is None:
-            raise NotFound(_("There is no e-mail #%(id)s.", id=mail_id))
+            raise NotFound(_("There is no e-mail #%(id)s.", id=mail_id) if named else _("There is no such e-mail."))
         changed = cast(
             CursorResult,
             session.execute(

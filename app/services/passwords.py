@@ -80,18 +80,26 @@ def request_password_reset(email: Any) -> None:
     user = find_user(email) if isinstance(email, str) and len(email) <= 254 else None
     if user is None or not user.active:
         return
-    recent = db.session.scalar(
-        select(UserToken.id).where(
-            UserToken.user_id == user.id,
-            UserToken.purpose == "password_reset",
-            UserToken.used_at.is_(None),
-            UserToken.created_at > utcnow() - RESET_PAUSE,
-        )
-    )
-    if recent is not None:  # its link is on its way and still good: one mail, not one a request
-        return
     with write_transaction() as session:
-        _issue(session, session.get_one(User, user.id), "password_reset")
+        # The check and the write are one transaction, the person's row locked (PostgreSQL; SQLite's
+        # write transaction lets one writer in at a time anyway): two requests at the same moment
+        # cannot both find no recent link and both send one.
+        user = session.scalars(
+            select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
+        ).one()
+        if not user.active:
+            return
+        recent = session.scalar(
+            select(UserToken.id).where(
+                UserToken.user_id == user.id,
+                UserToken.purpose == "password_reset",
+                UserToken.used_at.is_(None),
+                UserToken.created_at > utcnow() - RESET_PAUSE,
+            )
+        )
+        if recent is not None:  # its link is on its way and still good: one mail, not one a request
+            return
+        _issue(session, user, "password_reset")
 
 
 def token_for(secret: Any) -> UserToken:

@@ -112,9 +112,12 @@ def inbox(smtp) -> Inbox:
 
 @pytest.fixture
 def work(app):
-    """``work()``: ``ratschlag worker --once`` in this process; returns its counts."""
+    """``work()``: ``ratschlag worker --once`` in this process, once the reset links asked for
+    through the form are written (their threads have ended); returns its counts."""
     from app.notify import worker
+    from tests.conftest import join_password_resets
 
     def run():
+        join_password_resets()
         return worker.run_once()
     return run

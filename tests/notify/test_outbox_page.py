@@ -157,6 +157,15 @@ def test_sending_again_what_did_not_fail_is_refused_and_changes_nothing(world, p
     before = state()
     admin.post("/admin/outbox/99999/requeue", {}, status=200)
     assert "There is no e-mail #99999." in admin.text
+    # A number too large for any row names no other mail (the URL's converter makes it 0).
+    admin.post("/admin/outbox/99999999999999999999999/requeue", {}, status=200)
+    assert "There is no such e-mail." in admin.text and "#0" not in admin.text
+    admin.post("/admin/outbox/0/requeue", {}, status=200)
+    assert "There is no such e-mail." in admin.text and "#0" not in admin.text
+    admin.client.set_cookie("ratschlag_language", "de", domain="ratschlag.test")
+    admin.post("/admin/outbox/99999999999999999999999/requeue", {}, status=200)
+    assert "Diese E-Mail gibt es nicht." in admin.text
+    admin.client.set_cookie("ratschlag_language", "en", domain="ratschlag.test")
     for mail_id in (sending_id, pending.id):
         admin.post(f"/admin/outbox/{mail_id}/requeue", {}, status=200)
         assert f"E-mail #{mail_id} was not sent again: only failed e-mails can be." in admin.text
