@@ -143,6 +143,8 @@ def test_erasure_leaves_the_name_nowhere_sessions_follow_ups_intake_outbox_and_m
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert pseudonym in message.get_body(("plain",)).get_content()
         assert pseudonym in message.get_body(("html",)).get_content()
+        unsubscribe = [line for line in path.read_bytes().split(b"\r\n") if line.startswith(b"List-Unsubscribe:")]
+        assert unsubscribe and all(b"=?" not in line and b"/unsubscribe/" in line for line in unsubscribe)  # literal
     # the chain and the minutes' anchor still verify
     assert audit.head()[0] == head_before + 1
     verify = cli(runner, "audit", "verify")

@@ -611,7 +611,7 @@ def _forget_mail_files(person: Person, mail_ids: list[int]) -> list[str]:
                     changed = True
             if changed:
                 temporary = path.with_suffix(".tmp")
-                temporary.write_bytes(message.as_bytes(policy=policy.SMTPUTF8))
+                temporary.write_bytes(message.as_bytes(policy=_MAIL_FILE_POLICY))
                 os.replace(temporary, path)
         except (OSError, ValueError, LookupError):
             left.append(str(path))
@@ -625,6 +625,11 @@ def _candidates(person: Person, up_to: int) -> list[int]:
 
 def _rows(where: Any) -> list[Any]:
     return list(db.session.execute(select(*_FIELDS).where(where).order_by(AuditEvent.seq)))
+
+
+#: A redacted mail file written again as the worker writes it (notify.mail.FILE_POLICY): lines of up
+#: to 998 characters, so a long ``List-Unsubscribe`` link stays one literal line, not encoded words.
+_MAIL_FILE_POLICY = policy.SMTPUTF8.clone(max_line_length=998)
 
 
 def _chunks(values: list[int], size: int = 500) -> Iterable[list[int]]:
