@@ -767,6 +767,16 @@ def release_mails(mail_ids: list[int], retry_at: datetime) -> None:
 REQUEUEABLE = ("failed",)
 
 
+def _requeue(session: Any, *where: Any) -> int:
+    """Set the requeueable mails matching ``where`` pending, due now, attempts from zero; how many."""
+    statement = (
+        update(Mail)
+        .where(Mail.status.in_(REQUEUEABLE), *where)
+        .values(status="pending", next_attempt_at=utcnow(), attempts=0, locked_until=None)
+    )
+    return cast(CursorResult, session.execute(statement)).rowcount
+
+
 def requeue_mail(actor: Any, mail_id: Any) -> Mail:
     """Queue a failed mail again, due now, its attempts counted from zero and its ``Message-ID``
     kept (the receiving side can tell it is the same mail). Anything else changes nothing."""
@@ -776,15 +786,7 @@ def requeue_mail(actor: Any, mail_id: Any) -> Mail:
         mail = session.get(Mail, mail_id) if named else None
         if mail is None:
             raise NotFound(_("There is no e-mail #%(id)s.", id=mail_id) if named else _("There is no such e-mail."))
-        changed = cast(
-            CursorResult,
-            session.execute(
-                update(Mail)
-                .where(Mail.id == mail.id, Mail.status.in_(REQUEUEABLE))
-                .values(status="pending", next_attempt_at=utcnow(), attempts=0, locked_until=None)
-            ),
-        ).rowcount
-        if changed != 1:
+        if _requeue(session, Mail.id == mail.id) != 1:
             raise ValidationError(_("E-mail #%(id)s was not sent again: only failed e-mails can be.", id=mail.id))
     current_app.logger.info("mail %s queued again by user %s", mail.id, getattr(actor, "id", None))
     return mail
@@ -794,14 +796,7 @@ def requeue_failed(actor: Any) -> int:
     """Queue every failed mail again (``requeue_mail`` for each); how many."""
     require_superuser(actor)
     with write_transaction() as session:
-        count = cast(
-            CursorResult,
-            session.execute(
-                update(Mail)
-                .where(Mail.status.in_(REQUEUEABLE))
-                .values(status="pending", next_attempt_at=utcnow(), attempts=0, locked_until=None)
-            ),
-        ).rowcount
+        count = _requeue(session)
     if count:
         current_app.logger.info("%s failed mails queued again by user %s", count, getattr(actor, "id", None))
     return count
