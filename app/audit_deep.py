@@ -249,7 +249,8 @@ def _user(events: Iterable[Any], _redacted_at: int | None = None) -> dict:
 
 
 def _user_born(_row: Any) -> dict:
-    return {"exists": True, "is_superuser": False, "active": True}
+    """An account no event of its own records (a resident's): what ``_user`` says without events."""
+    return _user(())
 
 
 def _compare_user(row: Any, said: dict) -> str | None:
